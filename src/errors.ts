@@ -1,0 +1,61 @@
+/**
+ * Every error this project raises on purpose carries a stable `code`, so that
+ * callers (and the CLI's exit status) can tell a user's mistake from a crash
+ * without matching on message text.
+ */
+export class SchedulerError extends Error {
+  /** Stable, machine-readable identifier, e.g. `ERR_INVALID_ARGUMENT`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A value passed by a caller (API argument, CLI flag, config value) is not acceptable. */
+export class InvalidArgumentError extends SchedulerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_ARGUMENT', message, options);
+  }
+}
+
+/** Params or a result that cannot be stored faithfully (a function, a class instance, ...). */
+export class SerializationError extends SchedulerError {
+  /** Where the offending value sits, e.g. `params.user.save`. */
+  readonly path: string;
+
+  constructor(path: string, message: string) {
+    super('ERR_NOT_SERIALIZABLE', message);
+    this.path = path;
+  }
+}
+
+/** A plugin folder, its manifest or its `setup()` stops start-up. */
+export class PluginError extends SchedulerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PLUGIN', message, options);
+  }
+}
+
+/** A configuration key or value is unknown or malformed. */
+export class ConfigError extends SchedulerError {
+  constructor(message: string) {
+    super('ERR_CONFIG', message);
+  }
+}
+
+/** A job cannot be run: unknown service or method, or a method not marked `outsideprocess`. */
+export class JobTargetError extends SchedulerError {
+  constructor(message: string) {
+    super('ERR_JOB_TARGET', message);
+  }
+}
+
+/** A job id that does not exist in the store. */
+export class JobNotFoundError extends SchedulerError {
+  constructor(id: number) {
+    super('ERR_JOB_NOT_FOUND', `no job with id ${id}`);
+  }
+}
