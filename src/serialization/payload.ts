@@ -1,0 +1,111 @@
+import SuperJSON from 'superjson';
+import { SerializationError } from '../errors.ts';
+
+/*
+ * Params and results are stored as superjson text: plain JSON for the readable
+ * part plus a small "meta" map of types JSON cannot express. It is data, never
+ * code, so nothing in the database can make the worker run anything.
+ *
+ * superjson silently drops what it cannot represent (a function becomes
+ * nothing, a class instance becomes a plain object). A job that arrives in the
+ * worker with half its params missing is worse than an error at `add`, so
+ * every value is checked first and refused with the path where it sits.
+ */
+
+const serializer = new SuperJSON();
+
+// Buffer is a Uint8Array subclass; without this it would come back as a plain Uint8Array.
+serializer.registerCustom<Buffer, string>(
+  {
+    isApplicable: (value): value is Buffer => Buffer.isBuffer(value),
+    serialize: (value) => value.toString('base64'),
+    deserialize: (text) => Buffer.from(text, 'base64'),
+  },
+  'Buffer',
+);
+
+/**
+ * Turns a value into storable text.
+ * @param value JSON values plus `Date`, `BigInt`, `Map`, `Set`, `undefined`, `Uint8Array` and `Buffer`.
+ * @param root the name used in error messages, e.g. `params` or `result`.
+ * @throws SerializationError naming where an unsupported value sits (`params.user.save is a function`).
+ */
+export function serialize(value: unknown, root = 'params'): string {
+  assertSerializable(value, root);
+  return serializer.stringify(value);
+}
+
+/** The inverse of {@link serialize}. */
+export function deserialize(text: string): unknown {
+  return serializer.parse(text);
+}
+
+/**
+ * Refuses anything that would not survive the trip exactly.
+ * @throws SerializationError with the path of the first offending value.
+ */
+export function assertSerializable(value: unknown, root = 'params'): void {
+  check(value, root, new Set());
+}
+
+function check(value: unknown, path: string, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+    case 'undefined':
+      return;
+    case 'function':
+      throw new SerializationError(path, `${path} is a function; params and results must be data`);
+    case 'symbol':
+      throw new SerializationError(path, `${path} is a symbol; params and results must be data`);
+  }
+  if (value === null) return;
+  const object = value as object;
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new SerializationError(path, `${path} is an invalid Date`);
+    return;
+  }
+  if (value instanceof Uint8Array) {
+    // Other typed arrays share this prototype chain check; only exact Uint8Array and Buffer are promised.
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Uint8Array.prototype || Buffer.isBuffer(value)) return;
+  }
+  if (ancestors.has(object)) throw new SerializationError(path, `${path} is a circular reference`);
+  ancestors.add(object);
+  try {
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => check(item, `${path}[${index}]`, ancestors));
+    } else if (value instanceof Map) {
+      let index = 0;
+      for (const [key, item] of value) {
+        check(key, `${path}.<key ${index}>`, ancestors);
+        check(item, `${path}.get(${describeKey(key)})`, ancestors);
+        index += 1;
+      }
+    } else if (value instanceof Set) {
+      let index = 0;
+      for (const item of value) check(item, `${path}.<item ${index++}>`, ancestors);
+    } else {
+      const proto = Object.getPrototypeOf(object);
+      if (proto !== Object.prototype && proto !== null) {
+        const kind = (proto as { constructor?: { name?: string } }).constructor?.name ?? 'unknown';
+        throw new SerializationError(
+          path,
+          `${path} is an instance of ${kind}; only plain objects, arrays, Date, BigInt, Map, Set, Uint8Array and Buffer can be stored`,
+        );
+      }
+      if (Object.getOwnPropertySymbols(object).length > 0) {
+        throw new SerializationError(path, `${path} has symbol keys, which cannot be stored`);
+      }
+      for (const [key, item] of Object.entries(object)) check(item, `${path}.${key}`, ancestors);
+    }
+  } finally {
+    ancestors.delete(object);
+  }
+}
+
+function describeKey(key: unknown): string {
+  return typeof key === 'string' ? JSON.stringify(key) : String(key);
+}
