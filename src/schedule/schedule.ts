@@ -1,0 +1,160 @@
+import { Cron } from 'croner';
+import { InvalidArgumentError } from '../errors.ts';
+
+/**
+ * A recurring job's schedule. Everything here is a pure function of
+ * (schedule, instant), so time logic is tested without waiting.
+ */
+export type Schedule =
+  | { readonly kind: 'every'; readonly everyMs: number; readonly anchor: number }
+  | { readonly kind: 'cron'; readonly cron: string; readonly tz: string | null };
+
+/**
+ * What to do with occurrences that fell due while no worker was running.
+ * - `once`: run one catch-up occurrence, then follow the schedule (default).
+ * - `skip`: run nothing that is late; wait for the next fire time.
+ * - `all`: run every missed occurrence, up to {@link MAX_CATCH_UP} of them.
+ */
+export type MisfirePolicy = 'once' | 'skip' | 'all';
+export const MISFIRE_POLICIES: readonly MisfirePolicy[] = ['once', 'skip', 'all'];
+
+/** Upper bound on the occurrences enqueued at once by the `all` policy. */
+export const MAX_CATCH_UP = 100;
+
+/**
+ * An occurrence reached within this much of its fire time is on time, not
+ * missed: a busy worker is a few milliseconds late all the time.
+ */
+export const MISFIRE_GRACE_MS = 5_000;
+
+/** The schedule as given by a caller, before an anchor is fixed. */
+export type ScheduleInput =
+  | { readonly kind: 'every'; readonly everyMs: number }
+  | { readonly kind: 'cron'; readonly cron: string; readonly tz: string | null };
+
+/**
+ * Validates `every` (seconds, or a cron expression) and `tz`.
+ * @throws InvalidArgumentError naming the argument and what was expected.
+ */
+export function parseSchedule(every: unknown, tz?: unknown): ScheduleInput {
+  if (tz !== undefined && tz !== null) assertTimeZone(tz);
+  if (typeof every === 'number') {
+    if (!Number.isFinite(every) || every <= 0) {
+      throw new InvalidArgumentError(`Expected \`every\` to be a positive finite number of seconds or a cron expression, got \`${String(every)}\` (number)`);
+    }
+    if (tz !== undefined && tz !== null) {
+      throw new InvalidArgumentError('`tz` applies to cron schedules only; an interval in seconds has no time zone');
+    }
+    return { kind: 'every', everyMs: Math.max(1, Math.round(every * 1000)) };
+  }
+  if (typeof every === 'string' && every.trim() !== '') {
+    const cron = every.trim();
+    // Fixed at add time so every process computes the same fire times, whatever its own TZ.
+    const zone = typeof tz === 'string' ? tz : localTimeZone();
+    try {
+      cronFor(cron, zone);
+    } catch (error) {
+      throw new InvalidArgumentError(`Expected \`every\` to be a valid cron expression, got \`${cron}\`: ${(error as Error).message}`);
+    }
+    return { kind: 'cron', cron, tz: zone };
+  }
+  throw new InvalidArgumentError(`Expected \`every\` to be a positive finite number of seconds or a cron expression, got ${describe(every)}`);
+}
+
+/** @throws InvalidArgumentError unless `tz` is an IANA time zone this runtime knows. */
+export function assertTimeZone(tz: unknown): asserts tz is string {
+  if (typeof tz !== 'string' || tz === '') {
+    throw new InvalidArgumentError(`Expected \`tz\` to be an IANA time zone such as "Europe/Berlin", got ${describe(tz)}`);
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+  } catch {
+    throw new InvalidArgumentError(`Expected \`tz\` to be an IANA time zone such as "Europe/Berlin", got \`${tz}\` (unknown time zone)`);
+  }
+}
+
+/**
+ * Fixes a schedule in time. An interval's first run is at once (as in AMsoil)
+ * and its n-th run at `anchor + n × every`, whatever the runs take; a cron
+ * schedule first fires at its next fire time after `now`.
+ */
+export function startSchedule(input: ScheduleInput, now: number): { schedule: Schedule; firstRunAt: number } {
+  if (input.kind === 'every') {
+    return { schedule: { kind: 'every', everyMs: input.everyMs, anchor: now }, firstRunAt: now };
+  }
+  const schedule: Schedule = { kind: 'cron', cron: input.cron, tz: input.tz };
+  return { schedule, firstRunAt: nextFireAfter(schedule, now) };
+}
+
+/** The first fire time strictly after `after`. */
+export function nextFireAfter(schedule: Schedule, after: number): number {
+  if (schedule.kind === 'every') {
+    const { anchor, everyMs } = schedule;
+    if (after < anchor) return anchor;
+    return anchor + (Math.floor((after - anchor) / everyMs) + 1) * everyMs;
+  }
+  const next = cronFor(schedule.cron, schedule.tz).nextRun(new Date(after));
+  // A pattern such as "0 0 30 2 *" never fires; park it far in the future rather than busy-loop.
+  return next === null ? Number.MAX_SAFE_INTEGER : next.getTime();
+}
+
+/** What to enqueue now for a recurring job whose `nextRunAt` has come. */
+export interface OccurrencePlan {
+  /** Fire times to enqueue, oldest first (each becomes one job). */
+  readonly fireTimes: readonly number[];
+  /** The schedule's next fire time after `now`. */
+  readonly nextRunAt: number;
+}
+
+/**
+ * Decides which occurrences run, by the misfire policy. `nextRunAt` is the
+ * stored next fire time (≤ `now`); fire times are what the schedule says, so
+ * a late run never shifts later ones (no drift).
+ */
+export function planOccurrences(schedule: Schedule, nextRunAt: number, now: number, policy: MisfirePolicy): OccurrencePlan {
+  const following = nextFireAfter(schedule, now);
+  if (nextRunAt > now) return { fireTimes: [], nextRunAt };
+  const late = now - nextRunAt > MISFIRE_GRACE_MS;
+  if (!late) {
+    // On time: the normal case while a worker is up.
+    return { fireTimes: [nextRunAt], nextRunAt: following };
+  }
+  switch (policy) {
+    case 'skip':
+      return { fireTimes: [], nextRunAt: following };
+    case 'once':
+      return { fireTimes: [nextRunAt], nextRunAt: following };
+    case 'all': {
+      const fireTimes: number[] = [];
+      for (let t = nextRunAt; t <= now && fireTimes.length < MAX_CATCH_UP; t = nextFireAfter(schedule, t)) {
+        fireTimes.push(t);
+      }
+      return { fireTimes, nextRunAt: following };
+    }
+  }
+}
+
+/** The zone this process runs in, e.g. "UTC" in most containers. */
+export function localTimeZone(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+const cronCache = new Map<string, Cron>();
+
+/** Parsed croner patterns are reused: parsing costs far more than computing a fire time. */
+function cronFor(pattern: string, tz: string | null): Cron {
+  const cacheKey = `${tz ?? ''}\u0000${pattern}`;
+  let cron = cronCache.get(cacheKey);
+  if (cron === undefined) {
+    cron = new Cron(pattern, { ...(tz === null ? {} : { timezone: tz }), paused: true });
+    cronCache.set(cacheKey, cron);
+  }
+  return cron;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `\`${value}\` (string)`;
+  if (value === null) return '`null`';
+  if (value instanceof Date) return '`' + String(value) + '` (Date)';
+  return `\`${String(value)}\` (${typeof value})`;
+}
