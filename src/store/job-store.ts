@@ -1,0 +1,189 @@
+/**
+ * The one narrow, async interface to job storage. The worker service, the
+ * worker loop and the CLI use this and nothing else touches the database, so a
+ * PostgreSQL store can be added without changing them.
+ *
+ * Times are UTC epoch milliseconds throughout. Params and results cross this
+ * boundary as already-serialized text: the store never interprets them.
+ */
+
+/** A job's life: waiting → running → succeeded | failed | cancelled (running → waiting again on retry or lost lease). */
+export type JobState = 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export const JOB_STATES: readonly JobState[] = ['waiting', 'running', 'succeeded', 'failed', 'cancelled'];
+
+/** An error recorded for a failed attempt. */
+export interface JobErrorInfo {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+}
+
+/** A job to insert. */
+export interface NewJob {
+  readonly service: string;
+  readonly method: string;
+  /** Serialized params (see `serialization/payload.ts`). */
+  readonly params: string;
+  readonly runAt: number;
+  /** Higher runs first. */
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number | null;
+  readonly createdAt: number;
+}
+
+/** A stored job, as the CLI and `getJob` see it. */
+export interface JobRecord {
+  readonly id: number;
+  readonly service: string;
+  readonly method: string;
+  readonly params: string;
+  readonly state: JobState;
+  readonly priority: number;
+  readonly runAt: number;
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number | null;
+  readonly result: string | null;
+  readonly error: JobErrorInfo | null;
+  /** The recurring job this occurrence came from, if any. */
+  readonly recurringId: number | null;
+  readonly fireTime: number | null;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: number | null;
+  readonly createdAt: number;
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+/** What the worker gets when it claims a job. */
+export interface ClaimedJob {
+  readonly id: number;
+  readonly service: string;
+  readonly method: string;
+  readonly params: string;
+  /** 1 for the first attempt; counted at claim time, so a job that kills its worker still uses up attempts. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number | null;
+}
+
+/** The outcome of one attempt, accepted only from the lease owner (fenced). */
+export type Completion =
+  | { readonly id: number; readonly owner: string; readonly outcome: 'succeeded'; readonly result: string; readonly at: number }
+  | {
+      readonly id: number;
+      readonly owner: string;
+      readonly outcome: 'failed';
+      readonly error: JobErrorInfo;
+      readonly at: number;
+      /** When to try again, or null if this was the last attempt. */
+      readonly retryAt: number | null;
+    };
+
+/** A recurring job as given by `addAsRecurring`. Its signature is (service, method, name). */
+export interface RecurringSpec {
+  readonly service: string;
+  readonly method: string;
+  /** '' when the caller gave no name. */
+  readonly name: string;
+  readonly params: string;
+  readonly everyMs: number | null;
+  readonly cron: string | null;
+  readonly tz: string | null;
+  readonly misfire: string;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number | null;
+  /** Interval schedules: the instant their n-th run is counted from. */
+  readonly anchor: number;
+  /** Used only if the schedule is new or changed; an unchanged schedule keeps its stored next run. */
+  readonly nextRunAt: number;
+  readonly createdAt: number;
+}
+
+/** A stored recurring job. */
+export interface RecurringRecord {
+  readonly id: number;
+  readonly service: string;
+  readonly method: string;
+  readonly name: string;
+  readonly params: string;
+  readonly everyMs: number | null;
+  readonly cron: string | null;
+  readonly tz: string | null;
+  readonly misfire: string;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number | null;
+  readonly anchor: number;
+  readonly nextRunAt: number;
+  readonly createdAt: number;
+}
+
+/** Filters for {@link JobStore.listJobs}. */
+export interface JobFilter {
+  readonly state?: JobState;
+  /** Newest first; at most this many. */
+  readonly limit?: number;
+}
+
+/** Storage for jobs and recurring jobs. Every method is atomic. */
+export interface JobStore {
+  /** Inserts one job and returns its id. */
+  addJob(job: NewJob): Promise<number>;
+
+  /**
+   * Adds a recurring job, or replaces the one with the same signature. If the
+   * schedule is unchanged the stored next run is kept, so registering the same
+   * job at every start-up neither runs it early nor postpones it.
+   */
+  upsertRecurring(spec: RecurringSpec): Promise<RecurringRecord>;
+
+  /**
+   * Atomically leases up to `limit` due jobs (highest priority, then earliest
+   * `runAt`, then oldest) to `owner` until `leaseUntil`, counting an attempt on each.
+   */
+  claim(request: { readonly owner: string; readonly limit: number; readonly now: number; readonly leaseUntil: number }): Promise<ClaimedJob[]>;
+
+  /** Records outcomes in one transaction. Returns the ids whose completion was refused because `owner` no longer holds the lease. */
+  complete(completions: readonly Completion[]): Promise<number[]>;
+
+  /** Extends every lease `owner` holds. */
+  heartbeat(owner: string, leaseUntil: number): Promise<void>;
+
+  /** Gives jobs back unstarted (shutdown after the grace period); the interrupted attempt is not counted. */
+  release(owner: string, ids: readonly number[]): Promise<void>;
+
+  /** Returns jobs whose lease expired to `waiting`, or fails them if they have no attempts left. Returns how many. */
+  recoverExpiredLeases(now: number): Promise<number>;
+
+  /** Recurring jobs whose next run is at or before `now`. */
+  dueRecurring(now: number): Promise<RecurringRecord[]>;
+
+  /**
+   * Enqueues occurrences of a recurring job and moves its next run, in one
+   * transaction, only if its next run is still `expectedNextRunAt` (another
+   * worker may have done it). A unique key on (recurring job, fire time) makes
+   * a second enqueue of the same occurrence impossible. Returns whether this call advanced it.
+   */
+  fireRecurring(id: number, expectedNextRunAt: number, fireTimes: readonly number[], nextRunAt: number, now: number): Promise<boolean>;
+
+  /** The earliest instant at which something (a waiting job or a recurring job) falls due, or null. */
+  nextWakeAt(): Promise<number | null>;
+
+  getJob(id: number): Promise<JobRecord | undefined>;
+  listJobs(filter?: JobFilter): Promise<JobRecord[]>;
+  listRecurring(): Promise<RecurringRecord[]>;
+  /** Deletes every recurring job; jobs already enqueued and the history stay. Returns how many were removed. */
+  clearRecurring(): Promise<number>;
+
+  /**
+   * Calls `listener` when another process may have changed the store (or the
+   * store was reopened). Cheap and coalesced; listeners re-read what they need.
+   * Returns an unsubscribe function.
+   */
+  onChange(listener: () => void): () => void;
+
+  close(): Promise<void>;
+}

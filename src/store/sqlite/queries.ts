@@ -1,0 +1,116 @@
+/*
+ * Every SQL statement the SQLite store runs, named after what it does, so a
+ * reader finds the claim query by its name. Columns are aliased to the
+ * record's field names, so rows need no mapping beyond the JSON error.
+ */
+
+const JOB_COLUMNS = `id, service, method, params, state, priority, run_at AS runAt, attempts,
+  max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
+  fire_time AS fireTime, lease_owner AS leaseOwner, lease_until AS leaseUntil, created_at AS createdAt,
+  started_at AS startedAt, finished_at AS finishedAt`;
+
+const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
+  max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
+
+export const insertJob = `
+  INSERT INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms, created_at)
+  VALUES (@service, @method, @params, @priority, @runAt, @maxAttempts, @timeoutMs, @createdAt)`;
+
+/**
+ * One statement, inside BEGIN IMMEDIATE: SQLite has no SKIP LOCKED, and a
+ * select-then-update in a deferred transaction races between workers.
+ * The sub-select walks jobs_claim in order and stops at the limit.
+ */
+export const claimJobs = `
+  UPDATE jobs
+     SET state = 'running', lease_owner = @owner, lease_until = @leaseUntil,
+         attempts = attempts + 1, started_at = @now
+   WHERE id IN (SELECT id FROM jobs
+                 WHERE state = 'waiting' AND run_at <= @now
+                 ORDER BY priority DESC, run_at, id
+                 LIMIT @limit)
+  RETURNING id, service, method, params, attempts AS attempt, max_attempts AS maxAttempts, timeout_ms AS timeoutMs,
+            priority, run_at AS runAt`;
+
+/** Fenced: only the lease owner's outcome counts. */
+export const completeSucceeded = `
+  UPDATE jobs
+     SET state = 'succeeded', result = @result, finished_at = @at, lease_owner = NULL, lease_until = NULL
+   WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
+
+/** Fenced. A failed attempt with attempts left goes back to waiting at @retryAt. */
+export const completeFailed = `
+  UPDATE jobs
+     SET state = CASE WHEN @retryAt IS NULL THEN 'failed' ELSE 'waiting' END,
+         run_at = COALESCE(@retryAt, run_at),
+         error = @error,
+         finished_at = CASE WHEN @retryAt IS NULL THEN @at ELSE NULL END,
+         lease_owner = NULL, lease_until = NULL
+   WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
+
+export const heartbeat = `
+  UPDATE jobs SET lease_until = @leaseUntil WHERE lease_owner = @owner AND state = 'running'`;
+
+/** The interrupted attempt was the worker's doing, not the job's: it is not counted. */
+export const releaseJob = `
+  UPDATE jobs
+     SET state = 'waiting', lease_owner = NULL, lease_until = NULL, started_at = NULL, attempts = attempts - 1
+   WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
+
+export const recoverExpiredLeases = `
+  UPDATE jobs
+     SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'waiting' END,
+         error = CASE WHEN attempts >= max_attempts
+                      THEN json_object('name', 'LeaseExpiredError',
+                                       'message', 'the worker running this job stopped (its lease expired) and no attempts are left')
+                      ELSE error END,
+         finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+         lease_owner = NULL, lease_until = NULL
+   WHERE state = 'running' AND lease_until < @now`;
+
+export const selectJob = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`;
+export const listJobs = `SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT @limit`;
+export const listJobsByState = `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = @state ORDER BY id DESC LIMIT @limit`;
+
+/** Served by the min/max optimisation on jobs_waiting_run_at and recurring_next_run. */
+export const nextWakeAt = `
+  SELECT min(t) AS at FROM (
+    SELECT min(run_at) AS t FROM jobs WHERE state = 'waiting'
+    UNION ALL
+    SELECT min(next_run_at) AS t FROM recurring)`;
+
+export const selectRecurringBySignature = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE service = ? AND method = ? AND name = ?`;
+export const selectRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE id = ?`;
+export const listRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring ORDER BY service, method, name`;
+export const dueRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE next_run_at <= ? ORDER BY next_run_at`;
+export const deleteAllRecurring = `DELETE FROM recurring`;
+
+export const insertRecurring = `
+  INSERT INTO recurring (service, method, name, params, every_ms, cron, tz, misfire, priority, max_attempts,
+                         timeout_ms, anchor, next_run_at, created_at, updated_at)
+  VALUES (@service, @method, @name, @params, @everyMs, @cron, @tz, @misfire, @priority, @maxAttempts,
+          @timeoutMs, @anchor, @nextRunAt, @createdAt, @createdAt)`;
+
+/** Same schedule: keep anchor and next run, so re-registering at every start-up changes nothing in time. */
+export const updateRecurringKeepSchedule = `
+  UPDATE recurring
+     SET params = @params, misfire = @misfire, priority = @priority, max_attempts = @maxAttempts,
+         timeout_ms = @timeoutMs, updated_at = @createdAt
+   WHERE id = @id`;
+
+export const updateRecurringNewSchedule = `
+  UPDATE recurring
+     SET params = @params, every_ms = @everyMs, cron = @cron, tz = @tz, misfire = @misfire, priority = @priority,
+         max_attempts = @maxAttempts, timeout_ms = @timeoutMs, anchor = @anchor, next_run_at = @nextRunAt,
+         updated_at = @createdAt
+   WHERE id = @id`;
+
+/** Compare-and-set: only the scheduler that still sees the old next run advances it. */
+export const advanceRecurring = `UPDATE recurring SET next_run_at = @nextRunAt WHERE id = @id AND next_run_at = @expected`;
+
+/** jobs_occurrence makes a second insert of the same (recurring job, fire time) a no-op. */
+export const enqueueOccurrence = `
+  INSERT OR IGNORE INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms,
+                              recurring_id, fire_time, created_at)
+  SELECT service, method, params, priority, @fireTime, max_attempts, timeout_ms, id, @fireTime, @now
+    FROM recurring WHERE id = @id`;

@@ -1,0 +1,303 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { Logger } from '../../log/logger.ts';
+import type {
+  ClaimedJob, Completion, JobErrorInfo, JobFilter, JobRecord, JobState, JobStore, NewJob, RecurringRecord, RecurringSpec,
+} from '../job-store.ts';
+import { ChangeMonitor } from './change-monitor.ts';
+import { identityOf, openDatabase, type FileIdentity, type Synchronous } from './open-database.ts';
+import * as sql from './queries.ts';
+
+/** Options for {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /** Absolute path of the database file; its folder is created if missing. */
+  readonly path: string;
+  /** @default 'NORMAL' */
+  readonly synchronous?: Synchronous;
+  /** How long a statement waits for another process's write lock. @default 5000 */
+  readonly busyTimeoutMs?: number;
+  /** How often the file's identity and other processes' commits are re-checked when no file event came. @default 1000 */
+  readonly checkIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+type Row = Omit<JobRecord, 'error' | 'state'> & { state: string; error: string | null };
+
+/** Prepared once per connection; re-prepared when the file is reopened. */
+class Statements {
+  readonly insertJob: Statement;
+  readonly claimJobs: Statement<Record<string, number | string>, ClaimedJob>;
+  readonly completeSucceeded: Statement;
+  readonly completeFailed: Statement;
+  readonly heartbeat: Statement;
+  readonly releaseJob: Statement;
+  readonly recoverExpiredLeases: Statement;
+  readonly selectJob: Statement<[number], Row>;
+  readonly listJobs: Statement<Record<string, number | string>, Row>;
+  readonly listJobsByState: Statement<Record<string, number | string>, Row>;
+  readonly nextWakeAt: Statement<[], { at: number | null }>;
+  readonly selectRecurringBySignature: Statement<[string, string, string], RecurringRecord>;
+  readonly selectRecurring: Statement<[number], RecurringRecord>;
+  readonly listRecurring: Statement<[], RecurringRecord>;
+  readonly dueRecurring: Statement<[number], RecurringRecord>;
+  readonly deleteAllRecurring: Statement;
+  readonly insertRecurring: Statement;
+  readonly updateRecurringKeepSchedule: Statement;
+  readonly updateRecurringNewSchedule: Statement;
+  readonly advanceRecurring: Statement;
+  readonly enqueueOccurrence: Statement;
+
+  constructor(db: Database) {
+    this.insertJob = db.prepare(sql.insertJob);
+    this.claimJobs = db.prepare(sql.claimJobs);
+    this.completeSucceeded = db.prepare(sql.completeSucceeded);
+    this.completeFailed = db.prepare(sql.completeFailed);
+    this.heartbeat = db.prepare(sql.heartbeat);
+    this.releaseJob = db.prepare(sql.releaseJob);
+    this.recoverExpiredLeases = db.prepare(sql.recoverExpiredLeases);
+    this.selectJob = db.prepare(sql.selectJob);
+    this.listJobs = db.prepare(sql.listJobs);
+    this.listJobsByState = db.prepare(sql.listJobsByState);
+    this.nextWakeAt = db.prepare(sql.nextWakeAt);
+    this.selectRecurringBySignature = db.prepare(sql.selectRecurringBySignature);
+    this.selectRecurring = db.prepare(sql.selectRecurring);
+    this.listRecurring = db.prepare(sql.listRecurring);
+    this.dueRecurring = db.prepare(sql.dueRecurring);
+    this.deleteAllRecurring = db.prepare(sql.deleteAllRecurring);
+    this.insertRecurring = db.prepare(sql.insertRecurring);
+    this.updateRecurringKeepSchedule = db.prepare(sql.updateRecurringKeepSchedule);
+    this.updateRecurringNewSchedule = db.prepare(sql.updateRecurringNewSchedule);
+    this.advanceRecurring = db.prepare(sql.advanceRecurring);
+    this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
+  }
+}
+
+/**
+ * The SQLite implementation of {@link JobStore}. better-sqlite3 is
+ * synchronous, so every transaction here runs to completion inside one call:
+ * none is ever held across an `await`.
+ *
+ * If the database file is deleted or replaced while the store is open (the
+ * AMsoil way of clearing jobs), the store notices within `checkIntervalMs`,
+ * logs it, and reopens the path, so it never keeps writing into an unlinked file.
+ */
+export class SqliteStore implements JobStore {
+  readonly path: string;
+  readonly #options: SqliteStoreOptions;
+  readonly #listeners = new Set<() => void>();
+  readonly #monitor: ChangeMonitor;
+  #db: Database;
+  #identity: FileIdentity;
+  #stmts: Statements;
+  #dataVersion: number;
+  #lastIdentityCheck = Date.now();
+  #closed = false;
+  #localChangePending = false;
+
+  private constructor(options: SqliteStoreOptions) {
+    this.path = options.path;
+    this.#options = options;
+    const { db, identity } = openDatabase(options.path, options);
+    this.#db = db;
+    this.#identity = identity;
+    this.#stmts = new Statements(db);
+    this.#dataVersion = this.#readDataVersion();
+    this.#monitor = new ChangeMonitor(options.path, () => this.#check(), options.checkIntervalMs ?? 1000);
+  }
+
+  /** Opens (creating and migrating if needed) the database at `options.path`. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    return new SqliteStore(options);
+  }
+
+  async addJob(job: NewJob): Promise<number> {
+    this.#ensureCurrentFile();
+    const id = Number(this.#stmts.insertJob.run(job).lastInsertRowid);
+    this.#changedHere();
+    return id;
+  }
+
+  async upsertRecurring(spec: RecurringSpec): Promise<RecurringRecord> {
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    this.#changedHere();
+    return this.#db.transaction(() => {
+      const existing = s.selectRecurringBySignature.get(spec.service, spec.method, spec.name);
+      if (existing === undefined) {
+        const id = Number(s.insertRecurring.run(spec).lastInsertRowid);
+        return s.selectRecurring.get(id)!;
+      }
+      const sameSchedule = existing.everyMs === spec.everyMs && existing.cron === spec.cron && existing.tz === spec.tz;
+      (sameSchedule ? s.updateRecurringKeepSchedule : s.updateRecurringNewSchedule).run({ ...spec, id: existing.id });
+      return s.selectRecurring.get(existing.id)!;
+    }).immediate();
+  }
+
+  async claim(request: { owner: string; limit: number; now: number; leaseUntil: number }): Promise<ClaimedJob[]> {
+    this.#ensureCurrentFile();
+    const claim = this.#stmts.claimJobs;
+    return this.#db.transaction(() => claim.all(request)).immediate();
+  }
+
+  async complete(completions: readonly Completion[]): Promise<number[]> {
+    if (completions.length === 0) return [];
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    const refused: number[] = [];
+    this.#db.transaction(() => {
+      for (const c of completions) {
+        const info = c.outcome === 'succeeded'
+          ? s.completeSucceeded.run({ id: c.id, owner: c.owner, result: c.result, at: c.at })
+          : s.completeFailed.run({ id: c.id, owner: c.owner, error: JSON.stringify(c.error), at: c.at, retryAt: c.retryAt });
+        if (info.changes === 0) refused.push(c.id);
+      }
+    }).immediate();
+    return refused;
+  }
+
+  async heartbeat(owner: string, leaseUntil: number): Promise<void> {
+    this.#ensureCurrentFile();
+    this.#stmts.heartbeat.run({ owner, leaseUntil });
+  }
+
+  async release(owner: string, ids: readonly number[]): Promise<void> {
+    this.#ensureCurrentFile();
+    const release = this.#stmts.releaseJob;
+    this.#db.transaction(() => {
+      for (const id of ids) release.run({ id, owner });
+    }).immediate();
+    this.#changedHere();
+  }
+
+  async recoverExpiredLeases(now: number): Promise<number> {
+    this.#ensureCurrentFile();
+    const recovered = this.#stmts.recoverExpiredLeases.run({ now }).changes;
+    if (recovered > 0) this.#changedHere();
+    return recovered;
+  }
+
+  async dueRecurring(now: number): Promise<RecurringRecord[]> {
+    this.#ensureCurrentFile();
+    return this.#stmts.dueRecurring.all(now);
+  }
+
+  async fireRecurring(id: number, expectedNextRunAt: number, fireTimes: readonly number[], nextRunAt: number, now: number): Promise<boolean> {
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    return this.#db.transaction(() => {
+      if (s.advanceRecurring.run({ id, expected: expectedNextRunAt, nextRunAt }).changes === 0) return false;
+      for (const fireTime of fireTimes) s.enqueueOccurrence.run({ id, fireTime, now });
+      return true;
+    }).immediate();
+  }
+
+  async nextWakeAt(): Promise<number | null> {
+    this.#ensureCurrentFile();
+    return this.#stmts.nextWakeAt.get()?.at ?? null;
+  }
+
+  async getJob(id: number): Promise<JobRecord | undefined> {
+    this.#ensureCurrentFile();
+    const row = this.#stmts.selectJob.get(id);
+    return row === undefined ? undefined : toJobRecord(row);
+  }
+
+  async listJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
+    this.#ensureCurrentFile();
+    const limit = filter.limit ?? -1;
+    const rows = filter.state === undefined
+      ? this.#stmts.listJobs.all({ limit })
+      : this.#stmts.listJobsByState.all({ limit, state: filter.state });
+    return rows.map(toJobRecord);
+  }
+
+  async listRecurring(): Promise<RecurringRecord[]> {
+    this.#ensureCurrentFile();
+    return this.#stmts.listRecurring.all();
+  }
+
+  async clearRecurring(): Promise<number> {
+    this.#ensureCurrentFile();
+    return this.#stmts.deleteAllRecurring.run().changes;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    this.#monitor.start();
+    return () => {
+      this.#listeners.delete(listener);
+      if (this.#listeners.size === 0) this.#monitor.stop();
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#monitor.stop();
+    this.#listeners.clear();
+    this.#db.close();
+  }
+
+  /** For tests and diagnostics: the query plan of a named statement. */
+  explain(statement: keyof typeof sql, params: Record<string, unknown> = {}): string[] {
+    const rows = this.#db.prepare(`EXPLAIN QUERY PLAN ${sql[statement] as string}`).all(params) as { detail: string }[];
+    return rows.map((row) => row.detail);
+  }
+
+  /** Runs on file events and on the fallback timer. */
+  #check(): void {
+    if (this.#closed) return;
+    const reopened = this.#ensureCurrentFile(0);
+    const version = this.#readDataVersion();
+    if (reopened || version !== this.#dataVersion) {
+      this.#dataVersion = version;
+      for (const listener of this.#listeners) listener();
+    }
+  }
+
+  /**
+   * Reopens the path if the file there is no longer the one open. Checked at
+   * most once per interval on the request path (a stat costs microseconds,
+   * but not nothing), and on every change signal.
+   * @returns whether the store reopened.
+   */
+  #ensureCurrentFile(maxAgeMs = this.#options.checkIntervalMs ?? 1000): boolean {
+    const now = Date.now();
+    if (now - this.#lastIdentityCheck < maxAgeMs) return false;
+    this.#lastIdentityCheck = now;
+    const current = identityOf(this.path);
+    if (current !== undefined && current.dev === this.#identity.dev && current.ino === this.#identity.ino) return false;
+    this.#options.logger?.warn(
+      { path: this.path },
+      current === undefined ? 'database file was deleted; creating a new one' : 'database file was replaced; reopening it',
+    );
+    this.#db.close();
+    const { db, identity } = openDatabase(this.path, this.#options);
+    this.#db = db;
+    this.#identity = identity;
+    this.#stmts = new Statements(db);
+    this.#dataVersion = this.#readDataVersion();
+    return true;
+  }
+
+  /**
+   * A write through this connection that may make work due. `data_version`
+   * only reports other connections' commits, so a worker sharing this store
+   * (embedded use, tests) is told here. Coalesced to one call per turn.
+   */
+  #changedHere(): void {
+    if (this.#listeners.size === 0 || this.#localChangePending) return;
+    this.#localChangePending = true;
+    setImmediate(() => {
+      this.#localChangePending = false;
+      for (const listener of this.#listeners) listener();
+    });
+  }
+
+  #readDataVersion(): number {
+    return this.#db.pragma('data_version', { simple: true }) as number;
+  }
+}
+
+function toJobRecord(row: Row): JobRecord {
+  return { ...row, state: row.state as JobState, error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo) };
+}

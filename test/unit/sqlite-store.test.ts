@@ -1,0 +1,221 @@
+import { rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.ts';
+import type { RecurringSpec } from '../../src/store/job-store.ts';
+import { newJob, tempStore } from '../helpers/store.ts';
+
+const claim = (store: ReturnType<typeof tempStore>, owner: string, now: number, limit = 10) =>
+  store.claim({ owner, limit, now, leaseUntil: now + 30_000 });
+
+describe('migrations', () => {
+  it('are recorded, and running them twice is harmless', () => {
+    const db = new Database(':memory:');
+    expect(migrate(db)).toEqual(loadMigrations().map((m) => m.version));
+    expect(migrate(db)).toEqual([]);
+    const recorded = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
+    expect(recorded).toEqual(loadMigrations().map((m) => m.version));
+    db.close();
+  });
+});
+
+describe('SqliteStore', () => {
+  it('uses WAL', () => {
+    const store = tempStore();
+    const db = new Database(store.path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+
+  it('claims through the partial index, without sorting the backlog', () => {
+    const store = tempStore();
+    const plan = store.explain('claimJobs', { now: 0, limit: 1, owner: 'o', leaseUntil: 0 }).join('\n');
+    expect(plan).toContain('jobs_claim');
+    expect(plan).not.toContain('TEMP B-TREE');
+    const wake = store.explain('nextWakeAt').join('\n');
+    expect(wake).toContain('jobs_waiting_run_at');
+    expect(wake).not.toMatch(/SCAN jobs\b/);
+  });
+
+  it('claims only due jobs: priority first, then run time, then the order of adding', async () => {
+    const store = tempStore();
+    const low = await store.addJob(newJob({ priority: -10, runAt: 100 }));
+    const late = await store.addJob(newJob({ runAt: 300 }));
+    const early = await store.addJob(newJob({ runAt: 200 }));
+    const earlyToo = await store.addJob(newJob({ runAt: 200 }));
+    const high = await store.addJob(newJob({ priority: 10, runAt: 400 }));
+    await store.addJob(newJob({ priority: 99, runAt: 10_000 })); // not due
+
+    const order: number[] = [];
+    for (;;) {
+      const [job] = await claim(store, 'w1', 1000, 1);
+      if (job === undefined) break;
+      order.push(job.id);
+    }
+    expect(order).toEqual([high, early, earlyToo, late, low]);
+  });
+
+  it('never claims a job twice, and counts the attempt at claim time', async () => {
+    const store = tempStore();
+    for (let i = 0; i < 20; i++) await store.addJob(newJob());
+    const a = await claim(store, 'a', 1000, 15);
+    const b = await claim(store, 'b', 1000, 15);
+    expect(a).toHaveLength(15);
+    expect(b).toHaveLength(5);
+    expect(new Set([...a, ...b].map((j) => j.id)).size).toBe(20);
+    expect(a.every((j) => j.attempt === 1)).toBe(true);
+    const stored = await store.getJob(a[0]!.id);
+    expect(stored).toMatchObject({ state: 'running', attempts: 1, leaseOwner: 'a', leaseUntil: 31_000, startedAt: 1000 });
+  });
+
+  it('records outcomes only from the lease owner (fencing)', async () => {
+    const store = tempStore();
+    const id = await store.addJob(newJob());
+    await claim(store, 'old', 1000);
+    // The lease expires and another worker takes the job over.
+    expect(await store.recoverExpiredLeases(40_000)).toBe(1);
+    await claim(store, 'new', 40_000);
+
+    const refused = await store.complete([{ id, owner: 'old', outcome: 'succeeded', result: '{"json":"stale"}', at: 41_000 }]);
+    expect(refused).toEqual([id]);
+    expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'new', attempts: 2, result: null });
+
+    expect(await store.complete([{ id, owner: 'new', outcome: 'succeeded', result: '{"json":"fresh"}', at: 42_000 }])).toEqual([]);
+    expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', result: '{"json":"fresh"}', finishedAt: 42_000, leaseOwner: null });
+  });
+
+  it('puts a failed attempt back for a retry, or fails the job for good', async () => {
+    const store = tempStore();
+    const id = await store.addJob(newJob());
+    await claim(store, 'w', 1000);
+    const error = { name: 'Error', message: 'boom', stack: 'Error: boom\n    at x' };
+    await store.complete([{ id, owner: 'w', outcome: 'failed', error, at: 1100, retryAt: 3100 }]);
+    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', runAt: 3100, error, finishedAt: null });
+    expect(await claim(store, 'w', 3099)).toEqual([]);
+    await claim(store, 'w', 3100);
+    await store.complete([{ id, owner: 'w', outcome: 'failed', error, at: 3200, retryAt: null }]);
+    expect(await store.getJob(id)).toMatchObject({ state: 'failed', attempts: 2, finishedAt: 3200, error });
+  });
+
+  it('fails a job whose lease expired with no attempts left', async () => {
+    const store = tempStore();
+    const id = await store.addJob(newJob({ maxAttempts: 1 }));
+    await claim(store, 'w', 1000);
+    expect(await store.recoverExpiredLeases(31_001)).toBe(1);
+    const job = await store.getJob(id);
+    expect(job).toMatchObject({ state: 'failed', error: { name: 'LeaseExpiredError' } });
+  });
+
+  it('gives released jobs back without counting the attempt', async () => {
+    const store = tempStore();
+    const id = await store.addJob(newJob());
+    await claim(store, 'w', 1000);
+    await store.release('w', [id]);
+    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null });
+  });
+
+  it('extends leases with a heartbeat', async () => {
+    const store = tempStore();
+    const id = await store.addJob(newJob());
+    await claim(store, 'w', 1000);
+    await store.heartbeat('w', 90_000);
+    expect(await store.recoverExpiredLeases(60_000)).toBe(0);
+    expect((await store.getJob(id))?.leaseUntil).toBe(90_000);
+  });
+
+  it('reports the next instant something falls due', async () => {
+    const store = tempStore();
+    expect(await store.nextWakeAt()).toBeNull();
+    await store.addJob(newJob({ runAt: 5000 }));
+    await store.addJob(newJob({ runAt: 7000 }));
+    expect(await store.nextWakeAt()).toBe(5000);
+    await store.upsertRecurring(recurring({ nextRunAt: 4000 }));
+    expect(await store.nextWakeAt()).toBe(4000);
+  });
+
+  describe('recurring jobs', () => {
+    it('replaces by signature; an unchanged schedule keeps its next run', async () => {
+      const store = tempStore();
+      const first = await store.upsertRecurring(recurring({ params: '{"json":1}', nextRunAt: 5000 }));
+      const again = await store.upsertRecurring(recurring({ params: '{"json":2}', nextRunAt: 9000, anchor: 9000 }));
+      expect(again).toMatchObject({ id: first.id, params: '{"json":2}', nextRunAt: 5000, anchor: 1000 });
+      const changed = await store.upsertRecurring(recurring({ everyMs: 5000, nextRunAt: 9000, anchor: 9000 }));
+      expect(changed).toMatchObject({ id: first.id, everyMs: 5000, nextRunAt: 9000, anchor: 9000 });
+      const named = await store.upsertRecurring(recurring({ name: 'other' }));
+      expect(named.id).not.toBe(first.id);
+      expect(await store.listRecurring()).toHaveLength(2);
+    });
+
+    it('enqueues each occurrence once, however many schedulers try', async () => {
+      const store = tempStore();
+      const record = await store.upsertRecurring(recurring({ nextRunAt: 5000 }));
+      expect(await store.fireRecurring(record.id, 5000, [5000], 6000, 5001)).toBe(true);
+      // A second scheduler that read the old next run loses the compare-and-set.
+      expect(await store.fireRecurring(record.id, 5000, [5000], 6000, 5002)).toBe(false);
+      const jobs = await store.listJobs();
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]).toMatchObject({ recurringId: record.id, fireTime: 5000, runAt: 5000, service: 'svc', method: 'tick' });
+      expect((await store.dueRecurring(5999))).toEqual([]);
+      expect((await store.dueRecurring(6000)).map((r) => r.id)).toEqual([record.id]);
+    });
+
+    it('refuses a second copy of an occurrence even if the schedule was moved back', async () => {
+      const store = tempStore();
+      const record = await store.upsertRecurring(recurring({ nextRunAt: 5000 }));
+      await store.fireRecurring(record.id, 5000, [5000], 6000, 5000);
+      // E.g. the schedule was re-registered with a different interval and computed the same fire time.
+      await store.upsertRecurring(recurring({ everyMs: 2000, nextRunAt: 5000 }));
+      await store.fireRecurring(record.id, 5000, [5000], 7000, 5000);
+      expect(await store.listJobs()).toHaveLength(1);
+    });
+
+    it('clears recurring jobs but keeps the jobs they added', async () => {
+      const store = tempStore();
+      const record = await store.upsertRecurring(recurring({ nextRunAt: 5000 }));
+      await store.fireRecurring(record.id, 5000, [5000], 6000, 5000);
+      expect(await store.clearRecurring()).toBe(1);
+      expect(await store.listRecurring()).toEqual([]);
+      expect(await store.listJobs()).toHaveLength(1);
+    });
+  });
+
+  it('lists jobs newest first, by state', async () => {
+    const store = tempStore();
+    const a = await store.addJob(newJob());
+    const b = await store.addJob(newJob());
+    await claim(store, 'w', 1000, 1);
+    expect((await store.listJobs()).map((j) => j.id)).toEqual([b, a]);
+    expect((await store.listJobs({ state: 'running' })).map((j) => j.id)).toEqual([a]);
+    expect((await store.listJobs({ limit: 1 })).map((j) => j.id)).toEqual([b]);
+  });
+
+  it('reopens a database file deleted under it, instead of writing into the unlinked file', async () => {
+    const store = tempStore({ checkIntervalMs: 0 });
+    await store.addJob(newJob());
+    for (const suffix of ['', '-wal', '-shm']) rmSync(store.path + suffix, { force: true });
+    const id = await store.addJob(newJob());
+    expect(id).toBe(1);
+    expect(await store.listJobs()).toHaveLength(1);
+    const direct = new Database(store.path, { readonly: true });
+    expect(direct.prepare('SELECT count(*) FROM jobs').pluck().get()).toBe(1);
+    direct.close();
+  });
+
+  it('tells listeners about another connection\'s commits', async () => {
+    const store = tempStore({ checkIntervalMs: 50 });
+    let signals = 0;
+    const unsubscribe = store.onChange(() => { signals += 1; });
+    const other = new Database(store.path);
+    other.prepare("INSERT INTO jobs (service, method, params, run_at, created_at) VALUES ('s', 'm', 'null', 0, 0)").run();
+    other.close();
+    await expect.poll(() => signals, { timeout: 2000 }).toBeGreaterThan(0);
+    unsubscribe();
+  });
+});
+
+function recurring(overrides: Partial<RecurringSpec> = {}): RecurringSpec {
+  return {
+    service: 'svc', method: 'tick', name: '', params: '{"json":null}', everyMs: 1000, cron: null, tz: null, misfire: 'once',
+    priority: 0, maxAttempts: 3, timeoutMs: null, anchor: 1000, nextRunAt: 1000, createdAt: 1000, ...overrides,
+  };
+}
