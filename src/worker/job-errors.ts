@@ -1,0 +1,18 @@
+import { SchedulerError } from '../errors.ts';
+
+/**
+ * Throw this from a job method to say "retrying will not help": the job ends
+ * `failed` at once, whatever attempts it has left.
+ */
+export class NonRetryableError extends SchedulerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_NON_RETRYABLE', message, options);
+  }
+}
+
+/** The attempt ran longer than its `timeout`. */
+export class JobTimeoutError extends SchedulerError {
+  constructor(timeoutMs: number) {
+    super('ERR_JOB_TIMEOUT', `the job did not finish within its timeout of ${timeoutMs / 1000} s`);
+  }
+}

@@ -1,0 +1,82 @@
+import { InvalidArgumentError } from '../errors.ts';
+import { MISFIRE_POLICIES, type MisfirePolicy } from '../schedule/schedule.ts';
+import type { MethodOptions } from './outsideprocess.ts';
+
+/** Options accepted by `add` and `addAsScheduled`. Each overrides the method's `outsideprocess` default. */
+export interface JobOptions {
+  /** Attempts before the job ends `failed`; a failed attempt is retried with exponential backoff. @default 3 */
+  readonly maxAttempts?: number;
+  /** Seconds an attempt may run before its AbortSignal fires and it counts as failed. @default none */
+  readonly timeout?: number;
+  /** Claim order among due jobs: higher first; `high` = 10, `normal` = 0, `low` = -10. @default 'normal' */
+  readonly priority?: Priority;
+}
+
+/** Options accepted by `addAsRecurring`. */
+export interface RecurringOptions extends JobOptions {
+  /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
+  readonly name?: string;
+  /** IANA time zone of a cron expression. @default this process's zone */
+  readonly tz?: string;
+  /** What to do with occurrences missed while no worker ran. @default 'once' */
+  readonly misfire?: MisfirePolicy;
+}
+
+/** A named priority or any integer (higher runs first). */
+export type Priority = 'high' | 'normal' | 'low' | number;
+export const PRIORITIES: Readonly<Record<'high' | 'normal' | 'low', number>> = { high: 10, normal: 0, low: -10 };
+
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/** The stored form of job options after validation and defaults. */
+export interface ResolvedJobOptions {
+  readonly maxAttempts: number;
+  readonly timeoutMs: number | null;
+  readonly priority: number;
+}
+
+/**
+ * Validates options and fills defaults.
+ * @throws InvalidArgumentError naming the option and the accepted values.
+ */
+export function resolveJobOptions(options: JobOptions | undefined, defaults: MethodOptions = {}): ResolvedJobOptions {
+  if (options !== undefined && (typeof options !== 'object' || options === null)) {
+    throw new InvalidArgumentError(`Expected \`options\` to be an object, got ${typeof options}`);
+  }
+  const maxAttempts = options?.maxAttempts ?? defaults.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new InvalidArgumentError(`Expected \`maxAttempts\` to be an integer >= 1, got \`${String(maxAttempts)}\``);
+  }
+  const timeout = options?.timeout ?? defaults.timeout;
+  if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0)) {
+    throw new InvalidArgumentError(`Expected \`timeout\` to be a positive number of seconds, got \`${String(timeout)}\``);
+  }
+  return {
+    maxAttempts,
+    timeoutMs: timeout === undefined ? null : Math.round(timeout * 1000),
+    priority: resolvePriority(options?.priority ?? defaults.priority ?? 'normal'),
+  };
+}
+
+/** @throws InvalidArgumentError unless `priority` is high, normal, low or an integer. */
+export function resolvePriority(priority: unknown): number {
+  if (typeof priority === 'number' && Number.isSafeInteger(priority)) return priority;
+  if (typeof priority === 'string' && Object.hasOwn(PRIORITIES, priority)) {
+    return PRIORITIES[priority as keyof typeof PRIORITIES];
+  }
+  throw new InvalidArgumentError(`Expected \`priority\` to be "high", "normal", "low" or an integer, got \`${String(priority)}\``);
+}
+
+/** @throws InvalidArgumentError unless `misfire` is a known policy. */
+export function resolveMisfire(misfire: unknown): MisfirePolicy {
+  if (misfire === undefined) return 'once';
+  if (typeof misfire === 'string' && (MISFIRE_POLICIES as readonly string[]).includes(misfire)) return misfire as MisfirePolicy;
+  throw new InvalidArgumentError(`Expected \`misfire\` to be one of ${MISFIRE_POLICIES.join(', ')}, got \`${String(misfire)}\``);
+}
+
+/** @throws InvalidArgumentError unless `value` is a non-empty string. */
+export function assertName(value: unknown, argument: string): asserts value is string {
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new InvalidArgumentError(`Expected \`${argument}\` to be a non-empty string, got ${value === '' ? 'an empty string' : `\`${String(value)}\` (${typeof value})`}`);
+  }
+}

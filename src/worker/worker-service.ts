@@ -1,0 +1,99 @@
+import { InvalidArgumentError } from '../errors.ts';
+import { parseSchedule, startSchedule } from '../schedule/schedule.ts';
+import { systemClock, type Clock } from '../schedule/clock.ts';
+import { serialize } from '../serialization/payload.ts';
+import type { JobStore, RecurringRecord } from '../store/job-store.ts';
+import { assertName, resolveJobOptions, resolveMisfire, type JobOptions, type RecurringOptions } from './job-options.ts';
+import { outsideprocess } from './outsideprocess.ts';
+
+/** What `add` and `addAsScheduled` resolve to. */
+export interface JobHandle {
+  /** The job's id in the store (`main.ts jobs show ID`). */
+  readonly id: number;
+}
+
+/**
+ * The `worker` service: what plugins use to add jobs (AMsoil's API, in
+ * TypeScript). Every method validates its arguments before anything is
+ * stored, so a bad job is refused where it is added, not later in the worker.
+ */
+export class WorkerService {
+  /** The store behind this service; the worker process claims from it. */
+  readonly store: JobStore;
+  readonly #clock: Clock;
+
+  /** Marks a method as callable by the worker (decorator or wrapper). See {@link outsideprocess}. */
+  readonly outsideprocess = outsideprocess;
+
+  constructor(store: JobStore, options: { clock?: Clock } = {}) {
+    this.store = store;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Runs `service.method(params)` as soon as a worker is free. */
+  async add(service: string, method: string, params?: unknown, options?: JobOptions): Promise<JobHandle> {
+    return this.#insert(service, method, params, this.#clock.now(), options);
+  }
+
+  /** Runs `service.method(params)` at or after `runAt`, never before. */
+  async addAsScheduled(service: string, method: string, params: unknown, runAt: Date, options?: JobOptions): Promise<JobHandle> {
+    if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) {
+      throw new InvalidArgumentError(`Expected \`runAt\` to be a valid Date, got ${runAt instanceof Date ? 'an invalid Date' : `\`${String(runAt)}\` (${typeof runAt})`}`);
+    }
+    return this.#insert(service, method, params, runAt.getTime(), options);
+  }
+
+  /**
+   * Runs `service.method(params)` on a schedule: `every` seconds (first run at
+   * once) or a cron expression (first run at its next fire time). Adding the
+   * same signature (service, method, `name`) again replaces params and
+   * schedule instead of adding a copy; an unchanged schedule keeps its next
+   * run, so registering from `setup()` in every process is safe.
+   */
+  async addAsRecurring(service: string, method: string, params: unknown, every: number | string, options?: RecurringOptions): Promise<RecurringRecord> {
+    assertName(service, 'service');
+    assertName(method, 'method');
+    const name = options?.name ?? '';
+    if (typeof name !== 'string') throw new InvalidArgumentError(`Expected \`name\` to be a string, got ${typeof name}`);
+    const input = parseSchedule(every, options?.tz);
+    const resolved = resolveJobOptions(options);
+    const misfire = resolveMisfire(options?.misfire);
+    const serialized = serialize(params, 'params');
+    const now = this.#clock.now();
+    const { schedule, firstRunAt } = startSchedule(input, now);
+    return this.store.upsertRecurring({
+      service,
+      method,
+      name,
+      params: serialized,
+      everyMs: schedule.kind === 'every' ? schedule.everyMs : null,
+      cron: schedule.kind === 'cron' ? schedule.cron : null,
+      tz: schedule.kind === 'cron' ? schedule.tz : null,
+      misfire,
+      ...resolved,
+      anchor: schedule.kind === 'every' ? schedule.anchor : now,
+      nextRunAt: firstRunAt,
+      createdAt: now,
+    });
+  }
+
+  /** AMsoil's spelling of {@link addAsRecurring}. */
+  addAsReccurring(service: string, method: string, params: unknown, every: number | string, options?: RecurringOptions): Promise<RecurringRecord> {
+    return this.addAsRecurring(service, method, params, every, options);
+  }
+
+  async #insert(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle> {
+    assertName(service, 'service');
+    assertName(method, 'method');
+    const resolved = resolveJobOptions(options);
+    const id = await this.store.addJob({
+      service,
+      method,
+      params: serialize(params, 'params'),
+      runAt,
+      ...resolved,
+      createdAt: this.#clock.now(),
+    });
+    return { id };
+  }
+}

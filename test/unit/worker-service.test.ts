@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, SerializationError } from '../../src/errors.ts';
+import { WorkerService } from '../../src/worker/worker-service.ts';
+import { tempStore } from '../helpers/store.ts';
+
+function service(now = 1_000_000) {
+  const store = tempStore();
+  return { store, jobs: new WorkerService(store, { clock: { now: () => now } }) };
+}
+
+describe('WorkerService', () => {
+  it('add stores a job due now and resolves to a handle with its id', async () => {
+    const { store, jobs } = service();
+    const handle = await jobs.add('mail', 'send', { to: 'ada' });
+    expect(await store.getJob(handle.id)).toMatchObject({ service: 'mail', method: 'send', state: 'waiting', runAt: 1_000_000, maxAttempts: 3, priority: 0 });
+  });
+
+  it('addAsScheduled stores the run time', async () => {
+    const { store, jobs } = service();
+    const { id } = await jobs.addAsScheduled('tmp', 'remove', null, new Date(2_000_000));
+    expect((await store.getJob(id))?.runAt).toBe(2_000_000);
+  });
+
+  it('takes options: attempts, timeout, priority', async () => {
+    const { store, jobs } = service();
+    const { id } = await jobs.add('s', 'm', null, { maxAttempts: 5, timeout: 2.5, priority: 'high' });
+    expect(await store.getJob(id)).toMatchObject({ maxAttempts: 5, timeoutMs: 2500, priority: 10 });
+  });
+
+  it.each([
+    [() => ['', 'm'], 'Expected `service` to be a non-empty string, got an empty string'],
+    [() => ['s', '  '], 'Expected `method` to be a non-empty string, got `  ` (string)'],
+    [() => [42, 'm'], 'Expected `service` to be a non-empty string, got `42` (number)'],
+  ])('refuses bad names (%#)', async (args, message) => {
+    const { jobs } = service();
+    const [svc, method] = args() as [string, string];
+    await expect(jobs.add(svc, method, null)).rejects.toThrow(InvalidArgumentError);
+    await expect(jobs.add(svc, method, null)).rejects.toThrow(message);
+  });
+
+  it('refuses a runAt that is not a valid Date', async () => {
+    const { jobs } = service();
+    await expect(jobs.addAsScheduled('s', 'm', null, new Date('nope'))).rejects.toThrow('Expected `runAt` to be a valid Date, got an invalid Date');
+    await expect(jobs.addAsScheduled('s', 'm', null, '2026-01-01' as unknown as Date)).rejects.toThrow('Expected `runAt` to be a valid Date, got `2026-01-01` (string)');
+  });
+
+  it.each([
+    [{ maxAttempts: 0 }, 'Expected `maxAttempts` to be an integer >= 1, got `0`'],
+    [{ maxAttempts: 1.5 }, 'Expected `maxAttempts` to be an integer >= 1, got `1.5`'],
+    [{ timeout: -1 }, 'Expected `timeout` to be a positive number of seconds, got `-1`'],
+    [{ priority: 'urgent' }, 'Expected `priority` to be "high", "normal", "low" or an integer, got `urgent`'],
+  ])('refuses option %o, naming it and the accepted values', async (options, message) => {
+    const { jobs } = service();
+    await expect(jobs.add('s', 'm', null, options as never)).rejects.toThrow(message);
+  });
+
+  it('refuses params that cannot be stored, before storing anything', async () => {
+    const { store, jobs } = service();
+    await expect(jobs.add('s', 'm', { user: { save() {} } })).rejects.toThrow(SerializationError);
+    await expect(jobs.add('s', 'm', { user: { save() {} } })).rejects.toThrow('params.user.save is a function');
+    expect(await store.listJobs()).toEqual([]);
+  });
+
+  describe('addAsRecurring', () => {
+    it('with seconds: first run at once, anchored to now', async () => {
+      const { jobs } = service();
+      const record = await jobs.addAsRecurring('rm', 'check', [1, 2, 3], 60);
+      expect(record).toMatchObject({ everyMs: 60_000, cron: null, anchor: 1_000_000, nextRunAt: 1_000_000, name: '', misfire: 'once' });
+    });
+
+    it('with cron: first run at the next fire time in its zone', async () => {
+      const { jobs } = service(Date.parse('2026-01-01T10:15:00Z'));
+      const record = await jobs.addAsRecurring('rm', 'check', null, '0 12 * * *', { tz: 'Europe/Berlin' });
+      expect(record).toMatchObject({ cron: '0 12 * * *', tz: 'Europe/Berlin', everyMs: null });
+      expect(new Date(record.nextRunAt).toISOString()).toBe('2026-01-01T11:00:00.000Z');
+    });
+
+    it('replaces the job with the same signature instead of adding a copy', async () => {
+      const { store, jobs } = service();
+      const first = await jobs.addAsRecurring('rm', 'check', 'a', 60);
+      const second = await jobs.addAsReccurring('rm', 'check', 'b', 60);
+      const other = await jobs.addAsRecurring('rm', 'check', 'c', 60, { name: 'nightly' });
+      expect(second.id).toBe(first.id);
+      expect(other.id).not.toBe(first.id);
+      expect((await store.listRecurring()).map((r) => [r.name, r.params])).toEqual([
+        ['', '{"json":"b"}'],
+        ['nightly', '{"json":"c"}'],
+      ]);
+    });
+
+    it('keeps the next run when the same schedule is registered again at a later start-up', async () => {
+      let now = 1_000_000;
+      const store = tempStore();
+      const jobs = new WorkerService(store, { clock: { now: () => now } });
+      await jobs.addAsRecurring('rm', 'check', null, 60);
+      now += 5000;
+      const again = await jobs.addAsRecurring('rm', 'check', null, 60);
+      expect(again.nextRunAt).toBe(1_000_000);
+      now += 5000;
+      const changed = await jobs.addAsRecurring('rm', 'check', null, 30);
+      expect(changed).toMatchObject({ everyMs: 30_000, nextRunAt: now, anchor: now });
+    });
+
+    it.each([
+      [0, undefined, 'Expected `every` to be a positive finite number of seconds or a cron expression, got `0` (number)'],
+      ['every day', undefined, 'Expected `every` to be a valid cron expression, got `every day`'],
+      ['0 * * * *', 'Europe/Atlantis', 'Expected `tz` to be an IANA time zone such as "Europe/Berlin", got `Europe/Atlantis` (unknown time zone)'],
+    ])('refuses every=%s tz=%s', async (every, tz, message) => {
+      const { jobs } = service();
+      await expect(jobs.addAsRecurring('s', 'm', null, every, tz === undefined ? {} : { tz })).rejects.toThrow(message);
+    });
+
+    it('refuses an unknown misfire policy', async () => {
+      const { jobs } = service();
+      await expect(jobs.addAsRecurring('s', 'm', null, 60, { misfire: 'sometimes' as never })).rejects.toThrow(
+        'Expected `misfire` to be one of once, skip, all, got `sometimes`',
+      );
+    });
+  });
+});

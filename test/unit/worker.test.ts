@@ -1,0 +1,234 @@
+import { describe, expect, it } from 'vitest';
+import { NonRetryableError } from '../../src/worker/job-errors.ts';
+import { outsideprocess } from '../../src/worker/outsideprocess.ts';
+import { Worker, serviceMap } from '../../src/worker/worker.ts';
+import { WorkerService } from '../../src/worker/worker-service.ts';
+import type { JobContext } from '../../src/worker/job-context.ts';
+import type { JobRecord } from '../../src/store/job-store.ts';
+import { memoryLogger } from '../helpers/logger.ts';
+import { tempStore } from '../helpers/store.ts';
+
+/** Starts a worker on a temp store; the test stops it. */
+function setup(services: Record<string, unknown>, options: { concurrency?: number; now?: () => number } = {}) {
+  const store = tempStore({ checkIntervalMs: 50 });
+  const clock = options.now === undefined ? undefined : { now: options.now };
+  const jobs = new WorkerService(store, clock === undefined ? {} : { clock });
+  const { logger, lines } = memoryLogger();
+  const worker = new Worker({
+    store, services: serviceMap(services), logger, concurrency: options.concurrency ?? 4, random: () => 0.5,
+    ...(clock === undefined ? {} : { clock }),
+  });
+  return { store, jobs, worker, lines };
+}
+
+async function settled(store: ReturnType<typeof tempStore>, id: number): Promise<JobRecord> {
+  await expect.poll(async () => (await store.getJob(id))?.state, { timeout: 5000 }).toMatch(/succeeded|failed|cancelled/);
+  return (await store.getJob(id))!;
+}
+
+describe('Worker', () => {
+  it('calls the marked method with the deserialized params and a context, and records the result', async () => {
+    const seen: { params: unknown; ctx: Partial<JobContext> }[] = [];
+    const mailer = {
+      send: outsideprocess(async (params: unknown, ctx: JobContext) => {
+        seen.push({ params, ctx: { id: ctx.id, attempt: ctx.attempt, service: ctx.service, method: ctx.method } });
+        expect(ctx.signal).toBeInstanceOf(AbortSignal);
+        ctx.log.info('sending');
+        return { sentAt: new Date(0), count: 2n };
+      }),
+    };
+    const { store, jobs, worker, lines } = setup({ mailer });
+    const { id } = await jobs.add('mailer', 'send', { to: 'ada', when: new Date(5) });
+    worker.start();
+    const job = await settled(store, id);
+    await worker.stop();
+    expect(job.state).toBe('succeeded');
+    expect(seen).toEqual([{ params: { to: 'ada', when: new Date(5) }, ctx: { id, attempt: 1, service: 'mailer', method: 'send' } }]);
+    expect(job.result).toContain('"count":"2"');
+    const line = lines().find((l) => l.msg === 'sending');
+    expect(line).toMatchObject({ jobId: id, service: 'mailer', method: 'send' });
+  });
+
+  it('calls decorated class methods bound to their service', async () => {
+    class Counter {
+      total = 0;
+      @outsideprocess
+      async add(params: { n: number }): Promise<number> {
+        this.total += params.n;
+        return this.total;
+      }
+    }
+    const counter = new Counter();
+    const { store, jobs, worker } = setup({ counter });
+    const { id } = await jobs.add('counter', 'add', { n: 5 });
+    worker.start();
+    expect((await settled(store, id)).result).toBe('{"json":5}');
+    await worker.stop();
+    expect(counter.total).toBe(5);
+  });
+
+  it.each([
+    ['nope', 'run', 'unknown service "nope"'],
+    ['svc', 'missing', 'service "svc" has no method "missing"'],
+    ['svc', 'unmarked', 'svc.unmarked is not marked with outsideprocess'],
+    ['svc', '__proto__', '"__proto__" cannot be a job method'],
+    ['svc', 'constructor', '"constructor" cannot be a job method'],
+    ['svc', 'toString', 'service "svc" has no method "toString"'],
+    ['svc', 'getter', 'service "svc" has no method "getter"'],
+  ])('fails a job for %s.%s at once, and keeps going', async (service, method, message) => {
+    let getterRan = false;
+    const svc = {
+      run: outsideprocess(async () => 'ok'),
+      unmarked: async () => 'should not run',
+      get getter() {
+        getterRan = true;
+        return outsideprocess(async () => 'no');
+      },
+    };
+    const { store, jobs, worker, lines } = setup({ svc });
+    const bad = await jobs.add(service, method, null);
+    const good = await jobs.add('svc', 'run', null);
+    worker.start();
+    const failed = await settled(store, bad.id);
+    expect(failed).toMatchObject({ state: 'failed', attempts: 1, error: { name: 'JobTargetError' } });
+    expect(failed.error?.message).toContain(message);
+    expect((await settled(store, good.id)).state).toBe('succeeded');
+    await worker.stop();
+    expect(getterRan).toBe(false);
+    expect(lines().find((l) => l.jobId === bad.id && l.msg === 'job failed')).toHaveProperty('err.stack');
+  });
+
+  it('runs async jobs concurrently: a slow job does not hold up the others', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const svc = {
+      slow: outsideprocess(async () => { await gate; return 'slow'; }),
+      fast: outsideprocess(async () => 'fast'),
+    };
+    const { store, jobs, worker } = setup({ svc }, { concurrency: 2 });
+    const slow = await jobs.add('svc', 'slow', null);
+    const fast = [];
+    for (let i = 0; i < 5; i++) fast.push(await jobs.add('svc', 'fast', null));
+    worker.start();
+    for (const { id } of fast) expect((await settled(store, id)).state).toBe('succeeded');
+    expect((await store.getJob(slow.id))?.state).toBe('running');
+    release();
+    expect((await settled(store, slow.id)).state).toBe('succeeded');
+    await worker.stop();
+  });
+
+  it('retries a failed attempt with exponential backoff, then fails with every attempt counted', async () => {
+    let now = 1_000_000;
+    const svc = { flaky: outsideprocess(async () => { throw new Error('flaky failure'); }) };
+    const { store, jobs, worker } = setup({ svc }, { now: () => now });
+    const { id } = await jobs.add('svc', 'flaky', null, { maxAttempts: 3 });
+    worker.start();
+    // Attempt 1 fails; with jitter fixed at the middle, the retry is due 1 s later.
+    await expect.poll(async () => (await store.getJob(id))?.attempts).toBe(1);
+    await expect.poll(async () => (await store.getJob(id))?.state).toBe('waiting');
+    expect((await store.getJob(id))?.runAt).toBe(now + 1000);
+    now += 1000;
+    await jobs.addAsScheduled('svc', 'other', null, new Date(now + 10 ** 9)); // any write wakes the worker to re-read the clock
+    await expect.poll(async () => (await store.getJob(id))?.attempts).toBe(2);
+    await expect.poll(async () => (await store.getJob(id))?.state).toBe('waiting');
+    expect((await store.getJob(id))?.runAt).toBe(now + 2000);
+    now += 2000;
+    await jobs.addAsScheduled('svc', 'other', null, new Date(now + 10 ** 9));
+    const job = await settled(store, id);
+    await worker.stop();
+    expect(job).toMatchObject({ state: 'failed', attempts: 3, error: { message: 'flaky failure' } });
+    expect(job.error?.stack).toContain('flaky failure');
+  });
+
+  it('does not retry a NonRetryableError', async () => {
+    const svc = { fatal: outsideprocess(async () => { throw new NonRetryableError('bad input, retrying will not help'); }) };
+    const { store, jobs, worker } = setup({ svc });
+    const { id } = await jobs.add('svc', 'fatal', null, { maxAttempts: 5 });
+    worker.start();
+    expect(await settled(store, id)).toMatchObject({ state: 'failed', attempts: 1, error: { name: 'NonRetryableError' } });
+    await worker.stop();
+  });
+
+  it('fails a job whose result cannot be stored, naming where', async () => {
+    const svc = { leaky: outsideprocess(async () => ({ callback: () => 1 })) };
+    const { store, jobs, worker } = setup({ svc });
+    const { id } = await jobs.add('svc', 'leaky', null);
+    worker.start();
+    const job = await settled(store, id);
+    await worker.stop();
+    expect(job).toMatchObject({ state: 'failed', attempts: 1, error: { message: 'result.callback is a function; params and results must be data' } });
+  });
+
+  it('never starts a scheduled job before its time', async () => {
+    const started: number[] = [];
+    const svc = { at: outsideprocess(async () => { started.push(Date.now()); }) };
+    const { store, jobs, worker } = setup({ svc });
+    const runAt = new Date(Date.now() + 150);
+    const { id } = await jobs.addAsScheduled('svc', 'at', null, runAt);
+    worker.start();
+    await settled(store, id);
+    await worker.stop();
+    expect(started[0]).toBeGreaterThanOrEqual(runAt.getTime());
+  });
+
+  it('runs a recurring job on its schedule, each occurrence once', async () => {
+    const fired: number[] = [];
+    const svc = { tick: outsideprocess(async (_p: unknown, ctx: JobContext) => { fired.push(ctx.id); }) };
+    const { store, jobs, worker } = setup({ svc });
+    const record = await jobs.addAsRecurring('svc', 'tick', null, 0.05);
+    worker.start();
+    await expect.poll(() => fired.length, { timeout: 5000 }).toBeGreaterThanOrEqual(4);
+    await worker.stop();
+    const runs = (await store.listJobs()).filter((j) => j.recurringId === record.id).sort((a, b) => a.fireTime! - b.fireTime!);
+    const fireTimes = runs.map((j) => j.fireTime! - record.anchor);
+    // Anchored to the start: every fire time is a whole number of intervals from it.
+    expect(fireTimes.every((t) => t % 50 === 0)).toBe(true);
+    expect(new Set(fireTimes).size).toBe(fireTimes.length);
+    expect(fireTimes[0]).toBe(0);
+  });
+
+  it('on stop, lets running jobs finish within the grace period', async () => {
+    let finished = false;
+    const svc = { work: outsideprocess(async () => { await new Promise((r) => setTimeout(r, 100)); finished = true; return 'done'; }) };
+    const { store, jobs, worker } = setup({ svc });
+    const { id } = await jobs.add('svc', 'work', null);
+    worker.start();
+    await expect.poll(async () => (await store.getJob(id))?.state).toBe('running');
+    await worker.stop(5000);
+    expect(finished).toBe(true);
+    expect((await store.getJob(id))?.state).toBe('succeeded');
+  });
+
+  it('past the grace period, aborts running jobs and gives them back unfinished', async () => {
+    let aborted = false;
+    const svc = {
+      hang: outsideprocess(async (_p: unknown, ctx: JobContext) => {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => { aborted = true; resolve(); }));
+      }),
+    };
+    const { store, jobs, worker } = setup({ svc });
+    const { id } = await jobs.add('svc', 'hang', null);
+    worker.start();
+    await expect.poll(async () => (await store.getJob(id))?.state).toBe('running');
+    await worker.stop(50);
+    expect(aborted).toBe(true);
+    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null });
+  });
+
+  it('fires the signal and fails the attempt at its timeout', async () => {
+    let signalled = false;
+    const svc = {
+      slow: outsideprocess(async (_p: unknown, ctx: JobContext) => {
+        ctx.signal.addEventListener('abort', () => { signalled = true; });
+        await new Promise((r) => setTimeout(r, 2000));
+      }),
+    };
+    const { store, jobs, worker } = setup({ svc });
+    const { id } = await jobs.add('svc', 'slow', null, { timeout: 0.05, maxAttempts: 1 });
+    worker.start();
+    const job = await settled(store, id);
+    await worker.stop(0);
+    expect(signalled).toBe(true);
+    expect(job).toMatchObject({ state: 'failed', error: { name: 'JobTimeoutError' } });
+  });
+});
