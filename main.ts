@@ -1,0 +1,16 @@
+/**
+ * Entry point: `npx tsx main.ts [--worker] [options]` or `npx tsx main.ts jobs …`.
+ * Only wiring: everything it starts lives in src/.
+ */
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from './src/cli/program.ts';
+
+const status = await runCli(process.argv.slice(2), {
+  projectRoot: dirname(fileURLToPath(import.meta.url)),
+  cwd: process.cwd(),
+  env: process.env,
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+});
+if (status !== undefined) process.exitCode = status;

@@ -1,0 +1,11 @@
+import { openWorkerService, type HostInfo, type Logger, type PluginManager } from '../../src/index.ts';
+
+/** Registers the `worker` service over the database named by `worker.dbpath`. */
+export function setup(pm: PluginManager): void {
+  const service = openWorkerService({
+    config: pm.getService('config'),
+    projectRoot: pm.getService<HostInfo>('host').projectRoot,
+    logger: pm.getService<Logger>('log'),
+  });
+  pm.registerService('worker', service);
+}

@@ -1,0 +1,167 @@
+import type { JobRecord, RecurringRecord } from '../store/job-store.ts';
+
+/*
+ * How jobs look on the command line. `--json` output is one JSON value with
+ * stable field names for scripts; the human form is an aligned table.
+ * Params and results are shown as the readable JSON part of their stored
+ * form (a Date as its ISO string, a BigInt as its digits).
+ */
+
+/** A job as `--json` prints it. */
+export interface JobJson {
+  id: number;
+  service: string;
+  method: string;
+  params: unknown;
+  state: string;
+  priority: number;
+  attempts: number;
+  maxAttempts: number;
+  timeoutSeconds: number | null;
+  runAt: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  result: unknown;
+  error: { name: string; message: string; stack?: string } | null;
+  recurringId: number | null;
+  fireTime: string | null;
+}
+
+/** A recurring job as `--json` prints it. */
+export interface RecurringJson {
+  id: number;
+  service: string;
+  method: string;
+  name: string;
+  signature: string;
+  params: unknown;
+  every: number | null;
+  cron: string | null;
+  tz: string | null;
+  misfire: string;
+  nextRunAt: string;
+}
+
+export function jobToJson(job: JobRecord): JobJson {
+  return {
+    id: job.id,
+    service: job.service,
+    method: job.method,
+    params: readable(job.params),
+    state: job.state,
+    priority: job.priority,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    timeoutSeconds: job.timeoutMs === null ? null : job.timeoutMs / 1000,
+    runAt: iso(job.runAt),
+    createdAt: iso(job.createdAt),
+    startedAt: isoOrNull(job.startedAt),
+    finishedAt: isoOrNull(job.finishedAt),
+    result: job.result === null ? null : readable(job.result),
+    error: job.error,
+    recurringId: job.recurringId,
+    fireTime: isoOrNull(job.fireTime),
+  };
+}
+
+export function recurringToJson(record: RecurringRecord): RecurringJson {
+  return {
+    id: record.id,
+    service: record.service,
+    method: record.method,
+    name: record.name,
+    signature: signatureOf(record),
+    params: readable(record.params),
+    every: record.everyMs === null ? null : record.everyMs / 1000,
+    cron: record.cron,
+    tz: record.tz,
+    misfire: record.misfire,
+    nextRunAt: iso(record.nextRunAt),
+  };
+}
+
+/** `service.method`, plus `#name` when the recurring job has one. */
+export function signatureOf(record: { service: string; method: string; name: string }): string {
+  return `${record.service}.${record.method}${record.name === '' ? '' : `#${record.name}`}`;
+}
+
+export function jobsTable(jobs: readonly JobRecord[]): string {
+  return table(
+    ['ID', 'STATE', 'JOB', 'ATTEMPTS', 'RUN AT', 'OUTCOME'],
+    jobs.map((job) => [
+      String(job.id),
+      job.state,
+      `${job.service}.${job.method}`,
+      `${job.attempts}/${job.maxAttempts}`,
+      iso(job.runAt),
+      truncate(job.error !== null ? `${job.error.name}: ${job.error.message}` : job.result === null ? '' : JSON.stringify(readable(job.result)), 60),
+    ]),
+  );
+}
+
+export function recurringTable(records: readonly RecurringRecord[]): string {
+  return table(
+    ['ID', 'SIGNATURE', 'SCHEDULE', 'TZ', 'MISFIRE', 'NEXT RUN'],
+    records.map((r) => [
+      String(r.id),
+      signatureOf(r),
+      r.everyMs !== null ? `every ${r.everyMs / 1000} s` : (r.cron ?? ''),
+      r.tz ?? '',
+      r.misfire,
+      iso(r.nextRunAt),
+    ]),
+  );
+}
+
+/** `jobs show`: one field per line, params and result pretty-printed, every line of the stack. */
+export function jobDetails(job: JobRecord): string {
+  const json = jobToJson(job);
+  const lines: [string, string][] = [
+    ['id', String(json.id)],
+    ['job', `${json.service}.${json.method}`],
+    ['state', json.state],
+    ['attempts', `${json.attempts} of ${json.maxAttempts}`],
+    ['priority', String(json.priority)],
+    ['timeout', json.timeoutSeconds === null ? 'none' : `${json.timeoutSeconds} s`],
+    ['run at', json.runAt],
+    ['created', json.createdAt],
+    ['started', json.startedAt ?? '-'],
+    ['finished', json.finishedAt ?? '-'],
+  ];
+  if (json.recurringId !== null) lines.push(['recurring', `#${json.recurringId}, fire time ${json.fireTime ?? '-'}`]);
+  lines.push(['params', indent(JSON.stringify(json.params, null, 2))]);
+  if (json.result !== null) lines.push(['result', indent(JSON.stringify(json.result, null, 2))]);
+  if (json.error !== null) lines.push(['error', indent(json.error.stack ?? `${json.error.name}: ${json.error.message}`)]);
+  const width = Math.max(...lines.map(([key]) => key.length));
+  return lines.map(([key, value]) => `${(key + ':').padEnd(width + 1)} ${value}`).join('\n');
+}
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((header, column) => Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const render = (cells: readonly string[]): string =>
+    cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ').trimEnd();
+  return [render(headers), ...rows.map(render)].join('\n');
+}
+
+function readable(text: string): unknown {
+  return (JSON.parse(text) as { json?: unknown }).json ?? null;
+}
+
+function iso(ms: number): string {
+  return ms >= 8.64e15 ? 'never' : new Date(ms).toISOString();
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : iso(ms);
+}
+
+function truncate(text: string, max: number): string {
+  const oneLine = text.replace(/\s+/g, ' ');
+  return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`;
+}
+
+function indent(text: string): string {
+  return text.split('\n').join('\n  ');
+}

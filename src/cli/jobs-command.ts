@@ -1,0 +1,118 @@
+import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
+import { JOB_STATES, type JobState } from '../store/job-store.ts';
+import type { WorkerService } from '../worker/worker-service.ts';
+import { jobDetails, jobsTable, jobToJson, recurringTable, recurringToJson } from './format.ts';
+
+/** Where `jobs` subcommands write; injectable so tests read the output directly. */
+export interface Output {
+  out(text: string): void;
+}
+
+/** Flags of `jobs add`. */
+export interface AddFlags {
+  readonly params?: string;
+  readonly at?: string;
+  readonly every?: string;
+  readonly cron?: string;
+  readonly tz?: string;
+  readonly name?: string;
+}
+
+/** `jobs add SERVICE METHOD`: prints the new job's id (or the recurring job's id). */
+export async function addJob(worker: WorkerService, service: string, method: string, flags: AddFlags, output: Output): Promise<void> {
+  const params = parseParams(flags.params);
+  const kinds = [flags.at, flags.every, flags.cron].filter((v) => v !== undefined).length;
+  if (kinds > 1) throw new InvalidArgumentError('--at, --every and --cron exclude each other: give at most one');
+  if (flags.tz !== undefined && flags.cron === undefined) throw new InvalidArgumentError('--tz applies to --cron only');
+  if (flags.name !== undefined && flags.every === undefined && flags.cron === undefined) {
+    throw new InvalidArgumentError('--name names a recurring job: use it with --every or --cron');
+  }
+  if (flags.every !== undefined || flags.cron !== undefined) {
+    const every = flags.every !== undefined ? parseSeconds(flags.every) : (flags.cron ?? '');
+    const record = await worker.addAsRecurring(service, method, params, every, {
+      ...(flags.tz === undefined ? {} : { tz: flags.tz }),
+      ...(flags.name === undefined ? {} : { name: flags.name }),
+    });
+    output.out(String(record.id));
+    return;
+  }
+  const handle = flags.at !== undefined
+    ? await worker.addAsScheduled(service, method, params, parseInstant(flags.at))
+    : await worker.add(service, method, params);
+  output.out(String(handle.id));
+}
+
+/** `jobs list`. */
+export async function listJobs(
+  worker: WorkerService,
+  flags: { state?: string; recurring?: boolean; json?: boolean; limit?: string },
+  output: Output,
+): Promise<void> {
+  if (flags.recurring === true) {
+    if (flags.state !== undefined) throw new InvalidArgumentError('--state filters jobs, not recurring jobs: drop it or --recurring');
+    const records = await worker.store.listRecurring();
+    output.out(flags.json === true ? JSON.stringify(records.map(recurringToJson), null, 2) : recurringTable(records));
+    return;
+  }
+  const state = flags.state === undefined ? undefined : parseState(flags.state);
+  const limit = flags.limit === undefined ? 100 : parsePositiveInteger(flags.limit, '--limit');
+  const jobs = await worker.store.listJobs({ ...(state === undefined ? {} : { state }), limit });
+  output.out(flags.json === true ? JSON.stringify(jobs.map(jobToJson), null, 2) : jobsTable(jobs));
+}
+
+/** `jobs show ID`. */
+export async function showJob(worker: WorkerService, idText: string, flags: { json?: boolean }, output: Output): Promise<void> {
+  const id = parsePositiveInteger(idText, 'ID');
+  const job = await worker.store.getJob(id);
+  if (job === undefined) throw new JobNotFoundError(id);
+  output.out(flags.json === true ? JSON.stringify(jobToJson(job), null, 2) : jobDetails(job));
+}
+
+/** `jobs clear --recurring`: what deleting the database did in AMsoil, keeping the history. */
+export async function clearJobs(worker: WorkerService, flags: { recurring?: boolean }, output: Output): Promise<void> {
+  if (flags.recurring !== true) {
+    throw new InvalidArgumentError('jobs clear needs --recurring (the only kind of clearing there is; finished jobs are kept as history)');
+  }
+  const removed = await worker.store.clearRecurring();
+  output.out(`removed ${removed} recurring job${removed === 1 ? '' : 's'}`);
+}
+
+function parseParams(text: string | undefined): unknown {
+  if (text === undefined) return null;
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`--params must be JSON, got \`${text}\`: ${(error as Error).message}`);
+  }
+}
+
+/** ISO-8601 with a zone (Z or ±hh:mm): a bare local time means different instants on different machines. */
+function parseInstant(text: string): Date {
+  const withZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+  const date = new Date(text);
+  if (!withZone.test(text) || Number.isNaN(date.getTime())) {
+    throw new InvalidArgumentError(`--at must be an ISO-8601 instant with a zone, such as 2026-05-01T09:30:00Z or 2026-05-01T11:30:00+02:00; got \`${text}\``);
+  }
+  return date;
+}
+
+function parseSeconds(text: string): number {
+  const seconds = Number(text);
+  if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new InvalidArgumentError(`--every must be a positive number of seconds, got \`${text}\``);
+  }
+  return seconds;
+}
+
+function parseState(text: string): JobState {
+  if ((JOB_STATES as readonly string[]).includes(text)) return text as JobState;
+  throw new InvalidArgumentError(`--state must be one of ${JOB_STATES.join(', ')}; got \`${text}\``);
+}
+
+function parsePositiveInteger(text: string, what: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidArgumentError(`${what} must be a positive integer, got \`${text}\``);
+  }
+  return value;
+}

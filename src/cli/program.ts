@@ -1,0 +1,175 @@
+import { resolve } from 'node:path';
+import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
+import { parseSetFlag, type ConfigService } from '../config/config-service.ts';
+import { ConfigError, SchedulerError } from '../errors.ts';
+import { createLogger } from '../log/logger.ts';
+import { openWorkerService } from '../worker/open-worker-service.ts';
+import type { WorkerService } from '../worker/worker-service.ts';
+import { createConfig, type HostOptions } from './bootstrap.ts';
+import { addJob, clearJobs, listJobs, showJob, type Output } from './jobs-command.ts';
+import { runApp, runWorker } from './run-processes.ts';
+
+/** Where the command line runs: injected so tests run it in-process. */
+export interface CliEnvironment {
+  readonly projectRoot: string;
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+}
+
+interface GlobalFlags {
+  worker?: boolean;
+  plugins: string[];
+  config?: string;
+  set: string[];
+  concurrency?: number;
+}
+
+/** Exit statuses: 0 done, 1 failed at run time, 2 the command line or its input was wrong. */
+export const EXIT_USAGE = 2;
+
+// Error codes that mean "the input was wrong", as opposed to a failure at run time.
+const USAGE_CODES = new Set(['ERR_INVALID_ARGUMENT', 'ERR_CONFIG', 'ERR_NOT_SERIALIZABLE']);
+
+/**
+ * Parses `argv` (without node and the script) and runs it. Resolves to the
+ * exit status for commands that finish, or to `undefined` once the app or
+ * worker process is up (it then runs until a signal).
+ */
+export async function runCli(argv: readonly string[], env: CliEnvironment): Promise<number | undefined> {
+  let started = false;
+  const program = buildProgram(env, () => { started = true; });
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return started ? undefined : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; everything else commander refuses is a usage error.
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? 0 : EXIT_USAGE;
+    }
+    if (error instanceof SchedulerError) {
+      env.stderr(`error: ${error.message}\n`);
+      // A bad config value met inside a plugin's setup() is still the user's input.
+      const cause = error.cause instanceof SchedulerError ? error.cause : error;
+      return USAGE_CODES.has(error.code) || USAGE_CODES.has(cause.code) ? EXIT_USAGE : 1;
+    }
+    env.stderr(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
+
+function buildProgram(env: CliEnvironment, onStarted: () => void): Command {
+  const program = new Command('main.ts')
+    .description('A SQLite-backed job scheduler in the style of AMsoil\'s worker.\n\n' +
+      'Without a command, runs the app process: loads the plugins and runs their setup until SIGINT/SIGTERM.\n' +
+      'With --worker, runs the worker process that claims and runs due jobs.')
+    .option('--worker', 'run the worker process')
+    .option('--plugins <dir>', 'a plugins directory; repeatable; replaces the default plugins/', collect, [])
+    .option('--config <file>', 'config file (default: deploy/config.json)')
+    .option('--set <key=value>', 'set a config key; repeatable; wins over file and environment', collect, [])
+    .addOption(new Option('--concurrency <n>', 'jobs run at once by this worker (sets worker.concurrency)').argParser(positiveInteger))
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: env.stdout, writeErr: env.stderr })
+    .action(async () => {
+      const flags = program.opts<GlobalFlags>();
+      const options = { ...hostOptions(env, flags), pluginDirs: pluginDirs(env, flags) };
+      await (flags.worker === true ? runWorker(options) : runApp(options));
+      onStarted();
+    });
+
+  const jobs = program.command('jobs').description('inspect and manage jobs in the database (plugins are not loaded)');
+  const withService = async (run: (worker: WorkerService, output: Output) => Promise<void>): Promise<void> => {
+    const flags = program.opts<GlobalFlags>();
+    if (flags.worker === true) throw new CommanderArgumentError('--worker cannot be combined with the jobs command');
+    const options = hostOptions(env, flags);
+    const config = createConfig(options);
+    assertKnownOverrides(config, options.overrides);
+    const logger = createLogger({ level: 'warn', pretty: false, base: { role: 'cli' } });
+    const worker = openWorkerService({ config, projectRoot: options.projectRoot, logger });
+    try {
+      await run(worker, { out: (text) => env.stdout(`${text}\n`) });
+    } finally {
+      await worker.store.close();
+    }
+  };
+
+  jobs.command('add')
+    .description('add a job; prints its id (a recurring job\'s id with --every or --cron)')
+    .argument('<service>').argument('<method>')
+    .option('--params <json>', 'params as JSON (default: null)')
+    .option('--at <iso-8601>', 'run at or after this instant, e.g. 2026-05-01T09:30:00Z')
+    .option('--every <seconds>', 'recurring: every this many seconds, first run at once')
+    .option('--cron <expr>', 'recurring: a cron expression, first run at its next fire time')
+    .option('--tz <zone>', 'IANA time zone of --cron (default: this machine\'s)')
+    .option('--name <name>', 'recurring: name, so one method can have several recurring jobs')
+    .action(async (service: string, method: string, flags: Record<string, string>) =>
+      withService((worker, output) => addJob(worker, service, method, flags, output)));
+
+  jobs.command('list')
+    .description('list jobs, newest first (or recurring jobs)')
+    .option('--state <state>', 'only jobs in this state: waiting, running, succeeded, failed, cancelled')
+    .option('--recurring', 'list recurring jobs instead')
+    .option('--limit <n>', 'at most this many jobs (default: 100)')
+    .option('--json', 'print one JSON array')
+    .action(async (flags: Record<string, string | boolean>) =>
+      withService((worker, output) => listJobs(worker, flags, output)));
+
+  jobs.command('show')
+    .description('show one job: params, outcome, error stack')
+    .argument('<id>')
+    .option('--json', 'print one JSON object')
+    .action(async (id: string, flags: { json?: boolean }) => withService((worker, output) => showJob(worker, id, flags, output)));
+
+  jobs.command('clear')
+    .description('remove every recurring job (jobs already added and the history stay)')
+    .option('--recurring', 'remove recurring jobs')
+    .action(async (flags: { recurring?: boolean }) => withService((worker, output) => clearJobs(worker, flags, output)));
+
+  for (const command of [jobs, ...jobs.commands]) {
+    command.showHelpAfterError().exitOverride().configureOutput({ writeOut: env.stdout, writeErr: env.stderr });
+  }
+  return program;
+}
+
+/**
+ * The jobs command loads no plugins, so plugin keys in the config file are
+ * left alone; but a `--set` on its own command line that it cannot use is a mistake.
+ */
+function assertKnownOverrides(config: ConfigService, overrides: Readonly<Record<string, string>>): void {
+  const known = new Set(config.knownKeys());
+  const unknown = Object.keys(overrides).find((key) => !known.has(key));
+  if (unknown !== undefined) {
+    throw new ConfigError(`unknown config key "${unknown}" in --set: the jobs command loads no plugins and knows only ${[...known].join(', ')}`);
+  }
+}
+
+function hostOptions(env: CliEnvironment, flags: GlobalFlags): HostOptions {
+  const overrides: Record<string, string> = {};
+  for (const text of flags.set) {
+    const { key, value } = parseSetFlag(text);
+    overrides[key] = value;
+  }
+  if (flags.concurrency !== undefined) overrides['worker.concurrency'] = String(flags.concurrency);
+  return {
+    projectRoot: env.projectRoot,
+    configFile: flags.config === undefined ? undefined : resolve(env.cwd, flags.config),
+    overrides,
+    env: env.env,
+  };
+}
+
+function pluginDirs(env: CliEnvironment, flags: GlobalFlags): string[] {
+  return flags.plugins.length === 0 ? [resolve(env.projectRoot, 'plugins')] : flags.plugins.map((dir) => resolve(env.cwd, dir));
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInteger(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < 1) throw new CommanderArgumentError(`expected a positive integer, got "${text}"`);
+  return value;
+}

@@ -1,0 +1,20 @@
+import { isAbsolute, resolve } from 'node:path';
+
+/**
+ * Config keys the host installs before any plugin loads: the worker process
+ * and the CLI need them without loading plugins.
+ */
+export const CORE_KEYS = [
+  { key: 'worker.dbpath', default: 'deploy/worker.db', description: 'Job database file; a relative path is resolved against the project root. Deleting it (with -wal and -shm) clears every job.' },
+  { key: 'worker.concurrency', default: 10, description: 'Jobs one worker process runs at once.' },
+  { key: 'worker.leaseSeconds', default: 30, description: 'How long a claimed job stays leased without a heartbeat before another worker may take it.' },
+  { key: 'worker.shutdownGraceSeconds', default: 30, description: 'On SIGINT/SIGTERM, how long running jobs may take to finish before they are aborted and given back.' },
+  { key: 'worker.synchronous', default: 'NORMAL', description: 'SQLite synchronous setting: NORMAL (a power cut may lose the last commits) or FULL (durable, slower writes).' },
+  { key: 'log.level', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal or silent.' },
+  { key: 'log.pretty', default: 'auto', description: 'Readable log lines instead of JSON: auto (when stdout is a terminal), true or false.' },
+] as const;
+
+/** The absolute path of the job database: `worker.dbpath` resolved against the project root. */
+export function resolveDbPath(dbpath: string, projectRoot: string): string {
+  return isAbsolute(dbpath) ? dbpath : resolve(projectRoot, dbpath);
+}

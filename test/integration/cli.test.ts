@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { runMain } from '../helpers/processes.ts';
+import { tempDir } from '../helpers/temp.ts';
+
+function db(): { dbPath: string; run: (...args: string[]) => ReturnType<typeof runMain> } {
+  const dbPath = join(tempDir('cli-'), 'jobs.db');
+  return { dbPath, run: (...args) => runMain(['--set', `worker.dbpath=${dbPath}`, ...args]) };
+}
+
+describe('main.ts jobs', () => {
+  it('adds jobs of every kind, lists and shows them as tables and as JSON', async () => {
+    const { dbPath, run } = db();
+    const now = await run('jobs', 'add', 'mail', 'send', '--params', '{"to":"ada"}');
+    expect(now).toMatchObject({ code: 0, stdout: '1\n' });
+    const later = await run('jobs', 'add', 'tmp', 'remove', '--at', '2030-01-01T00:00:00Z');
+    expect(later).toMatchObject({ code: 0, stdout: '2\n' });
+    expect((await run('jobs', 'add', 'rm', 'check', '--every', '60')).stdout).toBe('1\n');
+    expect((await run('jobs', 'add', 'rm', 'report', '--cron', '0 6 * * 1', '--tz', 'Europe/Berlin', '--name', 'weekly')).stdout).toBe('2\n');
+
+    const table = await run('jobs', 'list');
+    expect(table.code).toBe(0);
+    const [header, ...rows] = table.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^ID\s+STATE\s+JOB\s+ATTEMPTS\s+RUN AT\s+OUTCOME$/);
+    expect(rows).toHaveLength(2);
+    // Aligned: every row's JOB column starts where the header's does.
+    const column = header!.indexOf('JOB');
+    expect(rows.map((row) => row.slice(column).split(' ')[0])).toEqual(['tmp.remove', 'mail.send']);
+
+    const json = JSON.parse((await run('jobs', 'list', '--json')).stdout) as Record<string, unknown>[];
+    expect(json.map((j) => j.id)).toEqual([2, 1]);
+    expect(json[1]).toMatchObject({ id: 1, service: 'mail', method: 'send', params: { to: 'ada' }, state: 'waiting', attempts: 0, result: null, error: null });
+    expect(json[0]).toMatchObject({ runAt: '2030-01-01T00:00:00.000Z' });
+
+    const waiting = JSON.parse((await run('jobs', 'list', '--state', 'waiting', '--json')).stdout) as unknown[];
+    expect(waiting).toHaveLength(2);
+    expect(JSON.parse((await run('jobs', 'list', '--state', 'failed', '--json')).stdout)).toEqual([]);
+
+    const recurring = JSON.parse((await run('jobs', 'list', '--recurring', '--json')).stdout) as Record<string, unknown>[];
+    expect(recurring).toEqual([
+      expect.objectContaining({ id: 1, service: 'rm', method: 'check', name: '', every: 60, cron: null, tz: null }),
+      expect.objectContaining({ id: 2, service: 'rm', method: 'report', name: 'weekly', every: null, cron: '0 6 * * 1', tz: 'Europe/Berlin' }),
+    ]);
+    expect(typeof recurring[0]?.nextRunAt).toBe('string');
+    expect((await run('jobs', 'list', '--recurring')).stdout).toMatch(/^ID\s+SIGNATURE\s+SCHEDULE\s+TZ\s+MISFIRE\s+NEXT RUN\n1\s+rm\.check\s+every 60 s/);
+
+    const shown = await run('jobs', 'show', '1');
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^id:\s+1$/m);
+    expect(shown.stdout).toMatch(/^state:\s+waiting$/m);
+    expect(JSON.parse((await run('jobs', 'show', '1', '--json')).stdout)).toMatchObject({ id: 1, params: { to: 'ada' } });
+
+    expect(await run('jobs', 'clear', '--recurring')).toMatchObject({ code: 0, stdout: 'removed 2 recurring jobs\n' });
+    const store = SqliteStore.open({ path: dbPath });
+    expect(await store.listRecurring()).toEqual([]);
+    expect(await store.listJobs()).toHaveLength(2);
+    await store.close();
+  });
+
+  it.each([
+    [['jobs', 'add', 'svc', 'm', '--params', '{bad'], '--params must be JSON, got `{bad`'],
+    [['jobs', 'add', 'svc', 'm', '--at', '2030-01-01T00:00'], '--at must be an ISO-8601 instant with a zone'],
+    [['jobs', 'add', 'svc', 'm', '--every', '-3'], '--every must be a positive number of seconds, got `-3`'],
+    [['jobs', 'add', 'svc', 'm', '--cron', 'whenever'], 'Expected `every` to be a valid cron expression, got `whenever`'],
+    [['jobs', 'add', 'svc', 'm', '--cron', '0 * * * *', '--tz', 'Moon/Base'], 'got `Moon/Base` (unknown time zone)'],
+    [['jobs', 'add', 'svc', 'm', '--at', '2030-01-01T00:00:00Z', '--every', '5'], '--at, --every and --cron exclude each other'],
+    [['jobs', 'add', '', 'm'], 'Expected `service` to be a non-empty string'],
+    [['jobs', 'list', '--state', 'done'], '--state must be one of waiting, running, succeeded, failed, cancelled; got `done`'],
+    [['jobs', 'show', 'abc'], 'ID must be a positive integer, got `abc`'],
+    [['jobs', 'clear'], 'jobs clear needs --recurring'],
+  ])('refuses %j with exit 2 and a message naming the input', async (args, message) => {
+    const { run } = db();
+    const result = await run(...args);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+    expect(result.stdout).toBe('');
+  });
+
+  it('exits 1 for a job id that does not exist', async () => {
+    const { run } = db();
+    expect(await run('jobs', 'show', '42')).toMatchObject({ code: 1, stderr: 'error: no job with id 42\n' });
+  });
+
+  it('loses nothing already stored when refusing bad input', async () => {
+    const { dbPath, run } = db();
+    await run('jobs', 'add', 'svc', 'm');
+    await run('jobs', 'add', 'svc', 'm', '--params', '{"f": nope}');
+    const store = SqliteStore.open({ path: dbPath });
+    expect(await store.listJobs()).toHaveLength(1);
+    await store.close();
+  });
+});
+
+describe('main.ts usage', () => {
+  it('--help prints usage and exits 0', async () => {
+    const result = await runMain(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Usage: main.ts');
+    expect(result.stdout).toContain('--worker');
+    expect(result.stdout).toContain('jobs');
+  });
+
+  it('an unknown flag prints usage to stderr and exits 2', async () => {
+    const result = await runMain(['--wrker']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("unknown option '--wrker'");
+    expect(result.stderr).toContain('Usage: main.ts');
+    expect(result.stdout).toBe('');
+  });
+
+  it('a bad --concurrency is a usage error', async () => {
+    const result = await runMain(['--worker', '--concurrency', '0']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('expected a positive integer, got "0"');
+  });
+
+  it('an unknown --set key is refused, naming it', async () => {
+    const dir = tempDir('cli-');
+    const result = await runMain(['--set', `worker.dbpath=${join(dir, 'x.db')}`, '--set', 'wroker.concurrency=3', 'jobs', 'list']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('wroker.concurrency');
+  });
+});
