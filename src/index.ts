@@ -18,12 +18,12 @@
  * ```
  */
 export { WorkerService, type JobHandle } from './worker/worker-service.ts';
-export { Worker, serviceMap, type WorkerOptions } from './worker/worker.ts';
+export { Worker, type WorkerOptions } from './worker/worker.ts';
 export { outsideprocess, type MethodOptions, type OutsideprocessMarker } from './worker/outsideprocess.ts';
 export type { JobContext } from './worker/job-context.ts';
 export { NonRetryableError, JobTimeoutError } from './worker/job-errors.ts';
 export type { JobOptions, RecurringOptions, Priority } from './worker/job-options.ts';
-export type { ServiceRegistry } from './worker/resolve-target.ts';
+export { serviceMap, type ServiceRegistry } from './worker/resolve-target.ts';
 export { openWorkerService } from './worker/open-worker-service.ts';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export type { JobStore, JobRecord, JobState, RecurringRecord } from './store/job-store.ts';

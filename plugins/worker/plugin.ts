@@ -6,6 +6,7 @@ export function setup(pm: PluginManager): void {
     config: pm.getService('config'),
     projectRoot: pm.getService<HostInfo>('host').projectRoot,
     logger: pm.getService<Logger>('log'),
+    services: pm,
   });
   pm.registerService('worker', service);
 }

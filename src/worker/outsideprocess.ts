@@ -5,14 +5,16 @@
  * function that was not marked in code.
  */
 
+import { resolveJobOptions, type Priority } from './job-options.ts';
+
 /** Defaults a method gives its jobs; options given to `add*` win. */
 export interface MethodOptions {
   /** Attempts before the job ends `failed`. */
   readonly maxAttempts?: number;
   /** Seconds before the attempt is aborted and counted as failed. */
   readonly timeout?: number;
-  /** Claim order among due jobs: higher first. */
-  readonly priority?: number;
+  /** Claim order among due jobs: `high`, `normal`, `low` or an integer; higher first. */
+  readonly priority?: Priority;
 }
 
 /** The function shape the worker calls: `(params, ctx)`. */
@@ -44,6 +46,7 @@ export function outsideprocess<F extends AnyFunction>(fnOrOptions: F | MethodOpt
     return fnOrOptions;
   }
   const options = { ...fnOrOptions };
+  resolveJobOptions(options); // refuse bad defaults where they are written, not when a job is added
   return <G extends AnyFunction>(fn: G): G => {
     marked.set(fn, options);
     return fn;

@@ -7,6 +7,14 @@ export interface ServiceRegistry {
   hasService(name: string): boolean;
 }
 
+/** A {@link ServiceRegistry} over a plain object, for running a worker without plugins. */
+export function serviceMap(services: Readonly<Record<string, unknown>>): ServiceRegistry {
+  return {
+    hasService: (name) => Object.hasOwn(services, name),
+    getService: (name) => services[name],
+  };
+}
+
 /** A resolved, callable job method. */
 export interface JobTarget {
   readonly fn: (params: unknown, ctx: unknown) => unknown;

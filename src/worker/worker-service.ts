@@ -1,10 +1,11 @@
-import { InvalidArgumentError } from '../errors.ts';
+import { InvalidArgumentError, JobTargetError } from '../errors.ts';
 import { parseSchedule, startSchedule } from '../schedule/schedule.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import { serialize } from '../serialization/payload.ts';
 import type { JobStore, RecurringRecord } from '../store/job-store.ts';
 import { assertName, resolveJobOptions, resolveMisfire, type JobOptions, type RecurringOptions } from './job-options.ts';
-import { outsideprocess } from './outsideprocess.ts';
+import { outsideprocess, type MethodOptions } from './outsideprocess.ts';
+import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
 
 /** What `add` and `addAsScheduled` resolve to. */
 export interface JobHandle {
@@ -21,13 +22,21 @@ export class WorkerService {
   /** The store behind this service; the worker process claims from it. */
   readonly store: JobStore;
   readonly #clock: Clock;
+  readonly #services: ServiceRegistry | undefined;
 
   /** Marks a method as callable by the worker (decorator or wrapper). See {@link outsideprocess}. */
   readonly outsideprocess = outsideprocess;
 
-  constructor(store: JobStore, options: { clock?: Clock } = {}) {
+  /**
+   * @param options.services where job methods are found, so that the defaults
+   *   a method was marked with (`outsideprocess({ maxAttempts })`) apply to jobs
+   *   added here; without it (or for a service not loaded here) the global
+   *   defaults apply.
+   */
+  constructor(store: JobStore, options: { clock?: Clock; services?: ServiceRegistry } = {}) {
     this.store = store;
     this.#clock = options.clock ?? systemClock;
+    this.#services = options.services;
   }
 
   /** Runs `service.method(params)` as soon as a worker is free. */
@@ -56,7 +65,7 @@ export class WorkerService {
     const name = options?.name ?? '';
     if (typeof name !== 'string') throw new InvalidArgumentError(`Expected \`name\` to be a string, got ${typeof name}`);
     const input = parseSchedule(every, options?.tz);
-    const resolved = resolveJobOptions(options);
+    const resolved = resolveJobOptions(options, this.#methodDefaults(service, method));
     const misfire = resolveMisfire(options?.misfire);
     const serialized = serialize(params, 'params');
     const now = this.#clock.now();
@@ -82,10 +91,21 @@ export class WorkerService {
     return this.addAsRecurring(service, method, params, every, options);
   }
 
+  #methodDefaults(service: string, method: string): MethodOptions {
+    if (this.#services === undefined) return {};
+    try {
+      return resolveTarget(this.#services, service, method).options;
+    } catch (error) {
+      // The target may live in a plugin this process does not load; the worker checks it when the job runs.
+      if (error instanceof JobTargetError) return {};
+      throw error;
+    }
+  }
+
   async #insert(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle> {
     assertName(service, 'service');
     assertName(method, 'method');
-    const resolved = resolveJobOptions(options);
+    const resolved = resolveJobOptions(options, this.#methodDefaults(service, method));
     const id = await this.store.addJob({
       service,
       method,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { JobTargetError, SerializationError } from '../errors.ts';
+import { InvalidArgumentError, JobTargetError, SerializationError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import { deserialize, serialize } from '../serialization/payload.ts';
@@ -69,7 +69,7 @@ export class Worker {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
-      throw new RangeError(`Expected \`concurrency\` to be an integer >= 1, got \`${String(options.concurrency)}\``);
+      throw new InvalidArgumentError(`Expected \`concurrency\` to be an integer >= 1, got \`${String(options.concurrency)}\``);
     }
   }
 
@@ -273,12 +273,4 @@ function errorInfo(error: unknown): JobErrorInfo {
     return { name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
   }
   return { name: 'Error', message: `a non-Error value was thrown: ${String(error)}` };
-}
-
-/** A {@link ServiceRegistry} over a plain object, for running a worker without plugins. */
-export function serviceMap(services: Readonly<Record<string, unknown>>): ServiceRegistry {
-  return {
-    hasService: (name) => Object.hasOwn(services, name),
-    getService: (name) => services[name],
-  };
 }

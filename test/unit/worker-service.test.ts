@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, SerializationError } from '../../src/errors.ts';
+import { outsideprocess } from '../../src/worker/outsideprocess.ts';
+import { serviceMap } from '../../src/worker/resolve-target.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
 import { tempStore } from '../helpers/store.ts';
 
@@ -52,6 +54,25 @@ describe('WorkerService', () => {
   ])('refuses option %o, naming it and the accepted values', async (options, message) => {
     const { jobs } = service();
     await expect(jobs.add('s', 'm', null, options as never)).rejects.toThrow(message);
+  });
+
+  it('applies the defaults a method was marked with; options given to add win', async () => {
+    const store = tempStore();
+    const registry = serviceMap({
+      reports: { build: outsideprocess({ maxAttempts: 7, timeout: 60, priority: 'low' })(async () => 'built') },
+    });
+    const jobs = new WorkerService(store, { services: registry });
+    const marked = await jobs.add('reports', 'build', null);
+    expect(await store.getJob(marked.id)).toMatchObject({ maxAttempts: 7, timeoutMs: 60_000, priority: -10 });
+    const overridden = await jobs.add('reports', 'build', null, { maxAttempts: 2 });
+    expect(await store.getJob(overridden.id)).toMatchObject({ maxAttempts: 2, timeoutMs: 60_000 });
+    // A service this process does not load gets the global defaults; the worker checks the target later.
+    const elsewhere = await jobs.add('elsewhere', 'run', null);
+    expect(await store.getJob(elsewhere.id)).toMatchObject({ maxAttempts: 3, timeoutMs: null, priority: 0 });
+  });
+
+  it('refuses bad method defaults where the method is marked', () => {
+    expect(() => outsideprocess({ maxAttempts: 0 })).toThrow('Expected `maxAttempts` to be an integer >= 1, got `0`');
   });
 
   it('refuses params that cannot be stored, before storing anything', async () => {

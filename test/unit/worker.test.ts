@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../src/worker/job-errors.ts';
 import { outsideprocess } from '../../src/worker/outsideprocess.ts';
-import { Worker, serviceMap } from '../../src/worker/worker.ts';
+import { Worker } from '../../src/worker/worker.ts';
+import { serviceMap } from '../../src/worker/resolve-target.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
 import type { JobContext } from '../../src/worker/job-context.ts';
 import type { JobRecord } from '../../src/store/job-store.ts';
