@@ -97,28 +97,17 @@ export interface RecurringSpec {
   readonly timeoutMs: number | null;
   /** Interval schedules: the instant their n-th run is counted from. */
   readonly anchor: number;
-  /** Used only if the schedule is new or changed; an unchanged schedule keeps its stored next run. */
+  /**
+   * The next fire time. When adding, it is used only if the schedule is new
+   * or changed: an unchanged schedule keeps its stored next run.
+   */
   readonly nextRunAt: number;
   readonly createdAt: number;
 }
 
-/** A stored recurring job. */
-export interface RecurringRecord {
+/** A stored recurring job: the spec as last added, with its id and current next run. */
+export interface RecurringRecord extends RecurringSpec {
   readonly id: number;
-  readonly service: string;
-  readonly method: string;
-  readonly name: string;
-  readonly params: string;
-  readonly everyMs: number | null;
-  readonly cron: string | null;
-  readonly tz: string | null;
-  readonly misfire: string;
-  readonly priority: number;
-  readonly maxAttempts: number;
-  readonly timeoutMs: number | null;
-  readonly anchor: number;
-  readonly nextRunAt: number;
-  readonly createdAt: number;
 }
 
 /** Filters for {@link JobStore.listJobs}. */
