@@ -6,8 +6,10 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCli } from './src/cli/program.ts';
 
+const mainPath = fileURLToPath(import.meta.url);
 const status = await runCli(process.argv.slice(2), {
-  projectRoot: dirname(fileURLToPath(import.meta.url)),
+  projectRoot: dirname(mainPath),
+  mainPath,
   cwd: process.cwd(),
   env: process.env,
   stdout: (text) => process.stdout.write(text),

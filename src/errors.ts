@@ -59,3 +59,10 @@ export class JobNotFoundError extends SchedulerError {
     super('ERR_JOB_NOT_FOUND', `no job with id ${id}`);
   }
 }
+
+/** No recurring job has this signature. */
+export class RecurringNotFoundError extends SchedulerError {
+  constructor(signature: string) {
+    super('ERR_RECURRING_NOT_FOUND', `no recurring job with signature ${signature}`);
+  }
+}

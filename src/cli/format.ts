@@ -1,4 +1,4 @@
-import type { JobRecord, RecurringRecord } from '../store/job-store.ts';
+import type { AttemptError, JobRecord, RecurringRecord } from '../store/job-store.ts';
 
 /*
  * How jobs look on the command line. `--json` output is one JSON value with
@@ -114,8 +114,13 @@ export function recurringTable(records: readonly RecurringRecord[]): string {
   );
 }
 
-/** `jobs show`: one field per line, params and result pretty-printed, every line of the stack. */
-export function jobDetails(job: JobRecord): string {
+/** An attempt's error as `--json` prints it. */
+export function attemptErrorToJson(error: AttemptError): { attempt: number; at: string; name: string; message: string; stack?: string } {
+  return { attempt: error.attempt, at: iso(error.at), name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
+}
+
+/** `jobs show`: one field per line, params and result pretty-printed, every attempt's error with its stack. */
+export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = []): string {
   const json = jobToJson(job);
   const lines: [string, string][] = [
     ['id', String(json.id)],
@@ -133,6 +138,9 @@ export function jobDetails(job: JobRecord): string {
   lines.push(['params', indent(JSON.stringify(json.params, null, 2))]);
   if (json.result !== null) lines.push(['result', indent(JSON.stringify(json.result, null, 2))]);
   if (json.error !== null) lines.push(['error', indent(json.error.stack ?? `${json.error.name}: ${json.error.message}`)]);
+  for (const e of errors) {
+    lines.push([`attempt ${e.attempt}`, indent(`${iso(e.at)} ${e.stack ?? `${e.name}: ${e.message}`}`)]);
+  }
   const width = Math.max(...lines.map(([key]) => key.length));
   return lines.map(([key, value]) => `${(key + ':').padEnd(width + 1)} ${value}`).join('\n');
 }

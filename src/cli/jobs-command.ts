@@ -1,7 +1,7 @@
-import { InvalidArgumentError, JobNotFoundError } from '../errors.ts';
+import { InvalidArgumentError, JobNotFoundError, RecurringNotFoundError } from '../errors.ts';
 import { JOB_STATES, type JobState } from '../store/job-store.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
-import { jobDetails, jobsTable, jobToJson, recurringTable, recurringToJson } from './format.ts';
+import { attemptErrorToJson, jobDetails, jobsTable, jobToJson, recurringTable, recurringToJson } from './format.ts';
 
 /** Where `jobs` subcommands write; injectable so tests read the output directly. */
 export interface Output {
@@ -16,6 +16,8 @@ export interface AddFlags {
   readonly cron?: string;
   readonly tz?: string;
   readonly name?: string;
+  readonly attempts?: string;
+  readonly timeout?: string;
 }
 
 /** `jobs add SERVICE METHOD`: prints the new job's id (or the recurring job's id). */
@@ -27,9 +29,14 @@ export async function addJob(worker: WorkerService, service: string, method: str
   if (flags.name !== undefined && flags.every === undefined && flags.cron === undefined) {
     throw new InvalidArgumentError('--name names a recurring job: use it with --every or --cron');
   }
+  const options = {
+    ...(flags.attempts === undefined ? {} : { maxAttempts: parseInteger(flags.attempts, '--attempts') }),
+    ...(flags.timeout === undefined ? {} : { timeout: parseSeconds(flags.timeout, '--timeout') }),
+  };
   if (flags.every !== undefined || flags.cron !== undefined) {
-    const every = flags.every !== undefined ? parseSeconds(flags.every) : (flags.cron ?? '');
+    const every = flags.every !== undefined ? parseSeconds(flags.every, '--every') : (flags.cron ?? '');
     const record = await worker.addAsRecurring(service, method, params, every, {
+      ...options,
       ...(flags.tz === undefined ? {} : { tz: flags.tz }),
       ...(flags.name === undefined ? {} : { name: flags.name }),
     });
@@ -37,8 +44,8 @@ export async function addJob(worker: WorkerService, service: string, method: str
     return;
   }
   const handle = flags.at !== undefined
-    ? await worker.addAsScheduled(service, method, params, parseInstant(flags.at))
-    : await worker.add(service, method, params);
+    ? await worker.addAsScheduled(service, method, params, parseInstant(flags.at), options)
+    : await worker.add(service, method, params, options);
   output.out(String(handle.id));
 }
 
@@ -60,12 +67,37 @@ export async function listJobs(
   output.out(flags.json === true ? JSON.stringify(jobs.map(jobToJson), null, 2) : jobsTable(jobs));
 }
 
-/** `jobs show ID`. */
+/** `jobs show ID`: the job and every failed attempt's error. */
 export async function showJob(worker: WorkerService, idText: string, flags: { json?: boolean }, output: Output): Promise<void> {
   const id = parsePositiveInteger(idText, 'ID');
   const job = await worker.store.getJob(id);
   if (job === undefined) throw new JobNotFoundError(id);
-  output.out(flags.json === true ? JSON.stringify(jobToJson(job), null, 2) : jobDetails(job));
+  const errors = await worker.store.getJobErrors(id);
+  output.out(flags.json === true ? JSON.stringify({ ...jobToJson(job), errors: errors.map(attemptErrorToJson) }, null, 2) : jobDetails(job, errors));
+}
+
+/** `jobs cancel ID`. */
+export async function cancelJob(worker: WorkerService, idText: string, output: Output): Promise<void> {
+  const id = parsePositiveInteger(idText, 'ID');
+  const outcome = await worker.cancel(id);
+  output.out(
+    outcome === 'cancelled' ? `job ${id} cancelled`
+      : outcome === 'requested' ? `job ${id} is running: its worker was asked to abort it`
+        : `job ${id} had already finished; nothing to cancel`,
+  );
+}
+
+/** `jobs retry ID`. */
+export async function retryJob(worker: WorkerService, idText: string, output: Output): Promise<void> {
+  const id = parsePositiveInteger(idText, 'ID');
+  await worker.retry(id);
+  output.out(`job ${id} is waiting again`);
+}
+
+/** `jobs remove-recurring SIGNATURE`. */
+export async function removeRecurring(worker: WorkerService, signature: string, output: Output): Promise<void> {
+  if (!(await worker.removeRecurring(signature))) throw new RecurringNotFoundError(signature);
+  output.out(`removed recurring job ${signature}`);
 }
 
 /** `jobs clear --recurring`: what deleting the database did in AMsoil, keeping the history. */
@@ -96,12 +128,17 @@ function parseInstant(text: string): Date {
   return date;
 }
 
-function parseSeconds(text: string): number {
+function parseSeconds(text: string, flag: string): number {
   const seconds = Number(text);
   if (text.trim() === '' || !Number.isFinite(seconds) || seconds <= 0) {
-    throw new InvalidArgumentError(`--every must be a positive number of seconds, got \`${text}\``);
+    throw new InvalidArgumentError(`${flag} must be a positive number of seconds, got \`${text}\``);
   }
   return seconds;
+}
+
+function parseInteger(text: string, flag: string): number {
+  if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`${flag} must be an integer, got \`${text}\``);
+  return Number(text);
 }
 
 function parseState(text: string): JobState {

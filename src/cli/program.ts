@@ -6,12 +6,14 @@ import { createLogger } from '../log/logger.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { createConfig, type HostOptions } from './bootstrap.ts';
-import { addJob, clearJobs, listJobs, showJob, type Output } from './jobs-command.ts';
+import { addJob, cancelJob, clearJobs, listJobs, removeRecurring, retryJob, showJob, type Output } from './jobs-command.ts';
 import { runApp, runWorker } from './run-processes.ts';
 
 /** Where the command line runs: injected so tests run it in-process. */
 export interface CliEnvironment {
   readonly projectRoot: string;
+  /** This program's entry file, to start worker children. */
+  readonly mainPath: string;
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdout: (text: string) => void;
@@ -24,6 +26,8 @@ interface GlobalFlags {
   config?: string;
   set: string[];
   concurrency?: number;
+  processes?: number;
+  workerChild?: boolean;
 }
 
 /** Exit statuses: 0 done, 1 failed at run time, 2 the command line or its input was wrong. */
@@ -39,10 +43,14 @@ const USAGE_CODES = new Set(['ERR_INVALID_ARGUMENT', 'ERR_CONFIG', 'ERR_NOT_SERI
  */
 export async function runCli(argv: readonly string[], env: CliEnvironment): Promise<number | undefined> {
   let started = false;
-  const program = buildProgram(env, () => { started = true; });
+  let exitCode: number | undefined;
+  const program = buildProgram(env, argv, (code) => {
+    started = code === undefined;
+    exitCode = code;
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return started ? undefined : 0;
+    return started ? undefined : (exitCode ?? 0);
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version are not errors; everything else commander refuses is a usage error.
@@ -59,7 +67,7 @@ export async function runCli(argv: readonly string[], env: CliEnvironment): Prom
   }
 }
 
-function buildProgram(env: CliEnvironment, onStarted: () => void): Command {
+function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (exitCode?: number) => void): Command {
   const program = new Command('main.ts')
     .description('A SQLite-backed job scheduler in the style of AMsoil\'s worker.\n\n' +
       'Without a command, runs the app process: loads the plugins and runs their setup until SIGINT/SIGTERM.\n' +
@@ -68,15 +76,21 @@ function buildProgram(env: CliEnvironment, onStarted: () => void): Command {
     .option('--plugins <dir>', 'a plugins directory; repeatable; replaces the default plugins/', collect, [])
     .option('--config <file>', 'config file (default: deploy/config.json)')
     .option('--set <key=value>', 'set a config key; repeatable; wins over file and environment', collect, [])
-    .addOption(new Option('--concurrency <n>', 'jobs run at once by this worker (sets worker.concurrency)').argParser(positiveInteger))
+    .addOption(new Option('--concurrency <n>', 'jobs run at once by each worker process (sets worker.concurrency)').argParser(positiveInteger))
+    .addOption(new Option('--processes <n>', 'worker processes under the supervisor; 0 runs the worker in this process (sets worker.processes)').argParser(wholeNumber))
+    .addOption(new Option('--worker-child', 'internal: a worker process started by the supervisor').hideHelp())
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: env.stdout, writeErr: env.stderr })
     .action(async () => {
       const flags = program.opts<GlobalFlags>();
       const options = { ...hostOptions(env, flags), pluginDirs: pluginDirs(env, flags) };
-      await (flags.worker === true ? runWorker(options) : runApp(options));
-      onStarted();
+      if (flags.worker === true) {
+        onStarted(await runWorker({ ...options, child: flags.workerChild === true, mainPath: env.mainPath, argv }));
+      } else {
+        await runApp(options);
+        onStarted();
+      }
     });
 
   const jobs = program.command('jobs').description('inspect and manage jobs in the database (plugins are not loaded)');
@@ -104,6 +118,8 @@ function buildProgram(env: CliEnvironment, onStarted: () => void): Command {
     .option('--cron <expr>', 'recurring: a cron expression, first run at its next fire time')
     .option('--tz <zone>', 'IANA time zone of --cron (default: this machine\'s)')
     .option('--name <name>', 'recurring: name, so one method can have several recurring jobs')
+    .option('--attempts <n>', 'attempts before the job ends failed (default 3)')
+    .option('--timeout <seconds>', 'abort an attempt running longer than this')
     .action(async (service: string, method: string, flags: Record<string, string>) =>
       withService((worker, output) => addJob(worker, service, method, flags, output)));
 
@@ -126,6 +142,21 @@ function buildProgram(env: CliEnvironment, onStarted: () => void): Command {
     .description('remove every recurring job (jobs already added and the history stay)')
     .option('--recurring', 'remove recurring jobs')
     .action(async (flags: { recurring?: boolean }) => withService((worker, output) => clearJobs(worker, flags, output)));
+
+  jobs.command('cancel')
+    .description('cancel a job: a waiting job never starts, a running one is aborted')
+    .argument('<id>')
+    .action(async (id: string) => withService((worker, output) => cancelJob(worker, id, output)));
+
+  jobs.command('retry')
+    .description('put a failed or cancelled job back, with all its attempts')
+    .argument('<id>')
+    .action(async (id: string) => withService((worker, output) => retryJob(worker, id, output)));
+
+  jobs.command('remove-recurring')
+    .description('remove one recurring job by signature: service.method or service.method#name')
+    .argument('<signature>')
+    .action(async (signature: string) => withService((worker, output) => removeRecurring(worker, signature, output)));
 
   for (const command of [jobs, ...jobs.commands]) {
     command.showHelpAfterError().exitOverride().configureOutput({ writeOut: env.stdout, writeErr: env.stderr });
@@ -152,6 +183,7 @@ function hostOptions(env: CliEnvironment, flags: GlobalFlags): HostOptions {
     overrides[key] = value;
   }
   if (flags.concurrency !== undefined) overrides['worker.concurrency'] = String(flags.concurrency);
+  if (flags.processes !== undefined) overrides['worker.processes'] = String(flags.processes);
   return {
     projectRoot: env.projectRoot,
     configFile: flags.config === undefined ? undefined : resolve(env.cwd, flags.config),
@@ -166,6 +198,11 @@ function pluginDirs(env: CliEnvironment, flags: GlobalFlags): string[] {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function wholeNumber(text: string): number {
+  if (!/^\d+$/.test(text)) throw new CommanderArgumentError(`expected a whole number, got "${text}"`);
+  return Number(text);
 }
 
 function positiveInteger(text: string): number {

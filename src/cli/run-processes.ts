@@ -1,5 +1,10 @@
-import { PluginError } from '../errors.ts';
+import { fork } from 'node:child_process';
+import { hostname } from 'node:os';
+import { ConfigError, PluginError } from '../errors.ts';
+import type { ConfigService } from '../config/config-service.ts';
 import type { PluginManager } from '../plugins/plugin-manager.ts';
+import { EXIT_RECYCLE, Supervisor, type ChildMessage } from '../worker/supervisor.ts';
+import { openWorkerService } from '../worker/open-worker-service.ts';
 import { Worker } from '../worker/worker.ts';
 import { WorkerService } from '../worker/worker-service.ts';
 import { createConfig, createHostLogger, loadPlugins, type HostOptions } from './bootstrap.ts';
@@ -8,6 +13,15 @@ import { onShutdownSignal } from './signals.ts';
 /** Options of `main.ts` and `main.ts --worker`. */
 export interface ProcessOptions extends HostOptions {
   readonly pluginDirs: readonly string[];
+}
+
+/** What the worker needs to start copies of itself. */
+export interface WorkerProcessOptions extends ProcessOptions {
+  /** This process is a worker child of a supervisor (`--worker-child`). */
+  readonly child: boolean;
+  /** main.ts and the arguments it was started with, to fork children. */
+  readonly mainPath: string;
+  readonly argv: readonly string[];
 }
 
 /**
@@ -27,27 +41,86 @@ export async function runApp(options: ProcessOptions): Promise<void> {
 }
 
 /**
- * `main.ts --worker`: loads the same plugins, then claims and runs jobs until
- * SIGINT or SIGTERM, when it stops claiming and lets running jobs finish
- * within `worker.shutdownGraceSeconds`.
+ * `main.ts --worker`: a supervisor keeping `worker.processes` worker children
+ * running, or (with `worker.processes` 0, or in a child) the worker itself.
+ * @returns an exit code if the worker could not start; undefined once it runs.
  */
-export async function runWorker(options: ProcessOptions): Promise<void> {
+export async function runWorker(options: WorkerProcessOptions): Promise<number | undefined> {
   const config = createConfig(options);
+  const processes = wholeNumber(config, 'worker.processes');
+  if (options.child || processes === 0) {
+    await runWorkerHere(config, options);
+    return undefined;
+  }
+  return runSupervisor(config, options, processes);
+}
+
+/** Loads the plugins and runs the worker loop in this process until a signal. */
+async function runWorkerHere(config: ConfigService, options: WorkerProcessOptions): Promise<void> {
   const logger = createHostLogger(config, 'worker');
   const pm = await loadPlugins(config, logger, { ...options, role: 'worker' });
   const service = workerServiceOf(pm);
+  const grace = seconds(config, 'worker.shutdownGraceSeconds') ?? 0;
+  let stop: (() => void) | undefined;
   const worker = new Worker({
     store: service.store,
     services: pm,
     logger,
-    concurrency: Number(config.get('worker.concurrency')),
-    leaseMs: Number(config.get('worker.leaseSeconds')) * 1000,
+    concurrency: wholeNumber(config, 'worker.concurrency'),
+    leaseMs: (seconds(config, 'worker.leaseSeconds') ?? 30_000),
+    defaultTimeoutMs: seconds(config, 'worker.defaultTimeoutSeconds'),
+    lingerMs: seconds(config, 'worker.killGraceSeconds') ?? 0,
+    retention: { succeededMs: days(config, 'worker.retention.succeededDays'), failedMs: days(config, 'worker.retention.failedDays') },
+    // Only a new process can stop a method that ignores its signal: finish the others, then ask to be replaced.
+    onStuck: () => {
+      process.exitCode = EXIT_RECYCLE;
+      stop?.();
+    },
   });
   worker.start();
+  const shutdown = async (): Promise<void> => {
+    await worker.stop(grace);
+    await service.store.close();
+  };
+  if (options.child) {
+    // The supervisor owns the terminal's Ctrl-C: it sends SIGTERM, and a lost parent means stop too.
+    process.on('SIGINT', () => {});
+    stop = onShutdownSignal(logger, shutdown, ['SIGTERM']);
+    process.on('disconnect', () => stop?.());
+    const send = (message: ChildMessage): void => { process.send?.(message); };
+    send({ type: 'ready', owner: worker.owner });
+    setInterval(() => send({ type: 'beat' }), 1000).unref();
+  } else {
+    stop = onShutdownSignal(logger, shutdown);
+  }
+}
+
+/** Forks the worker children and supervises them until a signal. */
+async function runSupervisor(config: ConfigService, options: WorkerProcessOptions, processes: number): Promise<number | undefined> {
+  const logger = createHostLogger(config, 'supervisor');
+  // The supervisor loads no plugins: it only needs the database, to account for the jobs of children it loses.
+  const service = openWorkerService({ config, projectRoot: options.projectRoot, logger });
+  const supervisor = new Supervisor({
+    processes,
+    spawn: () => fork(options.mainPath, [...options.argv, '--worker-child'], { execArgv: process.execArgv }),
+    store: service.store,
+    logger,
+    defaultTimeoutMs: seconds(config, 'worker.defaultTimeoutSeconds'),
+    killGraceMs: seconds(config, 'worker.killGraceSeconds') ?? 0,
+    stuckMs: seconds(config, 'worker.stuckSeconds') ?? 30_000,
+    stopTimeoutMs: (seconds(config, 'worker.shutdownGraceSeconds') ?? 0) + 5000,
+  });
+  const failed = await supervisor.start();
+  if (failed !== null) {
+    await service.store.close();
+    return failed;
+  }
+  logger.info({ host: hostname() }, 'worker supervisor running; stop with Ctrl-C or SIGTERM');
   onShutdownSignal(logger, async () => {
-    await worker.stop(Number(config.get('worker.shutdownGraceSeconds')) * 1000);
+    await supervisor.stop();
     await service.store.close();
   });
+  return undefined;
 }
 
 function workerServiceOf(pm: PluginManager): WorkerService {
@@ -65,4 +138,27 @@ async function closeWorkerService(pm: PluginManager): Promise<void> {
   if (!pm.hasService('worker')) return;
   const service = pm.getService('worker');
   if (service instanceof WorkerService) await service.store.close();
+}
+
+/** A config value that must be a whole number >= 0. */
+function wholeNumber(config: ConfigService, key: string): number {
+  const value = config.get(key);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigError(`Expected config \`${key}\` to be a whole number >= 0, got \`${String(value)}\``);
+  }
+  return value;
+}
+
+/** A duration in seconds as milliseconds; 0 means none (null). */
+function seconds(config: ConfigService, key: string): number | null {
+  const value = config.get(key);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigError(`Expected config \`${key}\` to be a number of seconds >= 0, got \`${String(value)}\``);
+  }
+  return value === 0 ? null : Math.round(value * 1000);
+}
+
+function days(config: ConfigService, key: string): number | null {
+  const ms = seconds(config, key);
+  return ms === null ? null : ms * 86_400;
 }

@@ -7,6 +7,12 @@ import { isAbsolute, resolve } from 'node:path';
 export const CORE_KEYS = [
   { key: 'worker.dbpath', default: 'deploy/worker.db', description: 'Job database file; a relative path is resolved against the project root. Deleting it (with -wal and -shm) clears every job.' },
   { key: 'worker.concurrency', default: 10, description: 'Jobs one worker process runs at once.' },
+  { key: 'worker.processes', default: 1, description: 'Worker processes main.ts --worker keeps running under its supervisor; 0 runs the worker in the main process, without a supervisor (no hard timeouts).' },
+  { key: 'worker.defaultTimeoutSeconds', default: 0, description: 'Timeout of jobs added without one; 0 for none.' },
+  { key: 'worker.killGraceSeconds', default: 5, description: 'How long a job method may go on after its timeout or cancellation before its worker process is replaced to stop it.' },
+  { key: 'worker.stuckSeconds', default: 30, description: 'A worker process whose event loop is blocked this long is killed and replaced.' },
+  { key: 'worker.retention.succeededDays', default: 7, description: 'Succeeded jobs are deleted this many days after they finished; 0 keeps them.' },
+  { key: 'worker.retention.failedDays', default: 30, description: 'Failed and cancelled jobs are deleted this many days after they finished; 0 keeps them.' },
   { key: 'worker.leaseSeconds', default: 30, description: 'How long a claimed job stays leased without a heartbeat before another worker may take it.' },
   { key: 'worker.shutdownGraceSeconds', default: 30, description: 'On SIGINT/SIGTERM, how long running jobs may take to finish before they are aborted and given back.' },
   { key: 'worker.synchronous', default: 'NORMAL', description: 'SQLite synchronous setting: NORMAL (a power cut may lose the last commits) or FULL (durable, slower writes).' },

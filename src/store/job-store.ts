@@ -68,8 +68,27 @@ export interface ClaimedJob {
   readonly timeoutMs: number | null;
 }
 
+/** An attempt's error as kept in the job's history. */
+export interface AttemptError extends JobErrorInfo {
+  readonly attempt: number;
+  readonly at: number;
+}
+
+/** A running job as its worker's supervisor sees it. */
+export interface RunningJob {
+  readonly id: number;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly startedAt: number;
+  readonly timeoutMs: number | null;
+}
+
+/** What {@link JobStore.cancel} did. */
+export type CancelOutcome = 'cancelled' | 'requested' | 'finished';
+
 /** The outcome of one attempt, accepted only from the lease owner (fenced). */
 export type Completion =
+  | { readonly id: number; readonly owner: string; readonly outcome: 'cancelled'; readonly error: JobErrorInfo; readonly at: number }
   | { readonly id: number; readonly owner: string; readonly outcome: 'succeeded'; readonly result: string; readonly at: number }
   | {
       readonly id: number;
@@ -142,10 +161,42 @@ export interface JobStore {
   heartbeat(owner: string, leaseUntil: number): Promise<void>;
 
   /** Gives jobs back unstarted (shutdown after the grace period); the interrupted attempt is not counted. */
-  release(owner: string, ids: readonly number[]): Promise<void>;
+  release(owner: string, ids: readonly number[], now: number): Promise<void>;
 
   /** Returns jobs whose lease expired to `waiting`, or fails them if they have no attempts left. Returns how many. */
   recoverExpiredLeases(now: number): Promise<number>;
+
+  /**
+   * The same for every job `owner` holds, at once: its process is known to be
+   * dead. The attempt stays counted; `error` is recorded as that attempt's error.
+   */
+  abandon(owner: string, now: number, error: JobErrorInfo): Promise<number>;
+
+  /** Lease owners of running jobs. */
+  runningOwners(): Promise<string[]>;
+
+  /** The jobs `owner` is running. */
+  runningJobs(owner: string): Promise<RunningJob[]>;
+
+  /** Ids of jobs `owner` runs that someone asked to cancel. */
+  cancelRequests(owner: string): Promise<number[]>;
+
+  /**
+   * Cancels a job: a waiting one never starts (`cancelled`); a running one is
+   * flagged for its worker, which aborts it (`requested`); a finished one is left (`finished`).
+   * @throws JobNotFoundError
+   */
+  cancel(id: number, now: number): Promise<CancelOutcome>;
+
+  /**
+   * Puts a failed or cancelled job back to waiting with all its attempts.
+   * @returns false if the job is not failed or cancelled.
+   * @throws JobNotFoundError
+   */
+  retry(id: number, now: number): Promise<boolean>;
+
+  /** Deletes finished jobs of `state` that finished before `before`, at most `limit`. Returns how many. */
+  prune(state: 'succeeded' | 'failed' | 'cancelled', before: number, limit: number): Promise<number>;
 
   /** Recurring jobs whose next run is at or before `now`. */
   dueRecurring(now: number): Promise<RecurringRecord[]>;
@@ -162,10 +213,14 @@ export interface JobStore {
   nextWakeAt(): Promise<number | null>;
 
   getJob(id: number): Promise<JobRecord | undefined>;
+  /** Every failed or lost attempt of a job, oldest first. */
+  getJobErrors(id: number): Promise<AttemptError[]>;
   listJobs(filter?: JobFilter): Promise<JobRecord[]>;
   listRecurring(): Promise<RecurringRecord[]>;
   /** Deletes every recurring job; jobs already enqueued and the history stay. Returns how many were removed. */
   clearRecurring(): Promise<number>;
+  /** Deletes the recurring job with this signature. Returns whether there was one. */
+  removeRecurring(service: string, method: string, name: string): Promise<boolean>;
 
   /**
    * Calls `listener` when another process may have changed the store (or the

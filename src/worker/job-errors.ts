@@ -16,3 +16,17 @@ export class JobTimeoutError extends SchedulerError {
     super('ERR_JOB_TIMEOUT', `the job did not finish within its timeout of ${timeoutMs / 1000} s`);
   }
 }
+
+/** Someone cancelled the job while it ran (`jobs cancel`, `worker.cancel`). */
+export class JobCancelledError extends SchedulerError {
+  constructor() {
+    super('ERR_JOB_CANCELLED', 'the job was cancelled while it ran');
+  }
+}
+
+/** The worker stopped past its grace period; the job goes back to the queue unfinished. */
+export class WorkerShutdownError extends SchedulerError {
+  constructor() {
+    super('ERR_WORKER_SHUTDOWN', 'the worker is shutting down');
+  }
+}

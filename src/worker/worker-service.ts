@@ -2,7 +2,7 @@ import { InvalidArgumentError, JobTargetError } from '../errors.ts';
 import { parseSchedule, startSchedule } from '../schedule/schedule.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import { serialize } from '../serialization/payload.ts';
-import type { JobStore, RecurringRecord } from '../store/job-store.ts';
+import type { CancelOutcome, JobStore, RecurringRecord } from '../store/job-store.ts';
 import { assertName, resolveJobOptions, resolveMisfire, type JobOptions, type RecurringOptions } from './job-options.ts';
 import { outsideprocess, type MethodOptions } from './outsideprocess.ts';
 import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
@@ -91,6 +91,37 @@ export class WorkerService {
     return this.addAsRecurring(service, method, params, every, options);
   }
 
+  /**
+   * Cancels a job: a waiting job never starts; a running job's AbortSignal
+   * fires and it ends `cancelled`. A finished job is left as it is.
+   * @returns what happened: `cancelled`, `requested` (running; its worker aborts it) or `finished`.
+   * @throws JobNotFoundError for an unknown id.
+   */
+  async cancel(id: number): Promise<CancelOutcome> {
+    return this.store.cancel(assertJobId(id), this.#clock.now());
+  }
+
+  /**
+   * Puts a failed or cancelled job back to waiting, due now, with all its attempts.
+   * @throws JobNotFoundError for an unknown id; InvalidArgumentError if the job is not failed or cancelled.
+   */
+  async retry(id: number): Promise<void> {
+    if (await this.store.retry(assertJobId(id), this.#clock.now())) return;
+    const state = (await this.store.getJob(id))?.state ?? 'gone';
+    throw new InvalidArgumentError(`job ${id} is ${state}: only failed or cancelled jobs can be retried`);
+  }
+
+  /**
+   * Removes the recurring job with this signature: `service.method`, or
+   * `service.method#name` for a named one (as `jobs list --recurring` shows).
+   * Occurrences already added stay.
+   * @returns whether there was one.
+   */
+  async removeRecurring(signature: string): Promise<boolean> {
+    const { service, method, name } = parseSignature(signature);
+    return this.store.removeRecurring(service, method, name);
+  }
+
   #methodDefaults(service: string, method: string): MethodOptions {
     if (this.#services === undefined) return {};
     try {
@@ -116,4 +147,23 @@ export class WorkerService {
     });
     return { id };
   }
+}
+
+/** `service.method` or `service.method#name`. Service names may hold dots; method names do not. */
+export function parseSignature(signature: string): { service: string; method: string; name: string } {
+  const hash = signature.indexOf('#');
+  const target = hash === -1 ? signature : signature.slice(0, hash);
+  const name = hash === -1 ? '' : signature.slice(hash + 1);
+  const dot = target.lastIndexOf('.');
+  if (dot <= 0 || dot === target.length - 1 || (hash !== -1 && name === '')) {
+    throw new InvalidArgumentError(`Expected a recurring job signature such as "service.method" or "service.method#name", got \`${signature}\``);
+  }
+  return { service: target.slice(0, dot), method: target.slice(dot + 1), name };
+}
+
+function assertJobId(id: unknown): number {
+  if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) {
+    throw new InvalidArgumentError(`Expected a job id (a positive integer), got \`${String(id)}\``);
+  }
+  return id;
 }

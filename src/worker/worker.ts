@@ -1,28 +1,40 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import { InvalidArgumentError, JobTargetError, SerializationError } from '../errors.ts';
+import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
-import { deserialize, serialize } from '../serialization/payload.ts';
-import type { ClaimedJob, Completion, JobErrorInfo, JobStore } from '../store/job-store.ts';
-import { retryDelayMs, type BackoffOptions } from './backoff.ts';
+import type { ClaimedJob, Completion, JobStore } from '../store/job-store.ts';
+import type { BackoffOptions } from './backoff.ts';
 import { fireDueRecurring } from './fire-recurring.ts';
-import type { JobContext } from './job-context.ts';
-import { JobTimeoutError, NonRetryableError } from './job-errors.ts';
-import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
+import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
+import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
+import type { ServiceRegistry } from './resolve-target.ts';
+import { runJob, type JobRunner } from './run-job.ts';
 
 /** Options for {@link Worker}. All durations in milliseconds. */
 export interface WorkerOptions {
   readonly store: JobStore;
-  /** Where `service` names are resolved: the plugin manager, or {@link serviceMap}. */
+  /** Where `service` names are resolved: the plugin manager, or `serviceMap`. */
   readonly services: ServiceRegistry;
   readonly logger: Logger;
   /** Jobs run at once in this process. @default 10 */
   readonly concurrency?: number;
-  /** How long a claim holds a job without a heartbeat. @default 30000 */
+  /** How long a claim holds a job without a heartbeat; heartbeats come every third of it. @default 30000 */
   readonly leaseMs?: number;
+  /** How often jobs of dead workers on this host are looked for. @default 1000 */
+  readonly livenessIntervalMs?: number;
   /** Longest sleep before the wall clock is looked at again (a suspended machine, a clock change). @default 30000 */
   readonly maxSleepMs?: number;
+  /** Timeout of jobs stored without one; null for none. @default null */
+  readonly defaultTimeoutMs?: number | null;
+  /** How long a method may go on after its attempt was ended by its signal before {@link onStuck} is called. @default 5000 */
+  readonly lingerMs?: number;
+  /**
+   * Called (once) when a method ignored its signal for longer than `lingerMs`:
+   * only a new process can stop it. The worker process exits to be replaced.
+   */
+  readonly onStuck?: (jobId: number) => void;
+  /** How long finished jobs are kept. @default keep forever */
+  readonly retention?: Retention;
   readonly backoff?: BackoffOptions;
   readonly clock?: Clock;
   /** Injectable jitter source for tests. */
@@ -32,45 +44,59 @@ export interface WorkerOptions {
 /**
  * The worker loop: claim → resolve → run → record. It sleeps until the next
  * job or recurring job is due (never a fixed poll) and wakes early when the
- * store reports another process's change or a running job finishes. Outcomes
- * of jobs that finish together are recorded in one transaction.
+ * store reports a change or a running job finishes. Outcomes of jobs that
+ * finish together are recorded in one transaction.
  */
 export class Worker {
   /** This worker's lease owner id: host, pid and a random part. */
-  readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  readonly owner = ownerId(randomUUID().slice(0, 8));
   readonly #store: JobStore;
-  readonly #services: ServiceRegistry;
   readonly #log: Logger;
   readonly #concurrency: number;
   readonly #leaseMs: number;
+  readonly #livenessMs: number;
   readonly #maxSleepMs: number;
-  readonly #backoff: BackoffOptions;
+  readonly #lingerMs: number;
+  readonly #retention: Retention;
   readonly #clock: Clock;
-  readonly #random: () => number;
+  readonly #runner: JobRunner;
+  readonly #onStuck: ((jobId: number) => void) | undefined;
   readonly #running = new Map<number, AbortController>();
+  readonly #released = new Set<number>();
   #completions: Completion[] = [];
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #pumping = false;
   #again = false;
   #wakeTimer: NodeJS.Timeout | undefined;
-  #maintenanceTimer: NodeJS.Timeout | undefined;
+  #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => void) | undefined;
   #idleWaiters: (() => void)[] = [];
-  #released = new Set<number>();
+  #stuckReported = false;
 
   constructor(options: WorkerOptions) {
     this.#store = options.store;
-    this.#services = options.services;
     this.#log = options.logger;
     this.#concurrency = options.concurrency ?? 10;
     this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#livenessMs = options.livenessIntervalMs ?? 1000;
     this.#maxSleepMs = options.maxSleepMs ?? 30_000;
-    this.#backoff = options.backoff ?? {};
+    this.#lingerMs = options.lingerMs ?? 5000;
+    this.#retention = options.retention ?? { succeededMs: null, failedMs: null };
     this.#clock = options.clock ?? systemClock;
-    this.#random = options.random ?? Math.random;
+    this.#onStuck = options.onStuck;
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new InvalidArgumentError(`Expected \`concurrency\` to be an integer >= 1, got \`${String(options.concurrency)}\``);
     }
+    this.#runner = {
+      services: options.services,
+      owner: this.owner,
+      clock: this.#clock,
+      backoff: options.backoff ?? {},
+      random: options.random ?? Math.random,
+      log: options.logger,
+      defaultTimeoutMs: options.defaultTimeoutMs ?? null,
+      onLingering: (jobId, settled) => this.#watchLingering(jobId, settled),
+    };
   }
 
   /** Jobs running now. */
@@ -82,10 +108,17 @@ export class Worker {
   start(): void {
     if (this.#state !== 'new') throw new Error('a Worker can be started once');
     this.#state = 'running';
-    this.#unsubscribe = this.#store.onChange(() => this.#wake());
-    this.#maintenanceTimer = setInterval(() => void this.#maintain(), Math.max(100, Math.floor(this.#leaseMs / 3)));
+    this.#unsubscribe = this.#store.onChange(() => {
+      this.#wake();
+      void this.#abortCancelled();
+    });
+    const every = (ms: number, task: () => Promise<void>): void => {
+      this.#timers.push(setInterval(() => void task(), ms));
+      void task();
+    };
+    every(Math.max(100, Math.floor(this.#leaseMs / 3)), () => this.#heartbeatAndPrune());
+    every(this.#livenessMs, () => this.#recoverLostJobs());
     this.#log.info({ owner: this.owner, concurrency: this.#concurrency }, 'worker started');
-    void this.#maintain();
     this.#wake();
   }
 
@@ -98,7 +131,7 @@ export class Worker {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     clearTimeout(this.#wakeTimer);
-    clearInterval(this.#maintenanceTimer);
+    for (const timer of this.#timers) clearInterval(timer);
     this.#unsubscribe?.();
     this.#log.info({ running: this.#running.size, graceMs }, 'worker stopping: no new claims');
     await this.#waitIdle(graceMs);
@@ -106,8 +139,8 @@ export class Worker {
       const ids = [...this.#running.keys()];
       this.#log.warn({ jobIds: ids }, 'grace period over: aborting running jobs and giving them back');
       for (const id of ids) this.#released.add(id);
-      for (const controller of this.#running.values()) controller.abort(new Error('the worker is shutting down'));
-      await this.#store.release(this.owner, ids);
+      for (const controller of this.#running.values()) controller.abort(new WorkerShutdownError());
+      await this.#store.release(this.owner, ids, this.#clock.now());
     }
     await this.#flush();
     this.#state = 'stopped';
@@ -161,46 +194,13 @@ export class Worker {
   #start(job: ClaimedJob): void {
     const controller = new AbortController();
     this.#running.set(job.id, controller);
-    void this.#execute(job, controller).then((completion) => {
+    void runJob(job, controller, this.#runner).then((completion) => {
       this.#running.delete(job.id);
       // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
       if (!this.#released.delete(job.id)) this.#completions.push(completion);
       if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
       if (this.#state === 'running') this.#wake();
     });
-  }
-
-  async #execute(job: ClaimedJob, controller: AbortController): Promise<Completion> {
-    let log: Logger | undefined;
-    const jobLog = (): Logger => (log ??= this.#log.child({ jobId: job.id, service: job.service, method: job.method }));
-    try {
-      const target = resolveTarget(this.#services, job.service, job.method);
-      const ctx: JobContext = {
-        id: job.id,
-        service: job.service,
-        method: job.method,
-        attempt: job.attempt,
-        maxAttempts: job.maxAttempts,
-        signal: controller.signal,
-        get log() {
-          return jobLog();
-        },
-      };
-      if (this.#log.isLevelEnabled('debug')) jobLog().debug({ attempt: job.attempt }, 'job started');
-      const value = await withTimeout(target.fn.call(target.thisArg, deserialize(job.params), ctx), job.timeoutMs, controller);
-      const result = serialize(value, 'result');
-      if (this.#log.isLevelEnabled('debug')) jobLog().debug('job succeeded');
-      return { id: job.id, owner: this.owner, outcome: 'succeeded', result, at: this.#clock.now() };
-    } catch (error) {
-      const at = this.#clock.now();
-      const final = isPermanent(error) || job.attempt >= job.maxAttempts;
-      const retryAt = final ? null : at + retryDelayMs(job.attempt, this.#backoff, this.#random);
-      jobLog().error(
-        { err: error, attempt: job.attempt, maxAttempts: job.maxAttempts, ...(retryAt === null ? {} : { retryAt: new Date(retryAt).toISOString() }) },
-        retryAt === null ? 'job failed' : 'job attempt failed; will retry',
-      );
-      return { id: job.id, owner: this.owner, outcome: 'failed', error: errorInfo(error), at, retryAt };
-    }
   }
 
   /** Records finished jobs' outcomes in one transaction. */
@@ -219,19 +219,49 @@ export class Worker {
     }
   }
 
-  /** Heartbeat for this worker's leases, and recovery of leases other workers let expire. */
-  async #maintain(): Promise<void> {
+  /** Aborts running jobs someone asked to cancel; their attempt ends `cancelled`. */
+  async #abortCancelled(): Promise<void> {
+    if (this.#running.size === 0) return;
+    try {
+      for (const id of await this.#store.cancelRequests(this.owner)) {
+        const controller = this.#running.get(id);
+        if (controller !== undefined && !controller.signal.aborted) controller.abort(new JobCancelledError());
+      }
+    } catch (error) {
+      this.#log.error({ err: error }, 'checking for cancelled jobs failed');
+    }
+  }
+
+  async #heartbeatAndPrune(): Promise<void> {
     try {
       const now = this.#clock.now();
       if (this.#running.size > 0) await this.#store.heartbeat(this.owner, now + this.#leaseMs);
-      const recovered = await this.#store.recoverExpiredLeases(now);
-      if (recovered > 0) {
-        this.#log.warn({ recovered }, 'took back jobs whose worker stopped heart-beating');
-        this.#wake();
-      }
+      const pruned = await pruneFinished(this.#store, now, this.#retention);
+      if (pruned > 0) this.#log.debug({ pruned }, 'pruned finished jobs past their retention');
     } catch (error) {
-      this.#log.error({ err: error }, 'lease maintenance failed');
+      this.#log.error({ err: error }, 'lease heartbeat or pruning failed');
     }
+  }
+
+  async #recoverLostJobs(): Promise<void> {
+    try {
+      if ((await takeBackLostJobs(this.#store, this.#clock.now(), this.#log)) > 0) this.#wake();
+    } catch (error) {
+      this.#log.error({ err: error }, 'recovering jobs of lost workers failed');
+    }
+  }
+
+  /** A method still running after its attempt ended: if it does not stop soon, only a new process can stop it. */
+  #watchLingering(jobId: number, settled: Promise<unknown>): void {
+    const timer = setTimeout(() => {
+      this.#log.error({ jobId, lingerMs: this.#lingerMs }, 'a job method ignored its abort signal and is still running');
+      if (!this.#stuckReported) {
+        this.#stuckReported = true;
+        this.#onStuck?.(jobId);
+      }
+    }, this.#lingerMs);
+    timer.unref();
+    void settled.then(() => clearTimeout(timer));
   }
 
   #waitIdle(timeoutMs: number): Promise<void> {
@@ -244,33 +274,4 @@ export class Worker {
       });
     });
   }
-}
-
-/** Rejects with a JobTimeoutError (and fires the job's signal) if `work` takes longer than `timeoutMs`. */
-function withTimeout<T>(work: T | Promise<T>, timeoutMs: number | null, controller: AbortController): Promise<T> {
-  const promise = Promise.resolve(work);
-  if (timeoutMs === null) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const error = new JobTimeoutError(timeoutMs);
-      controller.abort(error);
-      reject(error);
-    }, timeoutMs);
-    promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (error: unknown) => { clearTimeout(timer); reject(error); },
-    );
-  });
-}
-
-/** Errors that no retry can fix. */
-function isPermanent(error: unknown): boolean {
-  return error instanceof NonRetryableError || error instanceof JobTargetError || error instanceof SerializationError;
-}
-
-function errorInfo(error: unknown): JobErrorInfo {
-  if (error instanceof Error) {
-    return { name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
-  }
-  return { name: 'Error', message: `a non-Error value was thrown: ${String(error)}` };
 }

@@ -110,7 +110,7 @@ describe('SqliteStore', () => {
     const store = tempStore();
     const id = await store.addJob(newJob());
     await claim(store, 'w', 1000);
-    await store.release('w', [id]);
+    await store.release('w', [id], 2000);
     expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null });
   });
 

@@ -38,14 +38,29 @@ export const completeSucceeded = `
      SET state = 'succeeded', result = @result, finished_at = @at, lease_owner = NULL, lease_until = NULL
    WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
 
-/** Fenced. A failed attempt with attempts left goes back to waiting at @retryAt. */
+/**
+ * Fenced. A failed attempt with attempts left goes back to waiting at
+ * @retryAt, unless someone asked to cancel the job meanwhile.
+ */
 export const completeFailed = `
   UPDATE jobs
-     SET state = CASE WHEN @retryAt IS NULL THEN 'failed' ELSE 'waiting' END,
+     SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN @retryAt IS NULL THEN 'failed' ELSE 'waiting' END,
          run_at = COALESCE(@retryAt, run_at),
          error = @error,
-         finished_at = CASE WHEN @retryAt IS NULL THEN @at ELSE NULL END,
+         finished_at = CASE WHEN cancel_requested = 1 OR @retryAt IS NULL THEN @at ELSE NULL END,
          lease_owner = NULL, lease_until = NULL
+   WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
+
+/** Kept for `jobs show`: every failed attempt, not only the last. Runs before the fenced update. */
+export const recordAttemptError = `
+  INSERT INTO job_errors (job_id, attempt, name, message, stack, at)
+  SELECT id, attempts, @name, @message, @stack, @at FROM jobs
+   WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
+
+/** Fenced: a running job its worker aborted on request. */
+export const completeCancelled = `
+  UPDATE jobs
+     SET state = 'cancelled', error = @error, finished_at = @at, lease_owner = NULL, lease_until = NULL
    WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
 
 export const heartbeat = `
@@ -54,19 +69,56 @@ export const heartbeat = `
 /** The interrupted attempt was the worker's doing, not the job's: it is not counted. */
 export const releaseJob = `
   UPDATE jobs
-     SET state = 'waiting', lease_owner = NULL, lease_until = NULL, started_at = NULL, attempts = attempts - 1
+     SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' ELSE 'waiting' END,
+         finished_at = CASE WHEN cancel_requested = 1 THEN @now ELSE NULL END,
+         lease_owner = NULL, lease_until = NULL, started_at = NULL, attempts = attempts - 1
    WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
 
-export const recoverExpiredLeases = `
+/*
+ * Attempts lost with their worker (it died, or its lease expired): the
+ * attempt was counted at claim, so a job that kills its worker every time
+ * runs out of attempts and ends failed instead of crash-looping.
+ */
+const LOST = (where: string): string => `
   UPDATE jobs
-     SET state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'waiting' END,
-         error = CASE WHEN attempts >= max_attempts
-                      THEN json_object('name', 'LeaseExpiredError',
-                                       'message', 'the worker running this job stopped (its lease expired) and no attempts are left')
-                      ELSE error END,
-         finished_at = CASE WHEN attempts >= max_attempts THEN @now ELSE NULL END,
+     SET state = CASE WHEN cancel_requested = 1 THEN 'cancelled' WHEN attempts >= max_attempts THEN 'failed' ELSE 'waiting' END,
+         error = json_object('name', @name, 'message', @message),
+         finished_at = CASE WHEN cancel_requested = 1 OR attempts >= max_attempts THEN @now ELSE NULL END,
          lease_owner = NULL, lease_until = NULL
-   WHERE state = 'running' AND lease_until < @now`;
+   WHERE state = 'running' AND ${where}`;
+const LOST_ERRORS = (where: string): string => `
+  INSERT INTO job_errors (job_id, attempt, name, message, stack, at)
+  SELECT id, attempts, @name, @message, NULL, @now FROM jobs WHERE state = 'running' AND ${where}`;
+
+export const recoverExpiredLeases = LOST('lease_until < @now');
+export const recordExpiredLeaseErrors = LOST_ERRORS('lease_until < @now');
+export const abandonOwner = LOST('lease_owner = @owner');
+export const recordAbandonedErrors = LOST_ERRORS('lease_owner = @owner');
+
+export const runningOwners = `SELECT DISTINCT lease_owner FROM jobs WHERE state = 'running'`;
+export const runningJobsOf = `
+  SELECT id, attempts AS attempt, max_attempts AS maxAttempts, started_at AS startedAt, timeout_ms AS timeoutMs
+    FROM jobs WHERE state = 'running' AND lease_owner = ?`;
+export const cancelRequestsOf = `SELECT id FROM jobs WHERE state = 'running' AND lease_owner = ? AND cancel_requested = 1`;
+
+export const cancelWaiting = `UPDATE jobs SET state = 'cancelled', finished_at = @now WHERE id = @id AND state = 'waiting'`;
+export const requestCancel = `UPDATE jobs SET cancel_requested = 1 WHERE id = @id AND state = 'running'`;
+
+/** A failed or cancelled job starts over with all its attempts; its error history stays. */
+export const retryJob = `
+  UPDATE jobs
+     SET state = 'waiting', run_at = @now, attempts = 0, cancel_requested = 0, result = NULL, error = NULL,
+         started_at = NULL, finished_at = NULL
+   WHERE id = @id AND state IN ('failed', 'cancelled')`;
+
+export const selectJobErrors = `SELECT attempt, name, message, stack, at FROM job_errors WHERE job_id = ? ORDER BY attempt, id`;
+
+/** Oldest first, a batch at a time, so pruning never holds the write lock for long. */
+const PRUNABLE = `SELECT id FROM jobs WHERE state = @state AND finished_at < @before ORDER BY finished_at, id LIMIT @limit`;
+export const pruneJobErrors = `DELETE FROM job_errors WHERE job_id IN (${PRUNABLE})`;
+export const pruneJobs = `DELETE FROM jobs WHERE id IN (${PRUNABLE})`;
+
+export const deleteRecurring = `DELETE FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 
 export const selectJob = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`;
 export const listJobs = `SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT @limit`;

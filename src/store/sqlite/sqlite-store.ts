@@ -1,7 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from '../../log/logger.ts';
+import { JobNotFoundError } from '../../errors.ts';
 import type {
-  ClaimedJob, Completion, JobErrorInfo, JobFilter, JobRecord, JobState, JobStore, NewJob, RecurringRecord, RecurringSpec,
+  AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobRecord, JobState, JobStore, NewJob,
+  RecurringRecord, RecurringSpec, RunningJob,
 } from '../job-store.ts';
 import { ChangeMonitor } from './change-monitor.ts';
 import { identityOf, openDatabase, type FileIdentity, type Synchronous } from './open-database.ts';
@@ -21,6 +23,7 @@ export interface SqliteStoreOptions {
 }
 
 type Row = Omit<JobRecord, 'error' | 'state'> & { state: string; error: string | null };
+type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | null };
 
 /** Prepared once per connection; re-prepared when the file is reopened. */
 class Statements {
@@ -45,6 +48,21 @@ class Statements {
   readonly updateRecurringNewSchedule: Statement;
   readonly advanceRecurring: Statement;
   readonly enqueueOccurrence: Statement;
+  readonly recordAttemptError: Statement;
+  readonly completeCancelled: Statement;
+  readonly recordExpiredLeaseErrors: Statement;
+  readonly abandonOwner: Statement;
+  readonly recordAbandonedErrors: Statement;
+  readonly runningOwners: Statement<[], string>;
+  readonly runningJobsOf: Statement<[string], RunningJob>;
+  readonly cancelRequestsOf: Statement<[string], number>;
+  readonly cancelWaiting: Statement;
+  readonly requestCancel: Statement;
+  readonly retryJob: Statement;
+  readonly selectJobErrors: Statement<[number], AttemptErrorRow>;
+  readonly pruneJobErrors: Statement;
+  readonly pruneJobs: Statement;
+  readonly deleteRecurring: Statement;
 
   constructor(db: Database) {
     this.insertJob = db.prepare(sql.insertJob);
@@ -68,6 +86,21 @@ class Statements {
     this.updateRecurringNewSchedule = db.prepare(sql.updateRecurringNewSchedule);
     this.advanceRecurring = db.prepare(sql.advanceRecurring);
     this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
+    this.recordAttemptError = db.prepare(sql.recordAttemptError);
+    this.completeCancelled = db.prepare(sql.completeCancelled);
+    this.recordExpiredLeaseErrors = db.prepare(sql.recordExpiredLeaseErrors);
+    this.abandonOwner = db.prepare(sql.abandonOwner);
+    this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
+    this.runningOwners = db.prepare<[], string>(sql.runningOwners).pluck();
+    this.runningJobsOf = db.prepare(sql.runningJobsOf);
+    this.cancelRequestsOf = db.prepare<[string], number>(sql.cancelRequestsOf).pluck();
+    this.cancelWaiting = db.prepare(sql.cancelWaiting);
+    this.requestCancel = db.prepare(sql.requestCancel);
+    this.retryJob = db.prepare(sql.retryJob);
+    this.selectJobErrors = db.prepare(sql.selectJobErrors);
+    this.pruneJobErrors = db.prepare(sql.pruneJobErrors);
+    this.pruneJobs = db.prepare(sql.pruneJobs);
+    this.deleteRecurring = db.prepare(sql.deleteRecurring);
   }
 }
 
@@ -145,10 +178,20 @@ export class SqliteStore implements JobStore {
     const refused: number[] = [];
     this.#db.transaction(() => {
       for (const c of completions) {
-        const info = c.outcome === 'succeeded'
-          ? s.completeSucceeded.run({ id: c.id, owner: c.owner, result: c.result, at: c.at })
-          : s.completeFailed.run({ id: c.id, owner: c.owner, error: JSON.stringify(c.error), at: c.at, retryAt: c.retryAt });
-        if (info.changes === 0) refused.push(c.id);
+        let changes: number;
+        if (c.outcome === 'succeeded') {
+          changes = s.completeSucceeded.run({ id: c.id, owner: c.owner, result: c.result, at: c.at }).changes;
+        } else {
+          const { name, message, stack = null } = c.error;
+          const error = JSON.stringify(c.error);
+          if (c.outcome === 'failed') {
+            s.recordAttemptError.run({ id: c.id, owner: c.owner, name, message, stack, at: c.at });
+            changes = s.completeFailed.run({ id: c.id, owner: c.owner, error, at: c.at, retryAt: c.retryAt }).changes;
+          } else {
+            changes = s.completeCancelled.run({ id: c.id, owner: c.owner, error, at: c.at }).changes;
+          }
+        }
+        if (changes === 0) refused.push(c.id);
       }
     }).immediate();
     return refused;
@@ -159,20 +202,87 @@ export class SqliteStore implements JobStore {
     this.#stmts.heartbeat.run({ owner, leaseUntil });
   }
 
-  async release(owner: string, ids: readonly number[]): Promise<void> {
+  async release(owner: string, ids: readonly number[], now: number): Promise<void> {
     this.#ensureCurrentFile();
     const release = this.#stmts.releaseJob;
     this.#db.transaction(() => {
-      for (const id of ids) release.run({ id, owner });
+      for (const id of ids) release.run({ id, owner, now });
     }).immediate();
     this.#changedHere();
   }
 
   async recoverExpiredLeases(now: number): Promise<number> {
     this.#ensureCurrentFile();
-    const recovered = this.#stmts.recoverExpiredLeases.run({ now }).changes;
+    const s = this.#stmts;
+    const lost = { now, name: 'LeaseExpiredError', message: 'the worker running this job stopped heart-beating (its lease expired)' };
+    const recovered = this.#db.transaction(() => {
+      s.recordExpiredLeaseErrors.run(lost);
+      return s.recoverExpiredLeases.run(lost).changes;
+    }).immediate();
     if (recovered > 0) this.#changedHere();
     return recovered;
+  }
+
+  async abandon(owner: string, now: number, error: JobErrorInfo): Promise<number> {
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    const lost = { owner, now, name: error.name, message: error.message };
+    const abandoned = this.#db.transaction(() => {
+      s.recordAbandonedErrors.run(lost);
+      return s.abandonOwner.run(lost).changes;
+    }).immediate();
+    if (abandoned > 0) this.#changedHere();
+    return abandoned;
+  }
+
+  async runningOwners(): Promise<string[]> {
+    this.#ensureCurrentFile();
+    return this.#stmts.runningOwners.all();
+  }
+
+  async runningJobs(owner: string): Promise<RunningJob[]> {
+    this.#ensureCurrentFile();
+    return this.#stmts.runningJobsOf.all(owner);
+  }
+
+  async cancelRequests(owner: string): Promise<number[]> {
+    this.#ensureCurrentFile();
+    return this.#stmts.cancelRequestsOf.all(owner);
+  }
+
+  async cancel(id: number, now: number): Promise<CancelOutcome> {
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    const outcome = this.#db.transaction((): CancelOutcome => {
+      if (s.cancelWaiting.run({ id, now }).changes === 1) return 'cancelled';
+      if (s.requestCancel.run({ id }).changes === 1) return 'requested';
+      if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
+      return 'finished';
+    }).immediate();
+    if (outcome === 'requested') this.#changedHere();
+    return outcome;
+  }
+
+  async retry(id: number, now: number): Promise<boolean> {
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    const retried = this.#db.transaction(() => {
+      if (s.retryJob.run({ id, now }).changes === 1) return true;
+      if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
+      return false;
+    }).immediate();
+    if (retried) this.#changedHere();
+    return retried;
+  }
+
+  async prune(state: 'succeeded' | 'failed' | 'cancelled', before: number, limit: number): Promise<number> {
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    const params = { state, before, limit };
+    return this.#db.transaction(() => {
+      s.pruneJobErrors.run(params);
+      return s.pruneJobs.run(params).changes;
+    }).immediate();
   }
 
   async dueRecurring(now: number): Promise<RecurringRecord[]> {
@@ -201,6 +311,11 @@ export class SqliteStore implements JobStore {
     return row === undefined ? undefined : toJobRecord(row);
   }
 
+  async getJobErrors(id: number): Promise<AttemptError[]> {
+    this.#ensureCurrentFile();
+    return this.#stmts.selectJobErrors.all(id).map(({ stack, ...rest }) => (stack === null ? rest : { ...rest, stack }));
+  }
+
   async listJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     this.#ensureCurrentFile();
     const limit = filter.limit ?? -1;
@@ -218,6 +333,11 @@ export class SqliteStore implements JobStore {
   async clearRecurring(): Promise<number> {
     this.#ensureCurrentFile();
     return this.#stmts.deleteAllRecurring.run().changes;
+  }
+
+  async removeRecurring(service: string, method: string, name: string): Promise<boolean> {
+    this.#ensureCurrentFile();
+    return this.#stmts.deleteRecurring.run(service, method, name).changes === 1;
   }
 
   onChange(listener: () => void): () => void {

@@ -1,0 +1,106 @@
+import { JobTargetError, SerializationError } from '../errors.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Clock } from '../schedule/clock.ts';
+import { deserialize, serialize } from '../serialization/payload.ts';
+import type { ClaimedJob, Completion, JobErrorInfo } from '../store/job-store.ts';
+import { retryDelayMs, type BackoffOptions } from './backoff.ts';
+import type { JobContext } from './job-context.ts';
+import { JobCancelledError, JobTimeoutError, NonRetryableError } from './job-errors.ts';
+import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
+
+/** What running one job needs from its worker. */
+export interface JobRunner {
+  readonly services: ServiceRegistry;
+  readonly owner: string;
+  readonly clock: Clock;
+  readonly backoff: BackoffOptions;
+  readonly random: () => number;
+  readonly log: Logger;
+  /** Applies to jobs stored without a timeout; null for none. */
+  readonly defaultTimeoutMs: number | null;
+  /**
+   * Called when an attempt was ended by its signal (timeout, cancellation,
+   * shutdown) but the method has not returned: it may still be running.
+   * `settled` resolves when it finally does.
+   */
+  readonly onLingering: (jobId: number, settled: Promise<unknown>) => void;
+}
+
+/**
+ * Runs one claimed job: resolve → call → serialize, and turns whatever
+ * happens into the outcome to record. An attempt ends when the method settles
+ * or when its AbortSignal fires (timeout, cancellation, shutdown), whichever
+ * comes first, so a method that ignores its signal cannot hold its slot.
+ */
+export async function runJob(job: ClaimedJob, controller: AbortController, runner: JobRunner): Promise<Completion> {
+  let log: Logger | undefined;
+  const jobLog = (): Logger => (log ??= runner.log.child({ jobId: job.id, service: job.service, method: job.method }));
+  const timeoutMs = job.timeoutMs ?? runner.defaultTimeoutMs;
+  const timer = timeoutMs === null ? undefined : setTimeout(() => controller.abort(new JobTimeoutError(timeoutMs)), timeoutMs);
+  try {
+    const target = resolveTarget(runner.services, job.service, job.method);
+    const ctx: JobContext = {
+      id: job.id,
+      service: job.service,
+      method: job.method,
+      attempt: job.attempt,
+      maxAttempts: job.maxAttempts,
+      signal: controller.signal,
+      get log() {
+        return jobLog();
+      },
+    };
+    if (runner.log.isLevelEnabled('debug')) jobLog().debug({ attempt: job.attempt }, 'job started');
+    const work = Promise.resolve(target.fn.call(target.thisArg, deserialize(job.params), ctx));
+    const value = await untilAborted(work, controller.signal, (settled) => runner.onLingering(job.id, settled));
+    const result = serialize(value, 'result');
+    if (runner.log.isLevelEnabled('debug')) jobLog().debug('job succeeded');
+    return { id: job.id, owner: runner.owner, outcome: 'succeeded', result, at: runner.clock.now() };
+  } catch (error) {
+    const at = runner.clock.now();
+    if (error instanceof JobCancelledError) {
+      jobLog().info('job cancelled');
+      return { id: job.id, owner: runner.owner, outcome: 'cancelled', error: errorInfo(error), at };
+    }
+    const final = isPermanent(error) || job.attempt >= job.maxAttempts;
+    const retryAt = final ? null : at + retryDelayMs(job.attempt, runner.backoff, runner.random);
+    jobLog().error(
+      { err: error, attempt: job.attempt, maxAttempts: job.maxAttempts, ...(retryAt === null ? {} : { retryAt: new Date(retryAt).toISOString() }) },
+      retryAt === null ? 'job failed' : 'job attempt failed; will retry',
+    );
+    return { id: job.id, owner: runner.owner, outcome: 'failed', error: errorInfo(error), at, retryAt };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Settles with `work`, or rejects with the signal's reason as soon as it fires. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, lingering: (settled: Promise<unknown>) => void): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      lingering(work.then(() => undefined, () => undefined));
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => { done = true; signal.removeEventListener('abort', onAbort); resolve(value); },
+      (error: unknown) => { done = true; signal.removeEventListener('abort', onAbort); reject(error); },
+    );
+  });
+}
+
+/** Errors that no retry can fix. */
+function isPermanent(error: unknown): boolean {
+  return error instanceof NonRetryableError || error instanceof JobTargetError || error instanceof SerializationError;
+}
+
+function errorInfo(error: unknown): JobErrorInfo {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
+  }
+  return { name: 'Error', message: `a non-Error value was thrown: ${String(error)}` };
+}
