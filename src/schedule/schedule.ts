@@ -11,9 +11,10 @@ export type Schedule =
 
 /**
  * What to do with occurrences that fell due while no worker was running.
- * - `once`: run one catch-up occurrence, then follow the schedule (default).
+ * - `once`: run one catch-up occurrence (the latest missed one), then follow the schedule (default).
  * - `skip`: run nothing that is late; wait for the next fire time.
- * - `all`: run every missed occurrence, up to {@link MAX_CATCH_UP} of them.
+ * - `all`: run every missed occurrence, oldest first, up to {@link MAX_CATCH_UP} of them.
+ * Under every policy an occurrence reached within {@link MISFIRE_GRACE_MS} of its fire time runs.
  */
 export type MisfirePolicy = 'once' | 'skip' | 'all';
 export const MISFIRE_POLICIES: readonly MisfirePolicy[] = ['once', 'skip', 'all'];
@@ -51,11 +52,13 @@ export function parseSchedule(every: unknown, tz?: unknown): ScheduleInput {
     const cron = every.trim();
     // Fixed at add time so every process computes the same fire times, whatever its own TZ.
     const zone = typeof tz === 'string' ? tz : localTimeZone();
+    let fires: boolean;
     try {
-      cronFor(cron, zone);
+      fires = cronFor(cron, zone).nextRun() !== null;
     } catch (error) {
       throw new InvalidArgumentError(`Expected \`every\` to be a valid cron expression, got \`${cron}\`: ${(error as Error).message}`);
     }
+    if (!fires) throw new InvalidArgumentError(`Expected \`every\` to be a cron expression that fires, got \`${cron}\`, which never does`);
     return { kind: 'cron', cron, tz: zone };
   }
   throw new InvalidArgumentError(`Expected \`every\` to be a positive finite number of seconds or a cron expression, got ${describe(every)}`);
@@ -86,16 +89,32 @@ export function startSchedule(input: ScheduleInput, now: number): { schedule: Sc
   return { schedule, firstRunAt: nextFireAfter(schedule, now) };
 }
 
-/** The first fire time strictly after `after`. */
+/** Stands for "never": a schedule with no fire time left (a cron with a year field that has passed). */
+export const NEVER = Number.MAX_SAFE_INTEGER;
+
+/** The latest instant a Date can hold. */
+const MAX_DATE_MS = 8.64e15;
+
+/** The first fire time strictly after `after`, or {@link NEVER}. */
 export function nextFireAfter(schedule: Schedule, after: number): number {
   if (schedule.kind === 'every') {
     const { anchor, everyMs } = schedule;
     if (after < anchor) return anchor;
     return anchor + (Math.floor((after - anchor) / everyMs) + 1) * everyMs;
   }
+  if (after >= MAX_DATE_MS) return NEVER;
   const next = cronFor(schedule.cron, schedule.tz).nextRun(new Date(after));
-  // A pattern such as "0 0 30 2 *" never fires; park it far in the future rather than busy-loop.
-  return next === null ? Number.MAX_SAFE_INTEGER : next.getTime();
+  return next === null ? NEVER : next.getTime();
+}
+
+/** The last fire time at or before `at`, or null if there is none. */
+export function lastFireAtOrBefore(schedule: Schedule, at: number): number | null {
+  if (schedule.kind === 'every') {
+    const { anchor, everyMs } = schedule;
+    return at < anchor ? null : anchor + Math.floor((at - anchor) / everyMs) * everyMs;
+  }
+  const [previous] = cronFor(schedule.cron, schedule.tz).previousRuns(1, new Date(at + 1));
+  return previous === undefined ? null : previous.getTime();
 }
 
 /** What to enqueue now for a recurring job whose `nextRunAt` has come. */
@@ -112,18 +131,20 @@ export interface OccurrencePlan {
  * a late run never shifts later ones (no drift).
  */
 export function planOccurrences(schedule: Schedule, nextRunAt: number, now: number, policy: MisfirePolicy): OccurrencePlan {
-  const following = nextFireAfter(schedule, now);
   if (nextRunAt > now) return { fireTimes: [], nextRunAt };
-  const late = now - nextRunAt > MISFIRE_GRACE_MS;
-  if (!late) {
-    // On time: the normal case while a worker is up.
-    return { fireTimes: [nextRunAt], nextRunAt: following };
+  const following = nextFireAfter(schedule, now);
+  // The most recent fire time; the stored next run if the schedule cannot say (it is one of its fire times).
+  const latest = Math.max(nextRunAt, lastFireAtOrBefore(schedule, now) ?? nextRunAt);
+  const onTime = now - latest <= MISFIRE_GRACE_MS;
+  if (latest === nextRunAt && onTime) {
+    // Nothing missed: the normal case while a worker is up.
+    return { fireTimes: [latest], nextRunAt: following };
   }
   switch (policy) {
     case 'skip':
-      return { fireTimes: [], nextRunAt: following };
+      return { fireTimes: onTime ? [latest] : [], nextRunAt: following };
     case 'once':
-      return { fireTimes: [nextRunAt], nextRunAt: following };
+      return { fireTimes: [latest], nextRunAt: following };
     case 'all': {
       const fireTimes: number[] = [];
       for (let t = nextRunAt; t <= now && fireTimes.length < MAX_CATCH_UP; t = nextFireAfter(schedule, t)) {
@@ -146,7 +167,8 @@ function cronFor(pattern: string, tz: string | null): Cron {
   const cacheKey = `${tz ?? ''}\u0000${pattern}`;
   let cron = cronCache.get(cacheKey);
   if (cron === undefined) {
-    cron = new Cron(pattern, { ...(tz === null ? {} : { timezone: tz }), paused: true });
+    // no-wildcard: a list of fixed times ("30 2,14 * * *") gets the DST rule of a fixed time, not of an interval.
+    cron = new Cron(pattern, { ...(tz === null ? {} : { timezone: tz }), paused: true, fixedTimeRule: 'no-wildcard' });
     cronCache.set(cacheKey, cron);
   }
   return cron;

@@ -164,10 +164,10 @@ export class Supervisor {
   }
 
   #restartLater(child: Child, recycle = false): void {
-    // A child that keeps dying young is restarted ever more slowly, up to 30 s.
+    // A child that keeps dying young is restarted ever more slowly (after a few quick tries), up to 30 s.
     const livedMs = this.#clock.now() - child.startedAt;
     this.#recentCrashes = recycle || livedMs > 10_000 ? 0 : this.#recentCrashes + 1;
-    const delay = this.#recentCrashes === 0 ? 0 : Math.min(30_000, 250 * 2 ** this.#recentCrashes);
+    const delay = this.#recentCrashes <= 3 ? 0 : Math.min(30_000, 250 * 2 ** (this.#recentCrashes - 3));
     setTimeout(() => {
       if (!this.#stopping) void this.#spawn();
     }, delay);

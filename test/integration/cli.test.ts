@@ -58,7 +58,49 @@ describe('main.ts jobs', () => {
     await store.close();
   });
 
+  it('cancels, retries and removes, with attempts and timeouts from flags', async () => {
+    const { dbPath, run } = db();
+    expect((await run('jobs', 'add', 'svc', 'm', '--attempts', '5', '--timeout', '2.5')).stdout).toBe('1\n');
+    expect(JSON.parse((await run('jobs', 'show', '1', '--json')).stdout)).toMatchObject({ maxAttempts: 5, timeoutSeconds: 2.5, errors: [] });
+    expect(await run('jobs', 'cancel', '1')).toMatchObject({ code: 0, stdout: 'job 1 cancelled\n' });
+    expect(await run('jobs', 'cancel', '1')).toMatchObject({ code: 0, stdout: 'job 1 had already finished; nothing to cancel\n' });
+    expect(await run('jobs', 'retry', '1')).toMatchObject({ code: 0, stdout: 'job 1 is waiting again\n' });
+    expect(await run('jobs', 'retry', '1')).toMatchObject({ code: 2, stderr: 'error: job 1 is waiting: only failed or cancelled jobs can be retried\n' });
+    expect(await run('jobs', 'cancel', '7')).toMatchObject({ code: 1, stderr: 'error: no job with id 7\n' });
+
+    await run('jobs', 'add', 'rm', 'check', '--every', '60', '--name', 'hourly');
+    expect(await run('jobs', 'remove-recurring', 'rm.check#hourly')).toMatchObject({ code: 0, stdout: 'removed recurring job rm.check#hourly\n' });
+    expect(await run('jobs', 'remove-recurring', 'rm.check#hourly')).toMatchObject({ code: 1, stderr: 'error: no recurring job with signature rm.check#hourly\n' });
+    expect(await run('jobs', 'remove-recurring', 'nodot')).toMatchObject({ code: 2 });
+
+    const store = SqliteStore.open({ path: dbPath });
+    expect(await store.getJob(1)).toMatchObject({ state: 'waiting', maxAttempts: 5, timeoutMs: 2500 });
+    await store.close();
+  });
+
+  it('shows every attempt\'s error', async () => {
+    const { dbPath, run } = db();
+    const store = SqliteStore.open({ path: dbPath });
+    const id = await store.addJob({ service: 's', method: 'm', params: '{"json":null}', runAt: 0, priority: 0, maxAttempts: 2, timeoutMs: null, createdAt: 0 });
+    for (const [attempt, retryAt] of [[1, 1], [2, null]] as const) {
+      await store.claim({ owner: 'w', limit: 1, now: attempt, leaseUntil: 10 ** 12 });
+      await store.complete([{ id, owner: 'w', outcome: 'failed', error: { name: 'Error', message: `failure ${attempt}`, stack: `Error: failure ${attempt}\n    at job (plugin.ts:1:1)` }, at: attempt, retryAt }]);
+    }
+    await store.close();
+    const shown = (await run('jobs', 'show', String(id))).stdout;
+    expect(shown).toMatch(/^attempt 1:\s+1970-01-01T00:00:00.001Z Error: failure 1\n\s+at job \(plugin.ts:1:1\)$/m);
+    expect(shown).toMatch(/^attempt 2:\s+1970-01-01T00:00:00.002Z Error: failure 2$/m);
+    const json = JSON.parse((await run('jobs', 'show', String(id), '--json')).stdout) as { errors: unknown[] };
+    expect(json.errors).toEqual([
+      expect.objectContaining({ attempt: 1, message: 'failure 1' }),
+      expect.objectContaining({ attempt: 2, message: 'failure 2' }),
+    ]);
+  });
+
   it.each([
+    [['jobs', 'add', 'svc', 'm', '--attempts', '0'], 'Expected `maxAttempts` to be an integer >= 1, got `0`'],
+    [['jobs', 'add', 'svc', 'm', '--attempts', 'many'], '--attempts must be an integer, got `many`'],
+    [['jobs', 'add', 'svc', 'm', '--timeout', '-1'], '--timeout must be a positive number of seconds, got `-1`'],
     [['jobs', 'add', 'svc', 'm', '--params', '{bad'], '--params must be JSON, got `{bad`'],
     [['jobs', 'add', 'svc', 'm', '--at', '2030-01-01T00:00'], '--at must be an ISO-8601 instant with a zone'],
     [['jobs', 'add', 'svc', 'm', '--every', '-3'], '--every must be a positive number of seconds, got `-3`'],

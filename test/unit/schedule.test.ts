@@ -28,6 +28,7 @@ describe('parseSchedule', () => {
     [undefined, 'got `undefined` (undefined)'],
     ['not a cron', 'Expected `every` to be a valid cron expression, got `not a cron`'],
     ['61 * * * *', 'Expected `every` to be a valid cron expression, got `61 * * * *`'],
+    ['0 0 30 2 *', 'Expected `every` to be a cron expression that fires, got `0 0 30 2 *`, which never does'],
   ])('refuses every=%s', (every, message) => {
     expect(() => parseSchedule(every)).toThrow(InvalidArgumentError);
     expect(() => parseSchedule(every)).toThrow(message);
@@ -103,8 +104,8 @@ describe('planOccurrences (misfire policies)', () => {
 
   const downUntil = start + 10 * 60_000 + 30_000; // ten missed runs
 
-  it('once: one catch-up for many missed runs, then back on schedule', () => {
-    expect(planOccurrences(every, start + 60_000, downUntil, 'once')).toEqual({ fireTimes: [start + 60_000], nextRunAt: start + 11 * 60_000 });
+  it('once: one catch-up, the latest missed run, then back on schedule', () => {
+    expect(planOccurrences(every, start + 60_000, downUntil, 'once')).toEqual({ fireTimes: [start + 10 * 60_000], nextRunAt: start + 11 * 60_000 });
   });
 
   it('skip: nothing late runs', () => {
@@ -116,6 +117,14 @@ describe('planOccurrences (misfire policies)', () => {
     expect(plan.fireTimes).toEqual(Array.from({ length: 10 }, (_, i) => start + (i + 1) * 60_000));
     const long = planOccurrences(every, start + 60_000, start + 1000 * 60_000, 'all');
     expect(long.fireTimes).toHaveLength(MAX_CATCH_UP);
+  });
+
+  it('runs the current occurrence when back within its grace, whatever was missed before', () => {
+    const back = start + 10 * 60_000 + 1000;
+    for (const policy of ['once', 'skip'] as const) {
+      expect(planOccurrences(every, start + 60_000, back, policy).fireTimes).toEqual([start + 10 * 60_000]);
+    }
+    expect(planOccurrences(every, start + 60_000, back, 'all').fireTimes).toHaveLength(10);
   });
 
   it('treats lateness within the grace as on time', () => {

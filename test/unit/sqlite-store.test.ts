@@ -106,6 +106,81 @@ describe('SqliteStore', () => {
     expect(job).toMatchObject({ state: 'failed', error: { name: 'LeaseExpiredError' } });
   });
 
+  it('keeps every failed or lost attempt\'s error', async () => {
+    const store = tempStore();
+    const id = await store.addJob(newJob({ maxAttempts: 3 }));
+    await claim(store, 'w', 1000);
+    await store.complete([{ id, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'first', stack: 'Error: first' }, at: 1100, retryAt: 1200 }]);
+    await claim(store, 'w2', 1200);
+    expect(await store.abandon('w2', 1300, { name: 'WorkerLostError', message: 'w2 died' })).toBe(1);
+    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 2, error: { name: 'WorkerLostError', message: 'w2 died' } });
+    await claim(store, 'w3', 1400);
+    expect(await store.recoverExpiredLeases(1400 + 30_001)).toBe(1);
+    expect(await store.getJob(id)).toMatchObject({ state: 'failed', attempts: 3, error: { name: 'LeaseExpiredError' } });
+    expect(await store.getJobErrors(id)).toEqual([
+      { attempt: 1, name: 'Error', message: 'first', stack: 'Error: first', at: 1100 },
+      { attempt: 2, name: 'WorkerLostError', message: 'w2 died', at: 1300 },
+      { attempt: 3, name: 'LeaseExpiredError', message: expect.stringContaining('lease expired'), at: 31_401 },
+    ]);
+  });
+
+  it('cancels a waiting job, flags a running one for its worker, and leaves a finished one', async () => {
+    const store = tempStore();
+    const waiting = await store.addJob(newJob());
+    const running = await store.addJob(newJob({ runAt: 0 }));
+    expect(await store.cancel(waiting, 2000)).toBe('cancelled');
+    await claim(store, 'w', 1000);
+    expect(await store.getJob(waiting)).toMatchObject({ state: 'cancelled', finishedAt: 2000 });
+    expect(await store.cancel(running, 2000)).toBe('requested');
+    expect(await store.cancelRequests('w')).toEqual([running]);
+    expect(await store.cancelRequests('other')).toEqual([]);
+    // A worker that fails the attempt anyway does not put a cancelled job up for retry.
+    await store.complete([{ id: running, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'x' }, at: 2100, retryAt: 3000 }]);
+    expect(await store.getJob(running)).toMatchObject({ state: 'cancelled', finishedAt: 2100 });
+    expect(await store.cancel(running, 2200)).toBe('finished');
+    await expect(store.cancel(999, 0)).rejects.toThrow('no job with id 999');
+  });
+
+  it('retries a failed job with all its attempts, keeping its error history', async () => {
+    const store = tempStore();
+    const id = await store.addJob(newJob({ maxAttempts: 1 }));
+    await claim(store, 'w', 1000);
+    await store.complete([{ id, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'x' }, at: 1100, retryAt: null }]);
+    expect(await store.retry(id, 5000)).toBe(true);
+    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, runAt: 5000, error: null, finishedAt: null });
+    expect(await store.getJobErrors(id)).toHaveLength(1);
+    expect(await store.retry(id, 5000)).toBe(false);
+    await expect(store.retry(999, 0)).rejects.toThrow('no job with id 999');
+  });
+
+  it('prunes finished jobs past their age, with their errors, and nothing else', async () => {
+    const store = tempStore();
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await store.addJob(newJob({ maxAttempts: 1 })));
+    await claim(store, 'w', 1000);
+    await store.complete([
+      { id: ids[0]!, owner: 'w', outcome: 'succeeded', result: '{"json":1}', at: 1000 },
+      { id: ids[1]!, owner: 'w', outcome: 'succeeded', result: '{"json":1}', at: 9000 },
+      { id: ids[2]!, owner: 'w', outcome: 'failed', error: { name: 'E', message: 'm' }, at: 1000, retryAt: null },
+    ]);
+    const waiting = await store.addJob(newJob({ createdAt: 0 }));
+    expect(await store.prune('succeeded', 5000, 10)).toBe(1);
+    expect(await store.getJob(ids[0]!)).toBeUndefined();
+    expect(await store.getJob(ids[1]!)).toBeDefined();
+    expect(await store.prune('failed', 5000, 10)).toBe(1);
+    expect(await store.getJobErrors(ids[2]!)).toEqual([]);
+    expect(await store.getJob(waiting)).toBeDefined();
+  });
+
+  it('removes one recurring job by signature', async () => {
+    const store = tempStore();
+    await store.upsertRecurring(recurring());
+    await store.upsertRecurring(recurring({ name: 'b' }));
+    expect(await store.removeRecurring('svc', 'tick', 'b')).toBe(true);
+    expect(await store.removeRecurring('svc', 'tick', 'b')).toBe(false);
+    expect((await store.listRecurring()).map((r) => r.name)).toEqual(['']);
+  });
+
   it('gives released jobs back without counting the attempt', async () => {
     const store = tempStore();
     const id = await store.addJob(newJob());

@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { ownerId } from '../../src/worker/maintenance.ts';
 import { NonRetryableError } from '../../src/worker/job-errors.ts';
 import { outsideprocess } from '../../src/worker/outsideprocess.ts';
 import { Worker } from '../../src/worker/worker.ts';
@@ -214,6 +216,53 @@ describe('Worker', () => {
     await worker.stop(50);
     expect(aborted).toBe(true);
     expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null });
+  });
+
+  it('takes back at once the jobs of a dead worker process on this host', async () => {
+    const svc = { work: outsideprocess(async () => 'redone') };
+    const { store, jobs, worker } = setup({ svc });
+    const { id } = await jobs.add('svc', 'work', null);
+    // A worker on this host whose process has exited claimed the job and died.
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    const owner = ownerId('deadbeef', Number(dead.stdout.trim()));
+    await store.claim({ owner, limit: 1, now: Date.now(), leaseUntil: Date.now() + 3_600_000 });
+    worker.start();
+    const job = await settled(store, id);
+    await worker.stop();
+    expect(job).toMatchObject({ state: 'succeeded', attempts: 2 });
+    expect(await store.getJobErrors(id)).toEqual([expect.objectContaining({ attempt: 1, name: 'WorkerLostError' })]);
+  });
+
+  it('aborts a running job that is cancelled; it ends cancelled', async () => {
+    let sawAbort = false;
+    const svc = {
+      long: outsideprocess(async (_p: unknown, ctx: JobContext) => {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => { sawAbort = true; resolve(); }));
+      }),
+    };
+    const { store, jobs, worker } = setup({ svc });
+    const { id } = await jobs.add('svc', 'long', null);
+    worker.start();
+    await expect.poll(async () => (await store.getJob(id))?.state).toBe('running');
+    expect(await jobs.cancel(id)).toBe('requested');
+    expect(await settled(store, id)).toMatchObject({ state: 'cancelled', error: { name: 'JobCancelledError' } });
+    await worker.stop();
+    expect(sawAbort).toBe(true);
+  });
+
+  it('prunes finished jobs past their retention', async () => {
+    const svc = { quick: outsideprocess(async () => 'ok') };
+    const store = tempStore({ checkIntervalMs: 50 });
+    const jobs = new WorkerService(store);
+    const { id } = await jobs.add('svc', 'quick', null);
+    const first = new Worker({ store, services: serviceMap({ svc }), logger: memoryLogger().logger });
+    first.start();
+    await settled(store, id);
+    await first.stop();
+    const pruning = new Worker({ store, services: serviceMap({ svc }), logger: memoryLogger().logger, retention: { succeededMs: 0, failedMs: null }, clock: { now: () => Date.now() + 1 } });
+    pruning.start();
+    await expect.poll(async () => store.getJob(id)).toBeUndefined();
+    await pruning.stop();
   });
 
   it('fires the signal and fails the attempt at its timeout', async () => {
