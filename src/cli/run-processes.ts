@@ -71,11 +71,16 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
     defaultTimeoutMs: seconds(config, 'worker.defaultTimeoutSeconds'),
     lingerMs: seconds(config, 'worker.killGraceSeconds') ?? 0,
     retention: { succeededMs: days(config, 'worker.retention.succeededDays'), failedMs: days(config, 'worker.retention.failedDays') },
-    // Only a new process can stop a method that ignores its signal: finish the others, then ask to be replaced.
-    onStuck: () => {
-      process.exitCode = EXIT_RECYCLE;
-      stop?.();
-    },
+    // Only a new process can stop a method that ignores its signal: finish the others, then ask the
+    // supervisor for a replacement. Without a supervisor nothing would restart us, so we carry on.
+    ...(options.child
+      ? {
+          onStuck: () => {
+            process.exitCode = EXIT_RECYCLE;
+            stop?.();
+          },
+        }
+      : {}),
   });
   worker.start();
   const shutdown = async (): Promise<void> => {
@@ -98,6 +103,12 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
 /** Forks the worker children and supervises them until a signal. */
 async function runSupervisor(config: ConfigService, options: WorkerProcessOptions, processes: number): Promise<number | undefined> {
   const logger = createHostLogger(config, 'supervisor');
+  const stuckMs = seconds(config, 'worker.stuckSeconds') ?? 20_000;
+  const leaseMs = seconds(config, 'worker.leaseSeconds') ?? 30_000;
+  if (stuckMs >= leaseMs) {
+    // A blocked process keeps its jobs only as long as its lease; it must be killed before another worker takes them.
+    throw new ConfigError(`Expected config \`worker.stuckSeconds\` (${stuckMs / 1000}) to be less than \`worker.leaseSeconds\` (${leaseMs / 1000})`);
+  }
   // The supervisor loads no plugins: it only needs the database, to account for the jobs of children it loses.
   const service = openWorkerService({ config, projectRoot: options.projectRoot, logger });
   const supervisor = new Supervisor({
@@ -107,7 +118,7 @@ async function runSupervisor(config: ConfigService, options: WorkerProcessOption
     logger,
     defaultTimeoutMs: seconds(config, 'worker.defaultTimeoutSeconds'),
     killGraceMs: seconds(config, 'worker.killGraceSeconds') ?? 0,
-    stuckMs: seconds(config, 'worker.stuckSeconds') ?? 30_000,
+    stuckMs,
     stopTimeoutMs: (seconds(config, 'worker.shutdownGraceSeconds') ?? 0) + 5000,
   });
   const failed = await supervisor.start();

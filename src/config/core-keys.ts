@@ -10,7 +10,7 @@ export const CORE_KEYS = [
   { key: 'worker.processes', default: 1, description: 'Worker processes main.ts --worker keeps running under its supervisor; 0 runs the worker in the main process, without a supervisor (no hard timeouts).' },
   { key: 'worker.defaultTimeoutSeconds', default: 0, description: 'Timeout of jobs added without one; 0 for none.' },
   { key: 'worker.killGraceSeconds', default: 5, description: 'How long a job method may go on after its timeout or cancellation before its worker process is replaced to stop it.' },
-  { key: 'worker.stuckSeconds', default: 30, description: 'A worker process whose event loop is blocked this long is killed and replaced.' },
+  { key: 'worker.stuckSeconds', default: 20, description: 'A worker process whose event loop is blocked this long is killed and replaced; must be less than worker.leaseSeconds.' },
   { key: 'worker.retention.succeededDays', default: 7, description: 'Succeeded jobs are deleted this many days after they finished; 0 keeps them.' },
   { key: 'worker.retention.failedDays', default: 30, description: 'Failed and cancelled jobs are deleted this many days after they finished; 0 keeps them.' },
   { key: 'worker.leaseSeconds', default: 30, description: 'How long a claimed job stays leased without a heartbeat before another worker may take it.' },

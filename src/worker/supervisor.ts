@@ -23,7 +23,7 @@ export interface SupervisorOptions {
   readonly defaultTimeoutMs: number | null;
   /** How long past a job's timeout its child may take to end the attempt itself before it is killed. @default 5000 */
   readonly killGraceMs?: number;
-  /** A child whose event loop sends no heartbeat for this long is killed. @default 30000 */
+  /** A child whose event loop sends no heartbeat for this long is killed. @default 20000 */
   readonly stuckMs?: number;
   /** How often children and their jobs are checked. @default 500 */
   readonly checkIntervalMs?: number;
@@ -155,7 +155,7 @@ export class Supervisor {
       return;
     }
     const message = killedFor?.reason === 'stuck'
-      ? `its worker process was killed: its event loop was blocked for more than ${(this.#options.stuckMs ?? 30_000) / 1000} s`
+      ? `its worker process was killed: its event loop was blocked for more than ${(this.#options.stuckMs ?? 20_000) / 1000} s`
       : `its worker process exited unexpectedly (${signal ?? `code ${code ?? '?'}`})`;
     const abandoned = await store.abandon(owner, now, { name: 'WorkerLostError', message });
     if (killedFor !== undefined || code !== 0 || abandoned > 0) {
@@ -176,7 +176,7 @@ export class Supervisor {
   /** Kills children that are stuck or hold a job past its timeout. */
   async #check(): Promise<void> {
     const now = this.#clock.now();
-    const stuckMs = this.#options.stuckMs ?? 30_000;
+    const stuckMs = this.#options.stuckMs ?? 20_000;
     const graceMs = this.#options.killGraceMs ?? 5000;
     for (const child of this.#children) {
       if (child.owner === undefined || child.killedFor !== undefined) continue;
