@@ -13,7 +13,7 @@ export type Schedule =
  * What to do with occurrences that fell due while no worker was running.
  * - `once`: run one catch-up occurrence (the latest missed one), then follow the schedule (default).
  * - `skip`: run nothing that is late; wait for the next fire time.
- * - `all`: run every missed occurrence, oldest first, up to {@link MAX_CATCH_UP} of them.
+ * - `all`: run every missed occurrence, oldest first; past {@link MAX_CATCH_UP} of them, the newest ones.
  * Under every policy an occurrence reached within {@link MISFIRE_GRACE_MS} of its fire time runs.
  */
 export type MisfirePolicy = 'once' | 'skip' | 'all';
@@ -92,8 +92,9 @@ export function startSchedule(input: ScheduleInput, now: number): { schedule: Sc
 /** Stands for "never": a schedule with no fire time left (a cron with a year field that has passed). */
 export const NEVER = Number.MAX_SAFE_INTEGER;
 
-/** The latest instant a Date can hold. */
+/** The latest instant a Date can hold; croner needs a day's room below it for time zones. */
 const MAX_DATE_MS = 8.64e15;
+const DAY_MS = 86_400_000;
 
 /** The first fire time strictly after `after`, or {@link NEVER}. */
 export function nextFireAfter(schedule: Schedule, after: number): number {
@@ -102,19 +103,27 @@ export function nextFireAfter(schedule: Schedule, after: number): number {
     if (after < anchor) return anchor;
     return anchor + (Math.floor((after - anchor) / everyMs) + 1) * everyMs;
   }
-  if (after >= MAX_DATE_MS) return NEVER;
+  if (after >= MAX_DATE_MS - DAY_MS) return NEVER;
   const next = cronFor(schedule.cron, schedule.tz).nextRun(new Date(after));
   return next === null ? NEVER : next.getTime();
 }
 
 /** The last fire time at or before `at`, or null if there is none. */
 export function lastFireAtOrBefore(schedule: Schedule, at: number): number | null {
+  return lastFiresAtOrBefore(schedule, at, 1)[0] ?? null;
+}
+
+/** Up to `count` fire times at or before `at`, oldest first. */
+export function lastFiresAtOrBefore(schedule: Schedule, at: number, count: number): number[] {
+  if (at >= MAX_DATE_MS - DAY_MS) return [];
   if (schedule.kind === 'every') {
     const { anchor, everyMs } = schedule;
-    return at < anchor ? null : anchor + Math.floor((at - anchor) / everyMs) * everyMs;
+    if (at < anchor) return [];
+    const last = Math.floor((at - anchor) / everyMs);
+    const first = Math.max(0, last - count + 1);
+    return Array.from({ length: last - first + 1 }, (_, i) => anchor + (first + i) * everyMs);
   }
-  const [previous] = cronFor(schedule.cron, schedule.tz).previousRuns(1, new Date(at + 1));
-  return previous === undefined ? null : previous.getTime();
+  return cronFor(schedule.cron, schedule.tz).previousRuns(count, new Date(at + 1)).map((d) => d.getTime()).reverse();
 }
 
 /** What to enqueue now for a recurring job whose `nextRunAt` has come. */
@@ -146,11 +155,9 @@ export function planOccurrences(schedule: Schedule, nextRunAt: number, now: numb
     case 'once':
       return { fireTimes: [latest], nextRunAt: following };
     case 'all': {
-      const fireTimes: number[] = [];
-      for (let t = nextRunAt; t <= now && fireTimes.length < MAX_CATCH_UP; t = nextFireAfter(schedule, t)) {
-        fireTimes.push(t);
-      }
-      return { fireTimes, nextRunAt: following };
+      // The newest missed occurrences, so the one that is due now is never the one left out.
+      const fireTimes = lastFiresAtOrBefore(schedule, now, MAX_CATCH_UP).filter((t) => t >= nextRunAt);
+      return { fireTimes: fireTimes.length > 0 ? fireTimes : [latest], nextRunAt: following };
     }
   }
 }
