@@ -13,6 +13,7 @@ const status = await runCli(process.argv.slice(2), {
   cwd: process.cwd(),
   env: process.env,
   stdout: (text) => process.stdout.write(text),
+  stdoutIsTerminal: process.stdout.isTTY === true,
   stderr: (text) => process.stderr.write(text),
 });
 if (status !== undefined) process.exitCode = status;

@@ -17,11 +17,14 @@
  * await store.close();
  * ```
  */
-export { WorkerService, type JobHandle } from './worker/worker-service.ts';
+export { WorkerService, parseSignature } from './worker/worker-service.ts';
+export { JobHandle, JobFailedError, ResultTimeoutError, waitForAll, waitForAny, type ResultOptions } from './worker/job-handle.ts';
+export type { ProgressEvent } from './worker/result-watcher.ts';
+export { WorkerEvents, type WorkerEventMap, type WorkerEventName } from './worker/worker-events.ts';
 export { Worker, type WorkerOptions } from './worker/worker.ts';
 export { outsideprocess, type MethodOptions, type OutsideprocessMarker } from './worker/outsideprocess.ts';
 export type { JobContext } from './worker/job-context.ts';
-export { NonRetryableError, JobTimeoutError } from './worker/job-errors.ts';
+export { NonRetryableError, JobTimeoutError, JobCancelledError } from './worker/job-errors.ts';
 export type { JobOptions, RecurringOptions, Priority } from './worker/job-options.ts';
 export { serviceMap, type ServiceRegistry } from './worker/resolve-target.ts';
 export { openWorkerService } from './worker/open-worker-service.ts';
@@ -35,4 +38,5 @@ export type { Clock } from './schedule/clock.ts';
 export type { MisfirePolicy } from './schedule/schedule.ts';
 export {
   SchedulerError, InvalidArgumentError, SerializationError, PluginError, ConfigError, JobTargetError, JobNotFoundError,
+  RecurringNotFoundError,
 } from './errors.ts';

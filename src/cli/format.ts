@@ -1,4 +1,5 @@
-import type { AttemptError, JobRecord, RecurringRecord } from '../store/job-store.ts';
+import SuperJSON from 'superjson';
+import type { AttemptError, JobNote, JobRecord, RecurringRecord } from '../store/job-store.ts';
 
 /*
  * How jobs look on the command line. `--json` output is one JSON value with
@@ -26,6 +27,9 @@ export interface JobJson {
   error: { name: string; message: string; stack?: string } | null;
   recurringId: number | null;
   fireTime: string | null;
+  key: string | null;
+  tags: readonly string[];
+  progress: { current: number; total: number; at: string } | null;
 }
 
 /** A recurring job as `--json` prints it. */
@@ -62,6 +66,9 @@ export function jobToJson(job: JobRecord): JobJson {
     error: job.error,
     recurringId: job.recurringId,
     fireTime: isoOrNull(job.fireTime),
+    key: job.key,
+    tags: job.tags,
+    progress: job.progress === null ? null : { current: job.progress.current, total: job.progress.total, at: iso(job.progress.at) },
   };
 }
 
@@ -119,8 +126,13 @@ export function attemptErrorToJson(error: AttemptError): { attempt: number; at: 
   return { attempt: error.attempt, at: iso(error.at), name: error.name, message: error.message, ...(error.stack === undefined ? {} : { stack: error.stack }) };
 }
 
-/** `jobs show`: one field per line, params and result pretty-printed, every attempt's error with its stack. */
-export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = []): string {
+/** A note as `--json` prints it. */
+export function noteToJson(note: JobNote): { level: string; message: string; at: string } {
+  return { level: note.level, message: note.message, at: iso(note.at) };
+}
+
+/** `jobs show`: one field per line, params and result pretty-printed, notes, every attempt's error with its stack. */
+export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = [], notes: readonly JobNote[] = []): string {
   const json = jobToJson(job);
   const lines: [string, string][] = [
     ['id', String(json.id)],
@@ -135,9 +147,13 @@ export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = [])
     ['finished', json.finishedAt ?? '-'],
   ];
   if (json.recurringId !== null) lines.push(['recurring', `#${json.recurringId}, fire time ${json.fireTime ?? '-'}`]);
+  if (json.key !== null) lines.push(['key', json.key]);
+  if (json.tags.length > 0) lines.push(['tags', json.tags.join(', ')]);
+  if (json.progress !== null) lines.push(['progress', `${json.progress.current}/${json.progress.total} at ${json.progress.at}`]);
   lines.push(['params', indent(JSON.stringify(json.params, null, 2))]);
   if (json.result !== null) lines.push(['result', indent(JSON.stringify(json.result, null, 2))]);
   if (json.error !== null) lines.push(['error', indent(json.error.stack ?? `${json.error.name}: ${json.error.message}`)]);
+  for (const n of notes) lines.push([n.level, `${iso(n.at)} ${n.message}`]);
   for (const e of errors) {
     lines.push([`attempt ${e.attempt}`, indent(`${iso(e.at)} ${e.stack ?? `${e.name}: ${e.message}`}`)]);
   }
@@ -155,6 +171,11 @@ export function table(headers: readonly string[], rows: readonly (readonly strin
 
 function readable(text: string): unknown {
   return (JSON.parse(text) as { json?: unknown }).json ?? null;
+}
+
+/** A deserialized value as the JSON people read: a Date as its ISO string, a BigInt as its digits, a Map as pairs. */
+export function readableValue(value: unknown): unknown {
+  return SuperJSON.serialize(value).json ?? null;
 }
 
 function iso(ms: number): string {

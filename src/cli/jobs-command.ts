@@ -1,11 +1,22 @@
 import { InvalidArgumentError, JobNotFoundError, RecurringNotFoundError } from '../errors.ts';
 import { JOB_STATES, type JobState } from '../store/job-store.ts';
+import type { Priority } from '../worker/job-options.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
-import { attemptErrorToJson, jobDetails, jobsTable, jobToJson, recurringTable, recurringToJson } from './format.ts';
+import { attemptErrorToJson, noteToJson, jobDetails, jobsTable, jobToJson, readableValue, recurringTable, recurringToJson } from './format.ts';
 
 /** Where `jobs` subcommands write; injectable so tests read the output directly. */
 export interface Output {
+  /** A line. */
   out(text: string): void;
+  /** Text as it is (a progress bar redrawn in place). */
+  write(text: string): void;
+}
+
+/** `[#########...........]  45% (45/100)` */
+export function progressBar(current: number, total: number, width = 30): string {
+  const share = total > 0 ? Math.min(1, Math.max(0, current / total)) : 0;
+  const filled = Math.round(share * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(Math.round(share * 100)).padStart(3)}% (${current}/${total})`;
 }
 
 /** Flags of `jobs add`. */
@@ -18,6 +29,10 @@ export interface AddFlags {
   readonly name?: string;
   readonly attempts?: string;
   readonly timeout?: string;
+  readonly priority?: string;
+  readonly key?: string;
+  readonly tag?: readonly string[];
+  readonly wait?: boolean;
 }
 
 /** `jobs add SERVICE METHOD`: prints the new job's id (or the recurring job's id). */
@@ -32,8 +47,13 @@ export async function addJob(worker: WorkerService, service: string, method: str
   const options = {
     ...(flags.attempts === undefined ? {} : { maxAttempts: parseInteger(flags.attempts, '--attempts') }),
     ...(flags.timeout === undefined ? {} : { timeout: parseSeconds(flags.timeout, '--timeout') }),
+    ...(flags.priority === undefined ? {} : { priority: /^-?\d+$/.test(flags.priority) ? Number(flags.priority) : (flags.priority as Priority) }),
   };
-  if (flags.every !== undefined || flags.cron !== undefined) {
+  const recurring = flags.every !== undefined || flags.cron !== undefined;
+  if (recurring && (flags.key !== undefined || flags.tag !== undefined || flags.wait === true)) {
+    throw new InvalidArgumentError('--key, --tag and --wait apply to one-off jobs, not to --every or --cron');
+  }
+  if (recurring) {
     const every = flags.every !== undefined ? parseSeconds(flags.every, '--every') : (flags.cron ?? '');
     const record = await worker.addAsRecurring(service, method, params, every, {
       ...options,
@@ -43,27 +63,64 @@ export async function addJob(worker: WorkerService, service: string, method: str
     output.out(String(record.id));
     return;
   }
+  const oneOff = {
+    ...options,
+    ...(flags.key === undefined ? {} : { key: flags.key }),
+    ...(flags.tag === undefined ? {} : { tags: flags.tag }),
+  };
   const handle = flags.at !== undefined
-    ? await worker.addAsScheduled(service, method, params, parseInstant(flags.at), options)
-    : await worker.add(service, method, params, options);
-  output.out(String(handle.id));
+    ? await worker.addAsScheduled(service, method, params, parseInstant(flags.at), oneOff)
+    : await worker.add(service, method, params, oneOff);
+  if (flags.wait !== true) {
+    output.out(String(handle.id));
+    return;
+  }
+  // A foreground job (Gearman's SUBMIT_JOB): the result on stdout, a failure as the exit status.
+  const result = await handle.result();
+  output.out(JSON.stringify(readableValue(result), null, 2) ?? 'undefined');
+}
+
+/** `jobs show ID --watch`: progress and notes as they come, then the finished job. */
+export async function watchJob(worker: WorkerService, idText: string, output: Output, live: boolean): Promise<void> {
+  const id = parsePositiveInteger(idText, 'ID');
+  const handle = await worker.getJob(id);
+  const stop = handle.onProgress((event) => {
+    if (event.type === 'progress') {
+      const line = progressBar(event.current, event.total);
+      if (live) output.write(`\r${line}`);
+      else output.out(line);
+    } else {
+      output.out(`${live ? '\n' : ''}${event.type}: ${event.message}`);
+    }
+  });
+  try {
+    await handle.result();
+  } catch {
+    // The outcome is what the details below show.
+  } finally {
+    stop();
+  }
+  if (live) output.write('\n');
+  await showJob(worker, idText, {}, output);
 }
 
 /** `jobs list`. */
 export async function listJobs(
   worker: WorkerService,
-  flags: { state?: string; recurring?: boolean; json?: boolean; limit?: string },
+  flags: { state?: string; recurring?: boolean; json?: boolean; limit?: string; tag?: string },
   output: Output,
 ): Promise<void> {
   if (flags.recurring === true) {
-    if (flags.state !== undefined) throw new InvalidArgumentError('--state filters jobs, not recurring jobs: drop it or --recurring');
+    if (flags.state !== undefined || flags.tag !== undefined) {
+      throw new InvalidArgumentError('--state and --tag filter jobs, not recurring jobs: drop them or --recurring');
+    }
     const records = await worker.store.listRecurring();
     output.out(flags.json === true ? JSON.stringify(records.map(recurringToJson), null, 2) : recurringTable(records));
     return;
   }
   const state = flags.state === undefined ? undefined : parseState(flags.state);
   const limit = flags.limit === undefined ? 100 : parsePositiveInteger(flags.limit, '--limit');
-  const jobs = await worker.store.listJobs({ ...(state === undefined ? {} : { state }), limit });
+  const jobs = await worker.store.listJobs({ ...(state === undefined ? {} : { state }), ...(flags.tag === undefined ? {} : { tag: flags.tag }), limit });
   output.out(flags.json === true ? JSON.stringify(jobs.map(jobToJson), null, 2) : jobsTable(jobs));
 }
 
@@ -73,7 +130,10 @@ export async function showJob(worker: WorkerService, idText: string, flags: { js
   const job = await worker.store.getJob(id);
   if (job === undefined) throw new JobNotFoundError(id);
   const errors = await worker.store.getJobErrors(id);
-  output.out(flags.json === true ? JSON.stringify({ ...jobToJson(job), errors: errors.map(attemptErrorToJson) }, null, 2) : jobDetails(job, errors));
+  const notes = await worker.store.getJobNotes(id);
+  output.out(flags.json === true
+    ? JSON.stringify({ ...jobToJson(job), errors: errors.map(attemptErrorToJson), notes: notes.map(noteToJson) }, null, 2)
+    : jobDetails(job, errors, notes));
 }
 
 /** `jobs cancel ID`. */

@@ -6,7 +6,7 @@ import { createLogger } from '../log/logger.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { createConfig, type HostOptions } from './bootstrap.ts';
-import { addJob, cancelJob, clearJobs, listJobs, removeRecurring, retryJob, showJob, type Output } from './jobs-command.ts';
+import { addJob, cancelJob, clearJobs, listJobs, removeRecurring, retryJob, showJob, watchJob, type Output } from './jobs-command.ts';
 import { runApp, runWorker } from './run-processes.ts';
 
 /** Where the command line runs: injected so tests run it in-process. */
@@ -17,6 +17,8 @@ export interface CliEnvironment {
   readonly cwd: string;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdout: (text: string) => void;
+  /** Whether a person watches stdout (progress bars redraw in place). */
+  readonly stdoutIsTerminal: boolean;
   readonly stderr: (text: string) => void;
 }
 
@@ -103,7 +105,7 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     const logger = createLogger({ level: 'warn', pretty: false, base: { role: 'cli' } });
     const worker = openWorkerService({ config, projectRoot: options.projectRoot, logger });
     try {
-      await run(worker, { out: (text) => env.stdout(`${text}\n`) });
+      await run(worker, { out: (text) => env.stdout(`${text}\n`), write: env.stdout });
     } finally {
       await worker.store.close();
     }
@@ -120,6 +122,10 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .option('--name <name>', 'recurring: name, so one method can have several recurring jobs')
     .option('--attempts <n>', 'attempts before the job ends failed (default 3)')
     .option('--timeout <seconds>', 'abort an attempt running longer than this')
+    .option('--priority <p>', 'high, normal, low or an integer; higher runs first (default normal)')
+    .option('--key <key>', 'unique key: while a job with this service, method and key waits or runs, print its id instead of adding one')
+    .option('--tag <tag>', 'a label for jobs list --tag; repeatable', collect, undefined)
+    .option('--wait', 'wait for the job to finish and print its result (exit 1 if it fails)')
     .action(async (service: string, method: string, flags: Record<string, string>) =>
       withService((worker, output) => addJob(worker, service, method, flags, output)));
 
@@ -127,16 +133,21 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .description('list jobs, newest first (or recurring jobs)')
     .option('--state <state>', 'only jobs in this state: waiting, running, succeeded, failed, cancelled')
     .option('--recurring', 'list recurring jobs instead')
+    .option('--tag <tag>', 'only jobs with this tag')
     .option('--limit <n>', 'at most this many jobs (default: 100)')
     .option('--json', 'print one JSON array')
     .action(async (flags: Record<string, string | boolean>) =>
       withService((worker, output) => listJobs(worker, flags, output)));
 
   jobs.command('show')
-    .description('show one job: params, outcome, error stack')
+    .description('show one job: params, outcome, progress, notes, every attempt\'s error')
     .argument('<id>')
     .option('--json', 'print one JSON object')
-    .action(async (id: string, flags: { json?: boolean }) => withService((worker, output) => showJob(worker, id, flags, output)));
+    .option('--watch', 'follow its progress and notes until it finishes')
+    .action(async (id: string, flags: { json?: boolean; watch?: boolean }) => withService((worker, output) => {
+      if (flags.watch === true && flags.json === true) throw new CommanderArgumentError('--watch and --json exclude each other');
+      return flags.watch === true ? watchJob(worker, id, output, env.stdoutIsTerminal) : showJob(worker, id, flags, output);
+    }));
 
   jobs.command('clear')
     .description('remove every recurring job (jobs already added and the history stay)')
@@ -196,8 +207,8 @@ function pluginDirs(env: CliEnvironment, flags: GlobalFlags): string[] {
   return flags.plugins.length === 0 ? [resolve(env.projectRoot, 'plugins')] : flags.plugins.map((dir) => resolve(env.cwd, dir));
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function wholeNumber(text: string): number {

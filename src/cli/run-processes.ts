@@ -71,6 +71,8 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
     defaultTimeoutMs: seconds(config, 'worker.defaultTimeoutSeconds'),
     lingerMs: seconds(config, 'worker.killGraceSeconds') ?? 0,
     retention: { succeededMs: days(config, 'worker.retention.succeededDays'), failedMs: days(config, 'worker.retention.failedDays') },
+    events: service.events,
+    maxResultBytes: wholeNumber(config, 'worker.maxPayloadBytes'),
     // Only a new process can stop a method that ignores its signal: finish the others, then ask the
     // supervisor for a replacement. Without a supervisor nothing would restart us, so we carry on.
     ...(options.child

@@ -15,6 +15,7 @@ export const CORE_KEYS = [
   { key: 'worker.retention.failedDays', default: 30, description: 'Failed and cancelled jobs are deleted this many days after they finished; 0 keeps them.' },
   { key: 'worker.leaseSeconds', default: 30, description: 'How long a claimed job stays leased without a heartbeat before another worker may take it.' },
   { key: 'worker.shutdownGraceSeconds', default: 30, description: 'On SIGINT/SIGTERM, how long running jobs may take to finish before they are aborted and given back.' },
+  { key: 'worker.maxPayloadBytes', default: 1_048_576, description: 'Largest params or result, in bytes of stored text; larger ones are refused with an error.' },
   { key: 'worker.synchronous', default: 'NORMAL', description: 'SQLite synchronous setting: NORMAL (a power cut may lose the last commits) or FULL (durable, slower writes).' },
   { key: 'log.level', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal or silent.' },
   { key: 'log.pretty', default: 'auto', description: 'Readable log lines instead of JSON: auto (when stdout is a terminal), true or false.' },

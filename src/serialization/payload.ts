@@ -28,11 +28,20 @@ serializer.registerCustom<Buffer, string>(
  * Turns a value into storable text.
  * @param value JSON values plus `Date`, `BigInt`, `Map`, `Set`, `undefined`, `Uint8Array` and `Buffer`.
  * @param root the name used in error messages, e.g. `params` or `result`.
- * @throws SerializationError naming where an unsupported value sits (`params.user.save is a function`).
+ * @param maxBytes refuse a stored form larger than this.
+ * @throws SerializationError naming where an unsupported value sits (`params.user.save is a function`), or a value too large.
  */
-export function serialize(value: unknown, root = 'params'): string {
+export function serialize(value: unknown, root = 'params', maxBytes = Number.POSITIVE_INFINITY): string {
   assertSerializable(value, root);
-  return serializer.stringify(value);
+  const text = serializer.stringify(value);
+  // Characters ≤ bytes ≤ 3 × characters in UTF-8: count bytes only when it can matter.
+  if (text.length * 3 > maxBytes) {
+    const bytes = Buffer.byteLength(text);
+    if (bytes > maxBytes) {
+      throw new SerializationError(root, `${root} is ${bytes} bytes when stored; the limit is ${maxBytes} (config worker.maxPayloadBytes): store large data elsewhere and pass a reference`);
+    }
+  }
+  return text;
 }
 
 /** The inverse of {@link serialize}. */

@@ -7,6 +7,9 @@
  * boundary as already-serialized text: the store never interprets them.
  */
 
+/** What kind of change {@link JobStore.onChange} reports. */
+export type StoreChange = 'work' | 'outcomes' | 'any';
+
 /** A job's life: waiting → running → succeeded | failed | cancelled (running → waiting again on retry or lost lease). */
 export type JobState = 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const JOB_STATES: readonly JobState[] = ['waiting', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -30,6 +33,41 @@ export interface NewJob {
   readonly maxAttempts: number;
   readonly timeoutMs: number | null;
   readonly createdAt: number;
+  /** Unique key: while a job with the same service, method and key is waiting or running, no other is added. */
+  readonly key?: string | null;
+  readonly tags?: readonly string[] | null;
+}
+
+/** A running job's latest progress report (Gearman WORK_STATUS). */
+export interface Progress {
+  readonly current: number;
+  readonly total: number;
+  readonly at: number;
+}
+
+/** A note or warning a running job left (Gearman WORK_DATA / WORK_WARNING). */
+export interface JobNote {
+  readonly id: number;
+  readonly level: 'note' | 'warning';
+  readonly message: string;
+  readonly at: number;
+}
+
+/** Progress and notes reported by running jobs, recorded in one transaction; fenced like completions. */
+export interface ProgressUpdate {
+  readonly id: number;
+  readonly owner: string;
+  readonly progress: Progress | null;
+  readonly notes: readonly Omit<JobNote, 'id'>[];
+}
+
+/** What a result watcher needs to know of a job, cheaply. */
+export interface JobPulse {
+  readonly id: number;
+  readonly state: JobState;
+  readonly progressAt: number | null;
+  /** Id of the job's newest note, 0 if none. */
+  readonly lastNoteId: number;
 }
 
 /** A stored job, as the CLI and `getJob` see it. */
@@ -54,6 +92,9 @@ export interface JobRecord {
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
+  readonly key: string | null;
+  readonly tags: readonly string[];
+  readonly progress: Progress | null;
 }
 
 /** What the worker gets when it claims a job. */
@@ -132,13 +173,19 @@ export interface RecurringRecord extends RecurringSpec {
 /** Filters for {@link JobStore.listJobs}. */
 export interface JobFilter {
   readonly state?: JobState;
+  /** Only jobs carrying this tag. */
+  readonly tag?: string;
   /** Newest first; at most this many. */
   readonly limit?: number;
 }
 
 /** Storage for jobs and recurring jobs. Every method is atomic. */
 export interface JobStore {
-  /** Inserts one job and returns its id. */
+  /**
+   * Inserts one job and returns its id. With a `key`, if a job with the same
+   * service, method and key is waiting or running, nothing is inserted and
+   * that job's id is returned (decided by a unique index, so race-free).
+   */
   addJob(job: NewJob): Promise<number>;
 
   /**
@@ -156,6 +203,15 @@ export interface JobStore {
 
   /** Records outcomes in one transaction. Returns the ids whose completion was refused because `owner` no longer holds the lease. */
   complete(completions: readonly Completion[]): Promise<number[]>;
+
+  /** Records progress and notes of running jobs; updates for jobs `owner` no longer holds are dropped. */
+  recordProgress(updates: readonly ProgressUpdate[]): Promise<void>;
+
+  /** The state, progress time and newest note of each job in `ids` that exists. */
+  pulse(ids: readonly number[]): Promise<JobPulse[]>;
+
+  /** A job's notes with an id above `afterId`, oldest first. */
+  getJobNotes(id: number, afterId?: number): Promise<JobNote[]>;
 
   /** Extends every lease `owner` holds. */
   heartbeat(owner: string, leaseUntil: number): Promise<void>;
@@ -223,11 +279,13 @@ export interface JobStore {
   removeRecurring(service: string, method: string, name: string): Promise<boolean>;
 
   /**
-   * Calls `listener` when another process may have changed the store (or the
-   * store was reopened). Cheap and coalesced; listeners re-read what they need.
+   * Calls `listener` when the store may have changed: `work` when jobs may
+   * have become due or been cancelled here, `outcomes` when jobs finished or
+   * reported progress here, `any` for another process's commit (or a
+   * reopened file). Cheap and coalesced; listeners re-read what they need.
    * Returns an unsubscribe function.
    */
-  onChange(listener: () => void): () => void;
+  onChange(listener: (change: StoreChange) => void): () => void;
 
   close(): Promise<void>;
 }

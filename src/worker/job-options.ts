@@ -10,10 +10,18 @@ export interface JobOptions {
   readonly timeout?: number;
   /** Claim order among due jobs: higher first; `high` = 10, `normal` = 0, `low` = -10. @default 'normal' */
   readonly priority?: Priority;
+  /**
+   * Unique key (Gearman's unique id): while a job with the same service,
+   * method and key is waiting or running, `add` returns that job's handle
+   * instead of adding another. Once it has finished, the key is free again.
+   */
+  readonly key?: string;
+  /** Labels (aws-flow's tag_list), for `jobs list --tag`. */
+  readonly tags?: readonly string[];
 }
 
 /** Options accepted by `addAsRecurring`. */
-export interface RecurringOptions extends JobOptions {
+export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags'> {
   /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
   readonly name?: string;
   /** IANA time zone of a cron expression. @default this process's zone */
@@ -65,6 +73,27 @@ export function resolvePriority(priority: unknown): number {
     return PRIORITIES[priority as keyof typeof PRIORITIES];
   }
   throw new InvalidArgumentError(`Expected \`priority\` to be "high", "normal", "low" or an integer, got \`${String(priority)}\``);
+}
+
+/** @throws InvalidArgumentError unless `key` is a non-empty string (or absent). */
+export function resolveKey(key: unknown): string | null {
+  if (key === undefined || key === null) return null;
+  if (typeof key !== 'string' || key === '') {
+    throw new InvalidArgumentError(`Expected \`key\` to be a non-empty string, got ${key === '' ? 'an empty string' : `\`${String(key)}\` (${typeof key})`}`);
+  }
+  return key;
+}
+
+/** @throws InvalidArgumentError unless `tags` is an array of non-empty strings (or absent). */
+export function resolveTags(tags: unknown): string[] | null {
+  if (tags === undefined || tags === null) return null;
+  if (!Array.isArray(tags)) throw new InvalidArgumentError(`Expected \`tags\` to be an array of strings, got ${typeof tags}`);
+  tags.forEach((tag: unknown, index) => {
+    if (typeof tag !== 'string' || tag === '') {
+      throw new InvalidArgumentError(`Expected \`tags[${index}]\` to be a non-empty string, got \`${String(tag)}\` (${typeof tag})`);
+    }
+  });
+  return [...new Set(tags as string[])];
 }
 
 /** @throws InvalidArgumentError unless `misfire` is a known policy. */

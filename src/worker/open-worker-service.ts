@@ -28,5 +28,9 @@ export function openWorkerService(options: {
     throw new ConfigError(`Expected config \`worker.synchronous\` to be NORMAL or FULL, got \`${synchronous}\``);
   }
   const store = SqliteStore.open({ path, synchronous: synchronous as Synchronous, logger: options.logger });
-  return new WorkerService(store, options.services === undefined ? {} : { services: options.services });
+  const maxPayloadBytes = Number(options.config.get('worker.maxPayloadBytes'));
+  if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes < 1) {
+    throw new ConfigError(`Expected config \`worker.maxPayloadBytes\` to be a positive whole number, got \`${String(options.config.get('worker.maxPayloadBytes'))}\``);
+  }
+  return new WorkerService(store, { maxPayloadBytes, ...(options.services === undefined ? {} : { services: options.services }) });
 }

@@ -5,6 +5,7 @@ import { deserialize, serialize } from '../serialization/payload.ts';
 import type { ClaimedJob, Completion, JobErrorInfo } from '../store/job-store.ts';
 import { retryDelayMs, type BackoffOptions } from './backoff.ts';
 import type { JobContext } from './job-context.ts';
+import type { ProgressBuffer } from './progress-buffer.ts';
 import { JobCancelledError, JobTimeoutError, NonRetryableError } from './job-errors.ts';
 import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
 
@@ -24,6 +25,12 @@ export interface JobRunner {
    * `settled` resolves when it finally does.
    */
   readonly onLingering: (jobId: number, settled: Promise<unknown>) => void;
+  /** Where `ctx.progress`, `ctx.note` and `ctx.warn` go until the worker writes them. */
+  readonly progress: ProgressBuffer;
+  /** Asks the worker to write buffered progress soon. */
+  readonly onProgress: () => void;
+  /** Largest result, in bytes of stored text. */
+  readonly maxResultBytes: number;
 }
 
 /**
@@ -49,11 +56,24 @@ export async function runJob(job: ClaimedJob, controller: AbortController, runne
       get log() {
         return jobLog();
       },
+      progress: (current, total) => {
+        runner.progress.progress(job.id, current, total, runner.clock.now());
+        runner.onProgress();
+      },
+      note: (message) => {
+        runner.progress.note(job.id, 'note', message, runner.clock.now());
+        runner.onProgress();
+      },
+      warn: (message) => {
+        runner.progress.note(job.id, 'warning', message, runner.clock.now());
+        jobLog().warn(message);
+        runner.onProgress();
+      },
     };
     if (runner.log.isLevelEnabled('debug')) jobLog().debug({ attempt: job.attempt }, 'job started');
     const work = Promise.resolve(target.fn.call(target.thisArg, deserialize(job.params), ctx));
     const value = await untilAborted(work, controller.signal, (settled) => runner.onLingering(job.id, settled));
-    const result = serialize(value, 'result');
+    const result = serialize(value, 'result', runner.maxResultBytes);
     if (runner.log.isLevelEnabled('debug')) jobLog().debug('job succeeded');
     return { id: job.id, owner: runner.owner, outcome: 'succeeded', result, at: runner.clock.now() };
   } catch (error) {

@@ -1,17 +1,16 @@
-import { InvalidArgumentError, JobTargetError } from '../errors.ts';
+import { InvalidArgumentError, JobNotFoundError, JobTargetError } from '../errors.ts';
 import { parseSchedule, startSchedule } from '../schedule/schedule.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import { serialize } from '../serialization/payload.ts';
 import type { CancelOutcome, JobStore, RecurringRecord } from '../store/job-store.ts';
-import { assertName, resolveJobOptions, resolveMisfire, type JobOptions, type RecurringOptions } from './job-options.ts';
+import { JobHandle } from './job-handle.ts';
+import {
+  assertName, resolveJobOptions, resolveKey, resolveMisfire, resolveTags, type JobOptions, type RecurringOptions,
+} from './job-options.ts';
+import { ResultWatcher } from './result-watcher.ts';
+import { WorkerEvents } from './worker-events.ts';
 import { outsideprocess, type MethodOptions } from './outsideprocess.ts';
 import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
-
-/** What `add` and `addAsScheduled` resolve to. */
-export interface JobHandle {
-  /** The job's id in the store (`main.ts jobs show ID`). */
-  readonly id: number;
-}
 
 /**
  * The `worker` service: what plugins use to add jobs (AMsoil's API, in
@@ -21,8 +20,12 @@ export interface JobHandle {
 export class WorkerService {
   /** The store behind this service; the worker process claims from it. */
   readonly store: JobStore;
+  /** Lifecycle events of the worker running in this process; subscribe from a plugin's setup(). */
+  readonly events = new WorkerEvents();
   readonly #clock: Clock;
   readonly #services: ServiceRegistry | undefined;
+  readonly #watcher: ResultWatcher;
+  readonly #maxPayloadBytes: number;
 
   /** Marks a method as callable by the worker (decorator or wrapper). See {@link outsideprocess}. */
   readonly outsideprocess = outsideprocess;
@@ -32,20 +35,32 @@ export class WorkerService {
    *   a method was marked with (`outsideprocess({ maxAttempts })`) apply to jobs
    *   added here; without it (or for a service not loaded here) the global
    *   defaults apply.
+   * @param options.maxPayloadBytes largest params, in bytes of stored text. @default 1 MiB
    */
-  constructor(store: JobStore, options: { clock?: Clock; services?: ServiceRegistry } = {}) {
+  constructor(store: JobStore, options: { clock?: Clock; services?: ServiceRegistry; maxPayloadBytes?: number } = {}) {
     this.store = store;
     this.#clock = options.clock ?? systemClock;
     this.#services = options.services;
+    this.#maxPayloadBytes = options.maxPayloadBytes ?? 1024 * 1024;
+    this.#watcher = new ResultWatcher(store);
+  }
+
+  /**
+   * A handle for a job added earlier, by any process (after a restart too).
+   * @throws JobNotFoundError for an unknown id.
+   */
+  async getJob<T = unknown>(id: number): Promise<JobHandle<T>> {
+    if ((await this.store.getJob(assertJobId(id))) === undefined) throw new JobNotFoundError(id);
+    return new JobHandle<T>(id, this.#watcher);
   }
 
   /** Runs `service.method(params)` as soon as a worker is free. */
-  async add(service: string, method: string, params?: unknown, options?: JobOptions): Promise<JobHandle> {
+  async add<T = unknown>(service: string, method: string, params?: unknown, options?: JobOptions): Promise<JobHandle<T>> {
     return this.#insert(service, method, params, this.#clock.now(), options);
   }
 
   /** Runs `service.method(params)` at or after `runAt`, never before. */
-  async addAsScheduled(service: string, method: string, params: unknown, runAt: Date, options?: JobOptions): Promise<JobHandle> {
+  async addAsScheduled<T = unknown>(service: string, method: string, params: unknown, runAt: Date, options?: JobOptions): Promise<JobHandle<T>> {
     if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) {
       throw new InvalidArgumentError(`Expected \`runAt\` to be a valid Date, got ${runAt instanceof Date ? 'an invalid Date' : `\`${String(runAt)}\` (${typeof runAt})`}`);
     }
@@ -67,7 +82,7 @@ export class WorkerService {
     const input = parseSchedule(every, options?.tz);
     const resolved = resolveJobOptions(options, this.#methodDefaults(service, method));
     const misfire = resolveMisfire(options?.misfire);
-    const serialized = serialize(params, 'params');
+    const serialized = serialize(params, 'params', this.#maxPayloadBytes);
     const now = this.#clock.now();
     const { schedule, firstRunAt } = startSchedule(input, now);
     return this.store.upsertRecurring({
@@ -133,19 +148,21 @@ export class WorkerService {
     }
   }
 
-  async #insert(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle> {
+  async #insert<T>(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle<T>> {
     assertName(service, 'service');
     assertName(method, 'method');
     const resolved = resolveJobOptions(options, this.#methodDefaults(service, method));
     const id = await this.store.addJob({
       service,
       method,
-      params: serialize(params, 'params'),
+      params: serialize(params, 'params', this.#maxPayloadBytes),
       runAt,
       ...resolved,
+      key: resolveKey(options?.key),
+      tags: resolveTags(options?.tags),
       createdAt: this.#clock.now(),
     });
-    return { id };
+    return new JobHandle<T>(id, this.#watcher);
   }
 }
 

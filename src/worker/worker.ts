@@ -3,12 +3,21 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import type { ClaimedJob, Completion, JobStore } from '../store/job-store.ts';
+import { ProgressBuffer } from './progress-buffer.ts';
+import { WorkerEvents } from './worker-events.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { fireDueRecurring } from './fire-recurring.ts';
 import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
 import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
 import type { ServiceRegistry } from './resolve-target.ts';
 import { runJob, type JobRunner } from './run-job.ts';
+
+/** A job whose outcome is known but not yet recorded. */
+interface Finished {
+  readonly completion: Completion;
+  readonly job: ClaimedJob;
+  readonly startedAt: number;
+}
 
 /** Options for {@link Worker}. All durations in milliseconds. */
 export interface WorkerOptions {
@@ -35,6 +44,10 @@ export interface WorkerOptions {
   readonly onStuck?: (jobId: number) => void;
   /** How long finished jobs are kept. @default keep forever */
   readonly retention?: Retention;
+  /** Where lifecycle events go (the `worker` service's `events`). */
+  readonly events?: WorkerEvents;
+  /** Largest result, in bytes of stored text. @default 1 MiB */
+  readonly maxResultBytes?: number;
   readonly backoff?: BackoffOptions;
   readonly clock?: Clock;
   /** Injectable jitter source for tests. */
@@ -63,7 +76,11 @@ export class Worker {
   readonly #onStuck: ((jobId: number) => void) | undefined;
   readonly #running = new Map<number, AbortController>();
   readonly #released = new Set<number>();
-  #completions: Completion[] = [];
+  readonly #progress = new ProgressBuffer();
+  readonly #events: WorkerEvents;
+  #finished: Finished[] = [];
+  #progressTimer: NodeJS.Timeout | undefined;
+  #idle = false;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #pumping = false;
   #again = false;
@@ -84,6 +101,8 @@ export class Worker {
     this.#retention = options.retention ?? { succeededMs: null, failedMs: null };
     this.#clock = options.clock ?? systemClock;
     this.#onStuck = options.onStuck;
+    this.#events = options.events ?? new WorkerEvents();
+    this.#events.useLogger(options.logger);
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new InvalidArgumentError(`Expected \`concurrency\` to be an integer >= 1, got \`${String(options.concurrency)}\``);
     }
@@ -96,6 +115,15 @@ export class Worker {
       log: options.logger,
       defaultTimeoutMs: options.defaultTimeoutMs ?? null,
       onLingering: (jobId, settled) => this.#watchLingering(jobId, settled),
+      progress: this.#progress,
+      onProgress: () => {
+        // A report a job makes is written within 50 ms, batched with every other report made meanwhile.
+        this.#progressTimer ??= setTimeout(() => {
+          this.#progressTimer = undefined;
+          void this.#flushProgress();
+        }, 50);
+      },
+      maxResultBytes: options.maxResultBytes ?? 1024 * 1024,
     };
   }
 
@@ -108,7 +136,8 @@ export class Worker {
   start(): void {
     if (this.#state !== 'new') throw new Error('a Worker can be started once');
     this.#state = 'running';
-    this.#unsubscribe = this.#store.onChange(() => {
+    this.#unsubscribe = this.#store.onChange((change) => {
+      if (change === 'outcomes') return; // our own records, or another job's: nothing new to claim
       this.#wake();
       void this.#abortCancelled();
     });
@@ -131,6 +160,8 @@ export class Worker {
     if (this.#state === 'stopped' || this.#state === 'stopping') return;
     this.#state = 'stopping';
     clearTimeout(this.#wakeTimer);
+    clearTimeout(this.#progressTimer);
+    this.#progressTimer = undefined;
     for (const timer of this.#timers) clearInterval(timer);
     this.#unsubscribe?.();
     this.#log.info({ running: this.#running.size, graceMs }, 'worker stopping: no new claims');
@@ -169,7 +200,13 @@ export class Worker {
         if (free <= 0 || this.#state !== 'running') continue; // a finishing job wakes us
         const jobs = await this.#store.claim({ owner: this.owner, limit: free, now, leaseUntil: now + this.#leaseMs });
         for (const job of jobs) this.#start(job);
-        if (jobs.length < free) await this.#sleepUntilNextDue();
+        if (jobs.length < free) {
+          if (jobs.length === 0 && this.#running.size === 0 && !this.#idle) {
+            this.#idle = true;
+            this.#events.emit('idle', {});
+          }
+          await this.#sleepUntilNextDue();
+        }
       } while (this.#again && this.#state === 'running');
     } catch (error) {
       this.#log.error({ err: error }, 'worker loop failed; retrying in 1 s');
@@ -193,29 +230,58 @@ export class Worker {
 
   #start(job: ClaimedJob): void {
     const controller = new AbortController();
+    const startedAt = this.#clock.now();
     this.#running.set(job.id, controller);
+    this.#idle = false;
+    if (this.#events.has('claimed')) this.#events.emit('claimed', { job });
     void runJob(job, controller, this.#runner).then((completion) => {
       this.#running.delete(job.id);
       // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
-      if (!this.#released.delete(job.id)) this.#completions.push(completion);
+      if (!this.#released.delete(job.id)) this.#finished.push({ completion, job, startedAt });
       if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
       if (this.#state === 'running') this.#wake();
     });
   }
 
-  /** Records finished jobs' outcomes in one transaction. */
+  /** Records finished jobs' outcomes in one transaction (after any progress they reported). */
   async #flush(): Promise<void> {
-    if (this.#completions.length === 0) return;
-    const batch = this.#completions;
-    this.#completions = [];
+    await this.#flushProgress();
+    if (this.#finished.length === 0) return;
+    const batch = this.#finished;
+    this.#finished = [];
+    let refused: number[];
     try {
-      const refused = await this.#store.complete(batch);
-      if (refused.length > 0) {
-        this.#log.warn({ jobIds: refused }, 'outcome not recorded: this worker no longer holds the lease (the job was taken over)');
-      }
+      refused = await this.#store.complete(batch.map((f) => f.completion));
     } catch (error) {
-      this.#completions.unshift(...batch);
+      this.#finished.unshift(...batch);
       throw error;
+    }
+    if (refused.length > 0) {
+      this.#log.warn({ jobIds: refused }, 'outcome not recorded: this worker no longer holds the lease (the job was taken over)');
+    }
+    this.#emitOutcomes(batch, refused);
+  }
+
+  async #flushProgress(): Promise<void> {
+    if (this.#progress.size === 0) return;
+    try {
+      await this.#store.recordProgress(this.#progress.take(this.owner));
+    } catch (error) {
+      this.#log.error({ err: error }, 'recording job progress failed');
+    }
+  }
+
+  #emitOutcomes(batch: readonly Finished[], refused: readonly number[]): void {
+    const events = this.#events;
+    if (!events.has('succeeded') && !events.has('failed') && !events.has('retrying') && !events.has('cancelled')) return;
+    const skip = new Set(refused);
+    for (const { completion: c, job, startedAt } of batch) {
+      if (skip.has(c.id)) continue;
+      const durationMs = c.at - startedAt;
+      if (c.outcome === 'succeeded') events.emit('succeeded', { job, durationMs });
+      else if (c.outcome === 'cancelled') events.emit('cancelled', { job });
+      else if (c.retryAt === null) events.emit('failed', { job, error: c.error, durationMs });
+      else events.emit('retrying', { job, error: c.error, retryAt: c.retryAt });
     }
   }
 

@@ -7,14 +7,40 @@
 const JOB_COLUMNS = `id, service, method, params, state, priority, run_at AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
   fire_time AS fireTime, lease_owner AS leaseOwner, lease_until AS leaseUntil, created_at AS createdAt,
-  started_at AS startedAt, finished_at AS finishedAt`;
+  started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
+  progress_total AS progressTotal, progress_at AS progressAt`;
 
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
 
 export const insertJob = `
-  INSERT INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms, created_at)
-  VALUES (@service, @method, @params, @priority, @runAt, @maxAttempts, @timeoutMs, @createdAt)`;
+  INSERT INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags)
+  VALUES (@service, @method, @params, @priority, @runAt, @maxAttempts, @timeoutMs, @createdAt, @tags)`;
+
+/** OR IGNORE: jobs_active_key turns a second active job with the same key into a no-op. */
+export const insertKeyedJob = `
+  INSERT OR IGNORE INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, key, tags)
+  VALUES (@service, @method, @params, @priority, @runAt, @maxAttempts, @timeoutMs, @createdAt, @key, @tags)`;
+
+export const selectActiveByKey = `
+  SELECT id FROM jobs WHERE service = ? AND method = ? AND key = ? AND state IN ('waiting', 'running')`;
+
+/** Fenced: progress of a job this worker no longer holds is dropped. */
+export const recordProgress = `
+  UPDATE jobs SET progress_current = @current, progress_total = @total, progress_at = @at
+   WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
+
+export const insertNote = `
+  INSERT INTO job_notes (job_id, level, message, at)
+  SELECT id, @level, @message, @at FROM jobs WHERE id = @id AND lease_owner = @owner AND state = 'running'`;
+
+export const selectNotes = `SELECT id, level, message, at FROM job_notes WHERE job_id = ? AND id > ? ORDER BY id`;
+
+/** One query for every job a process awaits: its state, and whether it reported anything new. */
+export const pulse = `
+  SELECT id, state, progress_at AS progressAt,
+         COALESCE((SELECT max(n.id) FROM job_notes n WHERE n.job_id = jobs.id), 0) AS lastNoteId
+    FROM jobs WHERE id IN (SELECT value FROM json_each(?))`;
 
 /**
  * One statement, inside BEGIN IMMEDIATE: SQLite has no SKIP LOCKED, and a
@@ -116,13 +142,18 @@ export const selectJobErrors = `SELECT attempt, name, message, stack, at FROM jo
 /** Oldest first, a batch at a time, so pruning never holds the write lock for long. */
 const PRUNABLE = `SELECT id FROM jobs WHERE state = @state AND finished_at < @before ORDER BY finished_at, id LIMIT @limit`;
 export const pruneJobErrors = `DELETE FROM job_errors WHERE job_id IN (${PRUNABLE})`;
+export const pruneJobNotes = `DELETE FROM job_notes WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobs = `DELETE FROM jobs WHERE id IN (${PRUNABLE})`;
 
 export const deleteRecurring = `DELETE FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 
 export const selectJob = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`;
 export const listJobs = `SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT @limit`;
-export const listJobsByState = `SELECT ${JOB_COLUMNS} FROM jobs WHERE state = @state ORDER BY id DESC LIMIT @limit`;
+export const listJobsFiltered = `
+  SELECT ${JOB_COLUMNS} FROM jobs
+   WHERE (@state IS NULL OR state = @state)
+     AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = @tag))
+   ORDER BY id DESC LIMIT @limit`;
 
 /** Served by the min/max optimisation on jobs_waiting_run_at and recurring_next_run. */
 export const nextWakeAt = `

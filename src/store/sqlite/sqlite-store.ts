@@ -1,9 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Logger } from '../../log/logger.ts';
-import { JobNotFoundError } from '../../errors.ts';
+import { InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
-  AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobRecord, JobState, JobStore, NewJob,
-  RecurringRecord, RecurringSpec, RunningJob,
+  AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobNote, JobPulse, JobRecord, JobState,
+  JobStore, NewJob, ProgressUpdate, RecurringRecord, RecurringSpec, RunningJob, StoreChange,
 } from '../job-store.ts';
 import { ChangeMonitor } from './change-monitor.ts';
 import { identityOf, openDatabase, type FileIdentity, type Synchronous } from './open-database.ts';
@@ -22,7 +22,14 @@ export interface SqliteStoreOptions {
   readonly logger?: Logger;
 }
 
-type Row = Omit<JobRecord, 'error' | 'state'> & { state: string; error: string | null };
+type Row = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress'> & {
+  state: string;
+  error: string | null;
+  tags: string | null;
+  progressCurrent: number | null;
+  progressTotal: number | null;
+  progressAt: number | null;
+};
 type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | null };
 
 /** Prepared once per connection; re-prepared when the file is reopened. */
@@ -36,7 +43,14 @@ class Statements {
   readonly recoverExpiredLeases: Statement;
   readonly selectJob: Statement<[number], Row>;
   readonly listJobs: Statement<Record<string, number | string>, Row>;
-  readonly listJobsByState: Statement<Record<string, number | string>, Row>;
+  readonly listJobsFiltered: Statement<Record<string, number | string | null>, Row>;
+  readonly insertKeyedJob: Statement;
+  readonly selectActiveByKey: Statement<[string, string, string], number>;
+  readonly recordProgress: Statement;
+  readonly insertNote: Statement;
+  readonly selectNotes: Statement<[number, number], JobNote>;
+  readonly pulse: Statement<[string], JobPulse>;
+  readonly pruneJobNotes: Statement;
   readonly nextWakeAt: Statement<[], { at: number | null }>;
   readonly selectRecurringBySignature: Statement<[string, string, string], RecurringRecord>;
   readonly selectRecurring: Statement<[number], RecurringRecord>;
@@ -74,7 +88,14 @@ class Statements {
     this.recoverExpiredLeases = db.prepare(sql.recoverExpiredLeases);
     this.selectJob = db.prepare(sql.selectJob);
     this.listJobs = db.prepare(sql.listJobs);
-    this.listJobsByState = db.prepare(sql.listJobsByState);
+    this.listJobsFiltered = db.prepare(sql.listJobsFiltered);
+    this.insertKeyedJob = db.prepare(sql.insertKeyedJob);
+    this.selectActiveByKey = db.prepare<[string, string, string], number>(sql.selectActiveByKey).pluck();
+    this.recordProgress = db.prepare(sql.recordProgress);
+    this.insertNote = db.prepare(sql.insertNote);
+    this.selectNotes = db.prepare(sql.selectNotes);
+    this.pulse = db.prepare(sql.pulse);
+    this.pruneJobNotes = db.prepare(sql.pruneJobNotes);
     this.nextWakeAt = db.prepare(sql.nextWakeAt);
     this.selectRecurringBySignature = db.prepare(sql.selectRecurringBySignature);
     this.selectRecurring = db.prepare(sql.selectRecurring);
@@ -116,7 +137,7 @@ class Statements {
 export class SqliteStore implements JobStore {
   readonly path: string;
   readonly #options: SqliteStoreOptions;
-  readonly #listeners = new Set<() => void>();
+  readonly #listeners = new Set<(change: StoreChange) => void>();
   readonly #monitor: ChangeMonitor;
   #db: Database;
   #identity: FileIdentity;
@@ -124,7 +145,7 @@ export class SqliteStore implements JobStore {
   #dataVersion: number;
   #lastIdentityCheck = Date.now();
   #closed = false;
-  #localChangePending = false;
+  readonly #localChanges = new Set<StoreChange>();
 
   private constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -144,15 +165,46 @@ export class SqliteStore implements JobStore {
 
   async addJob(job: NewJob): Promise<number> {
     this.#ensureCurrentFile();
-    const id = Number(this.#stmts.insertJob.run(job).lastInsertRowid);
-    this.#changedHere();
+    const s = this.#stmts;
+    const row = { ...job, key: job.key ?? null, tags: job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags) };
+    const id = row.key === null
+      ? Number(s.insertJob.run(row).lastInsertRowid)
+      : this.#db.transaction(() => {
+          const info = s.insertKeyedJob.run(row);
+          return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(job.service, job.method, row.key!)!;
+        }).immediate();
+    this.#changedHere('work');
     return id;
+  }
+
+  async recordProgress(updates: readonly ProgressUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    this.#ensureCurrentFile();
+    const s = this.#stmts;
+    this.#db.transaction(() => {
+      for (const u of updates) {
+        if (u.progress !== null) s.recordProgress.run({ id: u.id, owner: u.owner, ...u.progress });
+        for (const note of u.notes) s.insertNote.run({ id: u.id, owner: u.owner, ...note });
+      }
+    }).immediate();
+    this.#changedHere('outcomes');
+  }
+
+  async pulse(ids: readonly number[]): Promise<JobPulse[]> {
+    if (ids.length === 0) return [];
+    this.#ensureCurrentFile();
+    return this.#stmts.pulse.all(JSON.stringify(ids));
+  }
+
+  async getJobNotes(id: number, afterId = 0): Promise<JobNote[]> {
+    this.#ensureCurrentFile();
+    return this.#stmts.selectNotes.all(id, afterId);
   }
 
   async upsertRecurring(spec: RecurringSpec): Promise<RecurringRecord> {
     this.#ensureCurrentFile();
     const s = this.#stmts;
-    this.#changedHere();
+    this.#changedHere('work');
     return this.#db.transaction(() => {
       const existing = s.selectRecurringBySignature.get(spec.service, spec.method, spec.name);
       if (existing === undefined) {
@@ -194,6 +246,7 @@ export class SqliteStore implements JobStore {
         if (changes === 0) refused.push(c.id);
       }
     }).immediate();
+    this.#changedHere('outcomes');
     return refused;
   }
 
@@ -208,7 +261,7 @@ export class SqliteStore implements JobStore {
     this.#db.transaction(() => {
       for (const id of ids) release.run({ id, owner, now });
     }).immediate();
-    this.#changedHere();
+    this.#changedHere('work');
   }
 
   async recoverExpiredLeases(now: number): Promise<number> {
@@ -219,7 +272,7 @@ export class SqliteStore implements JobStore {
       s.recordExpiredLeaseErrors.run(lost);
       return s.recoverExpiredLeases.run(lost).changes;
     }).immediate();
-    if (recovered > 0) this.#changedHere();
+    if (recovered > 0) this.#changedHere('work');
     return recovered;
   }
 
@@ -231,7 +284,7 @@ export class SqliteStore implements JobStore {
       s.recordAbandonedErrors.run(lost);
       return s.abandonOwner.run(lost).changes;
     }).immediate();
-    if (abandoned > 0) this.#changedHere();
+    if (abandoned > 0) this.#changedHere('work');
     return abandoned;
   }
 
@@ -259,7 +312,7 @@ export class SqliteStore implements JobStore {
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
       return 'finished';
     }).immediate();
-    if (outcome === 'requested') this.#changedHere();
+    if (outcome === 'requested') this.#changedHere('work');
     return outcome;
   }
 
@@ -267,11 +320,18 @@ export class SqliteStore implements JobStore {
     this.#ensureCurrentFile();
     const s = this.#stmts;
     const retried = this.#db.transaction(() => {
-      if (s.retryJob.run({ id, now }).changes === 1) return true;
+      try {
+        if (s.retryJob.run({ id, now }).changes === 1) return true;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+        const job = s.selectJob.get(id)!;
+        const active = s.selectActiveByKey.get(job.service, job.method, job.key!);
+        throw new InvalidArgumentError(`job ${id} cannot be retried: job ${active} with the same key "${job.key}" is waiting or running`);
+      }
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
       return false;
     }).immediate();
-    if (retried) this.#changedHere();
+    if (retried) this.#changedHere('work');
     return retried;
   }
 
@@ -281,6 +341,7 @@ export class SqliteStore implements JobStore {
     const params = { state, before, limit };
     return this.#db.transaction(() => {
       s.pruneJobErrors.run(params);
+      s.pruneJobNotes.run(params);
       return s.pruneJobs.run(params).changes;
     }).immediate();
   }
@@ -319,9 +380,9 @@ export class SqliteStore implements JobStore {
   async listJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     this.#ensureCurrentFile();
     const limit = filter.limit ?? -1;
-    const rows = filter.state === undefined
+    const rows = filter.state === undefined && filter.tag === undefined
       ? this.#stmts.listJobs.all({ limit })
-      : this.#stmts.listJobsByState.all({ limit, state: filter.state });
+      : this.#stmts.listJobsFiltered.all({ limit, state: filter.state ?? null, tag: filter.tag ?? null });
     return rows.map(toJobRecord);
   }
 
@@ -340,7 +401,7 @@ export class SqliteStore implements JobStore {
     return this.#stmts.deleteRecurring.run(service, method, name).changes === 1;
   }
 
-  onChange(listener: () => void): () => void {
+  onChange(listener: (change: StoreChange) => void): () => void {
     this.#listeners.add(listener);
     this.#monitor.start();
     return () => {
@@ -370,7 +431,7 @@ export class SqliteStore implements JobStore {
     const version = this.#readDataVersion();
     if (reopened || version !== this.#dataVersion) {
       this.#dataVersion = version;
-      for (const listener of this.#listeners) listener();
+      for (const listener of this.#listeners) listener('any');
     }
   }
 
@@ -404,13 +465,16 @@ export class SqliteStore implements JobStore {
    * only reports other connections' commits, so a worker sharing this store
    * (embedded use, tests) is told here. Coalesced to one call per turn.
    */
-  #changedHere(): void {
-    if (this.#listeners.size === 0 || this.#localChangePending) return;
-    this.#localChangePending = true;
-    setImmediate(() => {
-      this.#localChangePending = false;
-      for (const listener of this.#listeners) listener();
-    });
+  #changedHere(change: StoreChange): void {
+    if (this.#listeners.size === 0 || this.#localChanges.has(change)) return;
+    if (this.#localChanges.size === 0) {
+      setImmediate(() => {
+        const changes = [...this.#localChanges];
+        this.#localChanges.clear();
+        for (const listener of this.#listeners) for (const c of changes) listener(c);
+      });
+    }
+    this.#localChanges.add(change);
   }
 
   #readDataVersion(): number {
@@ -419,5 +483,12 @@ export class SqliteStore implements JobStore {
 }
 
 function toJobRecord(row: Row): JobRecord {
-  return { ...row, state: row.state as JobState, error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo) };
+  const { progressCurrent, progressTotal, progressAt, ...rest } = row;
+  return {
+    ...rest,
+    state: row.state as JobState,
+    error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo),
+    tags: row.tags === null ? [] : (JSON.parse(row.tags) as string[]),
+    progress: progressCurrent === null || progressTotal === null || progressAt === null ? null : { current: progressCurrent, total: progressTotal, at: progressAt },
+  };
 }

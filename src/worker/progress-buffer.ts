@@ -1,0 +1,45 @@
+import { InvalidArgumentError } from '../errors.ts';
+import type { JobNote, Progress, ProgressUpdate } from '../store/job-store.ts';
+
+/**
+ * Progress and notes reported by running jobs, held until the worker's next
+ * write. A job may report thousands of times a second; only its latest
+ * progress, and its notes in order, reach the database, a batch at a time.
+ */
+export class ProgressBuffer {
+  readonly #pending = new Map<number, { progress: Progress | null; notes: Omit<JobNote, 'id'>[] }>();
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  progress(id: number, current: number, total: number, at: number): void {
+    if (typeof total !== 'number' || !Number.isFinite(total) || total <= 0) {
+      throw new InvalidArgumentError(`Expected the progress denominator to be a positive finite number, got \`${String(total)}\``);
+    }
+    if (typeof current !== 'number' || !Number.isFinite(current) || current < 0 || current > total) {
+      throw new InvalidArgumentError(`Expected the progress numerator to be a number from 0 to ${total}, got \`${String(current)}\``);
+    }
+    this.#entry(id).progress = { current, total, at };
+  }
+
+  note(id: number, level: JobNote['level'], message: unknown, at: number): void {
+    if (typeof message !== 'string' || message === '') {
+      throw new InvalidArgumentError(`Expected a ${level} to be a non-empty string, got ${message === '' ? 'an empty string' : `\`${String(message)}\` (${typeof message})`}`);
+    }
+    this.#entry(id).notes.push({ level, message, at });
+  }
+
+  /** Everything buffered, as updates fenced by `owner`; the buffer is empty afterwards. */
+  take(owner: string): ProgressUpdate[] {
+    const updates = [...this.#pending].map(([id, entry]) => ({ id, owner, ...entry }));
+    this.#pending.clear();
+    return updates;
+  }
+
+  #entry(id: number): { progress: Progress | null; notes: Omit<JobNote, 'id'>[] } {
+    let entry = this.#pending.get(id);
+    if (entry === undefined) this.#pending.set(id, (entry = { progress: null, notes: [] }));
+    return entry;
+  }
+}
