@@ -32,8 +32,8 @@ serializer.registerCustom<Buffer, string>(
  * @throws SerializationError naming where an unsupported value sits (`params.user.save is a function`), or a value too large.
  */
 export function serialize(value: unknown, root = 'params', maxBytes = Number.POSITIVE_INFINITY): string {
-  assertSerializable(value, root);
-  const text = serializer.stringify(value);
+  // Most params are plain JSON: then JSON.stringify gives the same text as superjson, several times faster.
+  const text = check(value, root, new Set()) ? `{"json":${JSON.stringify(value) ?? 'null'}}` : serializer.stringify(value);
   // Characters ≤ bytes ≤ 3 × characters in UTF-8: count bytes only when it can matter.
   if (text.length * 3 > maxBytes) {
     const bytes = Buffer.byteLength(text);
@@ -57,36 +57,49 @@ export function assertSerializable(value: unknown, root = 'params'): void {
   check(value, root, new Set());
 }
 
-function check(value: unknown, path: string, ancestors: Set<object>): void {
+/**
+ * Throws for what cannot be stored; otherwise returns whether the value is
+ * plain JSON (nothing superjson needs to annotate).
+ */
+function check(value: unknown, path: string, ancestors: Set<object>): boolean {
   switch (typeof value) {
     case 'string':
-    case 'number':
     case 'boolean':
+      return true;
+    case 'number':
+      // NaN, ±Infinity and -0 do not survive JSON.stringify.
+      return Number.isFinite(value) && !Object.is(value, -0);
     case 'bigint':
     case 'undefined':
-      return;
+      return false;
     case 'function':
       throw new SerializationError(path, `${path} is a function; params and results must be data`);
     case 'symbol':
       throw new SerializationError(path, `${path} is a symbol; params and results must be data`);
   }
-  if (value === null) return;
+  if (value === null) return true;
   const object = value as object;
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new SerializationError(path, `${path} is an invalid Date`);
-    return;
+    return false;
   }
   if (value instanceof Uint8Array) {
     // Other typed arrays share this prototype chain check; only exact Uint8Array and Buffer are promised.
     const proto = Object.getPrototypeOf(value);
-    if (proto === Uint8Array.prototype || Buffer.isBuffer(value)) return;
+    if (proto === Uint8Array.prototype || Buffer.isBuffer(value)) return false;
   }
   if (ancestors.has(object)) throw new SerializationError(path, `${path} is a circular reference`);
   ancestors.add(object);
+  let plain = true;
   try {
     if (Array.isArray(value)) {
-      value.forEach((item, index) => check(item, `${path}[${index}]`, ancestors));
+      // Holes would come back as null: refuse rather than change the value.
+      if (Object.keys(value).length !== value.length) {
+        throw new SerializationError(path, `${path} is a sparse array (it has holes); fill them with undefined or null`);
+      }
+      value.forEach((item, index) => { plain = check(item, `${path}[${index}]`, ancestors) && plain; });
     } else if (value instanceof Map) {
+      plain = false;
       let index = 0;
       for (const [key, item] of value) {
         check(key, `${path}.<key ${index}>`, ancestors);
@@ -94,6 +107,7 @@ function check(value: unknown, path: string, ancestors: Set<object>): void {
         index += 1;
       }
     } else if (value instanceof Set) {
+      plain = false;
       let index = 0;
       for (const item of value) check(item, `${path}.<item ${index++}>`, ancestors);
     } else {
@@ -108,11 +122,14 @@ function check(value: unknown, path: string, ancestors: Set<object>): void {
       if (Object.getOwnPropertySymbols(object).length > 0) {
         throw new SerializationError(path, `${path} has symbol keys, which cannot be stored`);
       }
-      for (const [key, item] of Object.entries(object)) check(item, `${path}.${key}`, ancestors);
+      for (const [key, item] of Object.entries(object)) plain = check(item, `${path}.${key}`, ancestors) && plain;
+      // JSON.stringify would call it; superjson does not.
+      if ('toJSON' in object) plain = false;
     }
   } finally {
     ancestors.delete(object);
   }
+  return plain;
 }
 
 function describeKey(key: unknown): string {

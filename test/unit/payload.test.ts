@@ -1,3 +1,4 @@
+import SuperJSON from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { SerializationError } from '../../src/errors.ts';
 import { deserialize, serialize } from '../../src/serialization/payload.ts';
@@ -53,6 +54,11 @@ describe('payload serialization', () => {
     expect(() => serialize(value)).toThrow(message);
   });
 
+  it('refuses sparse arrays, whose holes would come back as null', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    expect(() => serialize({ list: [1, , 3] })).toThrow('params.list is a sparse array (it has holes); fill them with undefined or null');
+  });
+
   it('refuses circular references', () => {
     const value: Record<string, unknown> = { a: 1 };
     value.self = value;
@@ -62,6 +68,17 @@ describe('payload serialization', () => {
   it('allows the same object twice when it is not a cycle', () => {
     const shared = { x: 1 };
     expect(roundTrip({ a: shared, b: shared })).toEqual({ a: { x: 1 }, b: { x: 1 } });
+  });
+
+  it('writes plain JSON values exactly as superjson would (the fast path is invisible)', () => {
+    const values: unknown[] = [
+      { a: 1, b: [true, null, 'x'], c: { d: -2.5 } }, [], {}, 'text', 0, null,
+      { n: -0 }, [Number.NaN], { inf: Number.POSITIVE_INFINITY }, [1, undefined, 3], { u: undefined }, { toJSON: 'not called' },
+    ];
+    for (const value of values) {
+      expect(serialize(value)).toBe(SuperJSON.stringify(value));
+      expect(roundTrip(value)).toEqual(value);
+    }
   });
 
   it('names the root it was given', () => {
