@@ -188,6 +188,9 @@ export interface JobStore {
    */
   addJob(job: NewJob): Promise<number>;
 
+  /** Inserts many jobs in one transaction (all or none); ids in the same order. Keys behave as in {@link addJob}. */
+  addJobs(jobs: readonly NewJob[]): Promise<number[]>;
+
   /**
    * Adds a recurring job, or replaces the one with the same signature. If the
    * schedule is unchanged the stored next run is kept, so registering the same

@@ -2,7 +2,7 @@ import { InvalidArgumentError, JobNotFoundError, JobTargetError } from '../error
 import { parseSchedule, startSchedule } from '../schedule/schedule.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import { serialize } from '../serialization/payload.ts';
-import type { CancelOutcome, JobStore, RecurringRecord } from '../store/job-store.ts';
+import type { CancelOutcome, JobStore, NewJob, RecurringRecord } from '../store/job-store.ts';
 import { JobHandle } from './job-handle.ts';
 import {
   assertName, resolveJobOptions, resolveKey, resolveMisfire, resolveTags, type JobOptions, type RecurringOptions,
@@ -11,6 +11,16 @@ import { ResultWatcher } from './result-watcher.ts';
 import { WorkerEvents } from './worker-events.ts';
 import { outsideprocess, type MethodOptions } from './outsideprocess.ts';
 import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
+
+/** One job of {@link WorkerService.addMany}. */
+export interface BulkJob {
+  readonly service: string;
+  readonly method: string;
+  readonly params?: unknown;
+  /** Run at or after this instant. @default now */
+  readonly runAt?: Date;
+  readonly options?: JobOptions;
+}
 
 /**
  * The `worker` service: what plugins use to add jobs (AMsoil's API, in
@@ -59,12 +69,25 @@ export class WorkerService {
     return this.#insert(service, method, params, this.#clock.now(), options);
   }
 
+  /**
+   * Adds many jobs in one transaction: all of them or, if one is refused,
+   * none. Far faster than `add` in a loop for large batches.
+   */
+  async addMany<T = unknown>(jobs: readonly BulkJob[]): Promise<JobHandle<T>[]> {
+    if (!Array.isArray(jobs)) throw new InvalidArgumentError(`Expected \`jobs\` to be an array, got ${typeof jobs}`);
+    const now = this.#clock.now();
+    const rows = jobs.map((job, index) => {
+      if (typeof job !== 'object' || job === null) throw new InvalidArgumentError(`Expected \`jobs[${index}]\` to be an object, got ${String(job)}`);
+      const runAt = job.runAt === undefined ? now : assertRunAt(job.runAt, `jobs[${index}].runAt`);
+      return this.#row(job.service, job.method, job.params, runAt, job.options, now, `jobs[${index}].params`);
+    });
+    const ids = await this.store.addJobs(rows);
+    return ids.map((id) => new JobHandle<T>(id, this.#watcher));
+  }
+
   /** Runs `service.method(params)` at or after `runAt`, never before. */
   async addAsScheduled<T = unknown>(service: string, method: string, params: unknown, runAt: Date, options?: JobOptions): Promise<JobHandle<T>> {
-    if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) {
-      throw new InvalidArgumentError(`Expected \`runAt\` to be a valid Date, got ${runAt instanceof Date ? 'an invalid Date' : `\`${String(runAt)}\` (${typeof runAt})`}`);
-    }
-    return this.#insert(service, method, params, runAt.getTime(), options);
+    return this.#insert(service, method, params, assertRunAt(runAt, 'runAt'), options);
   }
 
   /**
@@ -149,20 +172,24 @@ export class WorkerService {
   }
 
   async #insert<T>(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle<T>> {
+    const id = await this.store.addJob(this.#row(service, method, params, runAt, options, this.#clock.now(), 'params'));
+    return new JobHandle<T>(id, this.#watcher);
+  }
+
+  /** Validates and serializes one job for the store. */
+  #row(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined, now: number, paramsPath: string): NewJob {
     assertName(service, 'service');
     assertName(method, 'method');
-    const resolved = resolveJobOptions(options, this.#methodDefaults(service, method));
-    const id = await this.store.addJob({
+    return {
       service,
       method,
-      params: serialize(params, 'params', this.#maxPayloadBytes),
+      params: serialize(params, paramsPath, this.#maxPayloadBytes),
       runAt,
-      ...resolved,
+      ...resolveJobOptions(options, this.#methodDefaults(service, method)),
       key: resolveKey(options?.key),
       tags: resolveTags(options?.tags),
-      createdAt: this.#clock.now(),
-    });
-    return new JobHandle<T>(id, this.#watcher);
+      createdAt: now,
+    };
   }
 }
 
@@ -176,6 +203,13 @@ export function parseSignature(signature: string): { service: string; method: st
     throw new InvalidArgumentError(`Expected a recurring job signature such as "service.method" or "service.method#name", got \`${signature}\``);
   }
   return { service: target.slice(0, dot), method: target.slice(dot + 1), name };
+}
+
+function assertRunAt(runAt: unknown, argument: string): number {
+  if (!(runAt instanceof Date) || Number.isNaN(runAt.getTime())) {
+    throw new InvalidArgumentError(`Expected \`${argument}\` to be a valid Date, got ${runAt instanceof Date ? 'an invalid Date' : `\`${String(runAt)}\` (${typeof runAt})`}`);
+  }
+  return runAt.getTime();
 }
 
 function assertJobId(id: unknown): number {

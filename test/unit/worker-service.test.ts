@@ -82,6 +82,22 @@ describe('WorkerService', () => {
     expect(await store.listJobs()).toEqual([]);
   });
 
+  it('addMany adds every job in one transaction, or none when one is refused', async () => {
+    const { store, jobs } = service();
+    const handles = await jobs.addMany([
+      { service: 'a', method: 'm', params: 1 },
+      { service: 'b', method: 'm', params: new Date(5), runAt: new Date(2_000_000), options: { priority: 'high' } },
+      { service: 'c', method: 'm', options: { key: 'k' } },
+      { service: 'c', method: 'm', options: { key: 'k' } },
+    ]);
+    expect(handles.map((h) => h.id)).toEqual([1, 2, 3, 3]);
+    expect(await store.getJob(2)).toMatchObject({ runAt: 2_000_000, priority: 10 });
+    await expect(jobs.addMany([{ service: 'a', method: 'm' }, { service: 'a', method: 'm', params: { f: () => 1 } }]))
+      .rejects.toThrow('jobs[1].params.f is a function');
+    await expect(jobs.addMany([{ service: 'a', method: 'm', runAt: new Date(Number.NaN) }])).rejects.toThrow('Expected `jobs[0].runAt` to be a valid Date');
+    expect(await store.listJobs()).toHaveLength(3);
+  });
+
   describe('addAsRecurring', () => {
     it('with seconds: first run at once, anchored to now', async () => {
       const { jobs } = service();

@@ -1,0 +1,109 @@
+import type { Database, Statement } from 'better-sqlite3';
+import type { AttemptError, ClaimedJob, JobNote, JobPulse, JobRecord, RecurringRecord, RunningJob } from '../job-store.ts';
+import * as sql from './queries.ts';
+
+/** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
+export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress'> & {
+  state: string;
+  error: string | null;
+  tags: string | null;
+  progressCurrent: number | null;
+  progressTotal: number | null;
+  progressAt: number | null;
+};
+
+/** A `job_errors` row: an {@link AttemptError} whose stack may be null. */
+export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | null };
+
+/** Prepared once per connection; re-prepared when the file is reopened. */
+export class Statements {
+  readonly insertJob: Statement;
+  readonly insertKeyedJob: Statement;
+  readonly selectActiveByKey: Statement<[string, string, string], number>;
+  readonly recordProgress: Statement;
+  readonly insertNote: Statement;
+  readonly selectNotes: Statement<[number, number], JobNote>;
+  readonly pulse: Statement<[string], JobPulse>;
+  readonly claimJobs: Statement<Record<string, number | string>, ClaimedJob>;
+  readonly completeSucceeded: Statement;
+  readonly completeFailed: Statement;
+  readonly recordAttemptError: Statement;
+  readonly completeCancelled: Statement;
+  readonly heartbeat: Statement;
+  readonly releaseJob: Statement;
+  readonly recoverExpiredLeases: Statement;
+  readonly recordExpiredLeaseErrors: Statement;
+  readonly abandonOwner: Statement;
+  readonly recordAbandonedErrors: Statement;
+  readonly runningOwners: Statement<[], string>;
+  readonly runningJobsOf: Statement<[string], RunningJob>;
+  readonly cancelRequestsOf: Statement<[string], number>;
+  readonly cancelWaiting: Statement;
+  readonly requestCancel: Statement;
+  readonly retryJob: Statement;
+  readonly selectJobErrors: Statement<[number], AttemptErrorRow>;
+  readonly pruneJobErrors: Statement;
+  readonly pruneJobNotes: Statement;
+  readonly pruneJobs: Statement;
+  readonly selectJob: Statement<[number], JobRow>;
+  readonly listJobs: Statement<Record<string, number | string>, JobRow>;
+  readonly listJobsFiltered: Statement<Record<string, number | string | null>, JobRow>;
+  readonly nextWakeAt: Statement<[], { at: number | null }>;
+  readonly selectRecurringBySignature: Statement<[string, string, string], RecurringRecord>;
+  readonly selectRecurring: Statement<[number], RecurringRecord>;
+  readonly listRecurring: Statement<[], RecurringRecord>;
+  readonly dueRecurring: Statement<[number], RecurringRecord>;
+  readonly deleteAllRecurring: Statement;
+  readonly deleteRecurring: Statement;
+  readonly insertRecurring: Statement;
+  readonly updateRecurringKeepSchedule: Statement;
+  readonly updateRecurringNewSchedule: Statement;
+  readonly advanceRecurring: Statement;
+  readonly enqueueOccurrence: Statement;
+
+  constructor(db: Database) {
+    this.insertJob = db.prepare(sql.insertJob);
+    this.insertKeyedJob = db.prepare(sql.insertKeyedJob);
+    this.selectActiveByKey = db.prepare<[string, string, string], number>(sql.selectActiveByKey).pluck();
+    this.recordProgress = db.prepare(sql.recordProgress);
+    this.insertNote = db.prepare(sql.insertNote);
+    this.selectNotes = db.prepare(sql.selectNotes);
+    this.pulse = db.prepare(sql.pulse);
+    this.claimJobs = db.prepare(sql.claimJobs);
+    this.completeSucceeded = db.prepare(sql.completeSucceeded);
+    this.completeFailed = db.prepare(sql.completeFailed);
+    this.recordAttemptError = db.prepare(sql.recordAttemptError);
+    this.completeCancelled = db.prepare(sql.completeCancelled);
+    this.heartbeat = db.prepare(sql.heartbeat);
+    this.releaseJob = db.prepare(sql.releaseJob);
+    this.recoverExpiredLeases = db.prepare(sql.recoverExpiredLeases);
+    this.recordExpiredLeaseErrors = db.prepare(sql.recordExpiredLeaseErrors);
+    this.abandonOwner = db.prepare(sql.abandonOwner);
+    this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
+    this.runningOwners = db.prepare<[], string>(sql.runningOwners).pluck();
+    this.runningJobsOf = db.prepare(sql.runningJobsOf);
+    this.cancelRequestsOf = db.prepare<[string], number>(sql.cancelRequestsOf).pluck();
+    this.cancelWaiting = db.prepare(sql.cancelWaiting);
+    this.requestCancel = db.prepare(sql.requestCancel);
+    this.retryJob = db.prepare(sql.retryJob);
+    this.selectJobErrors = db.prepare(sql.selectJobErrors);
+    this.pruneJobErrors = db.prepare(sql.pruneJobErrors);
+    this.pruneJobNotes = db.prepare(sql.pruneJobNotes);
+    this.pruneJobs = db.prepare(sql.pruneJobs);
+    this.selectJob = db.prepare(sql.selectJob);
+    this.listJobs = db.prepare(sql.listJobs);
+    this.listJobsFiltered = db.prepare(sql.listJobsFiltered);
+    this.nextWakeAt = db.prepare(sql.nextWakeAt);
+    this.selectRecurringBySignature = db.prepare(sql.selectRecurringBySignature);
+    this.selectRecurring = db.prepare(sql.selectRecurring);
+    this.listRecurring = db.prepare(sql.listRecurring);
+    this.dueRecurring = db.prepare(sql.dueRecurring);
+    this.deleteAllRecurring = db.prepare(sql.deleteAllRecurring);
+    this.deleteRecurring = db.prepare(sql.deleteRecurring);
+    this.insertRecurring = db.prepare(sql.insertRecurring);
+    this.updateRecurringKeepSchedule = db.prepare(sql.updateRecurringKeepSchedule);
+    this.updateRecurringNewSchedule = db.prepare(sql.updateRecurringNewSchedule);
+    this.advanceRecurring = db.prepare(sql.advanceRecurring);
+    this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
+  }
+}
