@@ -58,11 +58,27 @@ export async function runWorker(options: WorkerProcessOptions): Promise<number |
 /** Loads the plugins and runs the worker loop in this process until a signal. */
 async function runWorkerHere(config: ConfigService, options: WorkerProcessOptions): Promise<void> {
   const logger = createHostLogger(config, 'worker');
-  const pm = await loadPlugins(config, logger, { ...options, role: 'worker' });
-  const service = workerServiceOf(pm);
+  // Signals are handled from the first moment: one that comes while plugins load stops the start-up cleanly.
+  let worker: Worker | undefined;
+  let service: WorkerService | undefined;
   const grace = seconds(config, 'worker.shutdownGraceSeconds') ?? 0;
-  let stop: (() => void) | undefined;
-  const worker = new Worker({
+  const shutdown = async (): Promise<void> => {
+    await worker?.stop(grace);
+    await service?.store.close();
+  };
+  let stop: () => void;
+  if (options.child) {
+    // The supervisor owns the terminal's Ctrl-C: it sends SIGTERM, and a lost parent means stop too.
+    process.on('SIGINT', () => {});
+    stop = onShutdownSignal(logger, shutdown, ['SIGTERM']);
+    process.on('disconnect', () => stop());
+  } else {
+    stop = onShutdownSignal(logger, shutdown);
+  }
+
+  const pm = await loadPlugins(config, logger, { ...options, role: 'worker' });
+  service = workerServiceOf(pm);
+  worker = new Worker({
     store: service.store,
     services: pm,
     logger,
@@ -79,26 +95,16 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
       ? {
           onStuck: () => {
             process.exitCode = EXIT_RECYCLE;
-            stop?.();
+            stop();
           },
         }
       : {}),
   });
   worker.start();
-  const shutdown = async (): Promise<void> => {
-    await worker.stop(grace);
-    await service.store.close();
-  };
   if (options.child) {
-    // The supervisor owns the terminal's Ctrl-C: it sends SIGTERM, and a lost parent means stop too.
-    process.on('SIGINT', () => {});
-    stop = onShutdownSignal(logger, shutdown, ['SIGTERM']);
-    process.on('disconnect', () => stop?.());
     const send = (message: ChildMessage): void => { process.send?.(message); };
     send({ type: 'ready', owner: worker.owner });
     setInterval(() => send({ type: 'beat' }), 1000).unref();
-  } else {
-    stop = onShutdownSignal(logger, shutdown);
   }
 }
 
@@ -123,16 +129,17 @@ async function runSupervisor(config: ConfigService, options: WorkerProcessOption
     stuckMs,
     stopTimeoutMs: (seconds(config, 'worker.shutdownGraceSeconds') ?? 0) + 5000,
   });
+  // Handled before the children start: a signal during start-up stops them cleanly too.
+  onShutdownSignal(logger, async () => {
+    await supervisor.stop();
+    await service.store.close();
+  });
   const failed = await supervisor.start();
   if (failed !== null) {
     await service.store.close();
     return failed;
   }
   logger.info({ host: hostname() }, 'worker supervisor running; stop with Ctrl-C or SIGTERM');
-  onShutdownSignal(logger, async () => {
-    await supervisor.stop();
-    await service.store.close();
-  });
   return undefined;
 }
 
