@@ -32,6 +32,7 @@ serializer.registerCustom<Buffer, string>(
  * @throws SerializationError naming where an unsupported value sits (`params.user.save is a function`), or a value too large.
  */
 export function serialize(value: unknown, root = 'params', maxBytes = Number.POSITIVE_INFINITY): string {
+  if (value === undefined) return UNDEFINED; // what most job methods return
   // Most params are plain JSON: then JSON.stringify gives the same text as superjson, several times faster.
   const text = check(value, root, new Set()) ? `{"json":${JSON.stringify(value) ?? 'null'}}` : serializer.stringify(value);
   // Characters ≤ bytes ≤ 3 × characters in UTF-8: count bytes only when it can matter.
@@ -44,9 +45,13 @@ export function serialize(value: unknown, root = 'params', maxBytes = Number.POS
   return text;
 }
 
+const UNDEFINED = serializer.stringify(undefined);
+
 /** The inverse of {@link serialize}. */
 export function deserialize(text: string): unknown {
-  return serializer.parse(text);
+  const parsed = JSON.parse(text) as { json: unknown; meta?: unknown };
+  // Without type annotations the JSON part is the value; only annotated values need superjson's walk.
+  return parsed.meta === undefined ? parsed.json : serializer.deserialize(parsed as Parameters<typeof serializer.deserialize>[0]);
 }
 
 /**

@@ -257,6 +257,9 @@ export interface JobStore {
   /** Deletes finished jobs of `state` that finished before `before`, at most `limit`. Returns how many. */
   prune(state: 'succeeded' | 'failed' | 'cancelled', before: number, limit: number): Promise<number>;
 
+  /** The earliest next run of any recurring job, or null if there is none. */
+  nextRecurringAt(): Promise<number | null>;
+
   /** Recurring jobs whose next run is at or before `now`. */
   dueRecurring(now: number): Promise<RecurringRecord[]>;
 

@@ -14,14 +14,12 @@ export function scheduleOf(record: RecurringRecord): Schedule {
  * advances each to its next fire time. Safe with any number of workers: the
  * store advances a schedule only from the next run it was read with, and a
  * unique key refuses a second copy of an occurrence.
- * @returns how many recurring jobs this call advanced.
+ * @returns when the next recurring job falls due (Infinity if there is none).
  */
 export async function fireDueRecurring(store: JobStore, now: number, log: Logger): Promise<number> {
-  let advanced = 0;
   for (const record of await store.dueRecurring(now)) {
     const plan = planOccurrences(scheduleOf(record), record.nextRunAt, now, record.misfire as MisfirePolicy);
     if (await store.fireRecurring(record.id, record.nextRunAt, plan.fireTimes, plan.nextRunAt, now)) {
-      advanced += 1;
       if (plan.fireTimes.length !== 1 || plan.fireTimes[0] !== record.nextRunAt || now - record.nextRunAt > 5_000) {
         log.info(
           { recurringId: record.id, service: record.service, method: record.method, name: record.name, missedSince: new Date(record.nextRunAt).toISOString(), enqueued: plan.fireTimes.length, policy: record.misfire },
@@ -30,5 +28,5 @@ export async function fireDueRecurring(store: JobStore, now: number, log: Logger
       }
     }
   }
-  return advanced;
+  return (await store.nextRecurringAt()) ?? Number.POSITIVE_INFINITY;
 }

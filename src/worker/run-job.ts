@@ -7,11 +7,12 @@ import { retryDelayMs, type BackoffOptions } from './backoff.ts';
 import type { JobContext } from './job-context.ts';
 import type { ProgressBuffer } from './progress-buffer.ts';
 import { JobCancelledError, JobTimeoutError, NonRetryableError } from './job-errors.ts';
-import { resolveTarget, type ServiceRegistry } from './resolve-target.ts';
+import type { JobTarget } from './resolve-target.ts';
 
 /** What running one job needs from its worker. */
 export interface JobRunner {
-  readonly services: ServiceRegistry;
+  /** Finds `service.method` (cached by the worker); throws JobTargetError. */
+  readonly resolve: (service: string, method: string) => JobTarget;
   readonly owner: string;
   readonly clock: Clock;
   readonly backoff: BackoffOptions;
@@ -33,26 +34,74 @@ export interface JobRunner {
   readonly maxResultBytes: number;
 }
 
+/** A job the worker started: its outcome to come, and a way to end its attempt early. */
+export interface StartedJob {
+  readonly outcome: Promise<Completion>;
+  /** Ends the attempt now with `reason` (a timeout, a cancellation, shutdown) and fires the job's signal. */
+  abort(reason: Error): void;
+}
+
 /**
  * Runs one claimed job: resolve → call → serialize, and turns whatever
  * happens into the outcome to record. An attempt ends when the method settles
- * or when its AbortSignal fires (timeout, cancellation, shutdown), whichever
- * comes first, so a method that ignores its signal cannot hold its slot.
+ * or when it is aborted (timeout, cancellation, shutdown), whichever comes
+ * first, so a method that ignores its signal cannot hold its slot.
  */
-export async function runJob(job: ClaimedJob, controller: AbortController, runner: JobRunner): Promise<Completion> {
+export function startJob(job: ClaimedJob, runner: JobRunner): StartedJob {
+  // The AbortController is made only if the method looks at ctx.signal: most never do, and it is not free.
+  let controller: AbortController | undefined;
+  let abortReason: Error | undefined;
+  let endAttempt: ((reason: Error) => void) | undefined;
+  const signal = (): AbortSignal => {
+    controller ??= new AbortController();
+    if (abortReason !== undefined && !controller.signal.aborted) controller.abort(abortReason);
+    return controller.signal;
+  };
+  const abort = (reason: Error): void => {
+    if (abortReason !== undefined) return;
+    abortReason = reason;
+    controller?.abort(reason);
+    endAttempt?.(reason);
+  };
+  const timeoutMs = job.timeoutMs ?? runner.defaultTimeoutMs;
+  const timer = timeoutMs === null ? undefined : setTimeout(() => abort(new JobTimeoutError(timeoutMs)), timeoutMs);
+  const outcome = run(job, runner, signal, (work) => new Promise((resolve, reject) => {
+    if (abortReason !== undefined) {
+      reject(abortReason);
+      return;
+    }
+    let settled = false;
+    endAttempt = (reason) => {
+      if (!settled) runner.onLingering(job.id, work.then(() => undefined, () => undefined));
+      reject(reason);
+    };
+    work.then(
+      (value) => { settled = true; resolve(value); },
+      (error: unknown) => { settled = true; reject(error); },
+    );
+  })).finally(() => clearTimeout(timer));
+  return { outcome, abort };
+}
+
+async function run(
+  job: ClaimedJob,
+  runner: JobRunner,
+  signal: () => AbortSignal,
+  untilAborted: (work: Promise<unknown>) => Promise<unknown>,
+): Promise<Completion> {
   let log: Logger | undefined;
   const jobLog = (): Logger => (log ??= runner.log.child({ jobId: job.id, service: job.service, method: job.method }));
-  const timeoutMs = job.timeoutMs ?? runner.defaultTimeoutMs;
-  const timer = timeoutMs === null ? undefined : setTimeout(() => controller.abort(new JobTimeoutError(timeoutMs)), timeoutMs);
   try {
-    const target = resolveTarget(runner.services, job.service, job.method);
+    const target = runner.resolve(job.service, job.method);
     const ctx: JobContext = {
       id: job.id,
       service: job.service,
       method: job.method,
       attempt: job.attempt,
       maxAttempts: job.maxAttempts,
-      signal: controller.signal,
+      get signal() {
+        return signal();
+      },
       get log() {
         return jobLog();
       },
@@ -71,8 +120,7 @@ export async function runJob(job: ClaimedJob, controller: AbortController, runne
       },
     };
     if (runner.log.isLevelEnabled('debug')) jobLog().debug({ attempt: job.attempt }, 'job started');
-    const work = Promise.resolve(target.fn.call(target.thisArg, deserialize(job.params), ctx));
-    const value = await untilAborted(work, controller.signal, (settled) => runner.onLingering(job.id, settled));
+    const value = await untilAborted(Promise.resolve(target.fn.call(target.thisArg, deserialize(job.params), ctx)));
     const result = serialize(value, 'result', runner.maxResultBytes);
     if (runner.log.isLevelEnabled('debug')) jobLog().debug('job succeeded');
     return { id: job.id, owner: runner.owner, outcome: 'succeeded', result, at: runner.clock.now() };
@@ -89,28 +137,7 @@ export async function runJob(job: ClaimedJob, controller: AbortController, runne
       retryAt === null ? 'job failed' : 'job attempt failed; will retry',
     );
     return { id: job.id, owner: runner.owner, outcome: 'failed', error: errorInfo(error), at, retryAt };
-  } finally {
-    clearTimeout(timer);
   }
-}
-
-/** Settles with `work`, or rejects with the signal's reason as soon as it fires. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal, lingering: (settled: Promise<unknown>) => void): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    let done = false;
-    const onAbort = (): void => {
-      if (done) return;
-      done = true;
-      lingering(work.then(() => undefined, () => undefined));
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => { done = true; signal.removeEventListener('abort', onAbort); resolve(value); },
-      (error: unknown) => { done = true; signal.removeEventListener('abort', onAbort); reject(error); },
-    );
-  });
 }
 
 /** Errors that no retry can fix. */

@@ -9,8 +9,8 @@ import type { BackoffOptions } from './backoff.ts';
 import { fireDueRecurring } from './fire-recurring.ts';
 import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
 import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
-import type { ServiceRegistry } from './resolve-target.ts';
-import { runJob, type JobRunner } from './run-job.ts';
+import { resolveTarget, type JobTarget, type ServiceRegistry } from './resolve-target.ts';
+import { startJob, type JobRunner, type StartedJob } from './run-job.ts';
 
 /** A job whose outcome is known but not yet recorded. */
 interface Finished {
@@ -74,13 +74,16 @@ export class Worker {
   readonly #clock: Clock;
   readonly #runner: JobRunner;
   readonly #onStuck: ((jobId: number) => void) | undefined;
-  readonly #running = new Map<number, AbortController>();
+  readonly #running = new Map<number, StartedJob>();
   readonly #released = new Set<number>();
   readonly #progress = new ProgressBuffer();
   readonly #events: WorkerEvents;
   #finished: Finished[] = [];
   #progressTimer: NodeJS.Timeout | undefined;
   #idle = false;
+  #wakePending = false;
+  /** When the next recurring job falls due: until then the loop does not ask. Reset by any change. */
+  #recurringDueAt = 0;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #pumping = false;
   #again = false;
@@ -106,8 +109,15 @@ export class Worker {
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new InvalidArgumentError(`Expected \`concurrency\` to be an integer >= 1, got \`${String(options.concurrency)}\``);
     }
+    const targets = new Map<string, JobTarget>();
     this.#runner = {
-      services: options.services,
+      // Resolved once per service.method: the worker loads every plugin before it starts.
+      resolve: (service, method) => {
+        const key = `${service}\u0000${method}`;
+        let target = targets.get(key);
+        if (target === undefined) targets.set(key, (target = resolveTarget(options.services, service, method)));
+        return target;
+      },
       owner: this.owner,
       clock: this.#clock,
       backoff: options.backoff ?? {},
@@ -138,6 +148,7 @@ export class Worker {
     this.#state = 'running';
     this.#unsubscribe = this.#store.onChange((change) => {
       if (change === 'outcomes') return; // our own records, or another job's: nothing new to claim
+      this.#recurringDueAt = 0; // a recurring job may have been added or changed
       this.#wake();
       void this.#abortCancelled();
     });
@@ -170,7 +181,7 @@ export class Worker {
       const ids = [...this.#running.keys()];
       this.#log.warn({ jobIds: ids }, 'grace period over: aborting running jobs and giving them back');
       for (const id of ids) this.#released.add(id);
-      for (const controller of this.#running.values()) controller.abort(new WorkerShutdownError());
+      for (const started of this.#running.values()) started.abort(new WorkerShutdownError());
       await this.#store.release(this.owner, ids, this.#clock.now());
     }
     await this.#flush();
@@ -178,42 +189,54 @@ export class Worker {
     this.#log.info('worker stopped');
   }
 
+  /**
+   * Runs the loop once more, on the next turn of the event loop: every job
+   * that finishes in this turn is recorded, and every slot it frees is filled,
+   * by one transaction each instead of one per job.
+   */
   #wake(): void {
     if (this.#state !== 'running') return;
     if (this.#pumping) {
       this.#again = true;
       return;
     }
-    void this.#pump();
+    if (this.#wakePending) return;
+    this.#wakePending = true;
+    setImmediate(() => {
+      this.#wakePending = false;
+      void this.#pump();
+    });
   }
 
   async #pump(): Promise<void> {
     this.#pumping = true;
+    this.#again = false;
     clearTimeout(this.#wakeTimer);
     try {
-      do {
-        this.#again = false;
-        await this.#flush();
-        const now = this.#clock.now();
-        await fireDueRecurring(this.#store, now, this.#log);
-        const free = this.#concurrency - this.#running.size;
-        if (free <= 0 || this.#state !== 'running') continue; // a finishing job wakes us
+      await this.#flush();
+      const now = this.#clock.now();
+      if (now >= this.#recurringDueAt) this.#recurringDueAt = await fireDueRecurring(this.#store, now, this.#log);
+      const free = this.#concurrency - this.#running.size;
+      if (free > 0 && this.#state === 'running') {
         const jobs = await this.#store.claim({ owner: this.owner, limit: free, now, leaseUntil: now + this.#leaseMs });
         for (const job of jobs) this.#start(job);
-        if (jobs.length < free) {
+        if (jobs.length === free) {
+          this.#again = true; // more may be due
+        } else {
           if (jobs.length === 0 && this.#running.size === 0 && !this.#idle) {
             this.#idle = true;
             this.#events.emit('idle', {});
           }
           await this.#sleepUntilNextDue();
         }
-      } while (this.#again && this.#state === 'running');
+      }
     } catch (error) {
       this.#log.error({ err: error }, 'worker loop failed; retrying in 1 s');
       this.#armTimer(1000);
     } finally {
       this.#pumping = false;
     }
+    if (this.#again) this.#wake();
   }
 
   async #sleepUntilNextDue(): Promise<void> {
@@ -229,12 +252,12 @@ export class Worker {
   }
 
   #start(job: ClaimedJob): void {
-    const controller = new AbortController();
     const startedAt = this.#clock.now();
-    this.#running.set(job.id, controller);
+    const started = startJob(job, this.#runner);
+    this.#running.set(job.id, started);
     this.#idle = false;
     if (this.#events.has('claimed')) this.#events.emit('claimed', { job });
-    void runJob(job, controller, this.#runner).then((completion) => {
+    void started.outcome.then((completion) => {
       this.#running.delete(job.id);
       // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
       if (!this.#released.delete(job.id)) this.#finished.push({ completion, job, startedAt });
@@ -290,8 +313,7 @@ export class Worker {
     if (this.#running.size === 0) return;
     try {
       for (const id of await this.#store.cancelRequests(this.owner)) {
-        const controller = this.#running.get(id);
-        if (controller !== undefined && !controller.signal.aborted) controller.abort(new JobCancelledError());
+        this.#running.get(id)?.abort(new JobCancelledError());
       }
     } catch (error) {
       this.#log.error({ err: error }, 'checking for cancelled jobs failed');

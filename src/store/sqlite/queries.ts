@@ -165,6 +165,7 @@ export const nextWakeAt = `
 export const selectRecurringBySignature = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 export const selectRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE id = ?`;
 export const listRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring ORDER BY service, method, name`;
+export const nextRecurringAt = `SELECT min(next_run_at) FROM recurring`;
 export const dueRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE next_run_at <= ? ORDER BY next_run_at`;
 export const deleteAllRecurring = `DELETE FROM recurring`;
 

@@ -208,6 +208,10 @@ export class SqliteStore implements JobStore {
     });
   }
 
+  async nextRecurringAt(): Promise<number | null> {
+    return this.#conn.statements().nextRecurringAt.get() ?? null;
+  }
+
   async dueRecurring(now: number): Promise<RecurringRecord[]> {
     return this.#conn.statements().dueRecurring.all(now);
   }

@@ -52,6 +52,7 @@ export class Statements {
   readonly selectRecurringBySignature: Statement<[string, string, string], RecurringRecord>;
   readonly selectRecurring: Statement<[number], RecurringRecord>;
   readonly listRecurring: Statement<[], RecurringRecord>;
+  readonly nextRecurringAt: Statement<[], number | null>;
   readonly dueRecurring: Statement<[number], RecurringRecord>;
   readonly deleteAllRecurring: Statement;
   readonly deleteRecurring: Statement;
@@ -97,6 +98,7 @@ export class Statements {
     this.selectRecurringBySignature = db.prepare(sql.selectRecurringBySignature);
     this.selectRecurring = db.prepare(sql.selectRecurring);
     this.listRecurring = db.prepare(sql.listRecurring);
+    this.nextRecurringAt = db.prepare<[], number | null>(sql.nextRecurringAt).pluck();
     this.dueRecurring = db.prepare(sql.dueRecurring);
     this.deleteAllRecurring = db.prepare(sql.deleteAllRecurring);
     this.deleteRecurring = db.prepare(sql.deleteRecurring);

@@ -1,0 +1,258 @@
+/**
+ * `npm run bench [-- --quick] [-- --json] [-- --only ours,plainjob]`: the same workloads for this project and
+ * its peers, each in separate adder and worker processes, printed as one table with each figure's ratio to
+ * the best peer. Full runs write bench/RESULTS.md.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadSystem, SYSTEM_NAMES } from './systems/index.ts';
+import type { BenchContext, BenchSystem } from './systems/types.ts';
+
+const { values: flags } = parseArgs({
+  options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' } },
+});
+const quick = flags.quick === true;
+const sizes = quick
+  ? { addOne: 5_000, bulk: 20_000, drain: 10_000, latency: 200, lateness: 200, scaleSmall: 10_000, scaleLarge: 100_000, scaleProbe: 5_000, idleMs: 5_000 }
+  : { addOne: 50_000, bulk: 200_000, drain: 50_000, latency: 1_000, lateness: 1_000, scaleSmall: 10_000, scaleLarge: 1_000_000, scaleProbe: 10_000, idleMs: 30_000 };
+
+interface Metric {
+  readonly key: string;
+  readonly label: string;
+  readonly unit: string;
+  /** Whether a larger figure is better. */
+  readonly higher: boolean;
+}
+
+const METRICS: Metric[] = [
+  { key: 'addOne', label: `add one at a time (${fmt(sizes.addOne)})`, unit: 'jobs/s', higher: true },
+  { key: 'bulk', label: `bulk add (${fmt(sizes.bulk)})`, unit: 'jobs/s', higher: true },
+  { key: 'drain', label: `drain, no-op (${fmt(sizes.drain)})`, unit: 'jobs/s', higher: true },
+  { key: 'latencyP50', label: 'add → start, p50', unit: 'ms', higher: false },
+  { key: 'latencyP99', label: 'add → start, p99', unit: 'ms', higher: false },
+  { key: 'latenessP50', label: 'scheduled lateness, p50', unit: 'ms', higher: false },
+  { key: 'latenessP99', label: 'scheduled lateness, p99', unit: 'ms', higher: false },
+  { key: 'earliest', label: 'scheduled, earliest start vs due', unit: 'ms', higher: true },
+  { key: 'claimSmall', label: `claim rate, ${fmt(sizes.scaleSmall)} waiting`, unit: 'jobs/s', higher: true },
+  { key: 'claimLarge', label: `claim rate, ${fmt(sizes.scaleLarge)} waiting`, unit: 'jobs/s', higher: true },
+  { key: 'rssLarge', label: `worker peak RSS, ${fmt(sizes.scaleLarge)} waiting`, unit: 'MB', higher: false },
+  { key: 'idleCpu', label: `idle worker CPU (${sizes.idleMs / 1000} s)`, unit: '% core', higher: false },
+];
+
+type Results = Map<string, Map<string, number>>;
+
+const CLOCK_TICKS = 100; // Linux USER_HZ, as /proc/<pid>/stat counts CPU time
+
+async function main(): Promise<void> {
+  const names = flags.only === undefined ? [...SYSTEM_NAMES] : flags.only.split(',');
+  const results: Results = new Map();
+  const skipped: string[] = [];
+  const systems: [string, BenchSystem][] = [];
+  for (const name of names) {
+    let system: BenchSystem;
+    try {
+      system = await loadSystem(name);
+    } catch (error) {
+      skipped.push(`${name}: cannot be loaded (${(error as Error).message})`);
+      continue;
+    }
+    const reason = await system.unavailable();
+    if (reason !== null) {
+      skipped.push(`${system.name}: skipped, ${reason}`);
+      log(`skip ${system.name}: ${reason}`);
+      continue;
+    }
+    systems.push([name, system]);
+  }
+  for (const [name, system] of systems) {
+    const figures = new Map<string, number>();
+    results.set(system.name, figures);
+    for (const [workload, run] of WORKLOADS) {
+      log(`${system.name}: ${workload}…`);
+      try {
+        for (const [key, value] of Object.entries(await run(name, system))) figures.set(key, value);
+      } catch (error) {
+        log(`${system.name}: ${workload} failed: ${(error as Error).message}`);
+      }
+    }
+  }
+  const ours = systems.find(([name]) => name === 'ours')?.[1].name;
+  if (flags.json === true) {
+    process.stdout.write(`${JSON.stringify({ quick, sizes, skipped, results: Object.fromEntries([...results].map(([k, v]) => [k, Object.fromEntries(v)])) }, null, 2)}\n`);
+  } else {
+    const table = renderTable(results, ours);
+    process.stdout.write(`${table}\n${skipped.map((s) => `\n${s}`).join('')}\n`);
+    if (!quick && flags.only === undefined) writeResults(table, skipped);
+  }
+}
+
+/** Each workload returns its figures, keyed as in METRICS. */
+const WORKLOADS: [string, (name: string, system: BenchSystem) => Promise<Record<string, number>>][] = [
+  ['add one at a time', async (name, system) => withContext(system, async (context) => {
+    const { ms } = await child<{ ms: number }>(name, 'add-one', context, { n: sizes.addOne });
+    return { addOne: sizes.addOne / (ms / 1000) };
+  })],
+  ['bulk add', async (name, system) => withContext(system, async (context) => {
+    const { ms } = await child<{ ms: number }>(name, 'add-bulk', context, { n: sizes.bulk });
+    return { bulk: sizes.bulk / (ms / 1000) };
+  })],
+  ['drain', async (name, system) => withContext(system, async (context) => {
+    await child(name, 'add-bulk', context, { n: sizes.drain });
+    const { ms } = await child<{ ms: number }>(name, 'drain', context, { n: sizes.drain });
+    return { drain: sizes.drain / (ms / 1000) };
+  })],
+  ['latency', async (name, system) => withContext(system, async (context) => {
+    const worker = startChild(name, 'latency-worker', context, { n: sizes.latency });
+    await worker.ready;
+    await child(name, 'latency-adder', context, { n: sizes.latency, intervalMs: 20 });
+    const { samples } = await worker.result as { samples: number[] };
+    return { latencyP50: percentile(samples, 50), latencyP99: percentile(samples, 99) };
+  })],
+  ['scheduled lateness', async (name, system) => withContext(system, async (context) => {
+    const worker = startChild(name, 'lateness-worker', context, { n: sizes.lateness });
+    await worker.ready;
+    await child(name, 'lateness-adder', context, { n: sizes.lateness, leadMs: 1000, spacingMs: 5 });
+    const { samples } = await worker.result as { samples: number[] };
+    return { latenessP50: percentile(samples, 50), latenessP99: percentile(samples, 99), earliest: Math.min(...samples) };
+  })],
+  ['scale', async (name, system) => {
+    const rate = async (waiting: number): Promise<{ rate: number; rssMb: number }> => withContext(system, async (context) => {
+      await child(name, 'add-bulk', context, { n: waiting });
+      const { ms, rssMb } = await child<{ ms: number; rssMb: number }>(name, 'drain', context, { n: sizes.scaleProbe });
+      return { rate: sizes.scaleProbe / (ms / 1000), rssMb };
+    });
+    const small = await rate(sizes.scaleSmall);
+    const large = await rate(sizes.scaleLarge);
+    return { claimSmall: small.rate, claimLarge: large.rate, rssLarge: large.rssMb };
+  }],
+  ['idle', async (name, system) => withContext(system, async (context) => {
+    const worker = startChild(name, 'idle-worker', context, { n: 0, idleMs: sizes.idleMs + 3000 });
+    await worker.ready;
+    await sleep(2000); // let start-up settle
+    const before = cpuTicks(worker.pid);
+    await sleep(sizes.idleMs);
+    const used = cpuTicks(worker.pid) - before;
+    await worker.result;
+    return { idleCpu: (used / CLOCK_TICKS / (sizes.idleMs / 1000)) * 100 };
+  })],
+];
+
+async function withContext<T>(system: BenchSystem, run: (context: BenchContext) => Promise<T>): Promise<T> {
+  const context: BenchContext = { dir: mkdtempSync(join(tmpdir(), 'bench-')), id: `b${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}` };
+  try {
+    // Opened once here first, so schema set-up never races between the adder and the worker.
+    await (await system.open(context)).close();
+    return await run(context);
+  } finally {
+    await system.cleanup?.(context);
+    rmSync(context.dir, { recursive: true, force: true });
+  }
+}
+
+interface Child {
+  readonly pid: number;
+  readonly ready: Promise<void>;
+  readonly result: Promise<unknown>;
+}
+
+function startChild(system: string, role: string, context: BenchContext, args: Record<string, number>): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/child.ts', system, role, JSON.stringify(context), JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let buffer = '';
+  let onReady!: () => void;
+  const ready = new Promise<void>((resolve) => { onReady = resolve; });
+  const result = new Promise<unknown>((resolve, reject) => {
+    let last: unknown;
+    proc.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buffer.slice(0, newline)) as { ready?: boolean };
+        buffer = buffer.slice(newline + 1);
+        if (line.ready === true) onReady();
+        else last = line;
+      }
+    });
+    proc.on('exit', (code) => (code === 0 ? resolve(last) : reject(new Error(`${system} ${role} exited with ${code}`))));
+  });
+  return { pid: proc.pid ?? -1, ready, result };
+}
+
+async function child<T>(system: string, role: string, context: BenchContext, args: Record<string, number>): Promise<T> {
+  return (await startChild(system, role, context, args).result) as T;
+}
+
+function cpuTicks(pid: number): number {
+  // Fields after the command name: state is 3rd, utime 14th, stime 15th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function percentile(samples: readonly number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+function renderTable(results: Results, ours: string | undefined): string {
+  const systems = [...results.keys()];
+  const peers = systems.filter((s) => s !== ours);
+  const header = ['figure', 'unit', ...systems, ...(ours === undefined ? [] : ['ours vs best peer'])];
+  const rows = METRICS.map((metric) => {
+    const cells = systems.map((s) => results.get(s)?.get(metric.key));
+    const peerValues = peers.map((s) => results.get(s)?.get(metric.key)).filter((v): v is number => v !== undefined && Number.isFinite(v));
+    const best = peerValues.length === 0 ? undefined : metric.higher ? Math.max(...peerValues) : Math.min(...peerValues);
+    const mine = ours === undefined ? undefined : results.get(ours)?.get(metric.key);
+    const ratio = best === undefined || mine === undefined ? '–' : ratioText(mine, best, metric.higher);
+    return [metric.label, metric.unit, ...cells.map((v) => (v === undefined ? '–' : num(v))), ...(ours === undefined ? [] : [ratio])];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(header), `|${widths.map((w, i) => (i < 2 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** "6.3× better" or "0.8× (worse)": how many times better ours is, whichever way "better" points. */
+function ratioText(mine: number, best: number, higher: boolean): string {
+  if (mine === best) return '1.0×';
+  const factor = higher ? mine / best : best / mine;
+  if (!Number.isFinite(factor) || factor <= 0) return '–';
+  return factor >= 1 ? `${factor.toFixed(1)}× better` : `${(1 / factor).toFixed(1)}× worse`;
+}
+
+function num(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+function fmt(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+function writeResults(table: string, skipped: string[]): void {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const path = new URL('./RESULTS.md', import.meta.url);
+  let previous = '';
+  try {
+    previous = readFileSync(path, 'utf8');
+  } catch {
+    // first run
+  }
+  const notes = previous.includes('<!-- notes -->') ? previous.slice(previous.indexOf('<!-- notes -->')) : '<!-- notes -->\n';
+  writeFileSync(path, `# Benchmark results\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\nCommand: \`npm run bench\`.\n\n${table}\n${skipped.map((s) => `\n${s}`).join('')}\n\n${notes}`);
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+await main();

@@ -1,0 +1,110 @@
+import { EventEmitter } from 'node:events';
+import { createRequire } from 'node:module';
+import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import type { Runner, TaskList, WorkerEvents, WorkerUtils } from 'graphile-worker';
+import pg from 'pg';
+import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
+
+const version = (createRequire(import.meta.url)('graphile-worker/package.json') as { version: string }).version;
+
+/**
+ * Database `test` over TCP as user root (trust auth on this machine); `BENCH_PG_URL` overrides it
+ * (e.g. `postgres://root@/test?host=/var/run/postgresql` for the local socket; the user name is needed
+ * there, as pg takes it from $USER, which may be unset).
+ */
+const CONNECTION_STRING = process.env.BENCH_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+/** The one task the benchmark uses. */
+const TASK = 'noop';
+
+/**
+ * graphile-worker's default logger writes to the console at info level, including one "Completed task …" line per
+ * job on stdout. That would break the benchmark's stdout protocol and time console I/O rather than the queue, so we
+ * pass a Logger (its documented `logger` option) that keeps warnings and errors, on stderr. The one warning every
+ * `runner.stop()` logs ("Runner stopping") is dropped too.
+ */
+const logger = new Logger(() => (level, message) => {
+  const name = String(level);
+  if ((name === 'error' || name === 'warning') && !message.startsWith('Runner stopping')) console.error(`[graphile-worker] ${name}: ${message}`);
+});
+
+/** One schema per context: graphile-worker installs its tables and functions there. */
+function schemaOf(context: BenchContext): string {
+  return `bench_${context.id.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/**
+ * graphile-worker as its library-mode docs show: `makeWorkerUtils` to add jobs (`addJob`, `addJobs`) and
+ * `run({ taskList, concurrency })` for the worker. Concurrency 10, as in graphile-worker's published performance
+ * figures. Everything else is default: `pollInterval` 2000 ms (new jobs arrive by LISTEN/NOTIFY; the poll only finds
+ * jobs whose `runAt` has come), no local queue, no complete-job batching.
+ */
+export const graphile: BenchSystem = {
+  name: `graphile-worker ${version}`,
+  store: 'PostgreSQL',
+  concurrency: 10,
+  async unavailable() {
+    const client = new pg.Client({ connectionString: CONNECTION_STRING, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      return null;
+    } catch (error) {
+      const { code, message } = error as { code?: string; message: string };
+      // A socket error code (ECONNREFUSED, ETIMEDOUT…) says it all; otherwise PostgreSQL's own message does.
+      return `PostgreSQL is not reachable at ${describe(CONNECTION_STRING)} (${code !== undefined && /^E[A-Z]+$/.test(code) ? code : message})`;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  },
+  async open(context: BenchContext): Promise<BenchQueue> {
+    const schema = schemaOf(context);
+    // makeWorkerUtils creates its pg pool and runs the migrations (installing the schema when new). Concurrent
+    // migrations are tolerated by graphile-worker (a duplicate migration row means "someone else did it"), but the
+    // harness opens each context once in the parent before starting its processes anyway.
+    const utils: WorkerUtils = await makeWorkerUtils({ connectionString: CONNECTION_STRING, schema, logger });
+    let runner: Runner | undefined;
+    return {
+      async add(payload: Payload, runAt?: Date) {
+        await utils.addJob(TASK, payload, runAt === undefined ? {} : { runAt });
+      },
+      async addBulk(payloads: readonly Payload[]) {
+        // One call of the add_jobs SQL function with an array of job specs: one round trip.
+        await utils.addJobs(payloads.map((payload) => ({ identifier: TASK, payload })));
+      },
+      async work(handler, concurrency) {
+        const taskList: TaskList = { [TASK]: (payload) => { handler(payload as Payload); } };
+        // `events` is the documented way to see start-up events; we resolve once the pool's LISTEN connection is up,
+        // so a job added right after work() resolves is announced to this worker rather than found by the next poll.
+        const events = new EventEmitter() as WorkerEvents;
+        const listening = new Promise<void>((resolve) => { events.once('pool:listen:success', () => resolve()); });
+        runner = await run({ connectionString: CONNECTION_STRING, schema, concurrency, taskList, logger, events });
+        await listening;
+      },
+      async close() {
+        await runner?.stop(); // graceful: waits for running jobs, then releases the runner's pool
+        await utils.release();
+      },
+    };
+  },
+  async cleanup(context: BenchContext) {
+    const client = new pg.Client({ connectionString: CONNECTION_STRING });
+    await client.connect();
+    try {
+      await client.query(`drop schema if exists "${schemaOf(context)}" cascade`);
+    } finally {
+      await client.end();
+    }
+  },
+};
+
+/** The connection string without any password, for messages. */
+function describe(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    url.password = '';
+    return url.toString();
+  } catch {
+    return 'the configured connection string';
+  }
+}
