@@ -25,6 +25,8 @@ interface Metric {
   readonly unit: string;
   /** Whether a larger figure is better. */
   readonly higher: boolean;
+  /** A check rather than a race: no ratio is shown. */
+  readonly noRatio?: boolean;
 }
 
 const METRICS: Metric[] = [
@@ -35,7 +37,7 @@ const METRICS: Metric[] = [
   { key: 'latencyP99', label: 'add → start, p99', unit: 'ms', higher: false },
   { key: 'latenessP50', label: 'scheduled lateness, p50', unit: 'ms', higher: false },
   { key: 'latenessP99', label: 'scheduled lateness, p99', unit: 'ms', higher: false },
-  { key: 'earliest', label: 'scheduled, earliest start vs due', unit: 'ms', higher: true },
+  { key: 'earliest', label: 'scheduled, earliest start − due (< 0 = early)', unit: 'ms', higher: true, noRatio: true },
   { key: 'claimSmall', label: `claim rate, ${fmt(sizes.scaleSmall)} waiting`, unit: 'jobs/s', higher: true },
   { key: 'claimLarge', label: `claim rate, ${fmt(sizes.scaleLarge)} waiting`, unit: 'jobs/s', higher: true },
   { key: 'rssLarge', label: `worker peak RSS, ${fmt(sizes.scaleLarge)} waiting`, unit: 'MB', higher: false },
@@ -43,6 +45,9 @@ const METRICS: Metric[] = [
 ];
 
 type Results = Map<string, Map<string, number>>;
+
+/** Worker concurrency each system ran with, shown in the table header. */
+const concurrencyOf = new Map<string, number>();
 
 const CLOCK_TICKS = 100; // Linux USER_HZ, as /proc/<pid>/stat counts CPU time
 
@@ -70,6 +75,7 @@ async function main(): Promise<void> {
   for (const [name, system] of systems) {
     const figures = new Map<string, number>();
     results.set(system.name, figures);
+    concurrencyOf.set(system.name, system.concurrency);
     for (const [workload, run] of WORKLOADS) {
       log(`${system.name}: ${workload}…`);
       try {
@@ -201,13 +207,13 @@ function percentile(samples: readonly number[], p: number): number {
 function renderTable(results: Results, ours: string | undefined): string {
   const systems = [...results.keys()];
   const peers = systems.filter((s) => s !== ours);
-  const header = ['figure', 'unit', ...systems, ...(ours === undefined ? [] : ['ours vs best peer'])];
+  const header = ['figure', 'unit', ...systems.map((s) => `${s} (${concurrencyOf.get(s) ?? '?'})`), ...(ours === undefined ? [] : ['ours vs best peer'])];
   const rows = METRICS.map((metric) => {
     const cells = systems.map((s) => results.get(s)?.get(metric.key));
     const peerValues = peers.map((s) => results.get(s)?.get(metric.key)).filter((v): v is number => v !== undefined && Number.isFinite(v));
     const best = peerValues.length === 0 ? undefined : metric.higher ? Math.max(...peerValues) : Math.min(...peerValues);
     const mine = ours === undefined ? undefined : results.get(ours)?.get(metric.key);
-    const ratio = best === undefined || mine === undefined ? '–' : ratioText(mine, best, metric.higher);
+    const ratio = best === undefined || mine === undefined || metric.noRatio === true ? '–' : ratioText(mine, best, metric.higher);
     return [metric.label, metric.unit, ...cells.map((v) => (v === undefined ? '–' : num(v))), ...(ours === undefined ? [] : [ratio])];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

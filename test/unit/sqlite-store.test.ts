@@ -32,9 +32,11 @@ describe('SqliteStore', () => {
     const plan = store.explain('claimJobs', { now: 0, limit: 1, owner: 'o', leaseUntil: 0 }).join('\n');
     expect(plan).toContain('jobs_claim');
     expect(plan).not.toContain('TEMP B-TREE');
-    const wake = store.explain('nextWakeAt').join('\n');
-    expect(wake).toContain('jobs_waiting_run_at');
-    expect(wake).not.toMatch(/SCAN jobs\b/);
+    const complete = store.explain('completeSucceededMany', { owner: 'o', batch: '[]' });
+    expect(complete).toEqual(['SCAN json_each VIRTUAL TABLE INDEX 1:', 'SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)']);
+    const wake = store.explain('nextWaitingBelowPriority', { below: 0 }).join('\n');
+    expect(wake).toContain('SEARCH jobs USING COVERING INDEX jobs_claim (priority<?)');
+    expect(wake).not.toContain('TEMP B-TREE');
   });
 
   it('claims only due jobs: priority first, then run time, then the order of adding', async () => {
@@ -206,6 +208,17 @@ describe('SqliteStore', () => {
     expect(await store.nextWakeAt()).toBe(5000);
     await store.upsertRecurring(recurring({ nextRunAt: 4000 }));
     expect(await store.nextWakeAt()).toBe(4000);
+  });
+
+  it('finds the next due time across priorities, however many', async () => {
+    const store = tempStore();
+    await store.addJob(newJob({ priority: 10, runAt: 9000 }));
+    await store.addJob(newJob({ priority: -5, runAt: 7000 }));
+    await store.addJob(newJob({ priority: 0, runAt: 8000 }));
+    expect(await store.nextWakeAt()).toBe(7000);
+    for (let p = 100; p < 140; p++) await store.addJob(newJob({ priority: p, runAt: 10_000 + p }));
+    await store.addJob(newJob({ priority: -50, runAt: 6000 }));
+    expect(await store.nextWakeAt()).toBe(6000);
   });
 
   describe('recurring jobs', () => {

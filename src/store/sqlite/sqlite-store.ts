@@ -58,7 +58,12 @@ export class SqliteStore implements JobStore {
   async addJobs(jobs: readonly NewJob[]): Promise<number[]> {
     if (jobs.length === 0) return [];
     const rows = jobs.map(insertRow);
-    const ids = this.#conn.transaction((s) => rows.map((row) => insertOne(s, row)));
+    const ids = this.#conn.transaction((s) => {
+      if (rows.some((row) => row.key !== null)) return rows.map((row) => insertOne(s, row));
+      // Unkeyed, the usual bulk case: one statement for the whole batch.
+      const batch = rows.map((r) => [r.service, r.method, r.params, r.priority, r.runAt, r.maxAttempts, r.timeoutMs, r.createdAt, r.tags]);
+      return s.insertJobsFromJson.all(JSON.stringify(batch)).sort((a, b) => a - b);
+    });
     this.#conn.changedHere('work');
     return ids;
   }
@@ -105,20 +110,29 @@ export class SqliteStore implements JobStore {
   async complete(completions: readonly Completion[]): Promise<number[]> {
     if (completions.length === 0) return [];
     const refused: number[] = [];
+    // Successes, the bulk of every batch, go in one statement per lease owner; the rest one by one.
+    const succeeded = new Map<string, [number, string, number][]>();
+    for (const c of completions) {
+      if (c.outcome !== 'succeeded') continue;
+      let rows = succeeded.get(c.owner);
+      if (rows === undefined) succeeded.set(c.owner, (rows = []));
+      rows.push([c.id, c.result, c.at]);
+    }
     this.#conn.transaction((s) => {
+      for (const [owner, rows] of succeeded) {
+        const accepted = new Set(s.completeSucceededMany.all({ owner, batch: JSON.stringify(rows) }));
+        for (const [id] of rows) if (!accepted.has(id)) refused.push(id);
+      }
       for (const c of completions) {
+        if (c.outcome === 'succeeded') continue;
+        const { name, message, stack = null } = c.error;
+        const error = JSON.stringify(c.error);
         let changes: number;
-        if (c.outcome === 'succeeded') {
-          changes = s.completeSucceeded.run({ id: c.id, owner: c.owner, result: c.result, at: c.at }).changes;
+        if (c.outcome === 'failed') {
+          s.recordAttemptError.run({ id: c.id, owner: c.owner, name, message, stack, at: c.at });
+          changes = s.completeFailed.run({ id: c.id, owner: c.owner, error, at: c.at, retryAt: c.retryAt }).changes;
         } else {
-          const { name, message, stack = null } = c.error;
-          const error = JSON.stringify(c.error);
-          if (c.outcome === 'failed') {
-            s.recordAttemptError.run({ id: c.id, owner: c.owner, name, message, stack, at: c.at });
-            changes = s.completeFailed.run({ id: c.id, owner: c.owner, error, at: c.at, retryAt: c.retryAt }).changes;
-          } else {
-            changes = s.completeCancelled.run({ id: c.id, owner: c.owner, error, at: c.at }).changes;
-          }
+          changes = s.completeCancelled.run({ id: c.id, owner: c.owner, error, at: c.at }).changes;
         }
         if (changes === 0) refused.push(c.id);
       }
@@ -225,7 +239,20 @@ export class SqliteStore implements JobStore {
   }
 
   async nextWakeAt(): Promise<number | null> {
-    return this.#conn.statements().nextWakeAt.get()?.at ?? null;
+    const s = this.#conn.statements();
+    let earliest = s.nextRecurringAt.get() ?? Number.POSITIVE_INFINITY;
+    let below = Number.MAX_SAFE_INTEGER;
+    for (let seeks = 0; ; seeks++) {
+      if (seeks === MAX_PRIORITY_SEEKS) {
+        earliest = Math.min(earliest, s.minWaitingRunAt.get() ?? Number.POSITIVE_INFINITY);
+        break;
+      }
+      const next = s.nextWaitingBelowPriority.get({ below });
+      if (next === undefined) break;
+      earliest = Math.min(earliest, next.runAt);
+      below = next.priority;
+    }
+    return Number.isFinite(earliest) ? earliest : null;
   }
 
   async getJob(id: number): Promise<JobRecord | undefined> {
@@ -291,6 +318,9 @@ function insertOne(s: Statements, row: InsertRow): number {
   const info = s.insertKeyedJob.run(row);
   return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(row.service, row.method, row.key)!;
 }
+
+/** Past this many distinct priorities, one scan is cheaper than a seek per priority. */
+const MAX_PRIORITY_SEEKS = 16;
 
 function toJobRecord(row: JobRow): JobRecord {
   const { progressCurrent, progressTotal, progressAt, ...rest } = row;

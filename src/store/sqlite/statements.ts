@@ -19,13 +19,14 @@ export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | nu
 export class Statements {
   readonly insertJob: Statement;
   readonly insertKeyedJob: Statement;
+  readonly insertJobsFromJson: Statement<[string], number>;
   readonly selectActiveByKey: Statement<[string, string, string], number>;
   readonly recordProgress: Statement;
   readonly insertNote: Statement;
   readonly selectNotes: Statement<[number, number], JobNote>;
   readonly pulse: Statement<[string], JobPulse>;
   readonly claimJobs: Statement<Record<string, number | string>, ClaimedJob>;
-  readonly completeSucceeded: Statement;
+  readonly completeSucceededMany: Statement<Record<string, string>, number>;
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -48,7 +49,8 @@ export class Statements {
   readonly selectJob: Statement<[number], JobRow>;
   readonly listJobs: Statement<Record<string, number | string>, JobRow>;
   readonly listJobsFiltered: Statement<Record<string, number | string | null>, JobRow>;
-  readonly nextWakeAt: Statement<[], { at: number | null }>;
+  readonly nextWaitingBelowPriority: Statement<{ below: number }, { priority: number; runAt: number }>;
+  readonly minWaitingRunAt: Statement<[], number | null>;
   readonly selectRecurringBySignature: Statement<[string, string, string], RecurringRecord>;
   readonly selectRecurring: Statement<[number], RecurringRecord>;
   readonly listRecurring: Statement<[], RecurringRecord>;
@@ -65,13 +67,14 @@ export class Statements {
   constructor(db: Database) {
     this.insertJob = db.prepare(sql.insertJob);
     this.insertKeyedJob = db.prepare(sql.insertKeyedJob);
+    this.insertJobsFromJson = db.prepare<[string], number>(sql.insertJobsFromJson).pluck();
     this.selectActiveByKey = db.prepare<[string, string, string], number>(sql.selectActiveByKey).pluck();
     this.recordProgress = db.prepare(sql.recordProgress);
     this.insertNote = db.prepare(sql.insertNote);
     this.selectNotes = db.prepare(sql.selectNotes);
     this.pulse = db.prepare(sql.pulse);
     this.claimJobs = db.prepare(sql.claimJobs);
-    this.completeSucceeded = db.prepare(sql.completeSucceeded);
+    this.completeSucceededMany = db.prepare<Record<string, string>, number>(sql.completeSucceededMany).pluck();
     this.completeFailed = db.prepare(sql.completeFailed);
     this.recordAttemptError = db.prepare(sql.recordAttemptError);
     this.completeCancelled = db.prepare(sql.completeCancelled);
@@ -94,7 +97,8 @@ export class Statements {
     this.selectJob = db.prepare(sql.selectJob);
     this.listJobs = db.prepare(sql.listJobs);
     this.listJobsFiltered = db.prepare(sql.listJobsFiltered);
-    this.nextWakeAt = db.prepare(sql.nextWakeAt);
+    this.nextWaitingBelowPriority = db.prepare(sql.nextWaitingBelowPriority);
+    this.minWaitingRunAt = db.prepare<[], number | null>(sql.minWaitingRunAt).pluck();
     this.selectRecurringBySignature = db.prepare(sql.selectRecurringBySignature);
     this.selectRecurring = db.prepare(sql.selectRecurring);
     this.listRecurring = db.prepare(sql.listRecurring);
