@@ -1,5 +1,5 @@
 import type { Logger } from '../log/logger.ts';
-import type { ClaimedJob, JobErrorInfo } from '../store/job-store.ts';
+import type { ClaimedJob, Completion, JobErrorInfo } from '../store/job-store.ts';
 
 /** What each lifecycle event carries. */
 export interface WorkerEventMap {
@@ -53,5 +53,26 @@ export class WorkerEvents {
         this.#log?.error({ err: error, event }, 'a worker event listener threw; the worker goes on');
       }
     }
+  }
+}
+
+/** A job whose outcome is known, with what its events need. */
+export interface FinishedJob {
+  readonly completion: Completion;
+  readonly job: ClaimedJob;
+  readonly startedAt: number;
+}
+
+/** Emits the outcome event of each recorded job (`refused` ones were not recorded). */
+export function emitOutcomes(events: WorkerEvents, batch: readonly FinishedJob[], refused: readonly number[]): void {
+  if (!events.has('succeeded') && !events.has('failed') && !events.has('retrying') && !events.has('cancelled')) return;
+  const skip = new Set(refused);
+  for (const { completion: c, job, startedAt } of batch) {
+    if (skip.has(c.id)) continue;
+    const durationMs = c.at - startedAt;
+    if (c.outcome === 'succeeded') events.emit('succeeded', { job, durationMs });
+    else if (c.outcome === 'cancelled') events.emit('cancelled', { job });
+    else if (c.retryAt === null) events.emit('failed', { job, error: c.error, durationMs });
+    else events.emit('retrying', { job, error: c.error, retryAt: c.retryAt });
   }
 }

@@ -2,22 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
-import type { ClaimedJob, Completion, JobStore } from '../store/job-store.ts';
+import type { ClaimedJob, JobStore } from '../store/job-store.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
-import { WorkerEvents } from './worker-events.ts';
+import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
 import type { BackoffOptions } from './backoff.ts';
 import { fireDueRecurring } from './fire-recurring.ts';
 import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
 import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
 import { resolveTarget, type JobTarget, type ServiceRegistry } from './resolve-target.ts';
 import { startJob, type JobRunner, type StartedJob } from './run-job.ts';
-
-/** A job whose outcome is known but not yet recorded. */
-interface Finished {
-  readonly completion: Completion;
-  readonly job: ClaimedJob;
-  readonly startedAt: number;
-}
 
 /** Options for {@link Worker}. All durations in milliseconds. */
 export interface WorkerOptions {
@@ -78,7 +71,7 @@ export class Worker {
   readonly #released = new Set<number>();
   readonly #progress = new ProgressBuffer();
   readonly #events: WorkerEvents;
-  #finished: Finished[] = [];
+  #finished: FinishedJob[] = [];
   #progressTimer: NodeJS.Timeout | undefined;
   #idle = false;
   #wakePending = false;
@@ -282,7 +275,7 @@ export class Worker {
     if (refused.length > 0) {
       this.#log.warn({ jobIds: refused }, 'outcome not recorded: this worker no longer holds the lease (the job was taken over)');
     }
-    this.#emitOutcomes(batch, refused);
+    emitOutcomes(this.#events, batch, refused);
   }
 
   async #flushProgress(): Promise<void> {
@@ -291,20 +284,6 @@ export class Worker {
       await this.#store.recordProgress(this.#progress.take(this.owner));
     } catch (error) {
       this.#log.error({ err: error }, 'recording job progress failed');
-    }
-  }
-
-  #emitOutcomes(batch: readonly Finished[], refused: readonly number[]): void {
-    const events = this.#events;
-    if (!events.has('succeeded') && !events.has('failed') && !events.has('retrying') && !events.has('cancelled')) return;
-    const skip = new Set(refused);
-    for (const { completion: c, job, startedAt } of batch) {
-      if (skip.has(c.id)) continue;
-      const durationMs = c.at - startedAt;
-      if (c.outcome === 'succeeded') events.emit('succeeded', { job, durationMs });
-      else if (c.outcome === 'cancelled') events.emit('cancelled', { job });
-      else if (c.retryAt === null) events.emit('failed', { job, error: c.error, durationMs });
-      else events.emit('retrying', { job, error: c.error, retryAt: c.retryAt });
     }
   }
 
