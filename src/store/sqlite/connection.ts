@@ -31,6 +31,7 @@ export class Connection {
   readonly path: string;
   readonly #options: SqliteStoreOptions;
   readonly #checkIntervalMs: number;
+  #recheck: NodeJS.Timeout | undefined;
   readonly #listeners = new Set<(change: StoreChange) => void>();
   readonly #localChanges = new Set<StoreChange>();
   readonly #monitor: ChangeMonitor;
@@ -101,13 +102,14 @@ export class Connection {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#recheck);
     this.#monitor.stop();
     this.#listeners.clear();
     this.#file.db.close();
   }
 
   /** Runs on file events and on the fallback timer. */
-  #check(): void {
+  #check(isRecheck = false): void {
     if (this.#closed) return;
     let reopened: boolean;
     let version: number;
@@ -122,6 +124,12 @@ export class Connection {
     if (reopened || version !== this.#dataVersion) {
       this.#dataVersion = version;
       for (const listener of this.#listeners) listener('any');
+    } else if (!isRecheck && this.#recheck === undefined) {
+      // A writer's -wal event can come just before its commit is visible; look once more, shortly.
+      this.#recheck = setTimeout(() => {
+        this.#recheck = undefined;
+        this.#check(true);
+      }, 2);
     }
   }
 

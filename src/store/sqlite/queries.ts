@@ -66,8 +66,7 @@ export const claimJobs = `
                  WHERE state = 'waiting' AND run_at <= @now
                  ORDER BY priority DESC, run_at, id
                  LIMIT @limit)
-  RETURNING id, service, method, params, attempts AS attempt, max_attempts AS maxAttempts, timeout_ms AS timeoutMs,
-            priority, run_at AS runAt`;
+  RETURNING id, service, method, params, attempts AS attempt, max_attempts AS maxAttempts, timeout_ms AS timeoutMs`;
 
 /**
  * Fenced, for a batch: @batch is a JSON array of [id, result, finishedAt].
