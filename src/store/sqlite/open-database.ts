@@ -20,9 +20,13 @@ export function openDatabase(path: string, options: { synchronous?: Synchronous;
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   try {
-    // The busy timeout comes first: setting WAL on a fresh file can itself meet a lock.
-    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
-    db.pragma('journal_mode = WAL');
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    // Two processes opening a new file at once (the app and the worker on a fresh machine): switching
+    // to WAL needs the file to itself, and SQLite answers "database is locked" there without waiting.
+    whileBusy(busyTimeoutMs, () => {
+      if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
+    });
     db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
     migrate(db);
     return { db, identity: identityOf(path) ?? { dev: -1, ino: -1 } };
@@ -39,5 +43,21 @@ export function identityOf(path: string): FileIdentity | undefined {
     return { dev: stat.dev, ino: stat.ino };
   } catch {
     return undefined;
+  }
+}
+
+/** Runs `fn`, again and again while SQLite says the file is busy, for up to `timeoutMs`. */
+function whileBusy(timeoutMs: number, fn: () => void): void {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+    try {
+      fn();
+      return;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if ((code !== 'SQLITE_BUSY' && code !== 'SQLITE_LOCKED') || Date.now() + delay > deadline) throw error;
+      // Opening is synchronous (better-sqlite3); a short blocking pause is the honest way to wait here.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
+    }
   }
 }
