@@ -10,13 +10,14 @@ import { basename, dirname } from 'node:path';
  */
 export class ChangeMonitor {
   readonly #path: string;
-  readonly #onSignal: () => void;
+  readonly #onSignal: (fileEvent: boolean) => void;
   readonly #fallbackMs: number;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #pending = false;
 
-  constructor(path: string, onSignal: () => void, fallbackMs: number) {
+  /** @param onSignal called with `true` after file events, `false` from the fallback timer. */
+  constructor(path: string, onSignal: (fileEvent: boolean) => void, fallbackMs: number) {
     this.#path = path;
     this.#onSignal = onSignal;
     this.#fallbackMs = fallbackMs;
@@ -27,7 +28,7 @@ export class ChangeMonitor {
     this.#watchFolder();
     this.#timer = setInterval(() => {
       if (this.#watcher === undefined) this.#watchFolder();
-      this.#signal();
+      this.#onSignal(false);
     }, this.#fallbackMs);
     this.#timer.unref();
   }
@@ -61,7 +62,7 @@ export class ChangeMonitor {
     this.#pending = true;
     setImmediate(() => {
       this.#pending = false;
-      this.#onSignal();
+      this.#onSignal(true);
     });
   }
 }

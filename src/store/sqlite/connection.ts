@@ -46,7 +46,7 @@ export class Connection {
     this.#checkIntervalMs = options.checkIntervalMs ?? 1000;
     this.#file = openFile(options.path, options);
     this.#dataVersion = this.#readDataVersion();
-    this.#monitor = new ChangeMonitor(options.path, () => this.#check(), this.#checkIntervalMs);
+    this.#monitor = new ChangeMonitor(options.path, (fileEvent) => this.#check(!fileEvent), this.#checkIntervalMs);
   }
 
   /** The connection as open now, without checking the file: for diagnostics. */
@@ -108,8 +108,8 @@ export class Connection {
     this.#file.db.close();
   }
 
-  /** Runs on file events and on the fallback timer. */
-  #check(isRecheck = false): void {
+  /** Runs on file events and on the fallback timer; `final` checks schedule no re-check. */
+  #check(final = false): void {
     if (this.#closed) return;
     let reopened: boolean;
     let version: number;
@@ -124,7 +124,7 @@ export class Connection {
     if (reopened || version !== this.#dataVersion) {
       this.#dataVersion = version;
       for (const listener of this.#listeners) listener('any');
-    } else if (!isRecheck && this.#recheck === undefined) {
+    } else if (!final && this.#recheck === undefined) {
       // A writer's -wal event can come just before its commit is visible; look once more, shortly.
       this.#recheck = setTimeout(() => {
         this.#recheck = undefined;
