@@ -72,6 +72,21 @@ describe('results (handle.result)', () => {
     await expect(again.getJob(999)).rejects.toThrow('no job with id 999');
   });
 
+  it('answers thousands of waiters at once, with one store query per look', async () => {
+    const { store, jobs, worker } = setup({ svc: { square: outsideprocess(async (n: number) => n * n) } }, { concurrency: 50 });
+    const handles = await jobs.addMany<number>(Array.from({ length: 2000 }, (_, n) => ({ service: 'svc', method: 'square', params: n })));
+    let pulses = 0;
+    const pulse = store.pulse.bind(store);
+    store.pulse = async (ids) => { pulses += 1; return pulse(ids); };
+    worker.start();
+    const results = await waitForAll(handles);
+    await worker.stop();
+    expect(results).toEqual(Array.from({ length: 2000 }, (_, n) => n * n));
+    // One query per look for all 2,000 waiters, not one per waiter.
+    expect(pulses).toBeGreaterThan(0);
+    expect(pulses).toBeLessThan(200);
+  });
+
   it('waitForAll resolves with every value in order; waitForAny with the first to finish', async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => { release = resolve; });

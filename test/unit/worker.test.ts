@@ -162,6 +162,23 @@ describe('Worker', () => {
     expect(job).toMatchObject({ state: 'failed', attempts: 1, error: { message: 'result.callback is a function; params and results must be data' } });
   });
 
+  it('re-checks the wall clock at least every maxSleepMs: a clock that jumps ahead is noticed without any other wake-up', async () => {
+    let now = 1_000_000;
+    const ran: number[] = [];
+    const store = tempStore({ checkIntervalMs: 60_000 });
+    const jobs = new WorkerService(store, { clock: { now: () => now } });
+    const svc = { later: outsideprocess(async () => { ran.push(now); }) };
+    const { id } = await jobs.addAsScheduled('svc', 'later', null, new Date(now + 3_600_000));
+    const worker = new Worker({ store, services: serviceMap({ svc }), logger: memoryLogger().logger, clock: { now: () => now }, maxSleepMs: 30 });
+    worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(ran).toEqual([]);
+    now += 3_600_000; // a suspended machine wakes up, or the clock is set forward
+    await expect.poll(async () => (await store.getJob(id))?.state, { timeout: 2000, interval: 10 }).toBe('succeeded');
+    await worker.stop();
+    expect(ran).toEqual([now]);
+  });
+
   it('never starts a scheduled job before its time', async () => {
     const started: number[] = [];
     const svc = { at: outsideprocess(async () => { started.push(Date.now()); }) };
