@@ -216,6 +216,15 @@ export interface JobStore {
   /** A job's notes with an id above `afterId`, oldest first. */
   getJobNotes(id: number, afterId?: number): Promise<JobNote[]>;
 
+  /**
+   * {@link complete} then {@link claim} in one transaction: the worker's usual
+   * step (record what finished, refill the freed slots) costs one commit, not two.
+   */
+  completeAndClaim(
+    completions: readonly Completion[],
+    request: { readonly owner: string; readonly limit: number; readonly now: number; readonly leaseUntil: number },
+  ): Promise<{ refused: number[]; claimed: ClaimedJob[] }>;
+
   /** Extends every lease `owner` holds. */
   heartbeat(owner: string, leaseUntil: number): Promise<void>;
 

@@ -140,6 +140,13 @@ async function run(
   }
 }
 
+/** Calls `fn` after `ms` unless `settled` settles first. The timer never keeps the process alive. */
+export function afterUnless(settled: Promise<unknown>, ms: number, fn: () => void): void {
+  const timer = setTimeout(fn, ms);
+  timer.unref();
+  void settled.then(() => clearTimeout(timer));
+}
+
 /** Errors that no retry can fix. */
 function isPermanent(error: unknown): boolean {
   return error instanceof NonRetryableError || error instanceof JobTargetError || error instanceof SerializationError;

@@ -2,50 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
-import type { ClaimedJob, JobStore } from '../store/job-store.ts';
+import type { ClaimedJob, Completion, JobStore } from '../store/job-store.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
-import type { BackoffOptions } from './backoff.ts';
 import { fireDueRecurring } from './fire-recurring.ts';
 import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
 import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
-import { resolveTarget, type JobTarget, type ServiceRegistry } from './resolve-target.ts';
-import { startJob, type JobRunner, type StartedJob } from './run-job.ts';
+import { resolveTarget, type JobTarget } from './resolve-target.ts';
+import { afterUnless, startJob, type JobRunner, type StartedJob } from './run-job.ts';
+import type { WorkerOptions } from './worker-options.ts';
 
-/** Options for {@link Worker}. All durations in milliseconds. */
-export interface WorkerOptions {
-  readonly store: JobStore;
-  /** Where `service` names are resolved: the plugin manager, or `serviceMap`. */
-  readonly services: ServiceRegistry;
-  readonly logger: Logger;
-  /** Jobs run at once in this process. @default 10 */
-  readonly concurrency?: number;
-  /** How long a claim holds a job without a heartbeat; heartbeats come every third of it. @default 30000 */
-  readonly leaseMs?: number;
-  /** How often jobs of dead workers on this host are looked for. @default 1000 */
-  readonly livenessIntervalMs?: number;
-  /** Longest sleep before the wall clock is looked at again (a suspended machine, a clock change). @default 30000 */
-  readonly maxSleepMs?: number;
-  /** Timeout of jobs stored without one; null for none. @default null */
-  readonly defaultTimeoutMs?: number | null;
-  /** How long a method may go on after its attempt was ended by its signal before {@link onStuck} is called. @default 5000 */
-  readonly lingerMs?: number;
-  /**
-   * Called (once) when a method ignored its signal for longer than `lingerMs`:
-   * only a new process can stop it. The worker process exits to be replaced.
-   */
-  readonly onStuck?: (jobId: number) => void;
-  /** How long finished jobs are kept. @default keep forever */
-  readonly retention?: Retention;
-  /** Where lifecycle events go (the `worker` service's `events`). */
-  readonly events?: WorkerEvents;
-  /** Largest result, in bytes of stored text. @default 1 MiB */
-  readonly maxResultBytes?: number;
-  readonly backoff?: BackoffOptions;
-  readonly clock?: Clock;
-  /** Injectable jitter source for tests. */
-  readonly random?: () => number;
-}
+export type { WorkerOptions } from './worker-options.ts';
 
 /**
  * The worker loop: claim → resolve → run → record. It sleeps until the next
@@ -117,7 +84,14 @@ export class Worker {
       random: options.random ?? Math.random,
       log: options.logger,
       defaultTimeoutMs: options.defaultTimeoutMs ?? null,
-      onLingering: (jobId, settled) => this.#watchLingering(jobId, settled),
+      // A method still running after its attempt ended: if it does not stop soon, only a new process can stop it.
+      onLingering: (jobId, settled) => afterUnless(settled, this.#lingerMs, () => {
+        this.#log.error({ jobId, lingerMs: this.#lingerMs }, 'a job method ignored its abort signal and is still running');
+        if (!this.#stuckReported) {
+          this.#stuckReported = true;
+          this.#onStuck?.(jobId);
+        }
+      }),
       progress: this.#progress,
       onProgress: () => {
         // A report a job makes is written within 50 ms, batched with every other report made meanwhile.
@@ -206,12 +180,16 @@ export class Worker {
     this.#again = false;
     clearTimeout(this.#wakeTimer);
     try {
-      await this.#flush();
+      await this.#flushProgress();
       const now = this.#clock.now();
       if (now >= this.#recurringDueAt) this.#recurringDueAt = await fireDueRecurring(this.#store, now, this.#log);
       const free = this.#concurrency - this.#running.size;
-      if (free > 0 && this.#state === 'running') {
-        const jobs = await this.#store.claim({ owner: this.owner, limit: free, now, leaseUntil: now + this.#leaseMs });
+      if (free <= 0 || this.#state !== 'running') {
+        await this.#flush();
+      } else {
+        // Record what finished and refill the freed slots in one transaction.
+        const jobs = await this.#record((completions) =>
+          this.#store.completeAndClaim(completions, { owner: this.owner, limit: free, now, leaseUntil: now + this.#leaseMs }));
         for (const job of jobs) this.#start(job);
         if (jobs.length === free) {
           this.#again = true; // more may be due
@@ -253,7 +231,7 @@ export class Worker {
     void started.outcome.then((completion) => {
       this.#running.delete(job.id);
       // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
-      if (!this.#released.delete(job.id)) this.#finished.push({ completion, job, startedAt });
+      if (this.#released.size === 0 || !this.#released.delete(job.id)) this.#finished.push({ completion, job, startedAt });
       if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
       if (this.#state === 'running') this.#wake();
     });
@@ -263,19 +241,31 @@ export class Worker {
   async #flush(): Promise<void> {
     await this.#flushProgress();
     if (this.#finished.length === 0) return;
+    await this.#record(async (completions) => ({ refused: await this.#store.complete(completions), claimed: [] }));
+  }
+
+  /**
+   * Hands the finished jobs' outcomes to `write` (which may claim too), then
+   * reports refusals and emits the outcome events. On failure the outcomes
+   * are kept for the next try.
+   */
+  async #record(
+    write: (completions: Completion[]) => Promise<{ refused: number[]; claimed: ClaimedJob[] }>,
+  ): Promise<ClaimedJob[]> {
     const batch = this.#finished;
     this.#finished = [];
-    let refused: number[];
+    let result: { refused: number[]; claimed: ClaimedJob[] };
     try {
-      refused = await this.#store.complete(batch.map((f) => f.completion));
+      result = await write(batch.map((f) => f.completion));
     } catch (error) {
       this.#finished.unshift(...batch);
       throw error;
     }
-    if (refused.length > 0) {
-      this.#log.warn({ jobIds: refused }, 'outcome not recorded: this worker no longer holds the lease (the job was taken over)');
+    if (result.refused.length > 0) {
+      this.#log.warn({ jobIds: result.refused }, 'outcome not recorded: this worker no longer holds the lease (the job was taken over)');
     }
-    emitOutcomes(this.#events, batch, refused);
+    if (batch.length > 0) emitOutcomes(this.#events, batch, result.refused);
+    return result.claimed;
   }
 
   async #flushProgress(): Promise<void> {
@@ -316,19 +306,6 @@ export class Worker {
     } catch (error) {
       this.#log.error({ err: error }, 'recovering jobs of lost workers failed');
     }
-  }
-
-  /** A method still running after its attempt ended: if it does not stop soon, only a new process can stop it. */
-  #watchLingering(jobId: number, settled: Promise<unknown>): void {
-    const timer = setTimeout(() => {
-      this.#log.error({ jobId, lingerMs: this.#lingerMs }, 'a job method ignored its abort signal and is still running');
-      if (!this.#stuckReported) {
-        this.#stuckReported = true;
-        this.#onStuck?.(jobId);
-      }
-    }, this.#lingerMs);
-    timer.unref();
-    void settled.then(() => clearTimeout(timer));
   }
 
   #waitIdle(timeoutMs: number): Promise<void> {
