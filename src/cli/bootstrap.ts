@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { ConfigService, readConfigFile } from '../config/config-service.ts';
+import { oneOf } from '../config/config-values.ts';
 import { CORE_KEYS } from '../config/core-keys.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -34,10 +35,7 @@ export function createConfig(options: HostOptions): ConfigService {
 }
 
 export function createHostLogger(config: ConfigService, role: string): Logger {
-  const pretty = String(config.get('log.pretty'));
-  if (pretty !== 'auto' && pretty !== 'true' && pretty !== 'false') {
-    throw new ConfigError(`Expected config \`log.pretty\` to be auto, true or false, got \`${pretty}\``);
-  }
+  const pretty = oneOf(config, 'log.pretty', ['auto', 'true', 'false']);
   return createLogger({
     level: String(config.get('log.level')),
     base: { role },

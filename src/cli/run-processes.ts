@@ -2,6 +2,7 @@ import { fork } from 'node:child_process';
 import { hostname } from 'node:os';
 import { ConfigError, PluginError } from '../errors.ts';
 import type { ConfigService } from '../config/config-service.ts';
+import { durationMs, wholeNumber } from '../config/config-values.ts';
 import type { PluginManager } from '../plugins/plugin-manager.ts';
 import { EXIT_RECYCLE, Supervisor, type ChildMessage } from '../worker/supervisor.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
@@ -61,7 +62,7 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
   // Signals are handled from the first moment: one that comes while plugins load stops the start-up cleanly.
   let worker: Worker | undefined;
   let service: WorkerService | undefined;
-  const grace = seconds(config, 'worker.shutdownGraceSeconds') ?? 0;
+  const grace = durationMs(config, 'worker.shutdownGraceSeconds') ?? 0;
   const shutdown = async (): Promise<void> => {
     await worker?.stop(grace);
     await service?.store.close();
@@ -82,13 +83,13 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
     store: service.store,
     services: pm,
     logger,
-    concurrency: wholeNumber(config, 'worker.concurrency'),
-    leaseMs: (seconds(config, 'worker.leaseSeconds') ?? 30_000),
-    defaultTimeoutMs: seconds(config, 'worker.defaultTimeoutSeconds'),
-    lingerMs: seconds(config, 'worker.killGraceSeconds') ?? 0,
-    retention: { succeededMs: days(config, 'worker.retention.succeededDays'), failedMs: days(config, 'worker.retention.failedDays') },
+    concurrency: wholeNumber(config, 'worker.concurrency', 1),
+    leaseMs: (durationMs(config, 'worker.leaseSeconds') ?? 30_000),
+    defaultTimeoutMs: durationMs(config, 'worker.defaultTimeoutSeconds'),
+    lingerMs: durationMs(config, 'worker.killGraceSeconds') ?? 0,
+    retention: { succeededMs: durationMs(config, 'worker.retention.succeededDays', 'days'), failedMs: durationMs(config, 'worker.retention.failedDays', 'days') },
     events: service.events,
-    maxResultBytes: wholeNumber(config, 'worker.maxPayloadBytes'),
+    maxResultBytes: wholeNumber(config, 'worker.maxPayloadBytes', 1),
     // Only a new process can stop a method that ignores its signal: finish the others, then ask the
     // supervisor for a replacement. Without a supervisor nothing would restart us, so we carry on.
     ...(options.child
@@ -111,8 +112,8 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
 /** Forks the worker children and supervises them until a signal. */
 async function runSupervisor(config: ConfigService, options: WorkerProcessOptions, processes: number): Promise<number | undefined> {
   const logger = createHostLogger(config, 'supervisor');
-  const stuckMs = seconds(config, 'worker.stuckSeconds') ?? 20_000;
-  const leaseMs = seconds(config, 'worker.leaseSeconds') ?? 30_000;
+  const stuckMs = durationMs(config, 'worker.stuckSeconds') ?? 20_000;
+  const leaseMs = durationMs(config, 'worker.leaseSeconds') ?? 30_000;
   if (stuckMs >= leaseMs) {
     // A blocked process keeps its jobs only as long as its lease; it must be killed before another worker takes them.
     throw new ConfigError(`Expected config \`worker.stuckSeconds\` (${stuckMs / 1000}) to be less than \`worker.leaseSeconds\` (${leaseMs / 1000})`);
@@ -124,10 +125,10 @@ async function runSupervisor(config: ConfigService, options: WorkerProcessOption
     spawn: () => fork(options.mainPath, [...options.argv, '--worker-child'], { execArgv: process.execArgv }),
     store: service.store,
     logger,
-    defaultTimeoutMs: seconds(config, 'worker.defaultTimeoutSeconds'),
-    killGraceMs: seconds(config, 'worker.killGraceSeconds') ?? 0,
+    defaultTimeoutMs: durationMs(config, 'worker.defaultTimeoutSeconds'),
+    killGraceMs: durationMs(config, 'worker.killGraceSeconds') ?? 0,
     stuckMs,
-    stopTimeoutMs: (seconds(config, 'worker.shutdownGraceSeconds') ?? 0) + 5000,
+    stopTimeoutMs: (durationMs(config, 'worker.shutdownGraceSeconds') ?? 0) + 5000,
   });
   // Handled before the children start: a signal during start-up stops them cleanly too.
   onShutdownSignal(logger, async () => {
@@ -158,27 +159,4 @@ async function closeWorkerService(pm: PluginManager): Promise<void> {
   if (!pm.hasService('worker')) return;
   const service = pm.getService('worker');
   if (service instanceof WorkerService) await service.store.close();
-}
-
-/** A config value that must be a whole number >= 0. */
-function wholeNumber(config: ConfigService, key: string): number {
-  const value = config.get(key);
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new ConfigError(`Expected config \`${key}\` to be a whole number >= 0, got \`${String(value)}\``);
-  }
-  return value;
-}
-
-/** A duration in seconds as milliseconds; 0 means none (null). */
-function seconds(config: ConfigService, key: string): number | null {
-  const value = config.get(key);
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new ConfigError(`Expected config \`${key}\` to be a number of seconds >= 0, got \`${String(value)}\``);
-  }
-  return value === 0 ? null : Math.round(value * 1000);
-}
-
-function days(config: ConfigService, key: string): number | null {
-  const ms = seconds(config, key);
-  return ms === null ? null : ms * 86_400;
 }

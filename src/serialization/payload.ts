@@ -55,14 +55,6 @@ export function deserialize(text: string): unknown {
 }
 
 /**
- * Refuses anything that would not survive the trip exactly.
- * @throws SerializationError with the path of the first offending value.
- */
-export function assertSerializable(value: unknown, root = 'params'): void {
-  check(value, root, new Set());
-}
-
-/**
  * Throws for what cannot be stored; otherwise returns whether the value is
  * plain JSON (nothing superjson needs to annotate).
  */

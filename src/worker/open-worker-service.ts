@@ -1,15 +1,10 @@
 import { resolveDbPath } from '../config/core-keys.ts';
-import { ConfigError } from '../errors.ts';
+import { oneOf, wholeNumber, type ConfigReader } from '../config/config-values.ts';
 import type { Logger } from '../log/logger.ts';
 import { SqliteStore } from '../store/sqlite/sqlite-store.ts';
 import type { Synchronous } from '../store/sqlite/open-database.ts';
 import type { ServiceRegistry } from './resolve-target.ts';
 import { WorkerService } from './worker-service.ts';
-
-/** The part of the config service this needs. */
-interface ConfigReader {
-  get(key: string): unknown;
-}
 
 /**
  * Opens the job database named by `worker.dbpath` and returns the `worker`
@@ -23,14 +18,8 @@ export function openWorkerService(options: {
   services?: ServiceRegistry;
 }): WorkerService {
   const path = resolveDbPath(String(options.config.get('worker.dbpath')), options.projectRoot);
-  const synchronous = String(options.config.get('worker.synchronous')).toUpperCase();
-  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
-    throw new ConfigError(`Expected config \`worker.synchronous\` to be NORMAL or FULL, got \`${synchronous}\``);
-  }
-  const store = SqliteStore.open({ path, synchronous: synchronous as Synchronous, logger: options.logger });
-  const maxPayloadBytes = Number(options.config.get('worker.maxPayloadBytes'));
-  if (!Number.isSafeInteger(maxPayloadBytes) || maxPayloadBytes < 1) {
-    throw new ConfigError(`Expected config \`worker.maxPayloadBytes\` to be a positive whole number, got \`${String(options.config.get('worker.maxPayloadBytes'))}\``);
-  }
+  const synchronous = oneOf<Synchronous>(options.config, 'worker.synchronous', ['NORMAL', 'FULL']);
+  const maxPayloadBytes = wholeNumber(options.config, 'worker.maxPayloadBytes', 1);
+  const store = SqliteStore.open({ path, synchronous, logger: options.logger });
   return new WorkerService(store, { maxPayloadBytes, ...(options.services === undefined ? {} : { services: options.services }) });
 }
