@@ -1,8 +1,11 @@
 import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.ts';
 import type { RecurringSpec } from '../../src/store/job-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { tempDir } from '../helpers/temp.ts';
 import { newJob, tempStore } from '../helpers/store.ts';
 
 const claim = (store: ReturnType<typeof tempStore>, owner: string, now: number, limit = 10) =>
@@ -16,6 +19,27 @@ describe('migrations', () => {
     const recorded = db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all();
     expect(recorded).toEqual(loadMigrations().map((m) => m.version));
     db.close();
+  });
+  it('0005 keeps every job of a version-4 database, in the same state', async () => {
+    const path = join(tempDir('migrate-'), 'jobs.db');
+    const db = new Database(path);
+    migrate(db, loadMigrations().filter((m) => m.version <= 4));
+    const insert = db.prepare(`INSERT INTO jobs (service, method, params, state, run_at, created_at, lease_owner, key, tags, result)
+                               VALUES ('svc', 'run', 'null', ?, 5, 1, ?, ?, ?, ?)`);
+    const states = ['waiting', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+    for (const state of states) insert.run(state, state === 'running' ? 'host:1:a' : null, state === 'waiting' ? 'k' : null, '["t"]', state === 'succeeded' ? '{"json":42}' : null);
+    db.close();
+
+    const store = SqliteStore.open({ path });
+    const jobs = await store.listJobs();
+    expect(jobs.map((job) => job.state).reverse()).toEqual([...states]);
+    expect(jobs.find((job) => job.state === 'running')!.leaseOwner).toBe('host:1:a');
+    expect(jobs.find((job) => job.state === 'succeeded')!.result).toBe('{"json":42}');
+    expect(jobs.every((job) => job.tags[0] === 't')).toBe(true);
+    // the indexes came back with the table: a keyed job coalesces, the waiting one is claimed
+    expect(await store.addJob(newJob({ service: 'svc', method: 'run', key: 'k' }))).toBe(jobs.find((job) => job.state === 'waiting')!.id);
+    expect((await store.claim({ owner: 'o', limit: 10, now: 10, leaseUntil: 100 })).map((job) => job.id)).toEqual([jobs.find((job) => job.state === 'waiting')!.id]);
+    await store.close();
   });
 });
 
@@ -265,6 +289,21 @@ describe('SqliteStore', () => {
       expect(await store.listRecurring()).toEqual([]);
       expect(await store.listJobs()).toHaveLength(1);
     });
+  });
+
+  it('adds a bulk of jobs in order, whole statements and the rest alike, with their tags and keys', async () => {
+    const store = tempStore();
+    const count = 2 * 100 + 37; // two full multi-row statements and a remainder
+    const ids = await store.addJobs(Array.from({ length: count }, (_, i) => newJob({ params: String(i), priority: i % 3, tags: i === 5 ? ['five'] : null })));
+    expect(ids).toHaveLength(count);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    for (const i of [0, 5, 99, 100, 236]) expect((await store.getJob(ids[i]!))!.params).toBe(String(i));
+    expect((await store.getJob(ids[5]!))!.tags).toEqual(['five']);
+    expect((await store.getJob(ids[6]!))!.priority).toBe(0);
+    // a keyed job in the batch coalesces with the active one, as it does alone
+    const keyed = await store.addJobs([newJob({ key: 'k' }), newJob(), newJob({ key: 'k' })]);
+    expect(keyed[2]).toBe(keyed[0]);
+    expect(keyed[1]).not.toBe(keyed[0]);
   });
 
   it('lists jobs newest first, by state', async () => {

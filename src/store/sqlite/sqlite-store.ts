@@ -8,7 +8,7 @@ import { Connection } from './connection.ts';
 import { recordOutcomes } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
 import * as sql from './queries.ts';
-import type { JobRow, Statements } from './statements.ts';
+import type { InsertValues, JobRow, Statements } from './statements.ts';
 
 /** Options for {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -48,22 +48,20 @@ export class SqliteStore implements JobStore {
   }
 
   async addJob(job: NewJob): Promise<number> {
-    const row = insertRow(job);
-    const id = row.key === null
-      ? Number(this.#conn.statements().insertJob.run(row).lastInsertRowid)
-      : this.#conn.transaction((s) => insertOne(s, row));
+    const id = job.key === undefined || job.key === null
+      ? Number(this.#conn.statements().insertJob.run(...insertValues(job)).lastInsertRowid)
+      : this.#conn.transaction((s) => insertKeyed(s, job));
     this.#conn.changedHere('work');
     return id;
   }
 
   async addJobs(jobs: readonly NewJob[]): Promise<number[]> {
     if (jobs.length === 0) return [];
-    const rows = jobs.map(insertRow);
     const ids = this.#conn.transaction((s) => {
-      if (rows.some((row) => row.key !== null)) return rows.map((row) => insertOne(s, row));
-      // Unkeyed, the usual bulk case: one statement for the whole batch.
-      const batch = rows.map((r) => [r.service, r.method, r.params, r.priority, r.runAt, r.maxAttempts, r.timeoutMs, r.createdAt, r.tags]);
-      return s.insertJobsFromJson.all(JSON.stringify(batch)).sort((a, b) => a - b);
+      if (jobs.some((job) => job.key !== undefined && job.key !== null)) {
+        return jobs.map((job) => (job.key === undefined || job.key === null ? Number(s.insertJob.run(...insertValues(job)).lastInsertRowid) : insertKeyed(s, job)));
+      }
+      return insertUnkeyed(s, jobs);
     });
     this.#conn.changedHere('work');
     return ids;
@@ -200,7 +198,7 @@ export class SqliteStore implements JobStore {
   }
 
   async prune(state: 'succeeded' | 'failed' | 'cancelled', before: number, limit: number): Promise<number> {
-    const params = { state, before, limit };
+    const params = { state: sql.STATE[state], before, limit };
     return this.#conn.transaction((s) => {
       s.pruneJobErrors.run(params);
       s.pruneJobNotes.run(params);
@@ -255,7 +253,7 @@ export class SqliteStore implements JobStore {
     const limit = filter.limit ?? -1;
     const rows = filter.state === undefined && filter.tag === undefined
       ? s.listJobs.all({ limit })
-      : s.listJobsFiltered.all({ limit, state: filter.state ?? null, tag: filter.tag ?? null });
+      : s.listJobsFiltered.all({ limit, state: filter.state === undefined ? null : sql.STATE[filter.state], tag: filter.tag ?? null });
     return rows.map(toJobRecord);
   }
 
@@ -280,8 +278,8 @@ export class SqliteStore implements JobStore {
   }
 
   /** For tests and diagnostics: the query plan of a named statement. */
-  explain(statement: keyof typeof sql, params: Record<string, unknown> = {}): string[] {
-    const rows = this.#conn.db.prepare(`EXPLAIN QUERY PLAN ${sql[statement] as string}`).all(params) as { detail: string }[];
+  explain(statement: StatementName, params: Record<string, unknown> | unknown[] = {}): string[] {
+    const rows = this.#conn.db.prepare(`EXPLAIN QUERY PLAN ${sql[statement]}`).all(params) as { detail: string }[];
     return rows.map((row) => row.detail);
   }
 
@@ -292,18 +290,43 @@ export class SqliteStore implements JobStore {
   }
 }
 
-type InsertRow = Omit<NewJob, 'key' | 'tags'> & { key: string | null; tags: string | null };
+function insertValues(job: NewJob): InsertValues {
+  const tags = job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
+  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tags];
+}
 
-function insertRow(job: NewJob): InsertRow {
-  return { ...job, key: job.key ?? null, tags: job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags) };
+/**
+ * Inside a transaction, the usual bulk case: BULK_INSERT_ROWS jobs per
+ * statement call, the rest one by one. Ids come back in insertion order.
+ */
+function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
+  const ids: number[] = [];
+  const width = 9;
+  const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * width);
+  let i = 0;
+  for (; i + sql.BULK_INSERT_ROWS <= jobs.length; i += sql.BULK_INSERT_ROWS) {
+    for (let j = 0; j < sql.BULK_INSERT_ROWS; j++) {
+      const row = insertValues(jobs[i + j]!);
+      for (let k = 0; k < width; k++) values[j * width + k] = row[k];
+    }
+    const inserted = s.insertJobRows.all(values);
+    // RETURNING gives no order guarantee; the rows were inserted in order, so their ids ascend.
+    ids.push(...inserted.sort((a, b) => a - b));
+  }
+  for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(jobs[i]!)).lastInsertRowid));
+  return ids;
 }
 
 /** Inside a transaction: a keyed job that finds an active one with its key returns that one's id. */
-function insertOne(s: Statements, row: InsertRow): number {
-  if (row.key === null) return Number(s.insertJob.run(row).lastInsertRowid);
-  const info = s.insertKeyedJob.run(row);
-  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(row.service, row.method, row.key)!;
+function insertKeyed(s: Statements, job: NewJob): number {
+  const [service, method, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags] = insertValues(job);
+  const key = job.key ?? null;
+  const info = s.insertKeyedJob.run({ service, method, params, priority, runAt, maxAttempts, timeoutMs, createdAt, key, tags });
+  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(service, method, key!)!;
 }
+
+/** The names of the SQL statements in queries.ts. */
+type StatementName = { [K in keyof typeof sql]: (typeof sql)[K] extends string ? K : never }[keyof typeof sql];
 
 /** Past this many distinct priorities, one scan is cheaper than a seek per priority. */
 const MAX_PRIORITY_SEEKS = 16;

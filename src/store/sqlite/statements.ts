@@ -12,14 +12,17 @@ export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress'> & 
   progressAt: number | null;
 };
 
+/** A job's columns in the order {@link sql.insertJob} binds them: service, method, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags. */
+export type InsertValues = [string, string, string, number, number, number, number | null, number, string | null];
+
 /** A `job_errors` row: an {@link AttemptError} whose stack may be null. */
 export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | null };
 
 /** Prepared once per connection; re-prepared when the file is reopened. */
 export class Statements {
-  readonly insertJob: Statement;
+  readonly insertJob: Statement<InsertValues>;
+  readonly insertJobRows: Statement<[unknown[]], number>;
   readonly insertKeyedJob: Statement;
-  readonly insertJobsFromJson: Statement<[string], number>;
   readonly selectActiveByKey: Statement<[string, string, string], number>;
   readonly recordProgress: Statement;
   readonly insertNote: Statement;
@@ -65,9 +68,9 @@ export class Statements {
   readonly enqueueOccurrence: Statement;
 
   constructor(db: Database) {
-    this.insertJob = db.prepare(sql.insertJob);
+    this.insertJob = db.prepare<InsertValues>(sql.insertJob);
+    this.insertJobRows = db.prepare<[unknown[]], number>(sql.insertJobRows).pluck();
     this.insertKeyedJob = db.prepare(sql.insertKeyedJob);
-    this.insertJobsFromJson = db.prepare<[string], number>(sql.insertJobsFromJson).pluck();
     this.selectActiveByKey = db.prepare<[string, string, string], number>(sql.selectActiveByKey).pluck();
     this.recordProgress = db.prepare(sql.recordProgress);
     this.insertNote = db.prepare(sql.insertNote);
