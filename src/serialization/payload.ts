@@ -34,7 +34,8 @@ serializer.registerCustom<Buffer, string>(
 export function serialize(value: unknown, root = 'params', maxBytes = Number.POSITIVE_INFINITY): string {
   if (value === undefined) return UNDEFINED; // what most job methods return
   // Most params are plain JSON: then JSON.stringify gives the same text as superjson, several times faster.
-  const text = check(value, root, new Set()) ? `{"json":${JSON.stringify(value) ?? 'null'}}` : serializer.stringify(value);
+  const plain = isPlainJson(value, 0) || check(value, root, new Set());
+  const text = plain ? `{"json":${JSON.stringify(value) ?? 'null'}}` : serializer.stringify(value);
   // Characters ≤ bytes ≤ 3 × characters in UTF-8: count bytes only when it can matter.
   if (text.length * 3 > maxBytes) {
     const bytes = Buffer.byteLength(text);
@@ -53,6 +54,39 @@ export function deserialize(text: string): unknown {
   // Without type annotations the JSON part is the value; only annotated values need superjson's walk.
   return parsed.meta === undefined ? parsed.json : serializer.deserialize(parsed as Parameters<typeof serializer.deserialize>[0]);
 }
+
+/**
+ * The common case, answered without building a path string or a Set per
+ * value: true when `value` is plain JSON that JSON.stringify keeps exactly.
+ * Anything else (or a deep or cyclic value) goes to {@link check}, which says
+ * what is wrong and where.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth > MAX_FAST_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!(i in value) || !isPlainJson(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if ((proto !== Object.prototype && proto !== null) || 'toJSON' in value) return false;
+  for (const key in value) if (!isPlainJson((value as Record<string, unknown>)[key], depth + 1)) return false;
+  return Object.getOwnPropertySymbols(value).length === 0;
+}
+
+/** Deeper than this, the careful walk takes over (it also finds cycles). */
+const MAX_FAST_DEPTH = 32;
 
 /**
  * Throws for what cannot be stored; otherwise returns whether the value is

@@ -6,6 +6,7 @@ import type { ClaimedJob, Completion, JobErrorInfo } from '../store/job-store.ts
 import { retryDelayMs, type BackoffOptions } from './backoff.ts';
 import type { JobContext } from './job-context.ts';
 import type { ProgressBuffer } from './progress-buffer.ts';
+import type { FinishedJob } from './worker-events.ts';
 import { JobCancelledError, JobTimeoutError, NonRetryableError } from './job-errors.ts';
 import type { JobTarget } from './resolve-target.ts';
 
@@ -32,111 +33,186 @@ export interface JobRunner {
   readonly onProgress: () => void;
   /** Largest result, in bytes of stored text. */
   readonly maxResultBytes: number;
-}
-
-/** A job the worker started: its outcome to come, and a way to end its attempt early. */
-export interface StartedJob {
-  readonly outcome: Promise<Completion>;
-  /** Ends the attempt now with `reason` (a timeout, a cancellation, shutdown) and fires the job's signal. */
-  abort(reason: Error): void;
+  /** Called once per attempt, when it ends; `attempt.completion` is its outcome. */
+  readonly finished: (attempt: JobAttempt) => void;
 }
 
 /**
- * Runs one claimed job: resolve → call → serialize, and turns whatever
- * happens into the outcome to record. An attempt ends when the method settles
- * or when it is aborted (timeout, cancellation, shutdown), whichever comes
- * first, so a method that ignores its signal cannot hold its slot.
+ * One attempt at a claimed job: resolve → call → serialize, and whatever
+ * happens turned into the outcome to record, handed to `runner.finished`
+ * exactly once. An attempt ends when the method settles or when it is aborted
+ * (timeout, cancellation, shutdown), whichever comes first, so a method that
+ * ignores its signal cannot hold its slot.
+ *
+ * A class with its state in fields, not a nest of closures: the worker makes
+ * one per job, and per-job allocations are most of its cost on short jobs.
+ * It is also the {@link FinishedJob} the worker's events read, once finished.
  */
-export function startJob(job: ClaimedJob, runner: JobRunner): StartedJob {
-  // The AbortController is made only if the method looks at ctx.signal: most never do, and it is not free.
-  let controller: AbortController | undefined;
-  let abortReason: Error | undefined;
-  let endAttempt: ((reason: Error) => void) | undefined;
-  const signal = (): AbortSignal => {
-    controller ??= new AbortController();
-    if (abortReason !== undefined && !controller.signal.aborted) controller.abort(abortReason);
-    return controller.signal;
-  };
-  const abort = (reason: Error): void => {
-    if (abortReason !== undefined) return;
-    abortReason = reason;
-    controller?.abort(reason);
-    endAttempt?.(reason);
-  };
-  const timeoutMs = job.timeoutMs ?? runner.defaultTimeoutMs;
-  const timer = timeoutMs === null ? undefined : setTimeout(() => abort(new JobTimeoutError(timeoutMs)), timeoutMs);
-  const outcome = run(job, runner, signal, (work) => new Promise((resolve, reject) => {
-    if (abortReason !== undefined) {
-      reject(abortReason);
+export class JobAttempt implements FinishedJob {
+  readonly job: ClaimedJob;
+  readonly startedAt: number;
+  /** Set when the attempt ends. */
+  completion!: Completion;
+  readonly #runner: JobRunner;
+  #ended = false;
+  #timer: NodeJS.Timeout | undefined;
+  // Made only if the method looks at ctx.signal: most never do, and it is not free.
+  #controller: AbortController | undefined;
+  #abortReason: Error | undefined;
+  #work: Promise<void> | undefined;
+  #log: Logger | undefined;
+
+  constructor(job: ClaimedJob, runner: JobRunner) {
+    this.job = job;
+    this.#runner = runner;
+    this.startedAt = runner.clock.now();
+  }
+
+  /** Calls the method. Its outcome may be reported before this returns (a method that throws at once). */
+  start(): void {
+    const timeoutMs = this.job.timeoutMs ?? this.#runner.defaultTimeoutMs;
+    if (timeoutMs !== null) this.#timer = setTimeout(timeOut, timeoutMs, this, timeoutMs);
+    this.#work = this.#run();
+  }
+
+  /** Ends the attempt now with `reason` (a timeout, a cancellation, shutdown) and fires the job's signal. */
+  abort(reason: Error): void {
+    if (this.#ended || this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#controller?.abort(reason);
+    // The method has not returned: it may still be running, and only its settling ends #work.
+    if (this.#work !== undefined) this.#runner.onLingering(this.job.id, this.#work);
+    this.#fail(reason);
+  }
+
+  /** @internal For {@link AttemptContext}. */
+  get signal(): AbortSignal {
+    this.#controller ??= new AbortController();
+    if (this.#abortReason !== undefined && !this.#controller.signal.aborted) this.#controller.abort(this.#abortReason);
+    return this.#controller.signal;
+  }
+
+  /** @internal A child logger carrying the job's id, service and method. */
+  get log(): Logger {
+    return (this.#log ??= this.#runner.log.child({ jobId: this.job.id, service: this.job.service, method: this.job.method }));
+  }
+
+  /** @internal */
+  get runner(): JobRunner {
+    return this.#runner;
+  }
+
+  async #run(): Promise<void> {
+    const { job } = this;
+    const runner = this.#runner;
+    let value: unknown;
+    try {
+      const target = runner.resolve(job.service, job.method);
+      if (runner.log.isLevelEnabled('debug')) this.log.debug({ attempt: job.attempt }, 'job started');
+      value = await target.fn.call(target.thisArg, deserialize(job.params), new AttemptContext(this));
+    } catch (error) {
+      if (!this.#ended) this.#fail(error);
       return;
     }
-    let settled = false;
-    endAttempt = (reason) => {
-      if (!settled) runner.onLingering(job.id, work.then(() => undefined, () => undefined));
-      reject(reason);
-    };
-    work.then(
-      (value) => { settled = true; resolve(value); },
-      (error: unknown) => { settled = true; reject(error); },
-    );
-  })).finally(() => clearTimeout(timer));
-  return { outcome, abort };
-}
+    if (this.#ended) return;
+    let result: string;
+    try {
+      result = serialize(value, 'result', runner.maxResultBytes);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    if (runner.log.isLevelEnabled('debug')) this.log.debug('job succeeded');
+    this.#end({ id: job.id, owner: runner.owner, outcome: 'succeeded', result, at: runner.clock.now() });
+  }
 
-async function run(
-  job: ClaimedJob,
-  runner: JobRunner,
-  signal: () => AbortSignal,
-  untilAborted: (work: Promise<unknown>) => Promise<unknown>,
-): Promise<Completion> {
-  let log: Logger | undefined;
-  const jobLog = (): Logger => (log ??= runner.log.child({ jobId: job.id, service: job.service, method: job.method }));
-  try {
-    const target = runner.resolve(job.service, job.method);
-    const ctx: JobContext = {
-      id: job.id,
-      service: job.service,
-      method: job.method,
-      attempt: job.attempt,
-      maxAttempts: job.maxAttempts,
-      get signal() {
-        return signal();
-      },
-      get log() {
-        return jobLog();
-      },
-      progress: (current, total) => {
-        runner.progress.progress(job.id, current, total, runner.clock.now());
-        runner.onProgress();
-      },
-      note: (message) => {
-        runner.progress.note(job.id, 'note', message, runner.clock.now());
-        runner.onProgress();
-      },
-      warn: (message) => {
-        runner.progress.note(job.id, 'warning', message, runner.clock.now());
-        jobLog().warn(message);
-        runner.onProgress();
-      },
-    };
-    if (runner.log.isLevelEnabled('debug')) jobLog().debug({ attempt: job.attempt }, 'job started');
-    const value = await untilAborted(Promise.resolve(target.fn.call(target.thisArg, deserialize(job.params), ctx)));
-    const result = serialize(value, 'result', runner.maxResultBytes);
-    if (runner.log.isLevelEnabled('debug')) jobLog().debug('job succeeded');
-    return { id: job.id, owner: runner.owner, outcome: 'succeeded', result, at: runner.clock.now() };
-  } catch (error) {
+  #fail(error: unknown): void {
+    const { job } = this;
+    const runner = this.#runner;
     const at = runner.clock.now();
     if (error instanceof JobCancelledError) {
-      jobLog().info('job cancelled');
-      return { id: job.id, owner: runner.owner, outcome: 'cancelled', error: errorInfo(error), at };
+      this.log.info('job cancelled');
+      this.#end({ id: job.id, owner: runner.owner, outcome: 'cancelled', error: errorInfo(error), at });
+      return;
     }
     const final = isPermanent(error) || job.attempt >= job.maxAttempts;
     const retryAt = final ? null : at + retryDelayMs(job.attempt, runner.backoff, runner.random);
-    jobLog().error(
+    this.log.error(
       { err: error, attempt: job.attempt, maxAttempts: job.maxAttempts, ...(retryAt === null ? {} : { retryAt: new Date(retryAt).toISOString() }) },
       retryAt === null ? 'job failed' : 'job attempt failed; will retry',
     );
-    return { id: job.id, owner: runner.owner, outcome: 'failed', error: errorInfo(error), at, retryAt };
+    this.#end({ id: job.id, owner: runner.owner, outcome: 'failed', error: errorInfo(error), at, retryAt });
+  }
+
+  #end(completion: Completion): void {
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    this.completion = completion;
+    this.#runner.finished(this);
+  }
+}
+
+function timeOut(attempt: JobAttempt, timeoutMs: number): void {
+  attempt.abort(new JobTimeoutError(timeoutMs));
+}
+
+/**
+ * The `ctx` a job method gets. Its functions are made on first use and bound,
+ * so `({ progress }) => progress(1, 2)` works, and a method that uses none
+ * costs none.
+ */
+class AttemptContext implements JobContext {
+  readonly id: number;
+  readonly service: string;
+  readonly method: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly #attempt: JobAttempt;
+  #progress: JobContext['progress'] | undefined;
+  #note: JobContext['note'] | undefined;
+  #warn: JobContext['warn'] | undefined;
+
+  constructor(attempt: JobAttempt) {
+    const { job } = attempt;
+    this.id = job.id;
+    this.service = job.service;
+    this.method = job.method;
+    this.attempt = job.attempt;
+    this.maxAttempts = job.maxAttempts;
+    this.#attempt = attempt;
+  }
+
+  get signal(): AbortSignal {
+    return this.#attempt.signal;
+  }
+
+  get log(): Logger {
+    return this.#attempt.log;
+  }
+
+  get progress(): JobContext['progress'] {
+    const { runner } = this.#attempt;
+    return (this.#progress ??= (current, total) => {
+      runner.progress.progress(this.id, current, total, runner.clock.now());
+      runner.onProgress();
+    });
+  }
+
+  get note(): JobContext['note'] {
+    const { runner } = this.#attempt;
+    return (this.#note ??= (message) => {
+      runner.progress.note(this.id, 'note', message, runner.clock.now());
+      runner.onProgress();
+    });
+  }
+
+  get warn(): JobContext['warn'] {
+    const { runner } = this.#attempt;
+    return (this.#warn ??= (message) => {
+      runner.progress.note(this.id, 'warning', message, runner.clock.now());
+      this.#attempt.log.warn(message);
+      runner.onProgress();
+    });
   }
 }
 

@@ -9,7 +9,7 @@ import { fireDueRecurring } from './fire-recurring.ts';
 import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
 import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
 import { resolveTarget, type JobTarget } from './resolve-target.ts';
-import { afterUnless, startJob, type JobRunner, type StartedJob } from './run-job.ts';
+import { afterUnless, JobAttempt, type JobRunner } from './run-job.ts';
 import type { WorkerOptions } from './worker-options.ts';
 
 export type { WorkerOptions } from './worker-options.ts';
@@ -34,7 +34,7 @@ export class Worker {
   readonly #clock: Clock;
   readonly #runner: JobRunner;
   readonly #onStuck: ((jobId: number) => void) | undefined;
-  readonly #running = new Map<number, StartedJob>();
+  readonly #running = new Map<number, JobAttempt>();
   readonly #released = new Set<number>();
   readonly #progress = new ProgressBuffer();
   readonly #events: WorkerEvents;
@@ -101,6 +101,14 @@ export class Worker {
         }, 50);
       },
       maxResultBytes: options.maxResultBytes ?? 1024 * 1024,
+      finished: (attempt) => {
+        const { id } = attempt.job;
+        this.#running.delete(id);
+        // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
+        if (this.#released.size === 0 || !this.#released.delete(id)) this.#finished.push(attempt);
+        if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+        if (this.#state === 'running') this.#wake();
+      },
     };
   }
 
@@ -223,18 +231,11 @@ export class Worker {
   }
 
   #start(job: ClaimedJob): void {
-    const startedAt = this.#clock.now();
-    const started = startJob(job, this.#runner);
-    this.#running.set(job.id, started);
+    const attempt = new JobAttempt(job, this.#runner);
+    this.#running.set(job.id, attempt);
     this.#idle = false;
     if (this.#events.has('claimed')) this.#events.emit('claimed', { job });
-    void started.outcome.then((completion) => {
-      this.#running.delete(job.id);
-      // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
-      if (this.#released.size === 0 || !this.#released.delete(job.id)) this.#finished.push({ completion, job, startedAt });
-      if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
-      if (this.#state === 'running') this.#wake();
-    });
+    attempt.start();
   }
 
   /** Records finished jobs' outcomes in one transaction (after any progress they reported). */

@@ -145,6 +145,23 @@ describe('progress (ctx.progress, ctx.note, ctx.warn)', () => {
     expect((await store.getJobNotes(handle.id)).map((n) => [n.level, n.message])).toEqual([['note', 'starting'], ['warning', 'almost out of disk']]);
   });
 
+  it('works with its functions taken out of ctx, as a destructuring method does', async () => {
+    const svc = {
+      parts: outsideprocess(async (_p: unknown, { id, attempt, progress, note, signal }: JobContext) => {
+        note(`job ${id}, attempt ${attempt}`);
+        progress(1, 2);
+        return signal.aborted;
+      }),
+    };
+    const { store, jobs, worker } = setup({ svc });
+    worker.start();
+    const handle = await jobs.add('svc', 'parts', null);
+    expect(await handle.result()).toBe(false);
+    await worker.stop();
+    expect((await store.getJob(handle.id))?.progress).toMatchObject({ current: 1, total: 2 });
+    expect((await store.getJobNotes(handle.id)).map((n) => n.message)).toEqual([`job ${handle.id}, attempt 1`]);
+  });
+
   it.each([
     [5, 0, 'Expected the progress denominator to be a positive finite number, got `0`'],
     [11, 10, 'Expected the progress numerator to be a number from 0 to 10, got `11`'],
