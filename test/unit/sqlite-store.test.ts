@@ -56,8 +56,9 @@ describe('SqliteStore', () => {
     const plan = store.explain('claimJobs', { now: 0, limit: 1, owner: 'o', leaseUntil: 0 }).join('\n');
     expect(plan).toContain('jobs_claim');
     expect(plan).not.toContain('TEMP B-TREE');
-    const complete = store.explain('completeSucceededMany', { owner: 'o', batch: '[]' });
-    expect(complete).toEqual(['SCAN json_each VIRTUAL TABLE INDEX 1:', 'SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)']);
+    const complete = store.explain('completeSucceededMany', Array.from({ length: 13 }, () => null));
+    expect(complete.join('\n')).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)');
+    expect(complete.join('\n')).not.toContain('jobs_running_owner');
     const wake = store.explain('nextWaitingBelowPriority', { below: 0 }).join('\n');
     expect(wake).toContain('SEARCH jobs USING COVERING INDEX jobs_claim (priority<?)');
     expect(wake).not.toContain('TEMP B-TREE');
@@ -108,6 +109,18 @@ describe('SqliteStore', () => {
 
     expect(await store.complete([{ id, owner: 'new', outcome: 'succeeded', result: '{"json":"fresh"}', at: 42_000 }])).toEqual([]);
     expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', result: '{"json":"fresh"}', finishedAt: 42_000, leaseOwner: null });
+  });
+
+  it('records a batch of any size at once, refusing only the jobs another worker holds', async () => {
+    const store = tempStore();
+    const ids = await store.addJobs(Array.from({ length: 300 }, () => newJob()));
+    await claim(store, 'a', 1000, 290);
+    await claim(store, 'b', 1000, 10);
+    const completions = ids.map((id, i) => ({ id, owner: 'a', outcome: 'succeeded' as const, result: `{"json":${i}}`, at: 2000 }));
+    expect(await store.complete(completions)).toEqual(ids.slice(290));
+    expect(await store.getJob(ids[289]!)).toMatchObject({ state: 'succeeded', result: '{"json":289}', finishedAt: 2000 });
+    expect(await store.getJob(ids[290]!)).toMatchObject({ state: 'running', leaseOwner: 'b', result: null });
+    expect((await store.listJobs({ state: 'succeeded' })).length).toBe(290);
   });
 
   it('puts a failed attempt back for a retry, or fails the job for good', async () => {

@@ -84,17 +84,27 @@ export const claimJobs = `
   RETURNING id, service, method, params, attempts AS attempt, max_attempts AS maxAttempts, timeout_ms AS timeoutMs`;
 
 /**
- * Fenced, for a batch: @batch is a JSON array of [id, result, finishedAt].
- * One statement instead of one per job; RETURNING says which were accepted.
+ * Fenced, for a batch of `rows` successes bound as (id, result, finishedAt)
+ * triples, then the owner. One statement instead of one per job; RETURNING
+ * says which were accepted. Unused rows are bound to NULL and match nothing.
  * The unary + keeps the planner from walking the owner's running jobs and
  * scanning the batch for each: it looks each batch entry up by id instead.
  */
-export const completeSucceededMany = `
+export function completeSucceededRows(rows: number): string {
+  return `
+  WITH r(id, result, at) AS (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')})
   UPDATE jobs
      SET state = ${SUCCEEDED}, result = r.result, finished_at = r.at, lease_owner = NULL, lease_until = NULL
-    FROM (SELECT value ->> 0 AS id, value ->> 1 AS result, value ->> 2 AS at FROM json_each(@batch)) AS r
-   WHERE jobs.id = r.id AND +jobs.lease_owner = @owner AND jobs.state = ${RUNNING}
+    FROM r
+   WHERE jobs.id = r.id AND +jobs.lease_owner = ? AND jobs.state = ${RUNNING}
   RETURNING jobs.id`;
+}
+
+/** The sizes of {@link completeSucceededRows} statements prepared: a batch is padded up to the next one. */
+export const COMPLETION_BATCH_SIZES = [1, 4, 16, 64, 256] as const;
+
+/** For EXPLAIN in tests: the statement for a batch of 4. */
+export const completeSucceededMany = completeSucceededRows(4);
 
 /**
  * Fenced. A failed attempt with attempts left goes back to waiting at

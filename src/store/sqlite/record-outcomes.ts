@@ -1,4 +1,5 @@
 import type { Completion } from '../job-store.ts';
+import { COMPLETION_BATCH_SIZES } from './queries.ts';
 import type { Statements } from './statements.ts';
 
 /**
@@ -8,18 +9,21 @@ import type { Statements } from './statements.ts';
  */
 export function recordOutcomes(s: Statements, completions: readonly Completion[]): number[] {
   const refused: number[] = [];
-  const succeeded = new Map<string, [number, string, number][]>();
+  const succeeded = new Map<string, SucceededCompletion[]>();
   for (const c of completions) {
     if (c.outcome !== 'succeeded') continue;
-    let rows = succeeded.get(c.owner);
-    if (rows === undefined) succeeded.set(c.owner, (rows = []));
-    rows.push([c.id, c.result, c.at]);
+    let batch = succeeded.get(c.owner);
+    if (batch === undefined) succeeded.set(c.owner, (batch = []));
+    batch.push(c);
   }
-  for (const [owner, rows] of succeeded) {
-    const accepted = s.completeSucceededMany.all({ owner, batch: JSON.stringify(rows) });
-    if (accepted.length === rows.length) continue;
-    const ok = new Set(accepted);
-    for (const [id] of rows) if (!ok.has(id)) refused.push(id);
+  for (const [owner, batch] of succeeded) {
+    for (let from = 0; from < batch.length; from += LARGEST) {
+      const part = batch.slice(from, from + LARGEST);
+      const accepted = completeSucceeded(s, owner, part);
+      if (accepted.length === part.length) continue;
+      const ok = new Set(accepted);
+      for (const c of part) if (!ok.has(c.id)) refused.push(c.id);
+    }
   }
   for (const c of completions) {
     if (c.outcome === 'succeeded') continue;
@@ -35,4 +39,23 @@ export function recordOutcomes(s: Statements, completions: readonly Completion[]
     if (changes === 0) refused.push(c.id);
   }
   return refused;
+}
+
+type SucceededCompletion = Extract<Completion, { outcome: 'succeeded' }>;
+
+const LARGEST = COMPLETION_BATCH_SIZES[COMPLETION_BATCH_SIZES.length - 1]!;
+
+/** At most LARGEST successes of one owner, in the smallest prepared statement that holds them. */
+function completeSucceeded(s: Statements, owner: string, batch: readonly SucceededCompletion[]): number[] {
+  const size = COMPLETION_BATCH_SIZES.findIndex((rows) => rows >= batch.length);
+  const rows = COMPLETION_BATCH_SIZES[size]!;
+  const values = new Array<unknown>(rows * 3 + 1).fill(null);
+  for (let i = 0; i < batch.length; i++) {
+    const c = batch[i]!;
+    values[i * 3] = c.id;
+    values[i * 3 + 1] = c.result;
+    values[i * 3 + 2] = c.at;
+  }
+  values[rows * 3] = owner;
+  return s.completeSucceeded[size]!.all(values);
 }

@@ -29,7 +29,8 @@ export class Statements {
   readonly selectNotes: Statement<[number, number], JobNote>;
   readonly pulse: Statement<[string], JobPulse>;
   readonly claimJobs: Statement<Record<string, number | string>, ClaimedJob>;
-  readonly completeSucceededMany: Statement<Record<string, string>, number>;
+  /** One per size in COMPLETION_BATCH_SIZES, in that order. */
+  readonly completeSucceeded: readonly Statement<[unknown[]], number>[];
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -77,7 +78,7 @@ export class Statements {
     this.selectNotes = db.prepare(sql.selectNotes);
     this.pulse = db.prepare(sql.pulse);
     this.claimJobs = db.prepare(sql.claimJobs);
-    this.completeSucceededMany = db.prepare<Record<string, string>, number>(sql.completeSucceededMany).pluck();
+    this.completeSucceeded = sql.COMPLETION_BATCH_SIZES.map((rows) => db.prepare<[unknown[]], number>(sql.completeSucceededRows(rows)).pluck());
     this.completeFailed = db.prepare(sql.completeFailed);
     this.recordAttemptError = db.prepare(sql.recordAttemptError);
     this.completeCancelled = db.prepare(sql.completeCancelled);
