@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --json] [-- --only ours,plainjob]`: the same workloads for this project and
+ * `npm run bench [-- --quick] [-- --json] [-- --only ours,plainjob] [-- --workloads drain,latency]`: the same workloads for this project and
  * its peers, each in separate adder and worker processes, printed as one table with each figure's ratio to
  * the best peer. Full runs write bench/RESULTS.md.
  */
@@ -12,7 +12,7 @@ import { loadSystem, SYSTEM_NAMES } from './systems/index.ts';
 import type { BenchContext, BenchSystem } from './systems/types.ts';
 
 const { values: flags } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' } },
+  options: { quick: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, only: { type: 'string' }, workloads: { type: 'string' } },
 });
 const quick = flags.quick === true;
 const sizes = quick
@@ -55,6 +55,10 @@ async function main(): Promise<void> {
   const names = flags.only === undefined ? [...SYSTEM_NAMES] : flags.only.split(',');
   const results: Results = new Map();
   const skipped: string[] = [];
+  // Workloads by the start of their name: `--workloads drain,scheduled`.
+  const chosen = flags.workloads?.split(',');
+  const unknown = chosen?.filter((word) => !WORKLOADS.some(([workload]) => workload.startsWith(word))) ?? [];
+  if (unknown.length > 0) throw new Error(`--workloads: no workload starts with ${unknown.map((w) => `"${w}"`).join(', ')}; the workloads are ${WORKLOADS.map(([w]) => `"${w}"`).join(', ')}`);
   const systems: [string, BenchSystem][] = [];
   for (const name of names) {
     let system: BenchSystem;
@@ -77,6 +81,7 @@ async function main(): Promise<void> {
     results.set(system.name, figures);
     concurrencyOf.set(system.name, system.concurrency);
     for (const [workload, run] of WORKLOADS) {
+      if (chosen !== undefined && !chosen.some((word) => workload.startsWith(word))) continue;
       log(`${system.name}: ${workload}…`);
       try {
         for (const [key, value] of Object.entries(await run(name, system))) figures.set(key, value);
@@ -91,7 +96,7 @@ async function main(): Promise<void> {
   } else {
     const table = renderTable(results, ours);
     process.stdout.write(`${table}\n${skipped.map((s) => `\n${s}`).join('')}\n`);
-    if (!quick && flags.only === undefined) writeResults(table, skipped);
+    if (!quick && flags.only === undefined && chosen === undefined) writeResults(table, skipped);
   }
 }
 

@@ -11,7 +11,8 @@ export const ours: BenchSystem = {
     return null;
   },
   async open(context: BenchContext): Promise<BenchQueue> {
-    const store = SqliteStore.open({ path: join(context.dir, 'jobs.db') });
+    // As the app and worker processes open it (openWorkerService): checkpoints on a background thread.
+    const store = SqliteStore.open({ path: join(context.dir, 'jobs.db'), checkpoint: 'background' });
     const jobs = new WorkerService(store);
     let worker: Worker | undefined;
     return {

@@ -103,7 +103,8 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     const config = createConfig(options);
     assertKnownOverrides(config, options.overrides);
     const logger = createLogger({ level: 'warn', pretty: false, base: { role: 'cli' } });
-    const worker = openWorkerService({ config, projectRoot: options.projectRoot, logger });
+    // One command and out: no checkpoint thread for it.
+    const worker = openWorkerService({ config, projectRoot: options.projectRoot, logger, checkpoint: 'inline' });
     try {
       await run(worker, { out: (text) => env.stdout(`${text}\n`), write: env.stdout });
     } finally {

@@ -119,7 +119,8 @@ async function runSupervisor(config: ConfigService, options: WorkerProcessOption
     throw new ConfigError(`Expected config \`worker.stuckSeconds\` (${stuckMs / 1000}) to be less than \`worker.leaseSeconds\` (${leaseMs / 1000})`);
   }
   // The supervisor loads no plugins: it only needs the database, to account for the jobs of children it loses.
-  const service = openWorkerService({ config, projectRoot: options.projectRoot, logger });
+  // It writes only when a child is lost: SQLite's own checkpoints are enough.
+  const service = openWorkerService({ config, projectRoot: options.projectRoot, logger, checkpoint: 'inline' });
   const supervisor = new Supervisor({
     processes,
     spawn: () => fork(options.mainPath, [...options.argv, '--worker-child'], { execArgv: process.execArgv }),

@@ -7,7 +7,7 @@ import { tempDir } from './temp.ts';
 const open: SqliteStore[] = [];
 
 /** A store on a fresh file in a temp folder, closed after the test. */
-export function tempStore(options: { checkIntervalMs?: number } = {}): SqliteStore {
+export function tempStore(options: { checkIntervalMs?: number; checkpoint?: 'inline' | 'background' } = {}): SqliteStore {
   const store = SqliteStore.open({ path: join(tempDir('store-'), 'jobs.db'), ...options });
   open.push(store);
   return store;

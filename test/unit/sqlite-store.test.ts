@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -339,6 +339,34 @@ describe('SqliteStore', () => {
     const direct = new Database(store.path, { readonly: true });
     expect(direct.prepare('SELECT count(*) FROM jobs').pluck().get()).toBe(1);
     direct.close();
+  });
+
+  describe('background checkpoints', () => {
+    // A checkpoint copies WAL pages into the database file, so the file grows; SQLite's own
+    // (inline) checkpoint waits for 1,000 pages of WAL, far more than these tests write.
+    const fileSize = (path: string): number => statSync(path).size;
+
+    it('copy the WAL into the database file from a thread, without a commit asking', async () => {
+      const store = tempStore({ checkpoint: 'background' });
+      const before = fileSize(store.path);
+      await store.addJobs(Array.from({ length: 500 }, () => newJob({ params: `"${'x'.repeat(200)}"` })));
+      await expect.poll(() => fileSize(store.path), { timeout: 5000 }).toBeGreaterThan(before);
+      const inline = tempStore();
+      const inlineBefore = fileSize(inline.path);
+      await inline.addJobs(Array.from({ length: 500 }, () => newJob({ params: `"${'x'.repeat(200)}"` })));
+      expect(fileSize(inline.path)).toBe(inlineBefore);
+    });
+
+    it('follow the path when the database file is deleted', async () => {
+      const store = tempStore({ checkIntervalMs: 0, checkpoint: 'background' });
+      await store.addJob(newJob());
+      for (const suffix of ['', '-wal', '-shm']) rmSync(store.path + suffix, { force: true });
+      await store.addJob(newJob()); // the store reopens (creates) the file
+      const before = fileSize(store.path);
+      await store.addJobs(Array.from({ length: 500 }, () => newJob({ params: `"${'x'.repeat(200)}"` })));
+      await expect.poll(() => fileSize(store.path), { timeout: 5000 }).toBeGreaterThan(before);
+      expect(await store.listJobs()).toHaveLength(501);
+    });
   });
 
   it('tells listeners about another connection\'s commits', async () => {

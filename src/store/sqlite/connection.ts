@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { StoreChange } from '../job-store.ts';
 import { ChangeMonitor } from './change-monitor.ts';
+import { BackgroundCheckpointer, SAFETY_NET_CHECKPOINT_PAGES } from './checkpointer.ts';
 import { identityOf, openDatabase, type FileIdentity } from './open-database.ts';
 import type { SqliteStoreOptions } from './sqlite-store.ts';
 import { Statements } from './statements.ts';
@@ -13,7 +14,8 @@ interface OpenFile {
 }
 
 function openFile(path: string, options: SqliteStoreOptions): OpenFile {
-  const { db, identity } = openDatabase(path, options);
+  const autocheckpointPages = options.checkpoint === 'background' ? SAFETY_NET_CHECKPOINT_PAGES : undefined;
+  const { db, identity } = openDatabase(path, { ...options, ...(autocheckpointPages === undefined ? {} : { autocheckpointPages }) });
   return { db, identity, stmts: new Statements(db) };
 }
 
@@ -35,6 +37,7 @@ export class Connection {
   readonly #listeners = new Set<(change: StoreChange) => void>();
   readonly #localChanges = new Set<StoreChange>();
   readonly #monitor: ChangeMonitor;
+  readonly #checkpointer: BackgroundCheckpointer | undefined;
   #file: OpenFile;
   #dataVersion: number;
   #lastIdentityCheck = Date.now();
@@ -47,6 +50,9 @@ export class Connection {
     this.#file = openFile(options.path, options);
     this.#dataVersion = this.#readDataVersion();
     this.#monitor = new ChangeMonitor(options.path, (fileEvent) => this.#check(!fileEvent), this.#checkIntervalMs);
+    this.#checkpointer = options.checkpoint === 'background'
+      ? new BackgroundCheckpointer(options.path, options.logger === undefined ? {} : { logger: options.logger })
+      : undefined;
   }
 
   /** The connection as open now, without checking the file: for diagnostics. */
@@ -104,6 +110,7 @@ export class Connection {
     this.#closed = true;
     clearTimeout(this.#recheck);
     this.#monitor.stop();
+    this.#checkpointer?.close();
     this.#listeners.clear();
     this.#file.db.close();
   }

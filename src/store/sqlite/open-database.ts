@@ -13,7 +13,7 @@ export interface FileIdentity {
 }
 
 /** Opens (creating the folder and file if needed) and migrates a job database. */
-export function openDatabase(path: string, options: { synchronous?: Synchronous; busyTimeoutMs?: number } = {}): {
+export function openDatabase(path: string, options: { synchronous?: Synchronous; busyTimeoutMs?: number; autocheckpointPages?: number } = {}): {
   db: Database.Database;
   identity: FileIdentity;
 } {
@@ -28,6 +28,7 @@ export function openDatabase(path: string, options: { synchronous?: Synchronous;
       if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
     });
     db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+    if (options.autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${options.autocheckpointPages}`);
     migrate(db);
     return { db, identity: identityOf(path) ?? { dev: -1, ino: -1 } };
   } catch (error) {

@@ -4,6 +4,7 @@ import type {
   AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobNote, JobPulse, JobRecord, JobState,
   JobStore, NewJob, ProgressUpdate, RecurringRecord, RecurringSpec, RunningJob, StoreChange,
 } from '../job-store.ts';
+import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
 import { recordOutcomes } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
@@ -18,6 +19,14 @@ export interface SqliteStoreOptions {
   readonly synchronous?: Synchronous;
   /** How long a statement waits for another process's write lock. @default 5000 */
   readonly busyTimeoutMs?: number;
+  /**
+   * Where WAL checkpoints run: `inline`, SQLite's default, on whichever
+   * connection's commit crosses 1,000 pages of WAL (an fsync on that
+   * process's event loop); `background`, on a worker thread of this process
+   * every 200 ms (see {@link BackgroundCheckpointer}). Long-lived processes
+   * use `background`; a short command has no use for a thread. @default 'inline'
+   */
+  readonly checkpoint?: 'inline' | 'background';
   /** How often the file's identity and other processes' commits are re-checked when no file event came. @default 1000 */
   readonly checkIntervalMs?: number;
   readonly logger?: Logger;
