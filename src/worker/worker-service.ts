@@ -76,10 +76,16 @@ export class WorkerService {
   async addMany<T = unknown>(jobs: readonly BulkJob[]): Promise<JobHandle<T>[]> {
     if (!Array.isArray(jobs)) throw new InvalidArgumentError(`Expected \`jobs\` to be an array, got ${typeof jobs}`);
     const now = this.#clock.now();
-    const rows = jobs.map((job, index) => {
+    // Bulk jobs mostly share target and options: resolve them once per run of equal ones, not per job.
+    let last: { service: string; method: string; options: JobOptions | undefined; resolved: ResolvedTarget } | undefined;
+    const rows = jobs.map((job, index): NewJob => {
       if (typeof job !== 'object' || job === null) throw new InvalidArgumentError(`Expected \`jobs[${index}]\` to be an object, got ${String(job)}`);
       const runAt = job.runAt === undefined ? now : assertRunAt(job.runAt, `jobs[${index}].runAt`);
-      return this.#row(job.service, job.method, job.params, runAt, job.options, now, `jobs[${index}].params`);
+      const { service, method, options } = job;
+      if (last === undefined || last.service !== service || last.method !== method || last.options !== options) {
+        last = { service, method, options, resolved: this.#resolve(service, method, options) };
+      }
+      return toNewJob(last.resolved, serialize(job.params, `jobs[${index}].params`, this.#maxPayloadBytes), runAt, now);
     });
     const ids = await this.store.addJobs(rows);
     return ids.map((id) => new JobHandle<T>(id, this.#watcher));
@@ -172,25 +178,41 @@ export class WorkerService {
   }
 
   async #insert<T>(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle<T>> {
-    const id = await this.store.addJob(this.#row(service, method, params, runAt, options, this.#clock.now(), 'params'));
+    const id = await this.store.addJob(this.#row(service, method, params, runAt, options, this.#clock.now()));
     return new JobHandle<T>(id, this.#watcher);
   }
 
   /** Validates and serializes one job for the store. */
-  #row(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined, now: number, paramsPath: string): NewJob {
+  #row(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined, now: number): NewJob {
+    return toNewJob(this.#resolve(service, method, options), serialize(params, 'params', this.#maxPayloadBytes), runAt, now);
+  }
+
+  /** Validates a job's target and options, with the method's defaults applied. */
+  #resolve(service: string, method: string, options: JobOptions | undefined): ResolvedTarget {
     assertName(service, 'service');
     assertName(method, 'method');
-    return {
-      service,
-      method,
-      params: serialize(params, paramsPath, this.#maxPayloadBytes),
-      runAt,
-      ...resolveJobOptions(options, this.#methodDefaults(service, method)),
-      key: resolveKey(options?.key),
-      tags: resolveTags(options?.tags),
-      createdAt: now,
-    };
+    const { maxAttempts, timeoutMs, priority } = resolveJobOptions(options, this.#methodDefaults(service, method));
+    return { service, method, maxAttempts, timeoutMs, priority, key: resolveKey(options?.key), tags: resolveTags(options?.tags) };
   }
+}
+
+/** What {@link WorkerService.#resolve} makes of a target and its options: a {@link NewJob} without params and times. */
+type ResolvedTarget = Omit<NewJob, 'params' | 'runAt' | 'createdAt'>;
+
+/** Property by property, not by spreading: every job gets the same object shape, and no copy of `target`'s. */
+function toNewJob(target: ResolvedTarget, params: string, runAt: number, createdAt: number): NewJob {
+  return {
+    service: target.service,
+    method: target.method,
+    params,
+    runAt,
+    priority: target.priority,
+    maxAttempts: target.maxAttempts,
+    timeoutMs: target.timeoutMs,
+    createdAt,
+    key: target.key ?? null,
+    tags: target.tags ?? null,
+  };
 }
 
 /** `service.method` or `service.method#name`. Service names may hold dots; method names do not. */

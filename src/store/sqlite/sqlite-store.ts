@@ -300,8 +300,7 @@ export class SqliteStore implements JobStore {
 }
 
 function insertValues(job: NewJob): InsertValues {
-  const tags = job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
-  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tags];
+  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
 }
 
 /**
@@ -310,13 +309,21 @@ function insertValues(job: NewJob): InsertValues {
  */
 function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
   const ids: number[] = [];
-  const width = 9;
-  const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * width);
+  const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * INSERT_WIDTH);
   let i = 0;
   for (; i + sql.BULK_INSERT_ROWS <= jobs.length; i += sql.BULK_INSERT_ROWS) {
-    for (let j = 0; j < sql.BULK_INSERT_ROWS; j++) {
-      const row = insertValues(jobs[i + j]!);
-      for (let k = 0; k < width; k++) values[j * width + k] = row[k];
+    // Filled in place, in insertJob's column order: no array per job.
+    for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
+      const job = jobs[i + j]!;
+      values[at++] = job.service;
+      values[at++] = job.method;
+      values[at++] = job.params;
+      values[at++] = job.priority;
+      values[at++] = job.runAt;
+      values[at++] = job.maxAttempts;
+      values[at++] = job.timeoutMs;
+      values[at++] = job.createdAt;
+      values[at++] = tagsText(job);
     }
     const inserted = s.insertJobRows.all(values);
     // RETURNING gives no order guarantee; the rows were inserted in order, so their ids ascend.
@@ -324,6 +331,13 @@ function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
   }
   for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(jobs[i]!)).lastInsertRowid));
   return ids;
+}
+
+/** Columns of {@link InsertValues}. */
+const INSERT_WIDTH = 9;
+
+function tagsText(job: NewJob): string | null {
+  return job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
 }
 
 /** Inside a transaction: a keyed job that finds an active one with its key returns that one's id. */
