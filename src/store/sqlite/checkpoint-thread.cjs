@@ -9,8 +9,13 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 
 const { path, intervalMs } = workerData;
+// Idle, the thread backs off to this: a process with nothing to write should cost nothing.
+const idleIntervalMs = Math.max(intervalMs, 5000);
 let db;
 let ino;
+let delay = intervalMs;
+let lastFrames = -1;
+let timer;
 
 function inode() {
   try {
@@ -34,21 +39,28 @@ function checkpoint() {
     ino = current;
   }
   // PASSIVE never waits for readers or writers: it copies what it can now and tries again next time.
-  db.pragma('wal_checkpoint(PASSIVE)');
+  const [row] = db.pragma('wal_checkpoint(PASSIVE)');
+  return row;
 }
 
 function tick() {
   try {
-    checkpoint();
+    const row = checkpoint();
+    // No file, or nothing new in the WAL since last time: wait longer; anything new: back to the short interval.
+    const idle = row === undefined || (row.log === lastFrames && row.checkpointed === row.log);
+    delay = idle ? Math.min(delay * 2, idleIntervalMs) : intervalMs;
+    lastFrames = row === undefined ? -1 : row.log;
   } catch (error) {
+    delay = intervalMs;
     parentPort.postMessage({ error: error instanceof Error ? error.message : String(error) });
   }
+  timer = setTimeout(tick, delay);
 }
 
-const timer = setInterval(tick, intervalMs);
+timer = setTimeout(tick, delay);
 parentPort.on('message', (message) => {
   if (message !== 'close') return;
-  clearInterval(timer);
+  clearTimeout(timer);
   db?.close();
   parentPort.close();
 });
