@@ -59,6 +59,8 @@ describe('SqliteStore', () => {
     const complete = store.explain('completeSucceededMany', Array.from({ length: 13 }, () => null));
     expect(complete.join('\n')).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)');
     expect(complete.join('\n')).not.toContain('jobs_running_owner');
+    // Asked every second by every worker: it must look at running jobs only, never scan the table.
+    expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
     const wake = store.explain('nextWaitingBelowPriority', { below: 0 }).join('\n');
     expect(wake).toContain('SEARCH jobs USING COVERING INDEX jobs_claim (priority<?)');
     expect(wake).not.toContain('TEMP B-TREE');

@@ -159,6 +159,8 @@ const LOST_ERRORS = (where: string): string => `
   SELECT id, attempts, @name, @message, NULL, @now FROM jobs WHERE state = ${RUNNING} AND ${where}`;
 
 export const recoverExpiredLeases = LOST('lease_until < @now');
+/** A read first: every worker asks every second, and almost always the answer is no (no write lock taken). */
+export const anyExpiredLease = `SELECT 1 FROM jobs WHERE state = ${RUNNING} AND lease_until < @now LIMIT 1`;
 export const recordExpiredLeaseErrors = LOST_ERRORS('lease_until < @now');
 export const abandonOwner = LOST('lease_owner = @owner');
 export const recordAbandonedErrors = LOST_ERRORS('lease_owner = @owner');

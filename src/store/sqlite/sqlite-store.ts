@@ -146,6 +146,7 @@ export class SqliteStore implements JobStore {
   }
 
   async recoverExpiredLeases(now: number): Promise<number> {
+    if (this.#conn.statements().anyExpiredLease.get({ now }) === undefined) return 0;
     const lost = { now, name: 'LeaseExpiredError', message: 'the worker running this job stopped heart-beating (its lease expired)' };
     const recovered = this.#conn.transaction((s) => {
       s.recordExpiredLeaseErrors.run(lost);

@@ -37,6 +37,7 @@ export class Statements {
   readonly heartbeat: Statement;
   readonly releaseJob: Statement;
   readonly recoverExpiredLeases: Statement;
+  readonly anyExpiredLease: Statement<{ now: number }, number>;
   readonly recordExpiredLeaseErrors: Statement;
   readonly abandonOwner: Statement;
   readonly recordAbandonedErrors: Statement;
@@ -85,6 +86,7 @@ export class Statements {
     this.heartbeat = db.prepare(sql.heartbeat);
     this.releaseJob = db.prepare(sql.releaseJob);
     this.recoverExpiredLeases = db.prepare(sql.recoverExpiredLeases);
+    this.anyExpiredLease = db.prepare<{ now: number }, number>(sql.anyExpiredLease).pluck();
     this.recordExpiredLeaseErrors = db.prepare(sql.recordExpiredLeaseErrors);
     this.abandonOwner = db.prepare(sql.abandonOwner);
     this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
