@@ -321,6 +321,26 @@ describe('SqliteStore', () => {
     expect(keyed[1]).not.toBe(keyed[0]);
   });
 
+  it('commits concurrent adds together, each resolving to its own job', async () => {
+    const store = tempStore();
+    const ids = await Promise.all(Array.from({ length: 300 }, (_, i) => store.addJob(newJob({ params: String(i) }))));
+    expect(new Set(ids).size).toBe(300);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    for (const i of [0, 150, 299]) expect((await store.getJob(ids[i]!))!.params).toBe(String(i));
+    // keys coalesce inside a shared commit as they do across commits
+    const [first, second] = await Promise.all([store.addJob(newJob({ key: 'k' })), store.addJob(newJob({ key: 'k' }))]);
+    expect(second).toBe(first);
+  });
+
+  it('fails only the bad add among concurrent ones', async () => {
+    const store = tempStore();
+    const bad = newJob({ service: null as unknown as string });
+    const results = await Promise.allSettled([store.addJob(newJob()), store.addJob(bad), store.addJob(newJob({ key: 'k' }))]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toContain('NOT NULL');
+    expect(await store.listJobs()).toHaveLength(2);
+  });
+
   it('lists jobs newest first, by state', async () => {
     const store = tempStore();
     const a = await store.addJob(newJob());

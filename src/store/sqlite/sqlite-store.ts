@@ -45,6 +45,8 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements JobStore {
   readonly path: string;
   readonly #conn: Connection;
+  /** Single adds waiting for this turn's shared commit. */
+  #pendingAdds: PendingAdd[] = [];
 
   private constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -56,19 +58,52 @@ export class SqliteStore implements JobStore {
     return new SqliteStore(options);
   }
 
-  async addJob(job: NewJob): Promise<number> {
-    const id = job.key === undefined || job.key === null
-      ? Number(this.#conn.statements().insertJob.run(...insertValues(job)).lastInsertRowid)
-      : this.#conn.transaction((s) => insertKeyed(s, job));
+  /**
+   * Adds made in the same turn of the event loop (concurrent callers: request
+   * handlers, `Promise.all`) share one transaction, since a commit costs far
+   * more than a row. Each promise still resolves only once its job is
+   * committed; one add alone commits alone, as before.
+   */
+  addJob(job: NewJob): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#pendingAdds.push({ job, resolve, reject });
+      if (this.#pendingAdds.length === 1) queueMicrotask(() => this.#commitAdds());
+    });
+  }
+
+  #commitAdds(): void {
+    const batch = this.#pendingAdds;
+    this.#pendingAdds = [];
+    if (batch.length === 1) {
+      this.#commitAlone(batch[0]!);
+      return;
+    }
+    let ids: number[];
+    try {
+      ids = this.#conn.transaction((s) => batch.map(({ job }) => insertAny(s, job)));
+    } catch {
+      // The shared transaction rolled back: no caller's add may fail for another's bad job, so each goes alone.
+      for (const add of batch) this.#commitAlone(add);
+      return;
+    }
+    batch.forEach(({ resolve }, i) => resolve(ids[i]!));
     this.#conn.changedHere('work');
-    return id;
+  }
+
+  #commitAlone({ job, resolve, reject }: PendingAdd): void {
+    try {
+      resolve(isKeyed(job) ? this.#conn.transaction((s) => insertKeyed(s, job)) : insertAny(this.#conn.statements(), job));
+      this.#conn.changedHere('work');
+    } catch (error) {
+      reject(error);
+    }
   }
 
   async addJobs(jobs: readonly NewJob[]): Promise<number[]> {
     if (jobs.length === 0) return [];
     const ids = this.#conn.transaction((s) => {
-      if (jobs.some((job) => job.key !== undefined && job.key !== null)) {
-        return jobs.map((job) => (job.key === undefined || job.key === null ? Number(s.insertJob.run(...insertValues(job)).lastInsertRowid) : insertKeyed(s, job)));
+      if (jobs.some(isKeyed)) {
+        return jobs.map((job) => insertAny(s, job));
       }
       return insertUnkeyed(s, jobs);
     });
@@ -298,6 +333,22 @@ export class SqliteStore implements JobStore {
     this.#conn.changedHere('work');
     this.#conn.changedHere('outcomes');
   }
+}
+
+/** An {@link SqliteStore.addJob} call waiting for its commit. */
+interface PendingAdd {
+  readonly job: NewJob;
+  readonly resolve: (id: number) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Inserts one job of either kind; a keyed one must run inside a transaction. */
+function insertAny(s: Statements, job: NewJob): number {
+  return isKeyed(job) ? insertKeyed(s, job) : Number(s.insertJob.run(...insertValues(job)).lastInsertRowid);
+}
+
+function isKeyed(job: NewJob): boolean {
+  return job.key !== undefined && job.key !== null;
 }
 
 function insertValues(job: NewJob): InsertValues {
