@@ -8,7 +8,7 @@ import type { Payload } from './systems/types.ts';
 const [systemName = '', role = '', contextJson = '{}', argsJson = '{}'] = process.argv.slice(2);
 const system = await loadSystem(systemName);
 const context = JSON.parse(contextJson) as { dir: string; id: string };
-const args = JSON.parse(argsJson) as { n: number; intervalMs?: number; leadMs?: number; spacingMs?: number; idleMs?: number };
+const args = JSON.parse(argsJson) as { n: number; callers?: number; intervalMs?: number; leadMs?: number; spacingMs?: number; idleMs?: number };
 const hrNow = (): number => performance.timeOrigin + performance.now();
 const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value)}\n`); };
 const queue = await system.open(context);
@@ -17,6 +17,16 @@ switch (role) {
   case 'add-one': {
     const start = performance.now();
     for (let i = 0; i < args.n; i++) await queue.add({ i });
+    print({ ms: performance.now() - start });
+    break;
+  }
+  case 'add-concurrent': {
+    // `callers` producers at once, each adding one job at a time (a server whose requests each add a job).
+    let next = 0;
+    const start = performance.now();
+    await Promise.all(Array.from({ length: args.callers ?? 100 }, async () => {
+      while (next < args.n) await queue.add({ i: next++ });
+    }));
     print({ ms: performance.now() - start });
     break;
   }

@@ -31,6 +31,7 @@ interface Metric {
 
 const METRICS: Metric[] = [
   { key: 'addOne', label: `add one at a time (${fmt(sizes.addOne)})`, unit: 'jobs/s', higher: true },
+  { key: 'addConcurrent', label: `add, 100 concurrent callers (${fmt(sizes.addOne)})`, unit: 'jobs/s', higher: true },
   { key: 'bulk', label: `bulk add (${fmt(sizes.bulk)})`, unit: 'jobs/s', higher: true },
   { key: 'drain', label: `drain, no-op (${fmt(sizes.drain)})`, unit: 'jobs/s', higher: true },
   { key: 'latencyP50', label: 'add → start, p50', unit: 'ms', higher: false },
@@ -105,6 +106,10 @@ const WORKLOADS: [string, (name: string, system: BenchSystem) => Promise<Record<
   ['add one at a time', async (name, system) => withContext(system, async (context) => {
     const { ms } = await child<{ ms: number }>(name, 'add-one', context, { n: sizes.addOne });
     return { addOne: sizes.addOne / (ms / 1000) };
+  })],
+  ['concurrent add', async (name, system) => withContext(system, async (context) => {
+    const { ms } = await child<{ ms: number }>(name, 'add-concurrent', context, { n: sizes.addOne, callers: 100 });
+    return { addConcurrent: sizes.addOne / (ms / 1000) };
   })],
   ['bulk add', async (name, system) => withContext(system, async (context) => {
     const { ms } = await child<{ ms: number }>(name, 'add-bulk', context, { n: sizes.bulk });
