@@ -4,7 +4,7 @@ import type { Statements } from './statements.ts';
 
 /**
  * Inside a transaction: records outcomes, fenced by lease owner. Successes,
- * the bulk of every batch, go in one statement per owner; the rest one by one.
+ * the bulk of every batch, go in statements of up to 256 per owner; the rest one by one.
  * @returns the ids whose owner no longer held the lease.
  */
 export function recordOutcomes(s: Statements, completions: readonly Completion[]): number[] {
