@@ -25,28 +25,27 @@ const JOB_COLUMNS = `id, service, method, params, ${STATE_NAME} AS state, priori
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
 
-/** Bound by position (cheaper than by name on the add path): see {@link InsertValues}. */
-export const insertJob = `
-  INSERT INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** The columns every job insert binds, by position (cheaper than by name on the add path): see {@link InsertValues}. */
+const INSERT_COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
+const INSERT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
+
+export const insertJob = `INSERT INTO jobs (${INSERT_COLUMNS}) VALUES ${INSERT_ROW}`;
 
 /** Rows per statement of a bulk insert: one statement call binds this many jobs. */
 export const BULK_INSERT_ROWS = 100;
 
 /**
- * BULK_INSERT_ROWS jobs in one statement, their columns bound in the order of
- * {@link insertJob}'s. Multi-row VALUES measured faster than parsing a JSON
- * batch with json_each, and than one statement call per job.
+ * BULK_INSERT_ROWS jobs in one statement, bound as {@link insertJob} binds
+ * one. Multi-row VALUES measured faster than parsing a JSON batch with
+ * json_each, and than one statement call per job.
  */
 export const insertJobRows = `
-  INSERT INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags)
-  VALUES ${Array.from({ length: BULK_INSERT_ROWS }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}
+  INSERT INTO jobs (${INSERT_COLUMNS})
+  VALUES ${Array.from({ length: BULK_INSERT_ROWS }, () => INSERT_ROW).join(', ')}
   RETURNING id`;
 
-/** OR IGNORE: jobs_active_key turns a second active job with the same key into a no-op. */
-export const insertKeyedJob = `
-  INSERT OR IGNORE INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, key, tags)
-  VALUES (@service, @method, @params, @priority, @runAt, @maxAttempts, @timeoutMs, @createdAt, @key, @tags)`;
+/** The columns of {@link insertJob}, then the key. OR IGNORE: jobs_active_key turns a second active job with the same key into a no-op. */
+export const insertKeyedJob = `INSERT OR IGNORE INTO jobs (${INSERT_COLUMNS}, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export const selectActiveByKey = `
   SELECT id FROM jobs WHERE service = ? AND method = ? AND key = ? AND state IN (${WAITING}, ${RUNNING})`;

@@ -6,10 +6,12 @@ import type {
 } from '../job-store.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
+import { GroupedAdds } from './grouped-adds.ts';
+import { insertAny, insertUnkeyed, isKeyed } from './insert-jobs.ts';
 import { recordOutcomes } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
 import * as sql from './queries.ts';
-import type { InsertValues, JobRow, Statements } from './statements.ts';
+import type { JobRow } from './statements.ts';
 
 /** Options for {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -45,12 +47,12 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements JobStore {
   readonly path: string;
   readonly #conn: Connection;
-  /** Single adds waiting for this turn's shared commit. */
-  #pendingAdds: PendingAdd[] = [];
+  readonly #adds: GroupedAdds;
 
   private constructor(options: SqliteStoreOptions) {
     this.path = options.path;
     this.#conn = new Connection(options);
+    this.#adds = new GroupedAdds(this.#conn);
   }
 
   /** Opens (creating and migrating if needed) the database at `options.path`. */
@@ -58,54 +60,15 @@ export class SqliteStore implements JobStore {
     return new SqliteStore(options);
   }
 
-  /**
-   * Adds made in the same turn of the event loop (concurrent callers: request
-   * handlers, `Promise.all`) share one transaction, since a commit costs far
-   * more than a row. Each promise still resolves only once its job is
-   * committed; one add alone commits alone, as before.
-   */
+  /** Concurrent calls share a commit: see {@link GroupedAdds}. */
   addJob(job: NewJob): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.#pendingAdds.push({ job, resolve, reject });
-      if (this.#pendingAdds.length === 1) queueMicrotask(() => this.#commitAdds());
-    });
-  }
-
-  #commitAdds(): void {
-    const batch = this.#pendingAdds;
-    this.#pendingAdds = [];
-    if (batch.length === 1) {
-      this.#commitAlone(batch[0]!);
-      return;
-    }
-    let ids: number[];
-    try {
-      ids = this.#conn.transaction((s) => batch.map(({ job }) => insertAny(s, job)));
-    } catch {
-      // The shared transaction rolled back: no caller's add may fail for another's bad job, so each goes alone.
-      for (const add of batch) this.#commitAlone(add);
-      return;
-    }
-    batch.forEach(({ resolve }, i) => resolve(ids[i]!));
-    this.#conn.changedHere('work');
-  }
-
-  #commitAlone({ job, resolve, reject }: PendingAdd): void {
-    try {
-      resolve(isKeyed(job) ? this.#conn.transaction((s) => insertKeyed(s, job)) : insertAny(this.#conn.statements(), job));
-      this.#conn.changedHere('work');
-    } catch (error) {
-      reject(error);
-    }
+    return this.#adds.add(job);
   }
 
   async addJobs(jobs: readonly NewJob[]): Promise<number[]> {
     if (jobs.length === 0) return [];
     const ids = this.#conn.transaction((s) => {
-      if (jobs.some(isKeyed)) {
-        return jobs.map((job) => insertAny(s, job));
-      }
-      return insertUnkeyed(s, jobs);
+      return jobs.some(isKeyed) ? jobs.map((job) => insertAny(s, job)) : insertUnkeyed(s, jobs);
     });
     this.#conn.changedHere('work');
     return ids;
@@ -333,71 +296,6 @@ export class SqliteStore implements JobStore {
     this.#conn.changedHere('work');
     this.#conn.changedHere('outcomes');
   }
-}
-
-/** An {@link SqliteStore.addJob} call waiting for its commit. */
-interface PendingAdd {
-  readonly job: NewJob;
-  readonly resolve: (id: number) => void;
-  readonly reject: (error: unknown) => void;
-}
-
-/** Inserts one job of either kind; a keyed one must run inside a transaction. */
-function insertAny(s: Statements, job: NewJob): number {
-  return isKeyed(job) ? insertKeyed(s, job) : Number(s.insertJob.run(...insertValues(job)).lastInsertRowid);
-}
-
-function isKeyed(job: NewJob): boolean {
-  return job.key !== undefined && job.key !== null;
-}
-
-function insertValues(job: NewJob): InsertValues {
-  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
-}
-
-/**
- * Inside a transaction, the usual bulk case: BULK_INSERT_ROWS jobs per
- * statement call, the rest one by one. Ids come back in insertion order.
- */
-function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
-  const ids: number[] = [];
-  const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * INSERT_WIDTH);
-  let i = 0;
-  for (; i + sql.BULK_INSERT_ROWS <= jobs.length; i += sql.BULK_INSERT_ROWS) {
-    // Filled in place, in insertJob's column order: no array per job.
-    for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
-      const job = jobs[i + j]!;
-      values[at++] = job.service;
-      values[at++] = job.method;
-      values[at++] = job.params;
-      values[at++] = job.priority;
-      values[at++] = job.runAt;
-      values[at++] = job.maxAttempts;
-      values[at++] = job.timeoutMs;
-      values[at++] = job.createdAt;
-      values[at++] = tagsText(job);
-    }
-    const inserted = s.insertJobRows.all(values);
-    // RETURNING gives no order guarantee; the rows were inserted in order, so their ids ascend.
-    ids.push(...inserted.sort((a, b) => a - b));
-  }
-  for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(jobs[i]!)).lastInsertRowid));
-  return ids;
-}
-
-/** Columns of {@link InsertValues}. */
-const INSERT_WIDTH = 9;
-
-function tagsText(job: NewJob): string | null {
-  return job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
-}
-
-/** Inside a transaction: a keyed job that finds an active one with its key returns that one's id. */
-function insertKeyed(s: Statements, job: NewJob): number {
-  const [service, method, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags] = insertValues(job);
-  const key = job.key ?? null;
-  const info = s.insertKeyedJob.run({ service, method, params, priority, runAt, maxAttempts, timeoutMs, createdAt, key, tags });
-  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(service, method, key!)!;
 }
 
 /** The names of the SQL statements in queries.ts. */

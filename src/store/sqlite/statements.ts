@@ -22,7 +22,7 @@ export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | nu
 export class Statements {
   readonly insertJob: Statement<InsertValues>;
   readonly insertJobRows: Statement<[unknown[]], number>;
-  readonly insertKeyedJob: Statement;
+  readonly insertKeyedJob: Statement<[...InsertValues, string]>;
   readonly selectActiveByKey: Statement<[string, string, string], number>;
   readonly recordProgress: Statement;
   readonly insertNote: Statement;
@@ -72,7 +72,7 @@ export class Statements {
   constructor(db: Database) {
     this.insertJob = db.prepare<InsertValues>(sql.insertJob);
     this.insertJobRows = db.prepare<[unknown[]], number>(sql.insertJobRows).pluck();
-    this.insertKeyedJob = db.prepare(sql.insertKeyedJob);
+    this.insertKeyedJob = db.prepare<[...InsertValues, string]>(sql.insertKeyedJob);
     this.selectActiveByKey = db.prepare<[string, string, string], number>(sql.selectActiveByKey).pluck();
     this.recordProgress = db.prepare(sql.recordProgress);
     this.insertNote = db.prepare(sql.insertNote);

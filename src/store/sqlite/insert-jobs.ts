@@ -1,0 +1,64 @@
+import type { NewJob } from '../job-store.ts';
+import * as sql from './queries.ts';
+import type { InsertValues, Statements } from './statements.ts';
+
+/*
+ * Inserting jobs, for the store's add paths. Every function runs inside the
+ * caller's transaction (a plain insert may also run alone).
+ */
+
+/** Inserts one job of either kind; a keyed one must run inside a transaction. */
+export function insertAny(s: Statements, job: NewJob): number {
+  return isKeyed(job) ? insertKeyed(s, job) : Number(s.insertJob.run(...insertValues(job)).lastInsertRowid);
+}
+
+export function isKeyed(job: NewJob): job is NewJob & { key: string } {
+  return job.key !== undefined && job.key !== null;
+}
+
+function insertValues(job: NewJob): InsertValues {
+  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
+}
+
+/**
+ * Inside a transaction, the usual bulk case: BULK_INSERT_ROWS jobs per
+ * statement call, the rest one by one. Ids come back in insertion order.
+ */
+export function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
+  const ids: number[] = [];
+  const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * INSERT_WIDTH);
+  let i = 0;
+  for (; i + sql.BULK_INSERT_ROWS <= jobs.length; i += sql.BULK_INSERT_ROWS) {
+    // Filled in place, in insertJob's column order: no array per job.
+    for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
+      const job = jobs[i + j]!;
+      values[at++] = job.service;
+      values[at++] = job.method;
+      values[at++] = job.params;
+      values[at++] = job.priority;
+      values[at++] = job.runAt;
+      values[at++] = job.maxAttempts;
+      values[at++] = job.timeoutMs;
+      values[at++] = job.createdAt;
+      values[at++] = tagsText(job);
+    }
+    const inserted = s.insertJobRows.all(values);
+    // RETURNING gives no order guarantee; the rows were inserted in order, so their ids ascend.
+    ids.push(...inserted.sort((a, b) => a - b));
+  }
+  for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(jobs[i]!)).lastInsertRowid));
+  return ids;
+}
+
+/** Columns of {@link InsertValues}. */
+const INSERT_WIDTH = 9;
+
+function tagsText(job: NewJob): string | null {
+  return job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
+}
+
+/** Inside a transaction: a keyed job that finds an active one with its key returns that one's id. */
+function insertKeyed(s: Statements, job: NewJob & { key: string }): number {
+  const info = s.insertKeyedJob.run(...insertValues(job), job.key);
+  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(job.service, job.method, job.key)!;
+}
