@@ -53,12 +53,16 @@ describe('SqliteStore', () => {
 
   it('claims through the partial index, without sorting the backlog', () => {
     const store = tempStore();
-    const plan = store.explain('claimJobs', { now: 0, limit: 1, owner: 'o', leaseUntil: 0 }).join('\n');
-    expect(plan).toContain('jobs_claim');
-    expect(plan).not.toContain('TEMP B-TREE');
+    for (const plan of [store.explain('selectClaimable', { now: 0, limit: 1 }), store.explain('markClaimed', { now: 0, limit: 1, owner: 'o', leaseUntil: 0 })]) {
+      expect(plan.join('\n')).toContain('jobs_claim');
+      expect(plan.join('\n')).not.toContain('TEMP B-TREE');
+    }
     const complete = store.explain('completeSucceededMany', Array.from({ length: 13 }, () => null));
     expect(complete.join('\n')).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)');
     expect(complete.join('\n')).not.toContain('jobs_running_owner');
+    const refused = store.explain('refusedSuccessMany', Array.from({ length: 13 }, () => null)).join('\n');
+    expect(refused).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)');
+    expect(refused).not.toContain('SCAN jobs');
     // Asked every second by every worker: it must look at running jobs only, never scan the table.
     expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
     const wake = store.explain('nextWaitingBelowPriority', { below: 0 }).join('\n');

@@ -68,42 +68,72 @@ export const pulse = `
     FROM jobs WHERE id IN (SELECT value FROM json_each(?))`;
 
 /**
- * One statement, inside BEGIN IMMEDIATE: SQLite has no SKIP LOCKED, and a
- * select-then-update in a deferred transaction races between workers.
- * The sub-select walks jobs_claim in order and stops at the limit.
+ * The waiting jobs a claim takes, in claim order: walks jobs_claim and stops
+ * at the limit. Read as arrays (raw), in the order of {@link ClaimedRow}:
+ * better-sqlite3 builds an object per row property by property, which cost
+ * more than the SQL. `attempts + 1`: the attempt {@link markClaimed} counts.
  */
-export const claimJobs = `
+export const selectClaimable = `
+  SELECT id, service, method, params, attempts + 1, max_attempts, timeout_ms FROM jobs
+   WHERE state = ${WAITING} AND run_at <= @now
+   ORDER BY priority DESC, run_at, id
+   LIMIT @limit`;
+
+/**
+ * Leases the jobs {@link selectClaimable} just read: the same sub-select,
+ * in the same BEGIN IMMEDIATE transaction (SQLite has no SKIP LOCKED; the
+ * write lock is what keeps two workers from taking the same job), so the same
+ * rows. Not UPDATE … RETURNING: SQLite runs RETURNING as a trigger that
+ * loads every column of the old row and buffers the result, which made the
+ * claim a third slower (bench/hotpath-variants.ts).
+ */
+export const markClaimed = `
   UPDATE jobs
      SET state = ${RUNNING}, lease_owner = @owner, lease_until = @leaseUntil,
          attempts = attempts + 1, started_at = @now
    WHERE id IN (SELECT id FROM jobs
                  WHERE state = ${WAITING} AND run_at <= @now
                  ORDER BY priority DESC, run_at, id
-                 LIMIT @limit)
-  RETURNING id, service, method, params, attempts AS attempt, max_attempts AS maxAttempts, timeout_ms AS timeoutMs`;
+                 LIMIT @limit)`;
+
+/** The rows of a batch of `rows` successes bound as (id, result, finishedAt) triples. */
+const SUCCESS_ROWS = (rows: number): string => `r(id, result, at) AS (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')})`;
+
+/**
+ * Of a batch bound as {@link completeSucceededRows} binds it, the ids its
+ * owner no longer holds (gone, finished, or leased to another worker). Read
+ * before the update, in its transaction; almost always none.
+ */
+export function refusedSuccessRows(rows: number): string {
+  return `
+  WITH ${SUCCESS_ROWS(rows)}
+  SELECT r.id FROM r LEFT JOIN jobs ON jobs.id = r.id
+   WHERE (jobs.id IS NULL OR jobs.state <> ${RUNNING} OR jobs.lease_owner IS NOT ?)`;
+}
 
 /**
  * Fenced, for a batch of `rows` successes bound as (id, result, finishedAt)
- * triples, then the owner. One statement instead of one per job; RETURNING
- * says which were accepted. Unused rows are bound to NULL and match nothing.
+ * triples, then the owner. One statement instead of one per job; which ones
+ * were refused, {@link refusedSuccessRows} tells (no RETURNING, see
+ * {@link markClaimed}). Prepared per batch size on first use.
  * The unary + keeps the planner from walking the owner's running jobs and
  * scanning the batch for each: it looks each batch entry up by id instead.
  */
 export function completeSucceededRows(rows: number): string {
   return `
-  WITH r(id, result, at) AS (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')})
+  WITH ${SUCCESS_ROWS(rows)}
   UPDATE jobs
      SET state = ${SUCCEEDED}, result = r.result, finished_at = r.at, lease_owner = NULL, lease_until = NULL
     FROM r
-   WHERE jobs.id = r.id AND +jobs.lease_owner = ? AND jobs.state = ${RUNNING}
-  RETURNING jobs.id`;
+   WHERE jobs.id = r.id AND +jobs.lease_owner = ? AND jobs.state = ${RUNNING}`;
 }
 
-/** The sizes of {@link completeSucceededRows} statements prepared: a batch is padded up to the next one. */
-export const COMPLETION_BATCH_SIZES = [1, 4, 16, 64, 256] as const;
+/** The most successes one {@link completeSucceededRows} statement takes; a larger batch is split. */
+export const MAX_COMPLETION_ROWS = 256;
 
-/** For EXPLAIN in tests: the statement for a batch of 4. */
+/** For EXPLAIN in tests: the statements for a batch of 4. */
 export const completeSucceededMany = completeSucceededRows(4);
+export const refusedSuccessMany = refusedSuccessRows(4);
 
 /**
  * Fenced. A failed attempt with attempts left goes back to waiting at

@@ -1,5 +1,5 @@
 import type { Completion } from '../job-store.ts';
-import { COMPLETION_BATCH_SIZES } from './queries.ts';
+import { MAX_COMPLETION_ROWS } from './queries.ts';
 import type { Statements } from './statements.ts';
 
 /**
@@ -17,13 +17,7 @@ export function recordOutcomes(s: Statements, completions: readonly Completion[]
     batch.push(c);
   }
   for (const [owner, batch] of succeeded) {
-    for (let from = 0; from < batch.length; from += LARGEST) {
-      const part = batch.slice(from, from + LARGEST);
-      const accepted = completeSucceeded(s, owner, part);
-      if (accepted.length === part.length) continue;
-      const ok = new Set(accepted);
-      for (const c of part) if (!ok.has(c.id)) refused.push(c.id);
-    }
+    for (let from = 0; from < batch.length; from += MAX_COMPLETION_ROWS) completeSucceeded(s, owner, batch.slice(from, from + MAX_COMPLETION_ROWS), refused);
   }
   for (const c of completions) {
     if (c.outcome === 'succeeded') continue;
@@ -43,19 +37,25 @@ export function recordOutcomes(s: Statements, completions: readonly Completion[]
 
 type SucceededCompletion = Extract<Completion, { outcome: 'succeeded' }>;
 
-const LARGEST = COMPLETION_BATCH_SIZES[COMPLETION_BATCH_SIZES.length - 1]!;
-
-/** At most LARGEST successes of one owner, in the smallest prepared statement that holds them. */
-function completeSucceeded(s: Statements, owner: string, batch: readonly SucceededCompletion[]): number[] {
-  const size = COMPLETION_BATCH_SIZES.findIndex((rows) => rows >= batch.length);
-  const rows = COMPLETION_BATCH_SIZES[size]!;
-  const values = new Array<unknown>(rows * 3 + 1).fill(null);
+/**
+ * At most MAX_COMPLETION_ROWS successes of one owner, in one statement; the
+ * ones the owner no longer holds are added to `refused`.
+ */
+function completeSucceeded(s: Statements, owner: string, batch: readonly SucceededCompletion[], refused: number[]): void {
+  const values = new Array<unknown>(batch.length * 3 + 1);
   for (let i = 0; i < batch.length; i++) {
     const c = batch[i]!;
     values[i * 3] = c.id;
     values[i * 3 + 1] = c.result;
     values[i * 3 + 2] = c.at;
   }
-  values[rows * 3] = owner;
-  return s.completeSucceeded[size]!.all(values);
+  values[batch.length * 3] = owner;
+  const statements = s.successStatements(batch.length);
+  const gone = statements.refused.all(values);
+  const { changes } = statements.complete.run(values);
+  // Both run under the same write lock, so they cannot disagree unless a batch held one id twice.
+  if (changes + gone.length !== batch.length) {
+    throw new Error(`recording ${batch.length} successes changed ${changes} jobs with ${gone.length} refused; the batch must not repeat a job`);
+  }
+  for (const id of gone) refused.push(id);
 }

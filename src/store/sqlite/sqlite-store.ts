@@ -7,6 +7,7 @@ import type {
 import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
+import { claimJobs } from './claim-jobs.ts';
 import { insertAny, insertUnkeyed, isKeyed } from './insert-jobs.ts';
 import { recordOutcomes } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
@@ -110,7 +111,7 @@ export class SqliteStore implements JobStore {
   }
 
   async claim(request: { owner: string; limit: number; now: number; leaseUntil: number }): Promise<ClaimedJob[]> {
-    return this.#conn.transaction((s) => s.claimJobs.all(request));
+    return this.#conn.transaction((s) => claimJobs(s, request));
   }
 
   async complete(completions: readonly Completion[]): Promise<number[]> {
@@ -126,7 +127,7 @@ export class SqliteStore implements JobStore {
   ): Promise<{ refused: number[]; claimed: ClaimedJob[] }> {
     const result = this.#conn.transaction((s) => {
       const refused = completions.length === 0 ? [] : recordOutcomes(s, completions);
-      return { refused, claimed: s.claimJobs.all(request) };
+      return { refused, claimed: claimJobs(s, request) };
     });
     if (completions.length > 0) this.#conn.changedHere('outcomes');
     return result;

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { AttemptError, ClaimedJob, JobNote, JobPulse, JobRecord, RecurringRecord, RunningJob } from '../job-store.ts';
+import type { AttemptError, JobNote, JobPulse, JobRecord, RecurringRecord, RunningJob } from '../job-store.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
@@ -15,6 +15,9 @@ export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress'> & 
 /** A job's columns in the order {@link sql.insertJob} binds them: service, method, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags. */
 export type InsertValues = [string, string, string, number, number, number, number | null, number, string | null];
 
+/** A row of {@link sql.selectClaimable}, read raw: id, service, method, params, attempt, maxAttempts, timeoutMs. */
+export type ClaimedRow = [number, string, string, string, number, number, number | null];
+
 /** A `job_errors` row: an {@link AttemptError} whose stack may be null. */
 export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | null };
 
@@ -28,9 +31,11 @@ export class Statements {
   readonly insertNote: Statement;
   readonly selectNotes: Statement<[number, number], JobNote>;
   readonly pulse: Statement<[string], JobPulse>;
-  readonly claimJobs: Statement<Record<string, number | string>, ClaimedJob>;
-  /** One per size in COMPLETION_BATCH_SIZES, in that order. */
-  readonly completeSucceeded: readonly Statement<[unknown[]], number>[];
+  readonly selectClaimable: Statement<{ now: number; limit: number }, ClaimedRow>;
+  readonly markClaimed: Statement<{ owner: string; leaseUntil: number; now: number; limit: number }>;
+  /** By batch size, prepared on first use: see {@link successStatements}. */
+  readonly #successes = new Map<number, SuccessStatements>();
+  readonly #db: Database;
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -70,6 +75,7 @@ export class Statements {
   readonly enqueueOccurrence: Statement;
 
   constructor(db: Database) {
+    this.#db = db;
     this.insertJob = db.prepare<InsertValues>(sql.insertJob);
     this.insertJobRows = db.prepare<[unknown[]], number>(sql.insertJobRows).pluck();
     this.insertKeyedJob = db.prepare<[...InsertValues, string]>(sql.insertKeyedJob);
@@ -78,8 +84,8 @@ export class Statements {
     this.insertNote = db.prepare(sql.insertNote);
     this.selectNotes = db.prepare(sql.selectNotes);
     this.pulse = db.prepare(sql.pulse);
-    this.claimJobs = db.prepare(sql.claimJobs);
-    this.completeSucceeded = sql.COMPLETION_BATCH_SIZES.map((rows) => db.prepare<[unknown[]], number>(sql.completeSucceededRows(rows)).pluck());
+    this.selectClaimable = db.prepare<{ now: number; limit: number }, ClaimedRow>(sql.selectClaimable).raw();
+    this.markClaimed = db.prepare(sql.markClaimed);
     this.completeFailed = db.prepare(sql.completeFailed);
     this.recordAttemptError = db.prepare(sql.recordAttemptError);
     this.completeCancelled = db.prepare(sql.completeCancelled);
@@ -118,4 +124,29 @@ export class Statements {
     this.advanceRecurring = db.prepare(sql.advanceRecurring);
     this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
   }
+
+  /**
+   * The two statements that record `rows` successes, bound alike. Prepared
+   * for the exact size on first use (at most {@link sql.MAX_COMPLETION_ROWS}
+   * sizes, a few tens of microseconds each): padding a batch of 100 up to a
+   * prepared 256 cost more in binding and stepping NULL rows than preparing.
+   */
+  successStatements(rows: number): SuccessStatements {
+    let statements = this.#successes.get(rows);
+    if (statements === undefined) {
+      statements = {
+        refused: this.#db.prepare<[unknown[]], number>(sql.refusedSuccessRows(rows)).pluck(),
+        complete: this.#db.prepare<[unknown[]]>(sql.completeSucceededRows(rows)),
+      };
+      this.#successes.set(rows, statements);
+    }
+    return statements;
+  }
+}
+
+/** See {@link Statements.successStatements}. */
+export interface SuccessStatements {
+  /** The ids of the batch its owner no longer holds: {@link sql.refusedSuccessRows}. */
+  readonly refused: Statement<[unknown[]], number>;
+  readonly complete: Statement<[unknown[]]>;
 }
