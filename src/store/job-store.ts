@@ -38,6 +38,21 @@ export interface NewJob {
   readonly tags?: readonly string[] | null;
 }
 
+/** Finish times before which {@link JobStore.prune} deletes jobs; null keeps that kind forever. */
+export interface PruneCutoffs {
+  readonly succeededBefore: number | null;
+  /** Applies to failed and cancelled jobs. */
+  readonly failedBefore: number | null;
+}
+
+/** How much one {@link JobStore.prune} call may do. */
+export interface PruneBudget {
+  /** Most jobs deleted per transaction. */
+  readonly batch: number;
+  /** Most steps: each reads one window of the sweep and deletes at most `batch` from it. */
+  readonly steps: number;
+}
+
 /** A running job's latest progress report (Gearman WORK_STATUS). */
 export interface Progress {
   readonly current: number;
@@ -263,8 +278,18 @@ export interface JobStore {
    */
   retry(id: number, now: number): Promise<boolean>;
 
-  /** Deletes finished jobs of `state` that finished before `before`, at most `limit`. Returns how many. */
-  prune(state: 'succeeded' | 'failed' | 'cancelled', before: number, limit: number): Promise<number>;
+  /**
+   * Goes on with a sweep over the jobs that deletes finished ones past their
+   * retention: succeeded jobs that finished before `cutoffs.succeededBefore`,
+   * failed and cancelled ones before `cutoffs.failedBefore` (null keeps
+   * them), with their errors and notes. A call takes up to `budget.steps`
+   * steps, each looking at one window of jobs and deleting at most
+   * `budget.batch` of them in one transaction (a full batch looks at the same
+   * window again), and stops early when it passes the newest job; the next
+   * call goes on where it stopped, starting over after the newest job.
+   * @returns how many jobs it deleted.
+   */
+  prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number>;
 
   /** The earliest next run of any recurring job, or null if there is none. */
   nextRecurringAt(): Promise<number | null>;

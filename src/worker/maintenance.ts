@@ -9,8 +9,12 @@ export interface Retention {
   readonly failedMs: number | null;
 }
 
-/** Rows deleted per transaction: small enough that pruning never holds up a claim for long. */
-const PRUNE_BATCH = 500;
+/**
+ * Per heartbeat: up to 10 steps of the sweep, each one window of 10,000 job
+ * ids and at most 500 deletions in one transaction, few enough that pruning
+ * never holds up a claim for long.
+ */
+const PRUNE_BUDGET = { batch: 500, steps: 10 };
 
 /** A lease owner id: `host:pid:random`. */
 export function ownerId(random: string, pid = process.pid, host = hostname()): string {
@@ -57,13 +61,15 @@ export async function takeBackLostJobs(store: JobStore, now: number, log: Logger
   return recovered + expired;
 }
 
-/** Deletes finished jobs older than the retention, one batch per state per call. Returns how many. */
+/**
+ * Deletes finished jobs older than the retention: part of the store's sweep
+ * (see {@link JobStore.prune}). Called every heartbeat.
+ * @returns how many jobs it deleted.
+ */
 export async function pruneFinished(store: JobStore, now: number, retention: Retention): Promise<number> {
-  let pruned = 0;
-  if (retention.succeededMs !== null) pruned += await store.prune('succeeded', now - retention.succeededMs, PRUNE_BATCH);
-  if (retention.failedMs !== null) {
-    pruned += await store.prune('failed', now - retention.failedMs, PRUNE_BATCH);
-    pruned += await store.prune('cancelled', now - retention.failedMs, PRUNE_BATCH);
-  }
-  return pruned;
+  if (retention.succeededMs === null && retention.failedMs === null) return 0;
+  return store.prune({
+    succeededBefore: retention.succeededMs === null ? null : now - retention.succeededMs,
+    failedBefore: retention.failedMs === null ? null : now - retention.failedMs,
+  }, PRUNE_BUDGET);
 }

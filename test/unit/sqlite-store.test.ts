@@ -65,6 +65,10 @@ describe('SqliteStore', () => {
     expect(refused).not.toContain('SCAN jobs');
     // Asked every second by every worker: it must look at running jobs only, never scan the table.
     expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
+    // Pruning reads one range of ids, never the whole table.
+    const prune = store.explain('pruneJobs', { after: 0, upTo: 10, succeededBefore: 0, failedBefore: 0, limit: 1 }).join('\n');
+    expect(prune).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)');
+    expect(prune).not.toContain('SCAN jobs');
     const wake = store.explain('nextWaitingBelowPriority', { below: 0 }).join('\n');
     expect(wake).toContain('SEARCH jobs USING COVERING INDEX jobs_claim (priority<?)');
     expect(wake).not.toContain('TEMP B-TREE');
@@ -209,12 +213,45 @@ describe('SqliteStore', () => {
       { id: ids[2]!, owner: 'w', outcome: 'failed', error: { name: 'E', message: 'm' }, at: 1000, retryAt: null },
     ]);
     const waiting = await store.addJob(newJob({ createdAt: 0 }));
-    expect(await store.prune('succeeded', 5000, 10)).toBe(1);
+    const one = { batch: 10, steps: 1 };
+    expect(await store.prune({ succeededBefore: 5000, failedBefore: null }, one)).toBe(1);
     expect(await store.getJob(ids[0]!)).toBeUndefined();
     expect(await store.getJob(ids[1]!)).toBeDefined();
-    expect(await store.prune('failed', 5000, 10)).toBe(1);
+    expect(await store.getJob(ids[2]!)).toBeDefined();
+    expect(await store.prune({ succeededBefore: null, failedBefore: 5000 }, one)).toBe(1);
     expect(await store.getJobErrors(ids[2]!)).toEqual([]);
+    expect(await store.getJob(ids[1]!)).toBeDefined();
     expect(await store.getJob(waiting)).toBeDefined();
+  });
+
+  it('prunes by sweeping the table window by window, skipping emptied ranges, and starts over', async () => {
+    const store = tempStore();
+    const add = (n: number) => store.addJobs(Array.from({ length: n }, () => newJob()));
+    const finish = async (ids: number[], at: number) => {
+      const claimed = await store.claim({ owner: 'w', limit: ids.length, now: 1000, leaseUntil: 99_999 });
+      expect(claimed.map((job) => job.id)).toEqual(ids);
+      await store.complete(claimed.map((job) => ({ id: job.id, owner: 'w', outcome: 'succeeded' as const, result: 'null', at })));
+    };
+    // 25,000 old successes: more than two windows of 10,000 ids.
+    const ids = await add(25_000);
+    const old = [ids[0]!, ids[12_345]!, ids[24_999]!];
+    await finish(ids, 1000);
+    const recent = await add(3);
+    await finish(recent.slice(0, 1), 9000);
+    const cutoffs = { succeededBefore: 5000, failedBefore: null };
+    // Two steps of at most 4,000 per call: a full batch keeps the sweep where it is, and the next window
+    // starts at the first job left, so each call deletes 8,000 until the last 1,000.
+    const calls: number[] = [];
+    for (let call = 0; call < 4; call++) calls.push(await store.prune(cutoffs, { batch: 4000, steps: 2 }));
+    expect(calls).toEqual([8000, 8000, 8000, 1000]);
+    for (const id of old) expect(await store.getJob(id)).toBeUndefined();
+    expect(await store.getJob(recent[0]!)).toMatchObject({ state: 'succeeded' });
+    // The low ids are gone: a window starts at the first job left, so one step sees the rest of the table.
+    expect(await store.prune(cutoffs, { batch: 1000, steps: 1 })).toBe(0);
+    expect((await store.listJobs()).length).toBe(3);
+    // A success that ages past the cutoff later is found when the sweep comes round again.
+    expect(await store.prune({ succeededBefore: 10_000, failedBefore: null }, { batch: 1000, steps: 1 })).toBe(1);
+    expect(await store.getJob(recent[0]!)).toBeUndefined();
   });
 
   it('removes one recurring job by signature', async () => {

@@ -212,11 +212,24 @@ export const retryJob = `
 
 export const selectJobErrors = `SELECT attempt, name, message, stack, at FROM job_errors WHERE job_id = ? ORDER BY attempt, id`;
 
-/** Oldest first, a batch at a time, so pruning never holds the write lock for long. */
-const PRUNABLE = `SELECT id FROM jobs WHERE state = @state AND finished_at < @before ORDER BY finished_at, id LIMIT @limit`;
+/**
+ * Finished jobs past their retention among the ids in (@after, @upTo]: one
+ * window of a sweep over the table (a rowid range, so the window bounds the
+ * rows read), at most @limit, so pruning never holds the write lock for long.
+ * A null cutoff keeps that kind forever.
+ */
+const PRUNABLE = `
+  SELECT id FROM jobs
+   WHERE id > @after AND id <= @upTo
+     AND ((state = ${SUCCEEDED} AND finished_at < @succeededBefore)
+       OR (state IN (${FAILED}, ${CANCELLED}) AND finished_at < @failedBefore))
+   ORDER BY id LIMIT @limit`;
 export const pruneJobErrors = `DELETE FROM job_errors WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobNotes = `DELETE FROM job_notes WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobs = `DELETE FROM jobs WHERE id IN (${PRUNABLE})`;
+export const anyPrunable = `${PRUNABLE.replace('SELECT id', 'SELECT 1')}`;
+export const maxJobId = `SELECT max(id) FROM jobs`;
+export const firstJobIdAfter = `SELECT id FROM jobs WHERE id > ? ORDER BY id LIMIT 1`;
 
 export const deleteRecurring = `DELETE FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 

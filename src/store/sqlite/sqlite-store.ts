@@ -2,7 +2,7 @@ import type { Logger } from '../../log/logger.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
   AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobNote, JobPulse, JobRecord, JobState,
-  JobStore, NewJob, ProgressUpdate, RecurringRecord, RecurringSpec, RunningJob, StoreChange,
+  JobStore, NewJob, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec, RunningJob, StoreChange,
 } from '../job-store.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
@@ -13,6 +13,9 @@ import { recordOutcomes } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
 import * as sql from './queries.ts';
 import type { JobRow } from './statements.ts';
+
+/** Job ids in one window of {@link SqliteStore.prune}'s sweep: a rowid range of 10,000 reads in about a millisecond. */
+const PRUNE_WINDOW = 10_000;
 
 /** Options for {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -49,6 +52,8 @@ export class SqliteStore implements JobStore {
   readonly path: string;
   readonly #conn: Connection;
   readonly #adds: GroupedAdds;
+  /** Where the next {@link prune} window starts: the sweep's position, in job ids. */
+  #pruneCursor = 0;
 
   private constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -206,13 +211,35 @@ export class SqliteStore implements JobStore {
     return retried;
   }
 
-  async prune(state: 'succeeded' | 'failed' | 'cancelled', before: number, limit: number): Promise<number> {
-    const params = { state: sql.STATE[state], before, limit };
-    return this.#conn.transaction((s) => {
-      s.pruneJobErrors.run(params);
-      s.pruneJobNotes.run(params);
-      return s.pruneJobs.run(params).changes;
-    });
+  async prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number> {
+    let deleted = 0;
+    for (let step = 0; step < budget.steps; step++) {
+      // Between steps, let claims and completions in.
+      if (step > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const s = this.#conn.statements();
+      // The window starts at the first job past the cursor: ranges emptied by earlier pruning are skipped in one seek.
+      const first = s.firstJobIdAfter.get(this.#pruneCursor);
+      if (first === undefined) {
+        this.#pruneCursor = 0;
+        break;
+      }
+      const params = { ...cutoffs, after: first - 1, upTo: first - 1 + PRUNE_WINDOW, limit: budget.batch };
+      // Read first: most windows hold nothing to delete, and a read takes no write lock.
+      const found = s.anyPrunable.get(params) === undefined ? 0 : this.#conn.transaction((t) => {
+        t.pruneJobErrors.run(params);
+        t.pruneJobNotes.run(params);
+        return t.pruneJobs.run(params).changes;
+      });
+      deleted += found;
+      // A full batch may have left more in this window: the next step looks at it again.
+      if (found === budget.batch) continue;
+      this.#pruneCursor = params.upTo;
+      if (params.upTo >= (s.maxJobId.get() ?? 0)) {
+        this.#pruneCursor = 0; // round the table at most once per call
+        break;
+      }
+    }
+    return deleted;
   }
 
   async nextRecurringAt(): Promise<number | null> {

@@ -56,6 +56,9 @@ export class Statements {
   readonly pruneJobErrors: Statement;
   readonly pruneJobNotes: Statement;
   readonly pruneJobs: Statement;
+  readonly maxJobId: Statement<[], number | null>;
+  readonly anyPrunable: Statement<Record<string, number | null>, number>;
+  readonly firstJobIdAfter: Statement<[number], number>;
   readonly selectJob: Statement<[number], JobRow>;
   readonly listJobs: Statement<Record<string, number | string>, JobRow>;
   readonly listJobsFiltered: Statement<Record<string, number | string | null>, JobRow>;
@@ -106,6 +109,9 @@ export class Statements {
     this.pruneJobErrors = db.prepare(sql.pruneJobErrors);
     this.pruneJobNotes = db.prepare(sql.pruneJobNotes);
     this.pruneJobs = db.prepare(sql.pruneJobs);
+    this.maxJobId = db.prepare<[], number | null>(sql.maxJobId).pluck();
+    this.anyPrunable = db.prepare<Record<string, number | null>, number>(sql.anyPrunable).pluck();
+    this.firstJobIdAfter = db.prepare<[number], number>(sql.firstJobIdAfter).pluck();
     this.selectJob = db.prepare(sql.selectJob);
     this.listJobs = db.prepare(sql.listJobs);
     this.listJobsFiltered = db.prepare(sql.listJobsFiltered);
