@@ -42,9 +42,10 @@ export function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] 
       values[at++] = job.createdAt;
       values[at++] = tagsText(job);
     }
-    const inserted = s.insertJobRows.all(values);
-    // RETURNING gives no order guarantee; the rows were inserted in order, so their ids ascend.
-    ids.push(...inserted.sort((a, b) => a - b));
+    // No RETURNING (SQLite buffers its rows through a trigger): under the write lock, a plain insert gives each
+    // row the largest rowid so far plus one, so one statement's rows have consecutive ids ending at the last one.
+    const last = Number(s.insertJobRows.run(values).lastInsertRowid);
+    for (let id = last - sql.BULK_INSERT_ROWS + 1; id <= last; id++) ids.push(id);
   }
   for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(jobs[i]!)).lastInsertRowid));
   return ids;

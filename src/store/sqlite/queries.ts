@@ -41,8 +41,7 @@ export const BULK_INSERT_ROWS = 100;
  */
 export const insertJobRows = `
   INSERT INTO jobs (${INSERT_COLUMNS})
-  VALUES ${Array.from({ length: BULK_INSERT_ROWS }, () => INSERT_ROW).join(', ')}
-  RETURNING id`;
+  VALUES ${Array.from({ length: BULK_INSERT_ROWS }, () => INSERT_ROW).join(', ')}`;
 
 /** The columns of {@link insertJob}, then the key. OR IGNORE: jobs_active_key turns a second active job with the same key into a no-op. */
 export const insertKeyedJob = `INSERT OR IGNORE INTO jobs (${INSERT_COLUMNS}, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;

@@ -24,7 +24,7 @@ export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | nu
 /** Prepared once per connection; re-prepared when the file is reopened. */
 export class Statements {
   readonly insertJob: Statement<InsertValues>;
-  readonly insertJobRows: Statement<[unknown[]], number>;
+  readonly insertJobRows: Statement<[unknown[]]>;
   readonly insertKeyedJob: Statement<[...InsertValues, string]>;
   readonly selectActiveByKey: Statement<[string, string, string], number>;
   readonly recordProgress: Statement;
@@ -80,7 +80,7 @@ export class Statements {
   constructor(db: Database) {
     this.#db = db;
     this.insertJob = db.prepare<InsertValues>(sql.insertJob);
-    this.insertJobRows = db.prepare<[unknown[]], number>(sql.insertJobRows).pluck();
+    this.insertJobRows = db.prepare<[unknown[]]>(sql.insertJobRows);
     this.insertKeyedJob = db.prepare<[...InsertValues, string]>(sql.insertKeyedJob);
     this.selectActiveByKey = db.prepare<[string, string, string], number>(sql.selectActiveByKey).pluck();
     this.recordProgress = db.prepare(sql.recordProgress);
