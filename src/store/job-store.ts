@@ -49,8 +49,10 @@ export interface PruneCutoffs {
 export interface PruneBudget {
   /** Most jobs deleted per transaction. */
   readonly batch: number;
-  /** Most steps: each reads one window of the sweep and deletes at most `batch` from it. */
-  readonly steps: number;
+  /** Most transactions that delete. */
+  readonly batches: number;
+  /** Most windows of the sweep moved through. */
+  readonly windows: number;
 }
 
 /** A running job's latest progress report (Gearman WORK_STATUS). */
@@ -282,11 +284,12 @@ export interface JobStore {
    * Goes on with a sweep over the jobs that deletes finished ones past their
    * retention: succeeded jobs that finished before `cutoffs.succeededBefore`,
    * failed and cancelled ones before `cutoffs.failedBefore` (null keeps
-   * them), with their errors and notes. A call takes up to `budget.steps`
-   * steps, each looking at one window of jobs and deleting at most
-   * `budget.batch` of them in one transaction (a full batch looks at the same
-   * window again), and stops early when it passes the newest job; the next
-   * call goes on where it stopped, starting over after the newest job.
+   * them), with their errors and notes. The sweep reads the jobs a window
+   * of ids at a time and deletes at most `budget.batch` per transaction (a
+   * full batch looks at the same window again). A call reads up to
+   * `budget.windows` windows and deletes up to `budget.batches` batches, and
+   * stops early when it passes the newest job; the next call goes on where
+   * it stopped, starting over after the newest job.
    * @returns how many jobs it deleted.
    */
   prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number>;

@@ -213,7 +213,7 @@ describe('SqliteStore', () => {
       { id: ids[2]!, owner: 'w', outcome: 'failed', error: { name: 'E', message: 'm' }, at: 1000, retryAt: null },
     ]);
     const waiting = await store.addJob(newJob({ createdAt: 0 }));
-    const one = { batch: 10, steps: 1 };
+    const one = { batch: 10, batches: 1, windows: 1 };
     expect(await store.prune({ succeededBefore: 5000, failedBefore: null }, one)).toBe(1);
     expect(await store.getJob(ids[0]!)).toBeUndefined();
     expect(await store.getJob(ids[1]!)).toBeDefined();
@@ -239,19 +239,34 @@ describe('SqliteStore', () => {
     const recent = await add(3);
     await finish(recent.slice(0, 1), 9000);
     const cutoffs = { succeededBefore: 5000, failedBefore: null };
-    // Two steps of at most 4,000 per call: a full batch keeps the sweep where it is, and the next window
+    // Two deletions of at most 4,000 per call: a full batch keeps the sweep where it is, and the next window
     // starts at the first job left, so each call deletes 8,000 until the last 1,000.
     const calls: number[] = [];
-    for (let call = 0; call < 4; call++) calls.push(await store.prune(cutoffs, { batch: 4000, steps: 2 }));
+    for (let call = 0; call < 4; call++) calls.push(await store.prune(cutoffs, { batch: 4000, batches: 2, windows: 5 }));
     expect(calls).toEqual([8000, 8000, 8000, 1000]);
     for (const id of old) expect(await store.getJob(id)).toBeUndefined();
     expect(await store.getJob(recent[0]!)).toMatchObject({ state: 'succeeded' });
-    // The low ids are gone: a window starts at the first job left, so one step sees the rest of the table.
-    expect(await store.prune(cutoffs, { batch: 1000, steps: 1 })).toBe(0);
+    // The low ids are gone: a window starts at the first job left, so one window sees the rest of the table.
+    expect(await store.prune(cutoffs, { batch: 1000, batches: 5, windows: 1 })).toBe(0);
     expect((await store.listJobs()).length).toBe(3);
     // A success that ages past the cutoff later is found when the sweep comes round again.
-    expect(await store.prune({ succeededBefore: 10_000, failedBefore: null }, { batch: 1000, steps: 1 })).toBe(1);
+    expect(await store.prune({ succeededBefore: 10_000, failedBefore: null }, { batch: 1000, batches: 5, windows: 1 })).toBe(1);
     expect(await store.getJob(recent[0]!)).toBeUndefined();
+  });
+
+  it('prunes at most its budget of windows per call, however much is left to read', async () => {
+    const store = tempStore();
+    const waiting = await store.addJobs(Array.from({ length: 30_000 }, () => newJob()));
+    const last = await store.addJob(newJob());
+    // Two old successes, the first job and the newest, 30,000 ids apart; the rest are running.
+    const claimed = await store.claim({ owner: 'w', limit: 30_001, now: 1000, leaseUntil: 99_999 });
+    expect([claimed[0]!.id, claimed.at(-1)!.id]).toEqual([waiting[0], last]);
+    await store.complete([waiting[0]!, last].map((id) => ({ id, owner: 'w', outcome: 'succeeded' as const, result: 'null', at: 1000 })));
+    // One window of 10,000 ids per call: the sweep reaches the newest job on the fourth call.
+    const cutoffs = { succeededBefore: 5000, failedBefore: null };
+    const calls: number[] = [];
+    for (let call = 0; call < 4; call++) calls.push(await store.prune(cutoffs, { batch: 500, batches: 10, windows: 1 }));
+    expect(calls).toEqual([1, 0, 0, 1]);
   });
 
   it('removes one recurring job by signature', async () => {

@@ -213,9 +213,9 @@ export class SqliteStore implements JobStore {
 
   async prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number> {
     let deleted = 0;
-    for (let step = 0; step < budget.steps; step++) {
+    for (let windows = 0, batches = 0; windows < budget.windows && batches < budget.batches; ) {
       // Between steps, let claims and completions in.
-      if (step > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (windows + batches > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const s = this.#conn.statements();
       // The window starts at the first job past the cursor: ranges emptied by earlier pruning are skipped in one seek.
       const first = s.firstJobIdAfter.get(this.#pruneCursor);
@@ -225,14 +225,19 @@ export class SqliteStore implements JobStore {
       }
       const params = { ...cutoffs, after: first - 1, upTo: first - 1 + PRUNE_WINDOW, limit: budget.batch };
       // Read first: most windows hold nothing to delete, and a read takes no write lock.
-      const found = s.anyPrunable.get(params) === undefined ? 0 : this.#conn.transaction((t) => {
-        t.pruneJobErrors.run(params);
-        t.pruneJobNotes.run(params);
-        return t.pruneJobs.run(params).changes;
-      });
-      deleted += found;
+      let found = 0;
+      if (s.anyPrunable.get(params) !== undefined) {
+        batches++;
+        found = this.#conn.transaction((t) => {
+          t.pruneJobErrors.run(params);
+          t.pruneJobNotes.run(params);
+          return t.pruneJobs.run(params).changes;
+        });
+        deleted += found;
+      }
       // A full batch may have left more in this window: the next step looks at it again.
       if (found === budget.batch) continue;
+      windows++;
       this.#pruneCursor = params.upTo;
       if (params.upTo >= (s.maxJobId.get() ?? 0)) {
         this.#pruneCursor = 0; // round the table at most once per call
