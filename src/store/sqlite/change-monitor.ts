@@ -10,14 +10,15 @@ import { basename, dirname } from 'node:path';
  */
 export class ChangeMonitor {
   readonly #path: string;
-  readonly #onSignal: (fileEvent: boolean) => void;
+  readonly #onSignal: (signal: ChangeSignal) => void;
   readonly #fallbackMs: number;
   #watcher: FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #pending = false;
+  /** The strongest signal since the last call, or undefined when none is pending. */
+  #pending: ChangeSignal | undefined;
 
-  /** @param onSignal called with `true` after file events, `false` from the fallback timer. */
-  constructor(path: string, onSignal: (fileEvent: boolean) => void, fallbackMs: number) {
+  /** @param onSignal called once per turn after file events, and from the fallback timer. */
+  constructor(path: string, onSignal: (signal: ChangeSignal) => void, fallbackMs: number) {
     this.#path = path;
     this.#onSignal = onSignal;
     this.#fallbackMs = fallbackMs;
@@ -28,7 +29,7 @@ export class ChangeMonitor {
     this.#watchFolder();
     this.#timer = setInterval(() => {
       if (this.#watcher === undefined) this.#watchFolder();
-      this.#onSignal(false);
+      this.#onSignal('timer');
     }, this.#fallbackMs);
     this.#timer.unref();
   }
@@ -44,7 +45,9 @@ export class ChangeMonitor {
     const file = basename(this.#path);
     try {
       this.#watcher = watch(dirname(this.#path), { persistent: false }, (_event, name) => {
-        if (name === null || name.startsWith(file)) this.#signal();
+        // A commit writes the -wal file; only an event on the database file itself (or an unnamed one) can be its deletion.
+        if (name === null || name === file) this.#signal('file');
+        else if (name.startsWith(file)) this.#signal('wal');
       });
       this.#watcher.on('error', () => {
         // The folder itself went away; the timer re-creates the watch once the store reopens it.
@@ -57,12 +60,22 @@ export class ChangeMonitor {
   }
 
   /** Coalesces a burst of file events into one check per turn of the event loop. */
-  #signal(): void {
-    if (this.#pending) return;
-    this.#pending = true;
+  #signal(signal: 'file' | 'wal'): void {
+    const pending = this.#pending;
+    if (pending === 'file' || pending === signal) return;
+    this.#pending = signal;
+    if (pending !== undefined) return;
     setImmediate(() => {
-      this.#pending = false;
-      this.#onSignal(true);
+      const strongest = this.#pending!;
+      this.#pending = undefined;
+      this.#onSignal(strongest);
     });
   }
 }
+
+/**
+ * Why the store should look again: `wal`, the write-ahead log changed (a
+ * commit, here or elsewhere); `file`, the database file itself changed or may
+ * be gone; `timer`, the fallback timer.
+ */
+export type ChangeSignal = 'wal' | 'file' | 'timer';

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { StoreChange } from '../job-store.ts';
-import { ChangeMonitor } from './change-monitor.ts';
+import { ChangeMonitor, type ChangeSignal } from './change-monitor.ts';
 import { BackgroundCheckpointer, SAFETY_NET_CHECKPOINT_PAGES } from './checkpointer.ts';
 import { identityOf, openDatabase, type FileIdentity } from './open-database.ts';
 import type { SqliteStoreOptions } from './sqlite-store.ts';
@@ -49,7 +49,7 @@ export class Connection {
     this.#checkIntervalMs = options.checkIntervalMs ?? 1000;
     this.#file = openFile(options.path, options);
     this.#dataVersion = this.#readDataVersion();
-    this.#monitor = new ChangeMonitor(options.path, (fileEvent) => this.#check(!fileEvent), this.#checkIntervalMs);
+    this.#monitor = new ChangeMonitor(options.path, (signal) => this.#check(signal), this.#checkIntervalMs);
     this.#checkpointer = options.checkpoint === 'background'
       ? new BackgroundCheckpointer(options.path, options.logger === undefined ? {} : { logger: options.logger })
       : undefined;
@@ -115,13 +115,19 @@ export class Connection {
     this.#file.db.close();
   }
 
-  /** Runs on file events and on the fallback timer; `final` checks schedule no re-check. */
-  #check(final = false): void {
+  /**
+   * Runs on change signals and on the fallback timer. A commit's signal
+   * (`wal`, every commit of a busy worker, its own included) reads
+   * `data_version` only, and so does its re-check; whether the file was
+   * replaced is looked at on `file` and `timer` signals, and at most once per
+   * check interval otherwise. `timer` and `recheck` schedule no re-check.
+   */
+  #check(signal: ChangeSignal | 'recheck'): void {
     if (this.#closed) return;
     let reopened: boolean;
     let version: number;
     try {
-      reopened = this.#ensureCurrentFile(0);
+      reopened = this.#ensureCurrentFile(signal === 'wal' || signal === 'recheck' ? this.#checkIntervalMs : 0);
       version = this.#readDataVersion();
     } catch (error) {
       // This runs from a timer, where a throw would end the process. The next check or request tries again.
@@ -131,11 +137,11 @@ export class Connection {
     if (reopened || version !== this.#dataVersion) {
       this.#dataVersion = version;
       for (const listener of this.#listeners) listener('any');
-    } else if (!final && this.#recheck === undefined) {
+    } else if ((signal === 'wal' || signal === 'file') && this.#recheck === undefined) {
       // A writer's -wal event can come just before its commit is visible; look once more, shortly.
       this.#recheck = setTimeout(() => {
         this.#recheck = undefined;
-        this.#check(true);
+        this.#check('recheck');
       }, 2);
     }
   }
@@ -166,6 +172,6 @@ export class Connection {
   }
 
   #readDataVersion(): number {
-    return this.#file.db.pragma('data_version', { simple: true }) as number;
+    return this.#file.stmts.dataVersion.get()!;
   }
 }

@@ -283,6 +283,9 @@ export const updateRecurringNewSchedule = `
 /** Compare-and-set: only the scheduler that still sees the old next run advances it. */
 export const advanceRecurring = `UPDATE recurring SET next_run_at = @nextRunAt WHERE id = @id AND next_run_at = @expected`;
 
+/** Moves when another connection commits: the cheap change signal between processes. */
+export const dataVersion = `PRAGMA data_version`;
+
 /** jobs_occurrence makes a second insert of the same (recurring job, fire time) a no-op. */
 export const enqueueOccurrence = `
   INSERT OR IGNORE INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms,

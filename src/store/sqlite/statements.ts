@@ -76,6 +76,8 @@ export class Statements {
   readonly updateRecurringNewSchedule: Statement;
   readonly advanceRecurring: Statement;
   readonly enqueueOccurrence: Statement;
+  /** Read on every change signal: prepared once (`db.pragma()` prepares on each call). */
+  readonly dataVersion: Statement<[], number>;
 
   constructor(db: Database) {
     this.#db = db;
@@ -129,6 +131,7 @@ export class Statements {
     this.updateRecurringNewSchedule = db.prepare(sql.updateRecurringNewSchedule);
     this.advanceRecurring = db.prepare(sql.advanceRecurring);
     this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
+    this.dataVersion = db.prepare<[], number>(sql.dataVersion).pluck();
   }
 
   /**
