@@ -69,13 +69,17 @@ export class Worker {
     if (!Number.isInteger(this.#concurrency) || this.#concurrency < 1) {
       throw new InvalidArgumentError(`Expected \`concurrency\` to be an integer >= 1, got \`${String(options.concurrency)}\``);
     }
-    const targets = new Map<string, JobTarget>();
+    const targets = new Map<string, Map<string, JobTarget>>();
     this.#runner = {
       // Resolved once per service.method: the worker loads every plugin before it starts.
+      // By service, then method: no key string built per job.
       resolve: (service, method) => {
-        const key = `${service}\u0000${method}`;
-        let target = targets.get(key);
-        if (target === undefined) targets.set(key, (target = resolveTarget(options.services, service, method)));
+        const cached = targets.get(service)?.get(method);
+        if (cached !== undefined) return cached;
+        const target = resolveTarget(options.services, service, method); // throws for an unknown one: nothing cached
+        let methods = targets.get(service);
+        if (methods === undefined) targets.set(service, (methods = new Map()));
+        methods.set(method, target);
         return target;
       },
       owner: this.owner,
