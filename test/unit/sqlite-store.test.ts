@@ -133,6 +133,28 @@ describe('SqliteStore', () => {
     expect((await store.listJobs({ state: 'succeeded' })).length).toBe(290);
   });
 
+  it('records everything else of a batch exactly once when one success is refused, and still claims', async () => {
+    const store = tempStore();
+    const [ok, lost, failing, next] = await store.addJobs(Array.from({ length: 4 }, () => newJob({ maxAttempts: 1 })));
+    await claim(store, 'a', 1000, 3);
+    // The lease on `lost` expired and another worker took it.
+    await store.release('a', [lost!], 1000);
+    await claim(store, 'b', 1000, 1);
+    const error = { name: 'Error', message: 'boom' };
+    const { refused, claimed } = await store.completeAndClaim([
+      { id: ok!, owner: 'a', outcome: 'succeeded', result: '{"json":1}', at: 2000 },
+      { id: lost!, owner: 'a', outcome: 'succeeded', result: '{"json":"stale"}', at: 2000 },
+      { id: failing!, owner: 'a', outcome: 'failed', error, at: 2000, retryAt: null },
+    ], { owner: 'a', limit: 10, now: 2000, leaseUntil: 9000 });
+    expect(refused).toEqual([lost]);
+    expect(claimed.map((job) => job.id)).toEqual([next]);
+    expect(await store.getJob(ok!)).toMatchObject({ state: 'succeeded', result: '{"json":1}' });
+    expect(await store.getJob(lost!)).toMatchObject({ state: 'running', leaseOwner: 'b', result: null });
+    expect(await store.getJob(failing!)).toMatchObject({ state: 'failed', error });
+    expect(await store.getJobErrors(failing!)).toHaveLength(1);
+    expect(await store.getJob(next!)).toMatchObject({ state: 'running', leaseOwner: 'a', attempts: 1 });
+  });
+
   it('puts a failed attempt back for a retry, or fails the job for good', async () => {
     const store = tempStore();
     const id = await store.addJob(newJob());

@@ -3,11 +3,38 @@ import { MAX_COMPLETION_ROWS } from './queries.ts';
 import type { Statements } from './statements.ts';
 
 /**
+ * Records outcomes in one transaction, fenced by lease owner: see
+ * {@link recordOutcomes}. Almost always every success is accepted and one
+ * update per batch is all it takes; when a batch finds a job its worker no
+ * longer holds, the transaction is rolled back and run again, reading first
+ * which ones were refused.
+ * @returns the result of `fn` and the ids whose owner no longer held the lease.
+ */
+export function recordOutcomesThen<T>(
+  transaction: <R>(fn: (s: Statements) => R) => R,
+  completions: readonly Completion[],
+  fn: (s: Statements) => T,
+): { refused: number[]; result: T } {
+  const run = (findRefused: boolean) => transaction((s) => ({ refused: recordOutcomes(s, completions, findRefused), result: fn(s) }));
+  try {
+    return run(false);
+  } catch (error) {
+    if (!(error instanceof RefusedInBatch)) throw error;
+    return run(true);
+  }
+}
+
+/** Thrown inside the transaction to roll it back: a batch of successes held refused ones, not yet known which. */
+class RefusedInBatch extends Error {}
+
+/**
  * Inside a transaction: records outcomes, fenced by lease owner. Successes,
  * the bulk of every batch, go in statements of up to 256 per owner; the rest one by one.
+ * @param findRefused whether to read which successes will be refused before
+ *   recording them; without, a batch with any refused throws {@link RefusedInBatch}.
  * @returns the ids whose owner no longer held the lease.
  */
-export function recordOutcomes(s: Statements, completions: readonly Completion[]): number[] {
+function recordOutcomes(s: Statements, completions: readonly Completion[], findRefused: boolean): number[] {
   const refused: number[] = [];
   const succeeded = new Map<string, SucceededCompletion[]>();
   for (const c of completions) {
@@ -17,7 +44,7 @@ export function recordOutcomes(s: Statements, completions: readonly Completion[]
     batch.push(c);
   }
   for (const [owner, batch] of succeeded) {
-    for (let from = 0; from < batch.length; from += MAX_COMPLETION_ROWS) completeSucceeded(s, owner, batch.slice(from, from + MAX_COMPLETION_ROWS), refused);
+    for (let from = 0; from < batch.length; from += MAX_COMPLETION_ROWS) completeSucceeded(s, owner, batch.slice(from, from + MAX_COMPLETION_ROWS), refused, findRefused);
   }
   for (const c of completions) {
     if (c.outcome === 'succeeded') continue;
@@ -39,9 +66,9 @@ type SucceededCompletion = Extract<Completion, { outcome: 'succeeded' }>;
 
 /**
  * At most MAX_COMPLETION_ROWS successes of one owner, in one statement; the
- * ones the owner no longer holds are added to `refused`.
+ * ones the owner no longer holds are added to `refused` (see {@link recordOutcomes}).
  */
-function completeSucceeded(s: Statements, owner: string, batch: readonly SucceededCompletion[], refused: number[]): void {
+function completeSucceeded(s: Statements, owner: string, batch: readonly SucceededCompletion[], refused: number[], findRefused: boolean): void {
   const values = new Array<unknown>(batch.length * 3 + 1);
   for (let i = 0; i < batch.length; i++) {
     const c = batch[i]!;
@@ -51,11 +78,14 @@ function completeSucceeded(s: Statements, owner: string, batch: readonly Succeed
   }
   values[batch.length * 3] = owner;
   const statements = s.successStatements(batch.length);
-  const gone = statements.refused.all(values);
+  // The read costs about 7% of the store's work per job (bench/store-variants.ts): it runs only on the second try.
+  const gone = findRefused ? statements.refused.all(values) : [];
   const { changes } = statements.complete.run(values);
-  // Both run under the same write lock, so they cannot disagree unless a batch held one id twice.
-  if (changes + gone.length !== batch.length) {
-    throw new Error(`recording ${batch.length} successes changed ${changes} jobs with ${gone.length} refused; the batch must not repeat a job`);
+  if (changes + gone.length === batch.length) {
+    for (const id of gone) refused.push(id);
+    return;
   }
-  for (const id of gone) refused.push(id);
+  if (!findRefused) throw new RefusedInBatch();
+  // Both ran under the same write lock, so they cannot disagree unless a batch held one id twice.
+  throw new Error(`recording ${batch.length} successes changed ${changes} jobs with ${gone.length} refused; the batch must not repeat a job`);
 }

@@ -9,10 +9,10 @@ import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { claimJobs } from './claim-jobs.ts';
 import { insertAny, insertUnkeyed, isKeyed } from './insert-jobs.ts';
-import { recordOutcomes } from './record-outcomes.ts';
+import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
 import * as sql from './queries.ts';
-import type { JobRow } from './statements.ts';
+import type { JobRow, Statements } from './statements.ts';
 
 /** Job ids in one window of {@link SqliteStore.prune}'s sweep: a rowid range of 10,000 reads in about a millisecond. */
 const PRUNE_WINDOW = 10_000;
@@ -52,6 +52,7 @@ export class SqliteStore implements JobStore {
   readonly path: string;
   readonly #conn: Connection;
   readonly #adds: GroupedAdds;
+  readonly #transaction = <R>(fn: (s: Statements) => R): R => this.#conn.transaction(fn);
   /** Where the next {@link prune} window starts: the sweep's position, in job ids. */
   #pruneCursor = 0;
 
@@ -121,7 +122,7 @@ export class SqliteStore implements JobStore {
 
   async complete(completions: readonly Completion[]): Promise<number[]> {
     if (completions.length === 0) return [];
-    const refused = this.#conn.transaction((s) => recordOutcomes(s, completions));
+    const { refused } = recordOutcomesThen(this.#transaction, completions, () => undefined);
     this.#conn.changedHere('outcomes');
     return refused;
   }
@@ -130,12 +131,9 @@ export class SqliteStore implements JobStore {
     completions: readonly Completion[],
     request: { owner: string; limit: number; now: number; leaseUntil: number },
   ): Promise<{ refused: number[]; claimed: ClaimedJob[] }> {
-    const result = this.#conn.transaction((s) => {
-      const refused = completions.length === 0 ? [] : recordOutcomes(s, completions);
-      return { refused, claimed: claimJobs(s, request) };
-    });
+    const { refused, result: claimed } = recordOutcomesThen(this.#transaction, completions, (s) => claimJobs(s, request));
     if (completions.length > 0) this.#conn.changedHere('outcomes');
-    return result;
+    return { refused, claimed };
   }
 
   async heartbeat(owner: string, leaseUntil: number): Promise<void> {
