@@ -84,7 +84,7 @@ export const selectClaimable = `
  * write lock is what keeps two workers from taking the same job), so the same
  * rows. Not UPDATE … RETURNING: SQLite runs RETURNING as a trigger that
  * loads every column of the old row and buffers the result, which made the
- * claim a third slower (bench/hotpath-variants.ts).
+ * claim a third slower (bench/store-variants.ts).
  */
 export const markClaimed = `
   UPDATE jobs

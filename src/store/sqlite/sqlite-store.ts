@@ -9,13 +9,11 @@ import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { claimJobs } from './claim-jobs.ts';
 import { insertAny, insertUnkeyed, isKeyed } from './insert-jobs.ts';
+import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
 import * as sql from './queries.ts';
 import type { JobRow, Statements } from './statements.ts';
-
-/** Job ids in one window of {@link SqliteStore.prune}'s sweep: a rowid range of 10,000 reads in about a millisecond. */
-const PRUNE_WINDOW = 10_000;
 
 /** Options for {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -53,8 +51,7 @@ export class SqliteStore implements JobStore {
   readonly #conn: Connection;
   readonly #adds: GroupedAdds;
   readonly #transaction = <R>(fn: (s: Statements) => R): R => this.#conn.transaction(fn);
-  /** Where the next {@link prune} window starts: the sweep's position, in job ids. */
-  #pruneCursor = 0;
+  readonly #pruneSweep = new PruneSweep();
 
   private constructor(options: SqliteStoreOptions) {
     this.path = options.path;
@@ -210,39 +207,7 @@ export class SqliteStore implements JobStore {
   }
 
   async prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number> {
-    let deleted = 0;
-    for (let windows = 0, batches = 0; windows < budget.windows && batches < budget.batches; ) {
-      // Between steps, let claims and completions in.
-      if (windows + batches > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const s = this.#conn.statements();
-      // The window starts at the first job past the cursor: ranges emptied by earlier pruning are skipped in one seek.
-      const first = s.firstJobIdAfter.get(this.#pruneCursor);
-      if (first === undefined) {
-        this.#pruneCursor = 0;
-        break;
-      }
-      const params = { ...cutoffs, after: first - 1, upTo: first - 1 + PRUNE_WINDOW, limit: budget.batch };
-      // Read first: most windows hold nothing to delete, and a read takes no write lock.
-      let found = 0;
-      if (s.anyPrunable.get(params) !== undefined) {
-        batches++;
-        found = this.#conn.transaction((t) => {
-          t.pruneJobErrors.run(params);
-          t.pruneJobNotes.run(params);
-          return t.pruneJobs.run(params).changes;
-        });
-        deleted += found;
-      }
-      // A full batch may have left more in this window: the next step looks at it again.
-      if (found === budget.batch) continue;
-      windows++;
-      this.#pruneCursor = params.upTo;
-      if (params.upTo >= (s.maxJobId.get() ?? 0)) {
-        this.#pruneCursor = 0; // round the table at most once per call
-        break;
-      }
-    }
-    return deleted;
+    return this.#pruneSweep.run(this.#conn, cutoffs, budget);
   }
 
   async nextRecurringAt(): Promise<number | null> {
