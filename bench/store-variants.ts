@@ -5,7 +5,7 @@
  *
  * Variants:
  * - `store`: the store itself (`completeAndClaim`), as the worker calls it;
- * - `returning`: session 2's SQL, one `UPDATE … RETURNING` for the claim and `RETURNING id` for completions;
+ * - `returning`: session 2's way on today's schema, one `UPDATE … RETURNING` for the claim and `RETURNING id` for completions;
  * - `read-then-update`: the store's SQL now, run directly (rows read raw; a short last batch padded);
  * - `ids-only`: a claim returning only ids (not usable: the worker needs the job), a lower bound;
  * - `none`: nothing after the set-up, the baseline for instruction counts.
@@ -68,7 +68,7 @@ function successValues(ids: readonly number[]): unknown[] {
 const rawVariants: Record<string, (db: Database.Database) => Step> = {
   none: () => () => [],
   returning: (db) => {
-    const claim = db.prepare(`${LEASE} RETURNING id, service, method, params, attempts AS attempt, max_attempts AS maxAttempts, timeout_ms AS timeoutMs`);
+    const claim = db.prepare(`${LEASE} RETURNING id, target_id, params, attempts AS attempt, max_attempts AS maxAttempts, timeout_ms AS timeoutMs`);
     const complete = db.prepare(`${COMPLETE} RETURNING jobs.id`).pluck();
     return (previous) => {
       if (previous.length > 0) complete.all(successValues(previous));
@@ -76,7 +76,7 @@ const rawVariants: Record<string, (db: Database.Database) => Step> = {
     };
   },
   'read-then-update': (db) => {
-    const due = db.prepare(`SELECT id, service, method, params, attempts + 1, max_attempts, timeout_ms FROM jobs
+    const due = db.prepare(`SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms FROM jobs
       WHERE state = 0 AND run_at <= @now ORDER BY priority DESC, run_at, id LIMIT @limit`).raw();
     const lease = db.prepare(LEASE);
     const refused = db.prepare(`WITH ${SUCCESS_ROWS} SELECT r.id FROM r LEFT JOIN jobs ON jobs.id = r.id

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.ts';
 import type { RecurringSpec } from '../../src/store/job-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { Statements } from '../../src/store/sqlite/statements.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { newJob, tempStore } from '../helpers/store.ts';
 
@@ -40,6 +41,47 @@ describe('migrations', () => {
     expect(await store.addJob(newJob({ service: 'svc', method: 'run', key: 'k' }))).toBe(jobs.find((job) => job.state === 'waiting')!.id);
     expect((await store.claim({ owner: 'o', limit: 10, now: 10, leaseUntil: 100 })).map((job) => job.id)).toEqual([jobs.find((job) => job.state === 'waiting')!.id]);
     await store.close();
+  });
+});
+
+describe('targets (migration 0007)', () => {
+  it('0007 keeps every job with its service and method, and recurring jobs still enqueue', async () => {
+    const path = join(tempDir('migrate-'), 'jobs.db');
+    const db = new Database(path);
+    migrate(db, loadMigrations().filter((m) => m.version <= 6));
+    const insert = db.prepare(`INSERT INTO jobs (service, method, params, state, run_at, created_at, key) VALUES (?, ?, 'null', 0, 5, 1, ?)`);
+    insert.run('mail', 'send', 'k');
+    insert.run('mail', 'send', null);
+    insert.run('report', 'build', null);
+    db.prepare(`INSERT INTO recurring (service, method, name, params, every_ms, misfire, priority, max_attempts, anchor, next_run_at, created_at, updated_at)
+                VALUES ('clock', 'tick', '', 'null', 1000, 'once', 0, 1, 0, 1000, 0, 0)`).run();
+    db.close();
+
+    const store = SqliteStore.open({ path });
+    const jobs = (await store.listJobs()).reverse();
+    expect(jobs.map((job) => `${job.service}.${job.method}`)).toEqual(['mail.send', 'mail.send', 'report.build']);
+    // the unique key now holds per target
+    expect(await store.addJob(newJob({ service: 'mail', method: 'send', key: 'k' }))).toBe(jobs[0]!.id);
+    expect(await store.addJob(newJob({ service: 'report', method: 'build', key: 'k' }))).not.toBe(jobs[0]!.id);
+    const [tick] = await store.dueRecurring(1000);
+    expect(await store.fireRecurring(tick!.id, 1000, [1000], 2000, 1000)).toBe(true);
+    const claimed = await store.claim({ owner: 'w', limit: 10, now: 1000, leaseUntil: 9000 });
+    expect(claimed.map((job) => `${job.service}.${job.method}`)).toEqual(['mail.send', 'mail.send', 'report.build', 'report.build', 'clock.tick']);
+    await store.close();
+  });
+
+  it('keeps no target id that a rolled-back transaction took back', () => {
+    const db = new Database(':memory:');
+    migrate(db);
+    const s = new Statements(db);
+    expect(() => db.transaction(() => {
+      s.targetId('svc', 'run');
+      throw new Error('rolled back');
+    })()).toThrow('rolled back');
+    const id = s.targetId('svc', 'run');
+    expect(db.prepare('SELECT service, method FROM targets WHERE id = ?').get(id)).toEqual({ service: 'svc', method: 'run' });
+    expect(s.target(id)).toEqual({ service: 'svc', method: 'run' });
+    db.close();
   });
 });
 
@@ -474,7 +516,7 @@ describe('SqliteStore', () => {
     let signals = 0;
     const unsubscribe = store.onChange(() => { signals += 1; });
     const other = new Database(store.path);
-    other.prepare("INSERT INTO jobs (service, method, params, run_at, created_at) VALUES ('s', 'm', 'null', 0, 0)").run();
+    other.exec("INSERT INTO targets (service, method) VALUES ('s', 'm'); INSERT INTO jobs (target_id, params, run_at, created_at) VALUES (last_insert_rowid(), 'null', 0, 0)");
     other.close();
     await expect.poll(() => signals, { timeout: 2000 }).toBeGreaterThan(0);
     unsubscribe();

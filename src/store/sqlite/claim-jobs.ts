@@ -14,7 +14,8 @@ export function claimJobs(s: Statements, request: { owner: string; limit: number
   if (changes !== rows.length) throw new Error(`claim read ${rows.length} due jobs but leased ${changes}`);
   const claimed = new Array<ClaimedJob>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [id, service, method, params, attempt, maxAttempts, timeoutMs] = rows[i]!;
+    const [id, targetId, params, attempt, maxAttempts, timeoutMs] = rows[i]!;
+    const { service, method } = s.target(targetId);
     claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs };
   }
   return claimed;

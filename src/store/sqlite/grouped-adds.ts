@@ -1,6 +1,6 @@
 import type { NewJob } from '../job-store.ts';
 import type { Connection } from './connection.ts';
-import { insertAny, isKeyed } from './insert-jobs.ts';
+import { insertAny, isKeyed, registerTargets } from './insert-jobs.ts';
 
 /**
  * Single adds made in the same turn of the event loop (concurrent callers:
@@ -27,6 +27,11 @@ export class GroupedAdds {
   #commit(): void {
     const batch = this.#pending;
     this.#pending = [];
+    try {
+      registerTargets(this.#conn.statements(), batch.map(({ job }) => job));
+    } catch {
+      // Each insert below asks for its target again, and meets the same error: its own caller hears of it.
+    }
     if (batch.length === 1) {
       this.#commitAlone(batch[0]!);
       return;

@@ -9,15 +9,26 @@ import type { InsertValues, Statements } from './statements.ts';
 
 /** Inserts one job of either kind; a keyed one must run inside a transaction. */
 export function insertAny(s: Statements, job: NewJob): number {
-  return isKeyed(job) ? insertKeyed(s, job) : Number(s.insertJob.run(...insertValues(job)).lastInsertRowid);
+  return isKeyed(job) ? insertKeyed(s, job) : Number(s.insertJob.run(...insertValues(s, job)).lastInsertRowid);
+}
+
+/** Before a transaction that inserts `jobs`: registers their targets, so the inserts find them kept (see {@link Statements.targetId}). */
+export function registerTargets(s: Statements, jobs: readonly NewJob[]): void {
+  let service: string | undefined;
+  let method: string | undefined;
+  for (const job of jobs) {
+    if (job.service === service && job.method === method) continue; // bulk jobs mostly share one
+    ({ service, method } = job);
+    s.targetId(service, method);
+  }
 }
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {
   return job.key !== undefined && job.key !== null;
 }
 
-function insertValues(job: NewJob): InsertValues {
-  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
+function insertValues(s: Statements, job: NewJob): InsertValues {
+  return [s.targetId(job.service, job.method), job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
 }
 
 /**
@@ -32,8 +43,7 @@ export function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] 
     // Filled in place, in insertJob's column order: no array per job.
     for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
       const job = jobs[i + j]!;
-      values[at++] = job.service;
-      values[at++] = job.method;
+      values[at++] = s.targetId(job.service, job.method);
       values[at++] = job.params;
       values[at++] = job.priority;
       values[at++] = job.runAt;
@@ -47,12 +57,12 @@ export function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] 
     const last = Number(s.insertJobRows.run(values).lastInsertRowid);
     for (let id = last - sql.BULK_INSERT_ROWS + 1; id <= last; id++) ids.push(id);
   }
-  for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(jobs[i]!)).lastInsertRowid));
+  for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(s, jobs[i]!)).lastInsertRowid));
   return ids;
 }
 
 /** Columns of {@link InsertValues}. */
-const INSERT_WIDTH = 9;
+const INSERT_WIDTH = 8;
 
 function tagsText(job: NewJob): string | null {
   return job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
@@ -60,6 +70,7 @@ function tagsText(job: NewJob): string | null {
 
 /** Inside a transaction: a keyed job that finds an active one with its key returns that one's id. */
 function insertKeyed(s: Statements, job: NewJob & { key: string }): number {
-  const info = s.insertKeyedJob.run(...insertValues(job), job.key);
-  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(job.service, job.method, job.key)!;
+  const values = insertValues(s, job);
+  const info = s.insertKeyedJob.run(...values, job.key);
+  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(values[0], job.key)!;
 }

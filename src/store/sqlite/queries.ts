@@ -16,7 +16,7 @@ const { waiting: WAITING, running: RUNNING, succeeded: SUCCEEDED, failed: FAILED
 const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} THEN 'running' WHEN ${SUCCEEDED} THEN 'succeeded'
   WHEN ${FAILED} THEN 'failed' ELSE 'cancelled' END`;
 
-const JOB_COLUMNS = `id, service, method, params, ${STATE_NAME} AS state, priority, run_at AS runAt, attempts,
+const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, run_at AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
   fire_time AS fireTime, lease_owner AS leaseOwner, lease_until AS leaseUntil, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
@@ -26,8 +26,8 @@ const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyM
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
 
 /** The columns every job insert binds, by position (cheaper than by name on the add path): see {@link InsertValues}. */
-const INSERT_COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
-const INSERT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_COLUMNS = 'target_id, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
+const INSERT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?)';
 
 export const insertJob = `INSERT INTO jobs (${INSERT_COLUMNS}) VALUES ${INSERT_ROW}`;
 
@@ -44,10 +44,10 @@ export const insertJobRows = `
   VALUES ${Array.from({ length: BULK_INSERT_ROWS }, () => INSERT_ROW).join(', ')}`;
 
 /** The columns of {@link insertJob}, then the key. OR IGNORE: jobs_active_key turns a second active job with the same key into a no-op. */
-export const insertKeyedJob = `INSERT OR IGNORE INTO jobs (${INSERT_COLUMNS}, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const insertKeyedJob = `INSERT OR IGNORE INTO jobs (${INSERT_COLUMNS}, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 
 export const selectActiveByKey = `
-  SELECT id FROM jobs WHERE service = ? AND method = ? AND key = ? AND state IN (${WAITING}, ${RUNNING})`;
+  SELECT id FROM jobs WHERE target_id = ? AND key = ? AND state IN (${WAITING}, ${RUNNING})`;
 
 /** Fenced: progress of a job this worker no longer holds is dropped. */
 export const recordProgress = `
@@ -73,7 +73,7 @@ export const pulse = `
  * more than the SQL. `attempts + 1`: the attempt {@link markClaimed} counts.
  */
 export const selectClaimable = `
-  SELECT id, service, method, params, attempts + 1, max_attempts, timeout_ms FROM jobs
+  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms FROM jobs
    WHERE state = ${WAITING} AND run_at <= @now
    ORDER BY priority DESC, run_at, id
    LIMIT @limit`;
@@ -232,13 +232,15 @@ export const firstJobIdAfter = `SELECT id FROM jobs WHERE id > ? ORDER BY id LIM
 
 export const deleteRecurring = `DELETE FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 
-export const selectJob = `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`;
-export const listJobs = `SELECT ${JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT @limit`;
+/** Jobs as the API shows them: with their target's names. */
+const JOBS_WITH_TARGETS = 'jobs JOIN targets ON targets.id = jobs.target_id';
+export const selectJob = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} WHERE jobs.id = ?`;
+export const listJobs = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} ORDER BY jobs.id DESC LIMIT @limit`;
 export const listJobsFiltered = `
-  SELECT ${JOB_COLUMNS} FROM jobs
+  SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS}
    WHERE (@state IS NULL OR state = @state)
      AND (@tag IS NULL OR EXISTS (SELECT 1 FROM json_each(jobs.tags) WHERE value = @tag))
-   ORDER BY id DESC LIMIT @limit`;
+   ORDER BY jobs.id DESC LIMIT @limit`;
 
 /**
  * The earliest waiting job of the highest priority below @below: one seek in
@@ -288,7 +290,13 @@ export const dataVersion = `PRAGMA data_version`;
 
 /** jobs_occurrence makes a second insert of the same (recurring job, fire time) a no-op. */
 export const enqueueOccurrence = `
-  INSERT OR IGNORE INTO jobs (service, method, params, priority, run_at, max_attempts, timeout_ms,
+  INSERT OR IGNORE INTO jobs (target_id, params, priority, run_at, max_attempts, timeout_ms,
                               recurring_id, fire_time, created_at)
-  SELECT service, method, params, priority, @fireTime, max_attempts, timeout_ms, id, @fireTime, @now
-    FROM recurring WHERE id = @id`;
+  SELECT targets.id, params, priority, @fireTime, max_attempts, timeout_ms, recurring.id, @fireTime, @now
+    FROM recurring JOIN targets ON targets.service = recurring.service AND targets.method = recurring.method
+   WHERE recurring.id = @id`;
+
+/** Registers a target; a no-op when it exists. See {@link selectTargetId}. */
+export const insertTarget = `INSERT OR IGNORE INTO targets (service, method) VALUES (?, ?)`;
+export const selectTargetId = `SELECT id FROM targets WHERE service = ? AND method = ?`;
+export const selectTarget = `SELECT service, method FROM targets WHERE id = ?`;

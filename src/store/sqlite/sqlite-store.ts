@@ -8,7 +8,7 @@ import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { claimJobs } from './claim-jobs.ts';
-import { insertAny, insertUnkeyed, isKeyed } from './insert-jobs.ts';
+import { insertAny, insertUnkeyed, isKeyed, registerTargets } from './insert-jobs.ts';
 import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
@@ -71,6 +71,7 @@ export class SqliteStore implements JobStore {
 
   async addJobs(jobs: readonly NewJob[]): Promise<number[]> {
     if (jobs.length === 0) return [];
+    registerTargets(this.#conn.statements(), jobs);
     const ids = this.#conn.transaction((s) => {
       return jobs.some(isKeyed) ? jobs.map((job) => insertAny(s, job)) : insertUnkeyed(s, jobs);
     });
@@ -99,6 +100,8 @@ export class SqliteStore implements JobStore {
   }
 
   async upsertRecurring(spec: RecurringSpec): Promise<RecurringRecord> {
+    // Its occurrences are inserted with its target's id (sql.enqueueOccurrence).
+    this.#conn.statements().targetId(spec.service, spec.method);
     const record = this.#conn.transaction((s) => {
       const existing = s.selectRecurringBySignature.get(spec.service, spec.method, spec.name);
       if (existing === undefined) {
@@ -196,7 +199,7 @@ export class SqliteStore implements JobStore {
       } catch (error) {
         if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
         const job = s.selectJob.get(id)!;
-        const active = s.selectActiveByKey.get(job.service, job.method, job.key!);
+        const active = s.selectActiveByKey.get(s.targetId(job.service, job.method), job.key!);
         throw new InvalidArgumentError(`job ${id} cannot be retried: job ${active} with the same key "${job.key}" is waiting or running`);
       }
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);

@@ -12,11 +12,17 @@ export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress'> & 
   progressAt: number | null;
 };
 
-/** A job's columns in the order {@link sql.insertJob} binds them: service, method, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags. */
-export type InsertValues = [string, string, string, number, number, number, number | null, number, string | null];
+/** A job's columns in the order {@link sql.insertJob} binds them: targetId, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags. */
+export type InsertValues = [number, string, number, number, number, number | null, number, string | null];
 
-/** A row of {@link sql.selectClaimable}, read raw: id, service, method, params, attempt, maxAttempts, timeoutMs. */
-export type ClaimedRow = [number, string, string, string, number, number, number | null];
+/** A row of {@link sql.selectClaimable}, read raw: id, targetId, params, attempt, maxAttempts, timeoutMs. */
+export type ClaimedRow = [number, number, string, number, number, number | null];
+
+/** A job's method: see migration 0007. */
+export interface Target {
+  readonly service: string;
+  readonly method: string;
+}
 
 /** A `job_errors` row: an {@link AttemptError} whose stack may be null. */
 export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | null };
@@ -26,13 +32,19 @@ export class Statements {
   readonly insertJob: Statement<InsertValues>;
   readonly insertJobRows: Statement<[unknown[]]>;
   readonly insertKeyedJob: Statement<[...InsertValues, string]>;
-  readonly selectActiveByKey: Statement<[string, string, string], number>;
+  readonly selectActiveByKey: Statement<[number, string], number>;
   readonly recordProgress: Statement;
   readonly insertNote: Statement;
   readonly selectNotes: Statement<[number, number], JobNote>;
   readonly pulse: Statement<[string], JobPulse>;
   readonly selectClaimable: Statement<{ now: number; limit: number }, ClaimedRow>;
   readonly markClaimed: Statement<{ owner: string; leaseUntil: number; now: number; limit: number }>;
+  readonly #insertTarget: Statement<[string, string]>;
+  readonly #selectTargetId: Statement<[string, string], number>;
+  readonly #selectTarget: Statement<[number], Target>;
+  /** Targets of this file both ways, filled on first use: a target is never deleted, and a new file has new statements. */
+  readonly #targetIds = new Map<string, Map<string, number>>();
+  readonly #targets = new Map<number, Target>();
   /** By batch size, prepared on first use: see {@link successStatements}. */
   readonly #successes = new Map<number, SuccessStatements>();
   readonly #db: Database;
@@ -84,7 +96,7 @@ export class Statements {
     this.insertJob = db.prepare<InsertValues>(sql.insertJob);
     this.insertJobRows = db.prepare<[unknown[]]>(sql.insertJobRows);
     this.insertKeyedJob = db.prepare<[...InsertValues, string]>(sql.insertKeyedJob);
-    this.selectActiveByKey = db.prepare<[string, string, string], number>(sql.selectActiveByKey).pluck();
+    this.selectActiveByKey = db.prepare<[number, string], number>(sql.selectActiveByKey).pluck();
     this.recordProgress = db.prepare(sql.recordProgress);
     this.insertNote = db.prepare(sql.insertNote);
     this.selectNotes = db.prepare(sql.selectNotes);
@@ -132,6 +144,38 @@ export class Statements {
     this.advanceRecurring = db.prepare(sql.advanceRecurring);
     this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
     this.dataVersion = db.prepare<[], number>(sql.dataVersion).pluck();
+    this.#insertTarget = db.prepare<[string, string]>(sql.insertTarget);
+    this.#selectTargetId = db.prepare<[string, string], number>(sql.selectTargetId).pluck();
+    this.#selectTarget = db.prepare<[number], Target>(sql.selectTarget);
+  }
+
+  /**
+   * The id of `service.method`, registering it on first use. Called outside
+   * a transaction, that is its own commit, and the id is kept; inside one, it
+   * is not kept, since a rollback would take the row back. The add paths ask
+   * before their transaction, so the ones inside find it kept.
+   */
+  targetId(service: string, method: string): number {
+    let methods = this.#targetIds.get(service);
+    let id = methods?.get(method);
+    if (id !== undefined) return id;
+    this.#insertTarget.run(service, method);
+    id = this.#selectTargetId.get(service, method)!;
+    if (this.#db.inTransaction) return id;
+    if (methods === undefined) this.#targetIds.set(service, (methods = new Map()));
+    methods.set(method, id);
+    return id;
+  }
+
+  /** The target with `id`: the same strings for every job of it. */
+  target(id: number): Target {
+    let target = this.#targets.get(id);
+    if (target === undefined) {
+      target = this.#selectTarget.get(id);
+      if (target === undefined) throw new Error(`no target with id ${id} in the jobs database`);
+      this.#targets.set(id, target);
+    }
+    return target;
   }
 
   /**
