@@ -428,13 +428,26 @@ describe('SqliteStore', () => {
 
   it('adds a bulk of jobs in order, whole statements and the rest alike, with their tags and keys', async () => {
     const store = tempStore();
-    const count = 2 * 100 + 37; // two full multi-row statements and a remainder
-    const ids = await store.addJobs(Array.from({ length: count }, (_, i) => newJob({ params: String(i), priority: i % 3, tags: i === 5 ? ['five'] : null })));
+    const count = 3 * 100 + 37; // three full multi-row statements and a remainder
+    const shared = ['bulk'];
+    // Jobs 0–99 differ only in params and run time (the statement binding the rest once); 100–199 in priority
+    // too, and 200–299 in tags (equal arrays, not the same one): those bind every column of every row.
+    const ids = await store.addJobs(Array.from({ length: count }, (_, i) => newJob({
+      params: String(i),
+      runAt: 5000 + i,
+      priority: i >= 100 && i < 200 ? i % 3 : 1,
+      tags: i < 100 ? shared : i === 205 ? ['five'] : i >= 200 && i < 300 ? ['x'] : null,
+    })));
     expect(ids).toHaveLength(count);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
-    for (const i of [0, 5, 99, 100, 236]) expect((await store.getJob(ids[i]!))!.params).toBe(String(i));
-    expect((await store.getJob(ids[5]!))!.tags).toEqual(['five']);
-    expect((await store.getJob(ids[6]!))!.priority).toBe(0);
+    for (const i of [0, 5, 99, 100, 101, 205, 299, 336]) {
+      expect(await store.getJob(ids[i]!)).toMatchObject({ params: String(i), runAt: 5000 + i, priority: i >= 100 && i < 200 ? i % 3 : 1, maxAttempts: 3, createdAt: 1000 });
+    }
+    expect((await store.getJob(ids[0]!))!.tags).toEqual(['bulk']);
+    expect((await store.getJob(ids[99]!))!.tags).toEqual(['bulk']);
+    expect((await store.getJob(ids[205]!))!.tags).toEqual(['five']);
+    expect((await store.getJob(ids[206]!))!.tags).toEqual(['x']);
+    expect((await store.getJob(ids[336]!))!.tags).toEqual([]);
     // a keyed job in the batch coalesces with the active one, as it does alone
     const keyed = await store.addJobs([newJob({ key: 'k' }), newJob(), newJob({ key: 'k' })]);
     expect(keyed[2]).toBe(keyed[0]);

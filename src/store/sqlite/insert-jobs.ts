@@ -38,27 +38,56 @@ function insertValues(s: Statements, job: NewJob): InsertValues {
 export function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
   const ids: number[] = [];
   const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * INSERT_WIDTH);
+  const varying: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * 2);
   let i = 0;
   for (; i + sql.BULK_INSERT_ROWS <= jobs.length; i += sql.BULK_INSERT_ROWS) {
-    // Filled in place, in insertJob's column order: no array per job.
-    for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
-      const job = jobs[i + j]!;
-      values[at++] = s.targetId(job.service, job.method);
-      values[at++] = job.params;
-      values[at++] = job.priority;
-      values[at++] = job.runAt;
-      values[at++] = job.maxAttempts;
-      values[at++] = job.timeoutMs;
-      values[at++] = job.createdAt;
-      values[at++] = tagsText(job);
+    // Filled in place, in the statement's column order: no array per job.
+    let last: number;
+    if (sharesAttributes(jobs, i)) {
+      const first = jobs[i]!;
+      for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
+        const job = jobs[i + j]!;
+        varying[at++] = job.params;
+        varying[at++] = job.runAt;
+      }
+      const shared = { targetId: s.targetId(first.service, first.method), priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, createdAt: first.createdAt, tags: tagsText(first) };
+      last = Number(s.insertSharedJobRows.run(varying, shared).lastInsertRowid);
+    } else {
+      for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
+        const job = jobs[i + j]!;
+        values[at++] = s.targetId(job.service, job.method);
+        values[at++] = job.params;
+        values[at++] = job.priority;
+        values[at++] = job.runAt;
+        values[at++] = job.maxAttempts;
+        values[at++] = job.timeoutMs;
+        values[at++] = job.createdAt;
+        values[at++] = tagsText(job);
+      }
+      last = Number(s.insertJobRows.run(values).lastInsertRowid);
     }
     // No RETURNING (SQLite buffers its rows through a trigger): under the write lock, a plain insert gives each
     // row the largest rowid so far plus one, so one statement's rows have consecutive ids ending at the last one.
-    const last = Number(s.insertJobRows.run(values).lastInsertRowid);
     for (let id = last - sql.BULK_INSERT_ROWS + 1; id <= last; id++) ids.push(id);
   }
   for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(s, jobs[i]!)).lastInsertRowid));
   return ids;
+}
+
+/**
+ * Whether the BULK_INSERT_ROWS jobs from `from` differ in params and run time
+ * only, as jobs from one `addMany` call mostly do. Tags compare by reference:
+ * equal arrays that are not the same one take the general statement.
+ */
+function sharesAttributes(jobs: readonly NewJob[], from: number): boolean {
+  const first = jobs[from]!;
+  const tags = first.tags ?? null;
+  for (let j = from + 1; j < from + sql.BULK_INSERT_ROWS; j++) {
+    const job = jobs[j]!;
+    if (job.method !== first.method || job.service !== first.service || job.priority !== first.priority || job.maxAttempts !== first.maxAttempts
+      || job.timeoutMs !== first.timeoutMs || job.createdAt !== first.createdAt || (job.tags ?? null) !== tags) return false;
+  }
+  return true;
 }
 
 /** Columns of {@link InsertValues}. */

@@ -15,6 +15,16 @@ export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress'> & 
 /** A job's columns in the order {@link sql.insertJob} binds them: targetId, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags. */
 export type InsertValues = [number, string, number, number, number, number | null, number, string | null];
 
+/** The values {@link sql.insertSharedJobRows} binds once for all its rows. */
+export interface SharedInsertValues {
+  targetId: number;
+  priority: number;
+  maxAttempts: number;
+  timeoutMs: number | null;
+  createdAt: number;
+  tags: string | null;
+}
+
 /** A row of {@link sql.selectClaimable}, read raw: id, targetId, params, attempt, maxAttempts, timeoutMs. */
 export type ClaimedRow = [number, number, string, number, number, number | null];
 
@@ -31,6 +41,7 @@ export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | nu
 export class Statements {
   readonly insertJob: Statement<InsertValues>;
   readonly insertJobRows: Statement<[unknown[]]>;
+  readonly insertSharedJobRows: Statement<[unknown[], SharedInsertValues]>;
   readonly insertKeyedJob: Statement<[...InsertValues, string]>;
   readonly selectActiveByKey: Statement<[number, string], number>;
   readonly recordProgress: Statement;
@@ -95,6 +106,7 @@ export class Statements {
     this.#db = db;
     this.insertJob = db.prepare<InsertValues>(sql.insertJob);
     this.insertJobRows = db.prepare<[unknown[]]>(sql.insertJobRows);
+    this.insertSharedJobRows = db.prepare<[unknown[], SharedInsertValues]>(sql.insertSharedJobRows);
     this.insertKeyedJob = db.prepare<[...InsertValues, string]>(sql.insertKeyedJob);
     this.selectActiveByKey = db.prepare<[number, string], number>(sql.selectActiveByKey).pluck();
     this.recordProgress = db.prepare(sql.recordProgress);
