@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { InvalidArgumentError, SchedulerError } from '../errors.ts';
 import { deserialize } from '../serialization/payload.ts';
 import type { JobErrorInfo } from '../store/job-store.ts';
@@ -91,7 +92,7 @@ export interface ResultOptions {
 /** Resolves with the values of all handles, or rejects with the first failure (like `Promise.all`). */
 export async function waitForAll<T>(handles: readonly JobHandle<T>[], options: ResultOptions = {}): Promise<T[]> {
   const giveUp = new AbortController();
-  const signal = options.signal === undefined ? giveUp.signal : AbortSignal.any([giveUp.signal, options.signal]);
+  const signal = sharedSignal(giveUp, options.signal, handles.length);
   try {
     return await Promise.all(handles.map((handle) => handle.result({ ...options, signal })));
   } finally {
@@ -107,7 +108,7 @@ export async function waitForAll<T>(handles: readonly JobHandle<T>[], options: R
 export async function waitForAny<T>(handles: readonly JobHandle<T>[], options: ResultOptions = {}): Promise<JobHandle<T>> {
   if (handles.length === 0) throw new InvalidArgumentError('Expected at least one handle to wait for, got none');
   const giveUp = new AbortController();
-  const signal = options.signal === undefined ? giveUp.signal : AbortSignal.any([giveUp.signal, options.signal]);
+  const signal = sharedSignal(giveUp, options.signal, handles.length);
   try {
     return await Promise.race(handles.map((handle) => handle.result({ ...options, signal }).then(
       () => handle,
@@ -119,4 +120,15 @@ export async function waitForAny<T>(handles: readonly JobHandle<T>[], options: R
   } finally {
     giveUp.abort();
   }
+}
+
+/**
+ * The one signal all of a wait's handles listen on: `giveUp`'s, or it and the
+ * caller's. Each handle adds a listener, which is no leak: without raising
+ * the limit, Node would warn of one past ten handles.
+ */
+function sharedSignal(giveUp: AbortController, callers: AbortSignal | undefined, handles: number): AbortSignal {
+  const signal = callers === undefined ? giveUp.signal : AbortSignal.any([giveUp.signal, callers]);
+  setMaxListeners(Math.max(handles + 1, 10), signal);
+  return signal;
 }

@@ -78,9 +78,16 @@ describe('results (handle.result)', () => {
     let pulses = 0;
     const pulse = store.pulse.bind(store);
     store.pulse = async (ids) => { pulses += 1; return pulse(ids); };
+    // Every handle listens on the one signal waitForAll shares: no "possible memory leak" warning for that.
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => { warnings.push(warning); };
+    process.on('warning', onWarning);
     worker.start();
-    const results = await waitForAll(handles);
+    const results = await waitForAll(handles, { signal: new AbortController().signal });
     await worker.stop();
+    await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+    process.off('warning', onWarning);
+    expect(warnings.map((w) => w.message)).toEqual([]);
     expect(results).toEqual(Array.from({ length: 2000 }, (_, n) => n * n));
     // One query per look for all 2,000 waiters, not one per waiter.
     expect(pulses).toBeGreaterThan(0);
