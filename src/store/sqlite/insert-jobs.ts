@@ -37,41 +37,46 @@ function insertValues(s: Statements, job: NewJob): InsertValues {
  */
 export function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
   const ids: number[] = [];
+  // Bound values, filled in place for each statement call: no array per job.
   const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * INSERT_WIDTH);
-  const varying: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * 2);
+  const pairs: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * 2);
   let i = 0;
   for (; i + sql.BULK_INSERT_ROWS <= jobs.length; i += sql.BULK_INSERT_ROWS) {
-    // Filled in place, in the statement's column order: no array per job.
-    let last: number;
-    if (sharesAttributes(jobs, i)) {
-      const first = jobs[i]!;
-      for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
-        const job = jobs[i + j]!;
-        varying[at++] = job.params;
-        varying[at++] = job.runAt;
-      }
-      const shared = { targetId: s.targetId(first.service, first.method), priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, createdAt: first.createdAt, tags: tagsText(first) };
-      last = Number(s.insertSharedJobRows.run(varying, shared).lastInsertRowid);
-    } else {
-      for (let j = 0, at = 0; j < sql.BULK_INSERT_ROWS; j++) {
-        const job = jobs[i + j]!;
-        values[at++] = s.targetId(job.service, job.method);
-        values[at++] = job.params;
-        values[at++] = job.priority;
-        values[at++] = job.runAt;
-        values[at++] = job.maxAttempts;
-        values[at++] = job.timeoutMs;
-        values[at++] = job.createdAt;
-        values[at++] = tagsText(job);
-      }
-      last = Number(s.insertJobRows.run(values).lastInsertRowid);
-    }
+    const last = sharesAttributes(jobs, i) ? insertSharedRows(s, jobs, i, pairs) : insertRows(s, jobs, i, values);
     // No RETURNING (SQLite buffers its rows through a trigger): under the write lock, a plain insert gives each
     // row the largest rowid so far plus one, so one statement's rows have consecutive ids ending at the last one.
     for (let id = last - sql.BULK_INSERT_ROWS + 1; id <= last; id++) ids.push(id);
   }
   for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(s, jobs[i]!)).lastInsertRowid));
   return ids;
+}
+
+/** BULK_INSERT_ROWS jobs from `from`, every column of every row bound; returns the last id. */
+function insertRows(s: Statements, jobs: readonly NewJob[], from: number, values: unknown[]): number {
+  for (let j = from, at = 0; j < from + sql.BULK_INSERT_ROWS; j++) {
+    const job = jobs[j]!;
+    values[at++] = s.targetId(job.service, job.method);
+    values[at++] = job.params;
+    values[at++] = job.priority;
+    values[at++] = job.runAt;
+    values[at++] = job.maxAttempts;
+    values[at++] = job.timeoutMs;
+    values[at++] = job.createdAt;
+    values[at++] = tagsText(job);
+  }
+  return Number(s.insertJobRows.run(values).lastInsertRowid);
+}
+
+/** As {@link insertRows}, for jobs that pass {@link sharesAttributes}: two values a row, the rest once. */
+function insertSharedRows(s: Statements, jobs: readonly NewJob[], from: number, pairs: unknown[]): number {
+  const first = jobs[from]!;
+  for (let j = from, at = 0; j < from + sql.BULK_INSERT_ROWS; j++) {
+    const job = jobs[j]!;
+    pairs[at++] = job.params;
+    pairs[at++] = job.runAt;
+  }
+  const shared = { targetId: s.targetId(first.service, first.method), priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, createdAt: first.createdAt, tags: tagsText(first) };
+  return Number(s.insertSharedJobRows.run(pairs, shared).lastInsertRowid);
 }
 
 /**
