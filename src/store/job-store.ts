@@ -99,6 +99,7 @@ export interface JobRecord {
   readonly attempts: number;
   readonly maxAttempts: number;
   readonly timeoutMs: number | null;
+  /** Serialized; null until the job succeeds, and after it for a method that returned undefined. */
   readonly result: string | null;
   readonly error: JobErrorInfo | null;
   /** The recurring job this occurrence came from, if any. */
@@ -147,7 +148,8 @@ export type CancelOutcome = 'cancelled' | 'requested' | 'finished';
 /** The outcome of one attempt, accepted only from the lease owner (fenced). */
 export type Completion =
   | { readonly id: number; readonly owner: string; readonly outcome: 'cancelled'; readonly error: JobErrorInfo; readonly at: number }
-  | { readonly id: number; readonly owner: string; readonly outcome: 'succeeded'; readonly result: string; readonly at: number }
+  /** `result` is serialized (see `serialization/payload.ts`), or null for a method that returned undefined. */
+  | { readonly id: number; readonly owner: string; readonly outcome: 'succeeded'; readonly result: string | null; readonly at: number }
   | {
       readonly id: number;
       readonly owner: string;

@@ -115,9 +115,10 @@ export class JobAttempt implements FinishedJob {
       return;
     }
     if (this.#ended) return;
-    let result: string;
+    let result: string | null;
     try {
-      result = serialize(value, 'result', runner.maxResultBytes);
+      // Most methods return nothing: stored as NULL, which reads back as undefined, not 51 bytes of superjson a job.
+      result = value === undefined ? null : serialize(value, 'result', runner.maxResultBytes);
     } catch (error) {
       this.#fail(error);
       return;

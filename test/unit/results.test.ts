@@ -35,6 +35,18 @@ describe('results (handle.result)', () => {
     expect(result.u8).toBeInstanceOf(Uint8Array);
   });
 
+  it('stores nothing for a method that returns undefined, and tells it from one that returns null', async () => {
+    const { store, jobs, worker } = setup({ svc: { nothing: outsideprocess(async () => undefined), nil: outsideprocess(async () => null) } });
+    worker.start();
+    const nothing = await jobs.add('svc', 'nothing', null);
+    const nil = await jobs.add('svc', 'nil', null);
+    expect(await nothing.result()).toBeUndefined();
+    expect(await nil.result()).toBeNull();
+    await worker.stop();
+    expect(await store.getJob(nothing.id)).toMatchObject({ state: 'succeeded', result: null });
+    expect(await store.getJob(nil.id)).toMatchObject({ state: 'succeeded', result: '{"json":null}' });
+  });
+
   it('rejects with the job\'s final error, after its retries', async () => {
     const { jobs, worker } = setup({ svc: { bad: outsideprocess(async () => { throw new NonRetryableError('the input is wrong'); }) } });
     worker.start();
