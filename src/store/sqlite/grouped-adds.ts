@@ -27,15 +27,11 @@ export class GroupedAdds {
   #commit(): void {
     const batch = this.#pending;
     this.#pending = [];
-    try {
-      registerTargets(this.#conn.statements(), batch.map(({ job }) => job));
-    } catch {
-      // Each insert below asks for its target again, and meets the same error: its own caller hears of it.
-    }
     if (batch.length === 1) {
       this.#commitAlone(batch[0]!);
       return;
     }
+    this.#registerTargets(batch.map(({ job }) => job));
     let ids: number[];
     try {
       ids = this.#conn.transaction((s) => batch.map(({ job }) => insertAny(s, job)));
@@ -50,11 +46,26 @@ export class GroupedAdds {
 
   #commitAlone({ job, resolve, reject }: PendingAdd): void {
     try {
-      // A keyed insert is a check and an insert: it needs a transaction; a plain one is a statement alone.
-      resolve(isKeyed(job) ? this.#conn.transaction((s) => insertAny(s, job)) : insertAny(this.#conn.statements(), job));
+      // A keyed insert is a check and an insert: it needs a transaction; a plain one is a statement alone,
+      // outside any transaction, so it registers its target itself.
+      if (isKeyed(job)) {
+        this.#registerTargets([job]);
+        resolve(this.#conn.transaction((s) => insertAny(s, job)));
+      } else {
+        resolve(insertAny(this.#conn.statements(), job));
+      }
       this.#conn.changedHere('work');
     } catch (error) {
       reject(error);
+    }
+  }
+
+  /** Before a transaction that inserts `jobs`: see {@link registerTargets}. */
+  #registerTargets(jobs: readonly NewJob[]): void {
+    try {
+      registerTargets(this.#conn.statements(), jobs);
+    } catch {
+      // Each insert asks for its target again, and meets the same error: its own caller hears of it.
     }
   }
 }
