@@ -1,12 +1,14 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { runCliHere } from '../helpers/cli.ts';
 import { runMain } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/temp.ts';
 
-function db(): { dbPath: string; run: (...args: string[]) => ReturnType<typeof runMain> } {
+/** A fresh database and the command line pointed at it, run in this process (see runCliHere). */
+function db(): { dbPath: string; run: (...args: string[]) => ReturnType<typeof runCliHere> } {
   const dbPath = join(tempDir('cli-'), 'jobs.db');
-  return { dbPath, run: (...args) => runMain(['--set', `worker.dbpath=${dbPath}`, ...args]) };
+  return { dbPath, run: (...args) => runCliHere(['--set', `worker.dbpath=${dbPath}`, ...args]) };
 }
 
 describe('main.ts jobs', () => {
@@ -134,7 +136,20 @@ describe('main.ts jobs', () => {
   });
 });
 
-describe('main.ts usage', () => {
+describe('main.ts as a process', () => {
+  it('jobs prints to stdout and stderr and exits with the status of the command: 0, 1 or 2', async () => {
+    const dbPath = join(tempDir('cli-'), 'jobs.db');
+    const run = (...args: string[]) => runMain(['--set', `worker.dbpath=${dbPath}`, 'jobs', ...args]);
+    expect(await run('add', 'svc', 'm', '--params', '{"to":"ada"}')).toEqual({ code: 0, stdout: '1\n', stderr: '' });
+    const [missing, refused] = await Promise.all([run('show', '7'), run('add', 'svc', 'm', '--attempts', '0')]);
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: 'error: no job with id 7\n' });
+    expect(refused).toMatchObject({ code: 2, stdout: '' });
+    expect(refused.stderr).toContain('Expected `maxAttempts` to be an integer >= 1, got `0`');
+    const store = SqliteStore.open({ path: dbPath });
+    expect(await store.listJobs()).toEqual([expect.objectContaining({ id: 1, service: 'svc', method: 'm', params: '{"json":{"to":"ada"}}' })]);
+    await store.close();
+  });
+
   it('--help prints usage and exits 0', async () => {
     const result = await runMain(['--help']);
     expect(result.code).toBe(0);

@@ -4,6 +4,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { JobFailedError } from '../../src/worker/job-handle.ts';
 import type { ProgressEvent } from '../../src/worker/result-watcher.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
+import { runCliHere } from '../helpers/cli.ts';
 import { runMain, startMain, workerArgs } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -59,7 +60,8 @@ describe('main.ts jobs add --wait, --priority, --key, --tag; jobs show --watch',
   it('waits for a foreground job and prints its result; a failure exits 1', async () => {
     const { dbPath, store } = fixture();
     const worker = startMain(workerArgs(dbPath, '--worker'));
-    const run = (...args: string[]) => runMain(['--set', `worker.dbpath=${dbPath}`, ...args]);
+    // The command line runs in this process (see runCliHere); the worker is a process of its own.
+    const run = (...args: string[]) => runCliHere(['--set', `worker.dbpath=${dbPath}`, ...args]);
     const ok = await run('jobs', 'add', 'probe', 'echo', '--params', '{"answer":42}', '--wait');
     expect(ok).toMatchObject({ code: 0, stdout: '{\n  "answer": 42\n}\n' });
     const bad = await run('jobs', 'add', 'probe', 'fail', '--params', '{"message":"nope"}', '--attempts', '1', '--wait');
@@ -87,7 +89,7 @@ describe('main.ts jobs add --wait, --priority, --key, --tag; jobs show --watch',
     [['--every', '5', '--key', 'k'], '--key, --tag and --wait apply to one-off jobs'],
   ])('refuses %j', async (flags, message) => {
     const { dbPath, store } = fixture();
-    const result = await runMain(['--set', `worker.dbpath=${dbPath}`, 'jobs', 'add', 's', 'm', ...flags]);
+    const result = await runCliHere(['--set', `worker.dbpath=${dbPath}`, 'jobs', 'add', 's', 'm', ...flags]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
     await store.close();
