@@ -9,6 +9,7 @@ import type { ProgressBuffer } from './progress-buffer.ts';
 import type { FinishedJob } from './worker-events.ts';
 import { JobCancelledError, JobTimeoutError, NonRetryableError } from './job-errors.ts';
 import type { JobTarget } from './resolve-target.ts';
+import type { RunningAttempts } from './running-attempts.ts';
 
 /** What running one job needs from its worker. */
 export interface JobRunner {
@@ -53,6 +54,8 @@ export class JobAttempt implements FinishedJob {
   readonly startedAt: number;
   /** Set when the attempt ends. */
   completion!: Completion;
+  /** @internal Where the worker keeps it while it runs ({@link RunningAttempts}); -1 when not running. */
+  slot = -1;
   readonly #runner: JobRunner;
   #ended = false;
   #timer: NodeJS.Timeout | undefined;

@@ -9,6 +9,7 @@ import { fireDueRecurring } from './fire-recurring.ts';
 import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
 import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
 import { resolveTarget, type JobTarget } from './resolve-target.ts';
+import { RunningAttempts } from './running-attempts.ts';
 import { afterUnless, JobAttempt, type JobRunner } from './run-job.ts';
 import type { WorkerOptions } from './worker-options.ts';
 
@@ -34,7 +35,7 @@ export class Worker {
   readonly #clock: Clock;
   readonly #runner: JobRunner;
   readonly #onStuck: ((jobId: number) => void) | undefined;
-  readonly #running = new Map<number, JobAttempt>();
+  readonly #running = new RunningAttempts();
   readonly #released = new Set<number>();
   readonly #progress = new ProgressBuffer();
   readonly #events: WorkerEvents;
@@ -106,10 +107,9 @@ export class Worker {
       },
       maxResultBytes: options.maxResultBytes ?? 1024 * 1024,
       finished: (attempt) => {
-        const { id } = attempt.job;
-        this.#running.delete(id);
+        this.#running.delete(attempt);
         // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
-        if (this.#released.size === 0 || !this.#released.delete(id)) this.#finished.push(attempt);
+        if (this.#released.size === 0 || !this.#released.delete(attempt.job.id)) this.#finished.push(attempt);
         if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
         if (this.#state === 'running') this.#wake();
       },
@@ -157,10 +157,11 @@ export class Worker {
     this.#log.info({ running: this.#running.size, graceMs }, 'worker stopping: no new claims');
     await this.#waitIdle(graceMs);
     if (this.#running.size > 0) {
-      const ids = [...this.#running.keys()];
+      const running = this.#running.values();
+      const ids = running.map((attempt) => attempt.job.id);
       this.#log.warn({ jobIds: ids }, 'grace period over: aborting running jobs and giving them back');
       for (const id of ids) this.#released.add(id);
-      for (const started of this.#running.values()) started.abort(new WorkerShutdownError());
+      for (const started of running) started.abort(new WorkerShutdownError());
       await this.#store.release(this.owner, ids, this.#clock.now());
     }
     await this.#flush();
@@ -236,7 +237,7 @@ export class Worker {
 
   #start(job: ClaimedJob): void {
     const attempt = new JobAttempt(job, this.#runner);
-    this.#running.set(job.id, attempt);
+    this.#running.add(attempt);
     this.#idle = false;
     if (this.#events.has('claimed')) this.#events.emit('claimed', { job });
     attempt.start();
@@ -287,7 +288,7 @@ export class Worker {
     if (this.#running.size === 0) return;
     try {
       for (const id of await this.#store.cancelRequests(this.owner)) {
-        this.#running.get(id)?.abort(new JobCancelledError());
+        this.#running.byJobId(id)?.abort(new JobCancelledError());
       }
     } catch (error) {
       this.#log.error({ err: error }, 'checking for cancelled jobs failed');
