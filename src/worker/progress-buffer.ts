@@ -7,7 +7,7 @@ import type { JobNote, Progress, ProgressUpdate } from '../store/job-store.ts';
  * progress, and its notes in order, reach the database, a batch at a time.
  */
 export class ProgressBuffer {
-  readonly #pending = new Map<number, { progress: Progress | null; notes: Omit<JobNote, 'id'>[] }>();
+  #pending = new Map<number, { progress: Progress | null; notes: Omit<JobNote, 'id'>[] }>();
 
   get size(): number {
     return this.#pending.size;
@@ -33,7 +33,10 @@ export class ProgressBuffer {
   /** Everything buffered, as updates fenced by `owner`; the buffer is empty afterwards. */
   take(owner: string): ProgressUpdate[] {
     const updates = [...this.#pending].map(([id, entry]) => ({ id, owner, ...entry }));
-    this.#pending.clear();
+    // A new Map, not clear(): V8 links a cleared Map's old table to its new one, so a long-lived Map
+    // whose table reached the old generation keeps every later table and entry alive until a full GC
+    // (see RunningAttempts).
+    this.#pending = new Map();
     return updates;
   }
 
