@@ -35,7 +35,8 @@ export class Connection {
   readonly #checkIntervalMs: number;
   #recheck: NodeJS.Timeout | undefined;
   readonly #listeners = new Set<(change: StoreChange) => void>();
-  readonly #localChanges = new Set<StoreChange>();
+  /** This turn's changes through {@link changedHere}; a new array each turn (see {@link changedHere}). */
+  #localChanges: StoreChange[] = [];
   readonly #monitor: ChangeMonitor;
   readonly #checkpointer: BackgroundCheckpointer | undefined;
   #file: OpenFile;
@@ -94,15 +95,17 @@ export class Connection {
    * here. Coalesced to one call per turn.
    */
   changedHere(change: StoreChange): void {
-    if (this.#listeners.size === 0 || this.#localChanges.has(change)) return;
-    if (this.#localChanges.size === 0) {
+    if (this.#listeners.size === 0 || this.#localChanges.includes(change)) return;
+    if (this.#localChanges.length === 0) {
       setImmediate(() => {
-        const changes = [...this.#localChanges];
-        this.#localChanges.clear();
+        // Swapped, not cleared: a long-lived Set's clear() links its old table to the new one, and such
+        // chains outlive young-generation GCs (see RunningAttempts); this runs once per turn that writes.
+        const changes = this.#localChanges;
+        this.#localChanges = [];
         for (const listener of this.#listeners) for (const c of changes) listener(c);
       });
     }
-    this.#localChanges.add(change);
+    this.#localChanges.push(change);
   }
 
   close(): void {
