@@ -87,6 +87,15 @@ export interface JobPulse {
   readonly lastNoteId: number;
 }
 
+/** How a finished job ended: what `handle.result()` needs, and no more. */
+export interface JobOutcome {
+  readonly id: number;
+  readonly state: 'succeeded' | 'failed' | 'cancelled';
+  /** Serialized result; null when the method returned `undefined` (or the job did not succeed). */
+  readonly result: string | null;
+  readonly error: JobErrorInfo | null;
+}
+
 /** A stored job, as the CLI and `getJob` see it. */
 export interface JobRecord {
   readonly id: number;
@@ -231,6 +240,9 @@ export interface JobStore {
 
   /** The state, progress time and newest note of each job in `ids` that exists. */
   pulse(ids: readonly number[]): Promise<JobPulse[]>;
+
+  /** The outcome of each job in `ids` that has finished (in one read, however many). */
+  outcomes(ids: readonly number[]): Promise<JobOutcome[]>;
 
   /** A job's notes with an id above `afterId`, oldest first. */
   getJobNotes(id: number, afterId?: number): Promise<JobNote[]>;

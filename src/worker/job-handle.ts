@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import { InvalidArgumentError, SchedulerError } from '../errors.ts';
 import { deserialize } from '../serialization/payload.ts';
 import type { JobErrorInfo } from '../store/job-store.ts';
@@ -26,6 +25,9 @@ export class ResultTimeoutError extends SchedulerError {
   }
 }
 
+/** {@link JobHandle}'s private #outcome, for the waits over many handles below (set by its static block). */
+let outcomeOf: <T>(handle: JobHandle<T>, signal: AbortSignal | undefined) => Promise<T>;
+
 /**
  * A job added earlier, in this process or any other: its result as a
  * promise (aws-flow's future) and its progress reports.
@@ -34,6 +36,10 @@ export class JobHandle<T = unknown> {
   /** The job's id in the store (`main.ts jobs show ID`). */
   readonly id: number;
   readonly #watcher: ResultWatcher;
+
+  static {
+    outcomeOf = (handle, signal) => handle.#outcome(signal);
+  }
 
   /** @internal Handles come from `worker.add*` and `worker.getJob`. */
   constructor(id: number, watcher: ResultWatcher) {
@@ -48,26 +54,12 @@ export class JobHandle<T = unknown> {
    * after `timeout` seconds (the job goes on).
    */
   async result(options: ResultOptions = {}): Promise<T> {
-    const { timeout } = options;
-    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
-      throw new InvalidArgumentError(`Expected \`timeout\` to be a number of seconds >= 0, got \`${String(timeout)}\``);
-    }
-    // Waiting stops at the timeout or when the caller's signal fires, whichever is first.
-    const controller = new AbortController();
-    const timer = timeout === undefined ? undefined : setTimeout(() => controller.abort(new ResultTimeoutError(this.id, timeout)), timeout * 1000);
-    const stop = (): void => controller.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', stop, { once: true });
-    if (options.signal?.aborted === true) stop();
-    let job;
+    const wait = new Wait([this.id], options);
     try {
-      job = await this.#watcher.whenFinished(this.id, controller.signal);
+      return await this.#outcome(wait.signals?.[0]);
     } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', stop);
+      wait.end(false);
     }
-    if (job.state === 'succeeded') return (job.result === null ? undefined : deserialize(job.result)) as T;
-    if (job.state === 'cancelled') throw new JobCancelledError();
-    throw new JobFailedError(this.id, job.error ?? { name: 'Error', message: 'failed without an error' });
   }
 
   /**
@@ -78,6 +70,14 @@ export class JobHandle<T = unknown> {
    */
   onProgress(callback: (event: ProgressEvent) => void): () => void {
     return this.#watcher.onProgress(this.id, callback);
+  }
+
+  /** Waits until the job has finished (or `signal` fires) and gives its value or its error. */
+  async #outcome(signal: AbortSignal | undefined): Promise<T> {
+    const outcome = await this.#watcher.whenFinished(this.id, signal);
+    if (outcome.state === 'succeeded') return (outcome.result === null ? undefined : deserialize(outcome.result)) as T;
+    if (outcome.state === 'cancelled') throw new JobCancelledError();
+    throw new JobFailedError(this.id, outcome.error ?? { name: 'Error', message: 'failed without an error' });
   }
 }
 
@@ -91,12 +91,15 @@ export interface ResultOptions {
 
 /** Resolves with the values of all handles, or rejects with the first failure (like `Promise.all`). */
 export async function waitForAll<T>(handles: readonly JobHandle<T>[], options: ResultOptions = {}): Promise<T[]> {
-  const giveUp = new AbortController();
-  const signal = sharedSignal(giveUp, options.signal, handles.length);
+  // Always stoppable: once one has failed, the others stop being waited for.
+  const wait = new Wait(handles.map((handle) => handle.id), options, true);
+  let all = false;
   try {
-    return await Promise.all(handles.map((handle) => handle.result({ ...options, signal })));
+    const values = await Promise.all(handles.map((handle, i) => outcomeOf(handle, wait.signals?.[i])));
+    all = true;
+    return values;
   } finally {
-    giveUp.abort(); // the others stop waiting once one failed
+    wait.end(!all);
   }
 }
 
@@ -107,10 +110,9 @@ export async function waitForAll<T>(handles: readonly JobHandle<T>[], options: R
  */
 export async function waitForAny<T>(handles: readonly JobHandle<T>[], options: ResultOptions = {}): Promise<JobHandle<T>> {
   if (handles.length === 0) throw new InvalidArgumentError('Expected at least one handle to wait for, got none');
-  const giveUp = new AbortController();
-  const signal = sharedSignal(giveUp, options.signal, handles.length);
+  const wait = new Wait(handles.map((handle) => handle.id), options, true);
   try {
-    return await Promise.race(handles.map((handle) => handle.result({ ...options, signal }).then(
+    return await Promise.race(handles.map((handle, i) => outcomeOf(handle, wait.signals?.[i]).then(
       () => handle,
       (error: unknown) => {
         if (error instanceof JobFailedError || error instanceof JobCancelledError) return handle;
@@ -118,17 +120,59 @@ export async function waitForAny<T>(handles: readonly JobHandle<T>[], options: R
       },
     )));
   } finally {
-    giveUp.abort();
+    wait.end(true);
   }
 }
 
 /**
- * The one signal all of a wait's handles listen on: `giveUp`'s, or it and the
- * caller's. Each handle adds a listener, which is no leak: without raising
- * the limit, Node would warn of one past ten handles.
+ * One wait on one or more jobs: a signal for each (none when nothing can
+ * stop it), all fired together by the caller's signal, by the timeout (each
+ * with its own job's {@link ResultTimeoutError}) or by {@link end}. One
+ * listener on the caller's signal and one timer per wait, not per job: Node's
+ * EventTarget looks through a signal's listeners on every add and remove, so
+ * 20,000 waiters on one signal took seconds of CPU.
  */
-function sharedSignal(giveUp: AbortController, callers: AbortSignal | undefined, handles: number): AbortSignal {
-  const signal = callers === undefined ? giveUp.signal : AbortSignal.any([giveUp.signal, callers]);
-  setMaxListeners(Math.max(handles + 1, 10), signal);
-  return signal;
+class Wait {
+  readonly signals: AbortSignal[] | undefined;
+  readonly #controllers: AbortController[];
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #caller: AbortSignal | undefined;
+  readonly #onCallerAbort = (): void => this.#abort(() => this.#caller?.reason);
+
+  /** @param stoppable whether {@link end} must be able to stop the waits even without a timeout or signal. */
+  constructor(ids: readonly number[], options: ResultOptions, stoppable = false) {
+    const { timeout, signal } = options;
+    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
+      throw new InvalidArgumentError(`Expected \`timeout\` to be a number of seconds >= 0, got \`${String(timeout)}\``);
+    }
+    const needed = stoppable || timeout !== undefined || signal !== undefined;
+    this.#controllers = needed ? ids.map(() => new AbortController()) : [];
+    this.signals = needed ? this.#controllers.map((controller) => controller.signal) : undefined;
+    if (timeout !== undefined) {
+      this.#timer = setTimeout(() => this.#abort((i) => new ResultTimeoutError(ids[i]!, timeout)), timeout * 1000);
+    }
+    this.#caller = signal;
+    signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
+    if (signal?.aborted === true) this.#onCallerAbort();
+  }
+
+  /**
+   * Lets go of the timer and the caller's signal.
+   * @param stopOthers whether waits may still be pending (one failed, or one of any won): stops them.
+   */
+  end(stopOthers: boolean): void {
+    clearTimeout(this.#timer);
+    this.#caller?.removeEventListener('abort', this.#onCallerAbort);
+    if (!stopOthers) return;
+    // One reason for all: abort() without one builds a DOMException, stack and all, per signal. Nobody sees it.
+    const ended = new Error('the wait ended');
+    this.#abort(() => ended);
+  }
+
+  #abort(reason: (index: number) => unknown): void {
+    for (let i = 0; i < this.#controllers.length; i++) {
+      const controller = this.#controllers[i]!;
+      if (!controller.signal.aborted) controller.abort(reason(i));
+    }
+  }
 }

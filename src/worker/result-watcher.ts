@@ -1,4 +1,4 @@
-import type { JobNote, JobRecord, JobStore, Progress } from '../store/job-store.ts';
+import type { JobNote, JobOutcome, JobStore, Progress } from '../store/job-store.ts';
 
 /** What `handle.onProgress` callbacks receive. */
 export type ProgressEvent =
@@ -27,7 +27,7 @@ const FALLBACK_CHECK_MS = 1000;
  */
 export class ResultWatcher {
   readonly #store: JobStore;
-  readonly #finishWaiters = new Map<number, Set<(job: JobRecord) => void>>();
+  readonly #finishWaiters = new Map<number, Set<(outcome: JobOutcome) => void>>();
   readonly #progressWatches = new Map<number, ProgressWatch>();
   #unsubscribe: (() => void) | undefined;
   #fallback: NodeJS.Timeout | undefined;
@@ -40,14 +40,19 @@ export class ResultWatcher {
     this.#store = store;
   }
 
-  /** Resolves with the job's record once it has finished (succeeded, failed or cancelled). */
-  whenFinished(id: number, signal?: AbortSignal): Promise<JobRecord> {
-    return new Promise<JobRecord>((resolve, reject) => {
+  /** Resolves with how the job ended once it has finished (succeeded, failed or cancelled). */
+  whenFinished(id: number, signal?: AbortSignal): Promise<JobOutcome> {
+    return new Promise<JobOutcome>((resolve, reject) => {
+      // An aborted signal fires no more events: listening to it would wait forever.
+      if (signal?.aborted === true) {
+        reject(signal.reason);
+        return;
+      }
       let waiters = this.#finishWaiters.get(id);
       if (waiters === undefined) this.#finishWaiters.set(id, (waiters = new Set()));
-      const done = (job: JobRecord): void => {
+      const done = (outcome: JobOutcome): void => {
         signal?.removeEventListener('abort', abort);
-        resolve(job);
+        resolve(outcome);
       };
       const abort = (): void => {
         this.#finishWaiters.get(id)?.delete(done);
@@ -119,11 +124,14 @@ export class ResultWatcher {
         this.#again = false;
         this.#lastCheck = Date.now();
         const ids = [...new Set([...this.#finishWaiters.keys(), ...this.#progressWatches.keys()])];
+        const finished: number[] = [];
         for (const pulse of await this.#store.pulse(ids)) {
           const watch = this.#progressWatches.get(pulse.id);
           if (watch !== undefined) await this.#reportProgress(pulse.id, watch, pulse.progressAt, pulse.lastNoteId);
-          if (FINISHED.has(pulse.state) && this.#finishWaiters.has(pulse.id)) await this.#settle(pulse.id);
+          if (FINISHED.has(pulse.state) && this.#finishWaiters.has(pulse.id)) finished.push(pulse.id);
         }
+        // Every job that finished since the last look, in one read (a job read at a time cost ~40 µs each).
+        if (finished.length > 0) for (const outcome of await this.#store.outcomes(finished)) this.#settle(outcome);
       } while (this.#again);
     } catch {
       // A failed check (the file being replaced, a busy database) is retried by the next signal or the fallback.
@@ -132,13 +140,12 @@ export class ResultWatcher {
     }
   }
 
-  async #settle(id: number): Promise<void> {
-    const job = await this.#store.getJob(id);
-    const waiters = this.#finishWaiters.get(id);
-    if (job === undefined || waiters === undefined) return;
-    this.#finishWaiters.delete(id);
-    for (const resolve of waiters) resolve(job);
-    this.#forget(id);
+  #settle(outcome: JobOutcome): void {
+    const waiters = this.#finishWaiters.get(outcome.id);
+    if (waiters === undefined) return;
+    this.#finishWaiters.delete(outcome.id);
+    for (const resolve of waiters) resolve(outcome);
+    this.#forget(outcome.id);
   }
 
   async #reportProgress(id: number, watch: ProgressWatch, progressAt: number | null, lastNoteId: number): Promise<void> {

@@ -90,7 +90,7 @@ describe('results (handle.result)', () => {
     let pulses = 0;
     const pulse = store.pulse.bind(store);
     store.pulse = async (ids) => { pulses += 1; return pulse(ids); };
-    // Every handle listens on the one signal waitForAll shares: no "possible memory leak" warning for that.
+    // The caller's signal gets one listener however many handles wait: no "possible memory leak" warning.
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => { warnings.push(warning); };
     process.on('warning', onWarning);
@@ -123,6 +123,44 @@ describe('results (handle.result)', () => {
     expect(await waitForAll([slow, fast, await jobs.add<string | number>('svc', 'fast', 3)])).toEqual(['slow', 1, 3]);
     await worker.stop();
     await expect(waitForAny([])).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe('waits over many handles', () => {
+  it('stop at the timeout, naming a job, and at the caller\'s signal, with its reason', async () => {
+    const { jobs } = setup({});
+    const a = await jobs.add('svc', 'never', null);
+    const b = await jobs.add('svc', 'never', null);
+    const timedOut = await waitForAll([a, b], { timeout: 0.05 }).catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(ResultTimeoutError);
+    expect((timedOut as Error).message).toContain(`job ${a.id} did not finish within 0.05 s`);
+    const caller = new AbortController();
+    const waiting = waitForAny([a, b], { signal: caller.signal });
+    caller.abort(new Error('enough'));
+    await expect(waiting).rejects.toThrow('enough');
+    await expect(waitForAll([a, b], { signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
+    await expect(a.result({ signal: AbortSignal.abort(new Error('before')) })).rejects.toThrow('before'); // waited forever before
+    await expect(waitForAll([a], { timeout: Number.NaN })).rejects.toThrow('Expected `timeout` to be a number of seconds >= 0, got `NaN`');
+  });
+
+  it('waitForAll rejects with the first failure and stops waiting for the rest', async () => {
+    const { store, jobs, worker } = setup({ svc: { bad: outsideprocess(async () => { throw new NonRetryableError('no'); }) } });
+    worker.start();
+    // Counts the store subscriptions made from here on: the result watcher's, held while anyone waits.
+    let subscribed = 0;
+    const onChange = store.onChange.bind(store);
+    store.onChange = (listener) => {
+      subscribed += 1;
+      const off = onChange(listener);
+      return () => { subscribed -= 1; off(); };
+    };
+    const never = await jobs.addAsScheduled('svc', 'bad', null, new Date(Date.now() + 60_000));
+    const bad = await jobs.add('svc', 'bad', null);
+    const waiting = waitForAll([never, bad]);
+    expect(subscribed).toBe(1);
+    await expect(waiting).rejects.toBeInstanceOf(JobFailedError);
+    expect(subscribed).toBe(0);
+    await worker.stop();
   });
 });
 

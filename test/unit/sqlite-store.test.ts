@@ -163,6 +163,22 @@ describe('SqliteStore', () => {
     expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', result: '{"json":"fresh"}', finishedAt: 42_000, leaseOwner: null });
   });
 
+  it('reads the outcomes of the finished jobs among many ids at once', async () => {
+    const store = tempStore();
+    const [ok, bad, waiting] = await store.addJobs([newJob(), newJob({ maxAttempts: 1 }), newJob({ runAt: 10 ** 12 })]) as [number, number, number];
+    await claim(store, 'w', 1000);
+    await store.complete([
+      { id: ok, owner: 'w', outcome: 'succeeded', result: '{"json":1}', at: 2000 },
+      { id: bad, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'no' }, at: 2000, retryAt: null },
+    ]);
+    expect(await store.outcomes([waiting, bad, ok, 999])).toEqual(expect.arrayContaining([
+      { id: ok, state: 'succeeded', result: '{"json":1}', error: null },
+      { id: bad, state: 'failed', result: null, error: { name: 'Error', message: 'no' } },
+    ]));
+    expect(await store.outcomes([waiting, bad, ok, 999])).toHaveLength(2);
+    expect(await store.outcomes([])).toEqual([]);
+  });
+
   it('records a batch of any size at once, refusing only the jobs another worker holds', async () => {
     const store = tempStore();
     const ids = await store.addJobs(Array.from({ length: 300 }, () => newJob()));

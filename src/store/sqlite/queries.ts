@@ -79,6 +79,11 @@ export const pulse = `
          COALESCE((SELECT max(n.id) FROM job_notes n WHERE n.job_id = jobs.id), 0) AS lastNoteId
     FROM jobs WHERE id IN (SELECT value FROM json_each(?))`;
 
+/** Of the jobs bound as a JSON array, the finished ones and how they ended (error as JSON text). */
+export const selectOutcomes = `
+  SELECT id, ${STATE_NAME} AS state, result, error
+    FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND state >= ${SUCCEEDED}`;
+
 /**
  * The waiting jobs a claim takes, in claim order: walks jobs_claim and stops
  * at the limit. Read as arrays (raw), in the order of {@link ClaimedRow}:

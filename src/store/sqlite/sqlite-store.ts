@@ -1,7 +1,7 @@
 import type { Logger } from '../../log/logger.ts';
 import { InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
-  AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobNote, JobPulse, JobRecord, JobState,
+  AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobNote, JobOutcome, JobPulse, JobRecord, JobState,
   JobStore, NewJob, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec, RunningJob, StoreChange,
 } from '../job-store.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
@@ -93,6 +93,12 @@ export class SqliteStore implements JobStore {
   async pulse(ids: readonly number[]): Promise<JobPulse[]> {
     if (ids.length === 0) return [];
     return this.#conn.statements().pulse.all(JSON.stringify(ids));
+  }
+
+  async outcomes(ids: readonly number[]): Promise<JobOutcome[]> {
+    if (ids.length === 0) return [];
+    return this.#conn.statements().selectOutcomes.all(JSON.stringify(ids))
+      .map((row) => ({ ...row, error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo) }));
   }
 
   async getJobNotes(id: number, afterId = 0): Promise<JobNote[]> {

@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { AttemptError, JobNote, JobPulse, JobRecord, RecurringRecord, RunningJob } from '../job-store.ts';
+import type { AttemptError, JobNote, JobOutcome, JobPulse, JobRecord, RecurringRecord, RunningJob } from '../job-store.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
@@ -37,6 +37,9 @@ export interface Target {
 /** A `job_errors` row: an {@link AttemptError} whose stack may be null. */
 export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | null };
 
+/** A row of {@link sql.selectOutcomes}: a {@link JobOutcome} with its error still JSON text. */
+export type OutcomeRow = Omit<JobOutcome, 'error'> & { error: string | null };
+
 /** Prepared once per connection; re-prepared when the file is reopened. */
 export class Statements {
   readonly insertJob: Statement<InsertValues>;
@@ -48,6 +51,7 @@ export class Statements {
   readonly insertNote: Statement;
   readonly selectNotes: Statement<[number, number], JobNote>;
   readonly pulse: Statement<[string], JobPulse>;
+  readonly selectOutcomes: Statement<[string], OutcomeRow>;
   readonly selectClaimable: Statement<{ now: number; limit: number }, ClaimedRow>;
   readonly markClaimed: Statement<{ owner: string; leaseUntil: number; now: number; limit: number }>;
   readonly #insertTarget: Statement<[string, string]>;
@@ -113,6 +117,7 @@ export class Statements {
     this.insertNote = db.prepare(sql.insertNote);
     this.selectNotes = db.prepare(sql.selectNotes);
     this.pulse = db.prepare(sql.pulse);
+    this.selectOutcomes = db.prepare(sql.selectOutcomes);
     this.selectClaimable = db.prepare<{ now: number; limit: number }, ClaimedRow>(sql.selectClaimable).raw();
     this.markClaimed = db.prepare(sql.markClaimed);
     this.completeFailed = db.prepare(sql.completeFailed);
