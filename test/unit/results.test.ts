@@ -87,9 +87,9 @@ describe('results (handle.result)', () => {
   it('answers thousands of waiters at once, with one store query per look', async () => {
     const { store, jobs, worker } = setup({ svc: { square: outsideprocess(async (n: number) => n * n) } }, { concurrency: 50 });
     const handles = await jobs.addMany<number>(Array.from({ length: 2000 }, (_, n) => ({ service: 'svc', method: 'square', params: n })));
-    let pulses = 0;
-    const pulse = store.pulse.bind(store);
-    store.pulse = async (ids) => { pulses += 1; return pulse(ids); };
+    let looks = 0;
+    const outcomes = store.outcomes.bind(store);
+    store.outcomes = async (ids) => { looks += 1; return outcomes(ids); };
     // The caller's signal gets one listener however many handles wait: no "possible memory leak" warning.
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => { warnings.push(warning); };
@@ -102,8 +102,8 @@ describe('results (handle.result)', () => {
     expect(warnings.map((w) => w.message)).toEqual([]);
     expect(results).toEqual(Array.from({ length: 2000 }, (_, n) => n * n));
     // One query per look for all 2,000 waiters, not one per waiter.
-    expect(pulses).toBeGreaterThan(0);
-    expect(pulses).toBeLessThan(200);
+    expect(looks).toBeGreaterThan(0);
+    expect(looks).toBeLessThan(200);
   });
 
   it('waitForAll resolves with every value in order; waitForAny with the first to finish', async () => {
