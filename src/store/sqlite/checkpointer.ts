@@ -18,7 +18,12 @@ export class BackgroundCheckpointer {
   readonly #thread: Worker;
 
   constructor(path: string, options: { intervalMs?: number; logger?: Logger } = {}) {
-    this.#thread = new Worker(THREAD, { workerData: { path, intervalMs: options.intervalMs ?? 200, driver: require.resolve('better-sqlite3') } });
+    this.#thread = new Worker(THREAD, {
+      // Plain CommonJS needs none of the process's flags. Inherited, `--import tsx` loaded tsx's loader into the
+      // thread too: ~150 ms of CPU at start, contending with the first claims on two cores, and ~10 MB.
+      execArgv: [],
+      workerData: { path, intervalMs: options.intervalMs ?? 200, driver: require.resolve('better-sqlite3') },
+    });
     this.#thread.on('message', (message: { error?: string }) => {
       options.logger?.warn({ path, error: message.error }, 'background WAL checkpoint failed; it is tried again shortly');
     });
