@@ -15,10 +15,12 @@ export class RunningAttempts {
   readonly #free: number[] = [];
   #size = 0;
 
+  /** How many attempts are running. */
   get size(): number {
     return this.#size;
   }
 
+  /** Puts `attempt` in a free slot (one freed earlier, or a new one). */
   add(attempt: JobAttempt): void {
     const slot = this.#free.pop() ?? this.#slots.length;
     this.#slots[slot] = attempt;
