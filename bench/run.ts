@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeCeiling, measureCeiling, type Ceiling } from './sqlite-ceiling.ts';
 import { loadSystem, SYSTEM_NAMES } from './systems/index.ts';
 import type { BenchContext, BenchSystem } from './systems/types.ts';
 
@@ -78,6 +79,9 @@ async function main(): Promise<void> {
     }
     systems.push([name, system]);
   }
+  // Machines of one kind differ several times over: each run says what raw SQLite does on the one it ran on.
+  log('raw SQLite on this machine…');
+  const ceiling = measureCeiling(quick ? 1 : 3);
   for (const [name, system] of systems) {
     const figures = new Map<string, number>();
     results.set(system.name, figures);
@@ -94,11 +98,11 @@ async function main(): Promise<void> {
   }
   const ours = systems.find(([name]) => name === 'ours')?.[1].name;
   if (flags.json === true) {
-    process.stdout.write(`${JSON.stringify({ quick, sizes, skipped, results: Object.fromEntries([...results].map(([k, v]) => [k, Object.fromEntries(v)])) }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ quick, sizes, ceiling, skipped, results: Object.fromEntries([...results].map(([k, v]) => [k, Object.fromEntries(v)])) }, null, 2)}\n`);
   } else {
     const table = renderTable(results, ours);
-    process.stdout.write(`${table}\n${skipped.map((s) => `\n${s}`).join('')}\n`);
-    if (!quick && flags.only === undefined && chosen === undefined) writeResults(table, skipped);
+    process.stdout.write(`${ceilingText(ceiling)}\n\n${table}\n${skipped.map((s) => `\n${s}`).join('')}\n`);
+    if (!quick && flags.only === undefined && chosen === undefined) writeResults(table, skipped, ceiling);
   }
 }
 
@@ -257,7 +261,12 @@ function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-function writeResults(table: string, skipped: string[]): void {
+/** The run's raw SQLite figures, as a line above the table. */
+function ceilingText(ceiling: Ceiling): string {
+  return `Raw SQLite on this machine (bench/sqlite-ceiling.ts): ${describeCeiling(ceiling).join('; ')}.`;
+}
+
+function writeResults(table: string, skipped: string[], ceiling: Ceiling): void {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const path = new URL('./RESULTS.md', import.meta.url);
   let previous = '';
@@ -267,7 +276,7 @@ function writeResults(table: string, skipped: string[]): void {
     // first run
   }
   const notes = previous.includes('<!-- notes -->') ? previous.slice(previous.indexOf('<!-- notes -->')) : '<!-- notes -->\n';
-  writeFileSync(path, `# Benchmark results\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\nCommand: \`npm run bench\`.\n\n${table}\n${skipped.map((s) => `\n${s}`).join('')}\n\n${notes}`);
+  writeFileSync(path, `# Benchmark results\n\nMachine: ${machine}. Date: ${new Date().toISOString().slice(0, 10)}.\nCommand: \`npm run bench\`.\n${ceilingText(ceiling)}\n\n${table}\n${skipped.map((s) => `\n${s}`).join('')}\n\n${notes}`);
 }
 
 function log(message: string): void {
