@@ -36,7 +36,8 @@ export class ResultWatcher {
   readonly #progressWatches = new Map<number, ProgressWatch>();
   #unsubscribe: (() => void) | undefined;
   #fallback: NodeJS.Timeout | undefined;
-  #lastCheck = 0;
+  /** When the last look started and how long its queries took, on `performance.now()`'s clock. */
+  #lastCheck = Number.NEGATIVE_INFINITY;
   #lastCheckMs = 0;
   #scheduled: NodeJS.Timeout | undefined;
   #checking = false;
@@ -118,7 +119,7 @@ export class ResultWatcher {
     }
     if (this.#scheduled !== undefined) return;
     const interval = Math.max(MIN_CHECK_INTERVAL_MS, this.#lastCheckMs * CHECK_COST_FACTOR);
-    const wait = Math.max(0, this.#lastCheck + interval - Date.now());
+    const wait = Math.max(0, this.#lastCheck + interval - performance.now());
     this.#scheduled = setTimeout(() => {
       this.#scheduled = undefined;
       void this.#check();
@@ -129,8 +130,8 @@ export class ResultWatcher {
   async #check(): Promise<void> {
     this.#checking = true;
     this.#again = false;
-    this.#lastCheck = Date.now();
     const started = performance.now();
+    this.#lastCheck = started;
     try {
       // Watched jobs first, so a job's last progress is reported before its result settles.
       if (this.#progressWatches.size > 0) {

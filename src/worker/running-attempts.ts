@@ -13,11 +13,10 @@ import type { JobAttempt } from './run-job.ts';
 export class RunningAttempts {
   readonly #slots: (JobAttempt | undefined)[] = [];
   readonly #free: number[] = [];
-  #size = 0;
 
   /** How many attempts are running. */
   get size(): number {
-    return this.#size;
+    return this.#slots.length - this.#free.length;
   }
 
   /** Puts `attempt` in a free slot (one freed earlier, or a new one). */
@@ -25,7 +24,6 @@ export class RunningAttempts {
     const slot = this.#free.pop() ?? this.#slots.length;
     this.#slots[slot] = attempt;
     attempt.slot = slot;
-    this.#size++;
   }
 
   /** Removes `attempt`; returns whether it was running here. */
@@ -35,7 +33,6 @@ export class RunningAttempts {
     this.#slots[slot] = undefined;
     attempt.slot = -1;
     this.#free.push(slot);
-    this.#size--;
     return true;
   }
 
