@@ -216,8 +216,13 @@ export interface JobStore {
    */
   addJob(job: NewJob): Promise<number>;
 
-  /** Inserts many jobs in one transaction (all or none); ids in the same order. Keys behave as in {@link addJob}. */
-  addJobs(jobs: readonly NewJob[]): Promise<number[]>;
+  /**
+   * Inserts many jobs in one transaction (all or none); ids in the same
+   * order. Keys behave as in {@link addJob}. `jobs` is iterated once, and may
+   * build its rows as it goes: if it throws, nothing is inserted and the
+   * error is the rejection.
+   */
+  addJobs(jobs: Iterable<NewJob>): Promise<number[]>;
 
   /**
    * Adds a recurring job, or replaces the one with the same signature. If the

@@ -75,20 +75,27 @@ export class WorkerService {
    */
   async addMany<T = unknown>(jobs: readonly BulkJob[]): Promise<JobHandle<T>[]> {
     if (!Array.isArray(jobs)) throw new InvalidArgumentError(`Expected \`jobs\` to be an array, got ${typeof jobs}`);
-    const now = this.#clock.now();
+    if (jobs.length === 0) return [];
+    // Rows are built as the store inserts them, inside its transaction: a refused job (thrown from #rows)
+    // rolls back the ones before it, and only a chunk of rows is alive at a time, not one per job.
+    const ids = await this.store.addJobs(this.#rows(jobs, this.#clock.now()));
+    return ids.map((id) => new JobHandle<T>(id, this.#watcher));
+  }
+
+  /** addMany's jobs, validated and serialized one by one as the store asks for them. */
+  *#rows(jobs: readonly BulkJob[], now: number): Generator<NewJob> {
     // Bulk jobs mostly share target and options: resolve them once per run of equal ones, not per job.
     let last: { service: string; method: string; options: JobOptions | undefined; resolved: ResolvedTarget } | undefined;
-    const rows = jobs.map((job, index): NewJob => {
+    for (let index = 0; index < jobs.length; index++) {
+      const job = jobs[index];
       if (typeof job !== 'object' || job === null) throw new InvalidArgumentError(`Expected \`jobs[${index}]\` to be an object, got ${String(job)}`);
       const runAt = job.runAt === undefined ? now : assertRunAt(job.runAt, `jobs[${index}].runAt`);
       const { service, method, options } = job;
       if (last === undefined || last.service !== service || last.method !== method || last.options !== options) {
         last = { service, method, options, resolved: this.#resolve(service, method, options) };
       }
-      return toNewJob(last.resolved, serialize(job.params, `jobs[${index}].params`, this.#maxPayloadBytes), runAt, now);
-    });
-    const ids = await this.store.addJobs(rows);
-    return ids.map((id) => new JobHandle<T>(id, this.#watcher));
+      yield toNewJob(last.resolved, serialize(job.params, `jobs[${index}].params`, this.#maxPayloadBytes), runAt, now);
+    }
   }
 
   /** Runs `service.method(params)` at or after `runAt`, never before. */

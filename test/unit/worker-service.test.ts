@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, SerializationError } from '../../src/errors.ts';
 import { outsideprocess } from '../../src/worker/outsideprocess.ts';
 import { serviceMap } from '../../src/worker/resolve-target.ts';
-import { WorkerService } from '../../src/worker/worker-service.ts';
+import { WorkerService, type BulkJob } from '../../src/worker/worker-service.ts';
 import { tempStore } from '../helpers/store.ts';
 
 function service(now = 1_000_000) {
@@ -96,6 +96,23 @@ describe('WorkerService', () => {
       .rejects.toThrow('jobs[1].params.f is a function');
     await expect(jobs.addMany([{ service: 'a', method: 'm', runAt: new Date(Number.NaN) }])).rejects.toThrow('Expected `jobs[0].runAt` to be a valid Date');
     expect(await store.listJobs()).toHaveLength(3);
+  });
+
+  it('addMany refused after whole chunks were inserted keeps none of them, nor their new target', async () => {
+    const { store, jobs } = service();
+    await jobs.add('a', 'm');
+    const batch = Array.from({ length: 250 }, (_, i): BulkJob => ({ service: 'fresh', method: 'run', params: i }));
+    batch[249] = { service: 'fresh', method: 'run', params: { f: () => 1 } };
+    await expect(jobs.addMany(batch)).rejects.toThrow('jobs[249].params.f is a function');
+    const holes: BulkJob[] = [{ service: 'fresh', method: 'run' }];
+    holes.length = 3;
+    await expect(jobs.addMany(holes)).rejects.toThrow('Expected `jobs[1]` to be an object, got undefined');
+    expect((await store.listJobs()).map((job) => job.service)).toEqual(['a']);
+    // The target the rolled-back rows named is registered afresh, and the jobs that name it run it.
+    const [first] = await jobs.addMany(batch.slice(0, 249));
+    const claimed = await store.claim({ owner: 'w', limit: 300, now: Date.now() + 1, leaseUntil: Date.now() + 60_000 });
+    expect(claimed).toHaveLength(250);
+    expect(claimed.find((job) => job.id === first!.id)).toMatchObject({ service: 'fresh', method: 'run', params: '{"json":0}' });
   });
 
   describe('addAsRecurring', () => {

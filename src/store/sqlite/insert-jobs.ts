@@ -8,8 +8,9 @@ import type { InsertValues, Statements } from './statements.ts';
  */
 
 /** Inserts one job of either kind; a keyed one must run inside a transaction. */
-export function insertAny(s: Statements, job: NewJob): number {
-  return isKeyed(job) ? insertKeyed(s, job) : Number(s.insertJob.run(...insertValues(s, job)).lastInsertRowid);
+export function insertAny(s: Statements, job: NewJob, targetId = s.targetId(job.service, job.method)): number {
+  const values = insertValues(targetId, job);
+  return isKeyed(job) ? insertKeyed(s, values, job.key) : Number(s.insertJob.run(...values).lastInsertRowid);
 }
 
 /** Before a transaction that inserts `jobs`: registers their targets, so the inserts find them kept (see {@link Statements.targetId}). */
@@ -27,35 +28,74 @@ export function isKeyed(job: NewJob): job is NewJob & { key: string } {
   return job.key !== undefined && job.key !== null;
 }
 
-function insertValues(s: Statements, job: NewJob): InsertValues {
-  return [s.targetId(job.service, job.method), job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
+function insertValues(targetId: number, job: NewJob): InsertValues {
+  return [targetId, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
 }
 
 /**
- * Inside a transaction, the usual bulk case: BULK_INSERT_ROWS jobs per
- * statement call, the rest one by one. Ids come back in insertion order.
+ * Inside a transaction: inserts `jobs` as the iterable yields them, and
+ * returns their ids in the same order. Rows are taken BULK_INSERT_ROWS at a
+ * time and each chunk goes in one statement call (one by one if it holds a
+ * keyed job, and for the last short chunk), so only one chunk of rows is
+ * ever alive: a caller that builds rows lazily (addMany) leaves the garbage
+ * collector nothing large to copy. An error thrown by the iterable rolls
+ * back the caller's transaction like any other.
  */
-export function insertUnkeyed(s: Statements, jobs: readonly NewJob[]): number[] {
+export function insertAll(s: Statements, jobs: Iterable<NewJob>): number[] {
   const ids: number[] = [];
+  const chunk: NewJob[] = [];
   // Bound values, filled in place for each statement call: no array per job.
   const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * INSERT_WIDTH);
   const pairs: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * 2);
-  let i = 0;
-  for (; i + sql.BULK_INSERT_ROWS <= jobs.length; i += sql.BULK_INSERT_ROWS) {
-    const last = sharesAttributes(jobs, i) ? insertSharedRows(s, jobs, i, pairs) : insertRows(s, jobs, i, values);
-    // No RETURNING (SQLite buffers its rows through a trigger): under the write lock, a plain insert gives each
-    // row the largest rowid so far plus one, so one statement's rows have consecutive ids ending at the last one.
-    for (let id = last - sql.BULK_INSERT_ROWS + 1; id <= last; id++) ids.push(id);
+  const targets = new TargetMemo(s);
+  for (const job of jobs) {
+    chunk.push(job);
+    if (chunk.length < sql.BULK_INSERT_ROWS) continue;
+    if (chunk.some(isKeyed)) {
+      for (const one of chunk) ids.push(insertAny(s, one, targets.of(one)));
+    } else {
+      const last = sharesAttributes(chunk) ? insertSharedRows(s, chunk, targets, pairs) : insertRows(s, chunk, targets, values);
+      // No RETURNING (SQLite buffers its rows through a trigger): under the write lock, a plain insert gives each
+      // row the largest rowid so far plus one, so one statement's rows have consecutive ids ending at the last one.
+      for (let id = last - sql.BULK_INSERT_ROWS + 1; id <= last; id++) ids.push(id);
+    }
+    chunk.length = 0;
   }
-  for (; i < jobs.length; i++) ids.push(Number(s.insertJob.run(...insertValues(s, jobs[i]!)).lastInsertRowid));
+  for (const job of chunk) ids.push(insertAny(s, job, targets.of(job)));
   return ids;
 }
 
-/** BULK_INSERT_ROWS jobs from `from`, every column of every row bound; returns the last id. */
-function insertRows(s: Statements, jobs: readonly NewJob[], from: number, values: unknown[]): number {
-  for (let j = from, at = 0; j < from + sql.BULK_INSERT_ROWS; j++) {
-    const job = jobs[j]!;
-    values[at++] = s.targetId(job.service, job.method);
+/**
+ * Target ids for one transaction. Inside a transaction {@link Statements.targetId}
+ * keeps no new target (a rollback would take its row back) and asks SQLite
+ * each time; this remembers the last one asked, which bulk jobs mostly share,
+ * for as long as the transaction lasts.
+ */
+class TargetMemo {
+  readonly #s: Statements;
+  #service: string | undefined;
+  #method: string | undefined;
+  #id = 0;
+
+  constructor(s: Statements) {
+    this.#s = s;
+  }
+
+  of(job: NewJob): number {
+    if (job.service !== this.#service || job.method !== this.#method) {
+      this.#id = this.#s.targetId(job.service, job.method);
+      this.#service = job.service;
+      this.#method = job.method;
+    }
+    return this.#id;
+  }
+}
+
+/** A chunk of BULK_INSERT_ROWS jobs, every column of every row bound; returns the last id. */
+function insertRows(s: Statements, chunk: readonly NewJob[], targets: TargetMemo, values: unknown[]): number {
+  let at = 0;
+  for (const job of chunk) {
+    values[at++] = targets.of(job);
     values[at++] = job.params;
     values[at++] = job.priority;
     values[at++] = job.runAt;
@@ -67,28 +107,28 @@ function insertRows(s: Statements, jobs: readonly NewJob[], from: number, values
   return Number(s.insertJobRows.run(values).lastInsertRowid);
 }
 
-/** As {@link insertRows}, for jobs that pass {@link sharesAttributes}: two values a row, the rest once. */
-function insertSharedRows(s: Statements, jobs: readonly NewJob[], from: number, pairs: unknown[]): number {
-  const first = jobs[from]!;
-  for (let j = from, at = 0; j < from + sql.BULK_INSERT_ROWS; j++) {
-    const job = jobs[j]!;
+/** As {@link insertRows}, for a chunk that passes {@link sharesAttributes}: two values a row, the rest once. */
+function insertSharedRows(s: Statements, chunk: readonly NewJob[], targets: TargetMemo, pairs: unknown[]): number {
+  const first = chunk[0]!;
+  let at = 0;
+  for (const job of chunk) {
     pairs[at++] = job.params;
     pairs[at++] = job.runAt;
   }
-  const shared = { targetId: s.targetId(first.service, first.method), priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, createdAt: first.createdAt, tags: tagsText(first) };
+  const shared = { targetId: targets.of(first), priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, createdAt: first.createdAt, tags: tagsText(first) };
   return Number(s.insertSharedJobRows.run(pairs, shared).lastInsertRowid);
 }
 
 /**
- * Whether the BULK_INSERT_ROWS jobs from `from` differ in params and run time
- * only, as jobs from one `addMany` call mostly do. Tags compare by reference:
- * equal arrays that are not the same one take the general statement.
+ * Whether the jobs of a chunk differ in params and run time only, as jobs
+ * from one `addMany` call mostly do. Tags compare by reference: equal arrays
+ * that are not the same one take the general statement.
  */
-function sharesAttributes(jobs: readonly NewJob[], from: number): boolean {
-  const first = jobs[from]!;
+function sharesAttributes(chunk: readonly NewJob[]): boolean {
+  const first = chunk[0]!;
   const tags = first.tags ?? null;
-  for (let j = from + 1; j < from + sql.BULK_INSERT_ROWS; j++) {
-    const job = jobs[j]!;
+  for (let j = 1; j < chunk.length; j++) {
+    const job = chunk[j]!;
     if (job.method !== first.method || job.service !== first.service || job.priority !== first.priority || job.maxAttempts !== first.maxAttempts
       || job.timeoutMs !== first.timeoutMs || job.createdAt !== first.createdAt || (job.tags ?? null) !== tags) return false;
   }
@@ -103,8 +143,7 @@ function tagsText(job: NewJob): string | null {
 }
 
 /** Inside a transaction: a keyed job that finds an active one with its key returns that one's id. */
-function insertKeyed(s: Statements, job: NewJob & { key: string }): number {
-  const values = insertValues(s, job);
-  const info = s.insertKeyedJob.run(...values, job.key);
-  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(values[0], job.key)!;
+function insertKeyed(s: Statements, values: InsertValues, key: string): number {
+  const info = s.insertKeyedJob.run(...values, key);
+  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(values[0], key)!;
 }

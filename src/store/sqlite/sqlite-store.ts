@@ -8,7 +8,7 @@ import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { claimJobs } from './claim-jobs.ts';
-import { insertAny, insertUnkeyed, isKeyed, registerTargets } from './insert-jobs.ts';
+import { insertAll } from './insert-jobs.ts';
 import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
@@ -69,13 +69,9 @@ export class SqliteStore implements JobStore {
     return this.#adds.add(job);
   }
 
-  async addJobs(jobs: readonly NewJob[]): Promise<number[]> {
-    if (jobs.length === 0) return [];
-    registerTargets(this.#conn.statements(), jobs);
-    const ids = this.#conn.transaction((s) => {
-      return jobs.some(isKeyed) ? jobs.map((job) => insertAny(s, job)) : insertUnkeyed(s, jobs);
-    });
-    this.#conn.changedHere('work');
+  async addJobs(jobs: Iterable<NewJob>): Promise<number[]> {
+    const ids = this.#conn.transaction((s) => insertAll(s, jobs));
+    if (ids.length > 0) this.#conn.changedHere('work');
     return ids;
   }
 
