@@ -70,6 +70,7 @@ export class SqliteStore implements JobStore {
   }
 
   async addJobs(jobs: Iterable<NewJob>): Promise<number[]> {
+    if (Array.isArray(jobs) && jobs.length === 0) return []; // no write lock for nothing
     const ids = this.#conn.transaction((s) => insertAll(s, jobs));
     if (ids.length > 0) this.#conn.changedHere('work');
     return ids;
