@@ -75,7 +75,18 @@ export class Connection {
    */
   transaction<T>(fn: (s: Statements) => T): T {
     const s = this.statements();
-    return this.#file.db.transaction(() => fn(s)).immediate();
+    const { db } = this.#file;
+    if (db.inTransaction) return db.transaction(() => fn(s)).immediate(); // nested: the outer one settles
+    s.settleTargets(false);
+    let result: T;
+    try {
+      result = db.transaction(() => fn(s)).immediate();
+    } catch (error) {
+      s.settleTargets(false);
+      throw error;
+    }
+    s.settleTargets(true);
+    return result;
   }
 
   /** See {@link JobStore.onChange}. */

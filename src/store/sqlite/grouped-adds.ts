@@ -1,6 +1,6 @@
 import type { NewJob } from '../job-store.ts';
 import type { Connection } from './connection.ts';
-import { insertAll, insertAny, isKeyed, registerTargets } from './insert-jobs.ts';
+import { insertAll, insertAny, isKeyed } from './insert-jobs.ts';
 
 /**
  * Single adds made in the same turn of the event loop (concurrent callers:
@@ -32,7 +32,6 @@ export class GroupedAdds {
       this.#commitAlone(batch[0]!);
       return;
     }
-    this.#registerTargets(batch.map(({ job }) => job));
     let ids: number[];
     try {
       ids = this.#conn.transaction((s) => insertAll(s, batch.map(({ job }) => job)));
@@ -47,10 +46,8 @@ export class GroupedAdds {
 
   #commitAlone({ job, resolve, reject }: PendingAdd): void {
     try {
-      // A keyed insert is a check and an insert: it needs a transaction; a plain one is a statement alone,
-      // outside any transaction, so it registers its target itself.
+      // A keyed insert is a check and an insert: it needs a transaction; a plain one is a statement alone.
       if (isKeyed(job)) {
-        this.#registerTargets([job]);
         resolve(this.#conn.transaction((s) => insertAny(s, job)));
       } else {
         resolve(insertAny(this.#conn.statements(), job));
@@ -58,15 +55,6 @@ export class GroupedAdds {
       this.#conn.changedHere('work');
     } catch (error) {
       reject(error);
-    }
-  }
-
-  /** Before a transaction that inserts `jobs`: see {@link registerTargets}. */
-  #registerTargets(jobs: readonly NewJob[]): void {
-    try {
-      registerTargets(this.#conn.statements(), jobs);
-    } catch {
-      // Each insert asks for its target again, and meets the same error: its own caller hears of it.
     }
   }
 }

@@ -8,28 +8,17 @@ import type { InsertValues, Statements } from './statements.ts';
  */
 
 /** Inserts one job of either kind; a keyed one must run inside a transaction. */
-export function insertAny(s: Statements, job: NewJob, targetId = s.targetId(job.service, job.method)): number {
-  const values = insertValues(targetId, job);
+export function insertAny(s: Statements, job: NewJob): number {
+  const values = insertValues(s, job);
   return isKeyed(job) ? insertKeyed(s, values, job.key) : Number(s.insertJob.run(...values).lastInsertRowid);
-}
-
-/** Before a transaction that inserts `jobs`: registers their targets, so the inserts find them kept (see {@link Statements.targetId}). */
-export function registerTargets(s: Statements, jobs: readonly NewJob[]): void {
-  let service: string | undefined;
-  let method: string | undefined;
-  for (const job of jobs) {
-    if (job.service === service && job.method === method) continue; // bulk jobs mostly share one
-    ({ service, method } = job);
-    s.targetId(service, method);
-  }
 }
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {
   return job.key !== undefined && job.key !== null;
 }
 
-function insertValues(targetId: number, job: NewJob): InsertValues {
-  return [targetId, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
+function insertValues(s: Statements, job: NewJob): InsertValues {
+  return [s.targetId(job.service, job.method), job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsText(job)];
 }
 
 /**
@@ -47,55 +36,28 @@ export function insertAll(s: Statements, jobs: Iterable<NewJob>): number[] {
   // Bound values, filled in place for each statement call: no array per job.
   const values: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * INSERT_WIDTH);
   const pairs: unknown[] = new Array<unknown>(sql.BULK_INSERT_ROWS * 2);
-  const targets = new TargetMemo(s);
   for (const job of jobs) {
     chunk.push(job);
     if (chunk.length < sql.BULK_INSERT_ROWS) continue;
     if (chunk.some(isKeyed)) {
-      for (const one of chunk) ids.push(insertAny(s, one, targets.of(one)));
+      for (const one of chunk) ids.push(insertAny(s, one));
     } else {
-      const last = sharesAttributes(chunk) ? insertSharedRows(s, chunk, targets, pairs) : insertRows(s, chunk, targets, values);
+      const last = sharesAttributes(chunk) ? insertSharedRows(s, chunk, pairs) : insertRows(s, chunk, values);
       // No RETURNING (SQLite buffers its rows through a trigger): under the write lock, a plain insert gives each
       // row the largest rowid so far plus one, so one statement's rows have consecutive ids ending at the last one.
       for (let id = last - sql.BULK_INSERT_ROWS + 1; id <= last; id++) ids.push(id);
     }
     chunk.length = 0;
   }
-  for (const job of chunk) ids.push(insertAny(s, job, targets.of(job)));
+  for (const job of chunk) ids.push(insertAny(s, job));
   return ids;
 }
 
-/**
- * Target ids for one transaction. Inside a transaction {@link Statements.targetId}
- * keeps no new target (a rollback would take its row back) and asks SQLite
- * each time; this remembers the last one asked, which bulk jobs mostly share,
- * for as long as the transaction lasts.
- */
-class TargetMemo {
-  readonly #s: Statements;
-  #service: string | undefined;
-  #method: string | undefined;
-  #id = 0;
-
-  constructor(s: Statements) {
-    this.#s = s;
-  }
-
-  of(job: NewJob): number {
-    if (job.service !== this.#service || job.method !== this.#method) {
-      this.#id = this.#s.targetId(job.service, job.method);
-      this.#service = job.service;
-      this.#method = job.method;
-    }
-    return this.#id;
-  }
-}
-
 /** A chunk of BULK_INSERT_ROWS jobs, every column of every row bound; returns the last id. */
-function insertRows(s: Statements, chunk: readonly NewJob[], targets: TargetMemo, values: unknown[]): number {
+function insertRows(s: Statements, chunk: readonly NewJob[], values: unknown[]): number {
   let at = 0;
   for (const job of chunk) {
-    values[at++] = targets.of(job);
+    values[at++] = s.targetId(job.service, job.method);
     values[at++] = job.params;
     values[at++] = job.priority;
     values[at++] = job.runAt;
@@ -108,14 +70,14 @@ function insertRows(s: Statements, chunk: readonly NewJob[], targets: TargetMemo
 }
 
 /** As {@link insertRows}, for a chunk that passes {@link sharesAttributes}: two values a row, the rest once. */
-function insertSharedRows(s: Statements, chunk: readonly NewJob[], targets: TargetMemo, pairs: unknown[]): number {
+function insertSharedRows(s: Statements, chunk: readonly NewJob[], pairs: unknown[]): number {
   const first = chunk[0]!;
   let at = 0;
   for (const job of chunk) {
     pairs[at++] = job.params;
     pairs[at++] = job.runAt;
   }
-  const shared = { targetId: targets.of(first), priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, createdAt: first.createdAt, tags: tagsText(first) };
+  const shared = { targetId: s.targetId(first.service, first.method), priority: first.priority, maxAttempts: first.maxAttempts, timeoutMs: first.timeoutMs, createdAt: first.createdAt, tags: tagsText(first) };
   return Number(s.insertSharedJobRows.run(pairs, shared).lastInsertRowid);
 }
 

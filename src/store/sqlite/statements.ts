@@ -60,6 +60,8 @@ export class Statements {
   /** Targets of this file both ways, filled on first use: a target is never deleted, and a new file has new statements. */
   readonly #targetIds = new Map<string, Map<string, number>>();
   readonly #targets = new Map<number, Target>();
+  /** Registered inside the transaction under way: see {@link targetId}. */
+  #uncommittedTargets: [service: string, method: string, id: number][] = [];
   /** By batch size, prepared on first use: see {@link successStatements}. */
   readonly #successes = new Map<number, SuccessStatements>();
   readonly #db: Database;
@@ -168,20 +170,40 @@ export class Statements {
 
   /**
    * The id of `service.method`, registering it on first use. Called outside
-   * a transaction, that is its own commit, and the id is kept; inside one, it
-   * is not kept, since a rollback would take the row back. The add paths ask
-   * before their transaction, so the ones inside find it kept.
+   * a transaction, that is its own commit, and the id is kept at once; inside
+   * one, it is kept only once the transaction has committed (see
+   * {@link settleTargets}), since a rollback takes the row back.
    */
   targetId(service: string, method: string): number {
-    let methods = this.#targetIds.get(service);
-    let id = methods?.get(method);
+    let id = this.#targetIds.get(service)?.get(method);
     if (id !== undefined) return id;
+    const inTransaction = this.#db.inTransaction;
+    if (inTransaction) {
+      for (const [s, m, uncommitted] of this.#uncommittedTargets) if (s === service && m === method) return uncommitted;
+    }
     this.#insertTarget.run(service, method);
     id = this.#selectTargetId.get(service, method)!;
-    if (this.#db.inTransaction) return id;
+    if (inTransaction) this.#uncommittedTargets.push([service, method, id]);
+    else this.#keep(service, method, id);
+    return id;
+  }
+
+  /**
+   * The targets registered inside a transaction: kept after it commits,
+   * forgotten after a rollback. `Connection.transaction` calls it after each
+   * outermost transaction, and with `keep` false before one (nothing left
+   * from a transaction it did not run).
+   */
+  settleTargets(keep: boolean): void {
+    if (this.#uncommittedTargets.length === 0) return;
+    if (keep) for (const [service, method, id] of this.#uncommittedTargets) this.#keep(service, method, id);
+    this.#uncommittedTargets = [];
+  }
+
+  #keep(service: string, method: string, id: number): void {
+    let methods = this.#targetIds.get(service);
     if (methods === undefined) this.#targetIds.set(service, (methods = new Map()));
     methods.set(method, id);
-    return id;
   }
 
   /** The target with `id`: the same strings for every job of it. */
