@@ -30,8 +30,11 @@ const N = Number(process.env.N ?? 100_000);
 const REPS = Number(process.env.REPS ?? 5);
 const BATCH = 100;
 const OWNER = 'host.example:12345:abcdef12';
+/** What the raw variants bind for the owner: the id the store gives the first owner it registers (migration 0008). */
+const OWNER_ID = 1;
 const NOW = 1_000_000;
 const CLAIM = { owner: OWNER, leaseUntil: NOW + 30_000, now: NOW, limit: BATCH };
+const RAW_CLAIM = { ...CLAIM, owner: OWNER_ID };
 
 async function freshDatabase(): Promise<{ path: string; dispose: () => void }> {
   const dir = mkdtempSync(join(process.env.TMP_DIR ?? tmpdir(), 'store-variants-'));
@@ -61,7 +64,7 @@ function successValues(ids: readonly number[]): unknown[] {
     values[i * 3] = id;
     values[i * 3 + 2] = NOW;
   });
-  values[BATCH * 3] = OWNER;
+  values[BATCH * 3] = OWNER_ID;
   return values;
 }
 
@@ -72,7 +75,7 @@ const rawVariants: Record<string, (db: Database.Database) => Step> = {
     const complete = db.prepare(`${COMPLETE} RETURNING jobs.id`).pluck();
     return (previous) => {
       if (previous.length > 0) complete.all(successValues(previous));
-      return (claim.all(CLAIM) as { id: number }[]).map((row) => row.id);
+      return (claim.all(RAW_CLAIM) as { id: number }[]).map((row) => row.id);
     };
   },
   'read-then-update': (db) => {
@@ -89,7 +92,7 @@ const rawVariants: Record<string, (db: Database.Database) => Step> = {
         complete.run(values);
       }
       const rows = due.all({ now: NOW, limit: BATCH }) as unknown[][];
-      lease.run(CLAIM);
+      lease.run(RAW_CLAIM);
       return rows.map((row) => row[0] as number);
     };
   },
@@ -98,7 +101,7 @@ const rawVariants: Record<string, (db: Database.Database) => Step> = {
     const complete = db.prepare(COMPLETE);
     return (previous) => {
       if (previous.length > 0) complete.run(successValues(previous));
-      return claim.all(CLAIM) as number[];
+      return claim.all(RAW_CLAIM) as number[];
     };
   },
 };

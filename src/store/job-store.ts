@@ -276,6 +276,14 @@ export interface JobStore {
    */
   abandon(owner: string, now: number, error: JobErrorInfo): Promise<number>;
 
+  /**
+   * `owner` has stopped and claims no more: the store may forget it. Called
+   * last by a stopping worker, after it gave back what it still held; an
+   * owner that still holds jobs is kept (they go back by {@link abandon} or
+   * lease expiry). {@link abandon} forgets its owner too.
+   */
+  retire(owner: string): Promise<void>;
+
   /** Lease owners of running jobs. */
   runningOwners(): Promise<string[]>;
 

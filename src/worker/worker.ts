@@ -165,6 +165,12 @@ export class Worker {
       await this.#store.release(this.owner, ids, this.#clock.now());
     }
     await this.#flush();
+    try {
+      await this.#store.retire(this.owner);
+    } catch (error) {
+      // Only bookkeeping: the owner's row stays, as a crashed worker's does.
+      this.#log.warn({ err: error }, 'could not retire this worker\'s lease owner');
+    }
     this.#state = 'stopped';
     this.#log.info('worker stopped');
   }

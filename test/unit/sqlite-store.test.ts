@@ -85,6 +85,84 @@ describe('targets (migration 0007)', () => {
   });
 });
 
+describe('lease owners (migration 0008)', () => {
+  const owners = (store: SqliteStore): string[] => {
+    const db = new Database(store.path, { readonly: true });
+    const names = db.prepare<[], string>('SELECT name FROM owners ORDER BY id').pluck().all();
+    db.close();
+    return names;
+  };
+
+  it('0008 keeps a running job with its lease owner, who alone can record it', async () => {
+    const path = join(tempDir('migrate-'), 'jobs.db');
+    const db = new Database(path);
+    migrate(db, loadMigrations().filter((m) => m.version <= 7));
+    db.prepare(`INSERT INTO targets (service, method) VALUES ('svc', 'run')`).run();
+    const insert = db.prepare(`INSERT INTO jobs (state, run_at, attempts, lease_owner, lease_until, target_id, params, created_at, started_at)
+                               VALUES (?, 5, 1, ?, 30000, 1, 'null', 1, 5)`);
+    const running = Number(insert.run(1, 'host:1:a').lastInsertRowid);
+    const other = Number(insert.run(1, 'host:2:b').lastInsertRowid);
+    const waiting = Number(insert.run(0, null).lastInsertRowid);
+    db.close();
+
+    const store = SqliteStore.open({ path });
+    expect(await store.getJob(running)).toMatchObject({ state: 'running', leaseOwner: 'host:1:a', leaseUntil: 30_000 });
+    expect(await store.getJob(waiting)).toMatchObject({ state: 'waiting', leaseOwner: null });
+    expect((await store.runningOwners()).sort()).toEqual(['host:1:a', 'host:2:b']);
+    expect(await store.complete([{ id: running, owner: 'host:2:b', outcome: 'succeeded', result: null, at: 10 }])).toEqual([running]);
+    expect(await store.complete([{ id: running, owner: 'host:1:a', outcome: 'succeeded', result: null, at: 10 }])).toEqual([]);
+    expect(await store.getJob(running)).toMatchObject({ state: 'succeeded', leaseOwner: null });
+    expect((await store.runningJobs('host:2:b')).map((job) => job.id)).toEqual([other]);
+    // the owner index came back with the table
+    expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
+    await store.close();
+  });
+
+  it('forgets an owner once it is gone, and never gives its id to another', async () => {
+    const store = tempStore();
+    const watcher = SqliteStore.open({ path: store.path }); // another process, e.g. a supervisor
+    await store.addJobs(Array.from({ length: 3 }, () => newJob()));
+    const [first] = await claim(store, 'a', 1000, 1);
+    expect(await watcher.runningJobs('a')).toHaveLength(1); // the watcher now knows a's id
+    // Retiring an owner that still holds a job keeps it: its job is still fenced by it.
+    await store.retire('a');
+    expect(owners(store)).toEqual(['a']);
+    await store.complete([{ id: first!.id, owner: 'a', outcome: 'succeeded', result: null, at: 1100 }]);
+    await store.retire('a');
+    expect(owners(store)).toEqual([]);
+    // b is registered after a's row went; a's id is not reused, so what the watcher asks about a finds nothing of b's.
+    const [second] = await claim(store, 'b', 1200, 1);
+    expect(await watcher.runningJobs('a')).toEqual([]);
+    expect(await watcher.abandon('a', 1300, { name: 'WorkerLostError', message: 'a died' })).toBe(0);
+    expect(await store.getJob(second!.id)).toMatchObject({ state: 'running', leaseOwner: 'b' });
+    // Abandoning forgets the owner with its jobs.
+    expect(await watcher.abandon('b', 1300, { name: 'WorkerLostError', message: 'b died' })).toBe(1);
+    expect(owners(store)).toEqual([]);
+    // An owner never seen holds nothing, and asking about it registers nothing.
+    expect(await store.runningJobs('nobody')).toEqual([]);
+    expect(await store.cancelRequests('nobody')).toEqual([]);
+    await store.heartbeat('nobody', 99_000);
+    expect(owners(store)).toEqual([]);
+    await watcher.close();
+  });
+
+  it('keeps no owner id that a rolled-back transaction took back', () => {
+    const db = new Database(':memory:');
+    migrate(db);
+    const s = new Statements(db);
+    expect(() => db.transaction(() => {
+      s.ownerId('w');
+      throw new Error('rolled back');
+    })()).toThrow('rolled back');
+    s.settle(false);
+    expect(s.knownOwnerId('w')).toBeNull();
+    const id = s.ownerId('w');
+    expect(db.prepare('SELECT name FROM owners WHERE id = ?').pluck().get(id)).toBe('w');
+    expect(s.knownOwnerId('w')).toBe(id);
+    db.close();
+  });
+});
+
 describe('SqliteStore', () => {
   it('uses WAL', () => {
     const store = tempStore();

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ownerId } from '../../src/worker/maintenance.ts';
 import { NonRetryableError } from '../../src/worker/job-errors.ts';
@@ -230,9 +231,14 @@ describe('Worker', () => {
     const { id } = await jobs.add('svc', 'hang', null);
     worker.start();
     await expect.poll(async () => (await store.getJob(id))?.state).toBe('running');
+    const owners = new Database(store.path, { readonly: true }).prepare<[string], number>('SELECT count(*) FROM owners WHERE name = ?').pluck();
+    expect(owners.get(worker.owner)).toBe(1);
     await worker.stop(50);
     expect(aborted).toBe(true);
     expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null });
+    // A stopped worker claims no more: the store forgets its lease owner.
+    expect(owners.get(worker.owner)).toBe(0);
+    owners.database.close();
   });
 
   it('takes back at once the jobs of a dead worker process on this host', async () => {

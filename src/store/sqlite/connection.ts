@@ -77,15 +77,15 @@ export class Connection {
     const s = this.statements();
     const { db } = this.#file;
     if (db.inTransaction) return db.transaction(() => fn(s)).immediate(); // nested: the outer one settles
-    s.settleTargets(false);
+    s.settle(false);
     let result: T;
     try {
       result = db.transaction(() => fn(s)).immediate();
     } catch (error) {
-      s.settleTargets(false);
+      s.settle(false);
       throw error;
     }
-    s.settleTargets(true);
+    s.settle(true);
     return result;
   }
 

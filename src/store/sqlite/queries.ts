@@ -18,7 +18,7 @@ const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} TH
 
 const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, run_at AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
-  fire_time AS fireTime, lease_owner AS leaseOwner, lease_until AS leaseUntil, created_at AS createdAt,
+  fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, lease_until AS leaseUntil, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
   progress_total AS progressTotal, progress_at AS progressAt`;
 
@@ -211,7 +211,8 @@ export const recordExpiredLeaseErrors = LOST_ERRORS('lease_until < @now');
 export const abandonOwner = LOST('lease_owner = @owner');
 export const recordAbandonedErrors = LOST_ERRORS('lease_owner = @owner');
 
-export const runningOwners = `SELECT DISTINCT lease_owner FROM jobs WHERE state = ${RUNNING}`;
+/** The names of the owners of running jobs. */
+export const runningOwners = `SELECT name FROM owners WHERE id IN (SELECT lease_owner FROM jobs WHERE state = ${RUNNING})`;
 export const runningJobsOf = `
   SELECT id, attempts AS attempt, max_attempts AS maxAttempts, started_at AS startedAt, timeout_ms AS timeoutMs
     FROM jobs WHERE state = ${RUNNING} AND lease_owner = ?`;
@@ -313,6 +314,18 @@ export const enqueueOccurrence = `
   SELECT targets.id, params, priority, @fireTime, max_attempts, timeout_ms, recurring.id, @fireTime, @now
     FROM recurring JOIN targets ON targets.service = recurring.service AND targets.method = recurring.method
    WHERE recurring.id = @id`;
+
+/**
+ * Registers a lease owner (migration 0008); a no-op when it exists. See
+ * {@link selectOwnerId}. The owners of every statement that binds `@owner`
+ * or a trailing owner are these ids: null for a name never registered, which
+ * matches no job.
+ */
+export const insertOwner = `INSERT OR IGNORE INTO owners (name) VALUES (?)`;
+export const selectOwnerId = `SELECT id FROM owners WHERE name = ?`;
+/** An owner that is gone: its row goes once no running job names it (its id is never reused, see 0008). */
+export const deleteOwner = `
+  DELETE FROM owners WHERE id = @id AND NOT EXISTS (SELECT 1 FROM jobs WHERE state = ${RUNNING} AND lease_owner = @id)`;
 
 /** Registers a target; a no-op when it exists. See {@link selectTargetId}. */
 export const insertTarget = `INSERT OR IGNORE INTO targets (service, method) VALUES (?, ?)`;

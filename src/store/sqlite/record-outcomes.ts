@@ -43,19 +43,21 @@ function recordOutcomes(s: Statements, completions: readonly Completion[], findR
     if (batch === undefined) succeeded.set(c.owner, (batch = []));
     batch.push(c);
   }
-  for (const [owner, batch] of succeeded) {
+  for (const [name, batch] of succeeded) {
+    const owner = s.knownOwnerId(name);
     for (let from = 0; from < batch.length; from += MAX_COMPLETION_ROWS) completeSucceeded(s, owner, batch.slice(from, from + MAX_COMPLETION_ROWS), refused, findRefused);
   }
   for (const c of completions) {
     if (c.outcome === 'succeeded') continue;
     const { name, message, stack = null } = c.error;
     const error = JSON.stringify(c.error);
+    const owner = s.knownOwnerId(c.owner);
     let changes: number;
     if (c.outcome === 'failed') {
-      s.recordAttemptError.run({ id: c.id, owner: c.owner, name, message, stack, at: c.at });
-      changes = s.completeFailed.run({ id: c.id, owner: c.owner, error, at: c.at, retryAt: c.retryAt }).changes;
+      s.recordAttemptError.run({ id: c.id, owner, name, message, stack, at: c.at });
+      changes = s.completeFailed.run({ id: c.id, owner, error, at: c.at, retryAt: c.retryAt }).changes;
     } else {
-      changes = s.completeCancelled.run({ id: c.id, owner: c.owner, error, at: c.at }).changes;
+      changes = s.completeCancelled.run({ id: c.id, owner, error, at: c.at }).changes;
     }
     if (changes === 0) refused.push(c.id);
   }
@@ -68,7 +70,7 @@ type SucceededCompletion = Extract<Completion, { outcome: 'succeeded' }>;
  * At most MAX_COMPLETION_ROWS successes of one owner, in one statement; the
  * ones the owner no longer holds are added to `refused` (see {@link recordOutcomes}).
  */
-function completeSucceeded(s: Statements, owner: string, batch: readonly SucceededCompletion[], refused: number[], findRefused: boolean): void {
+function completeSucceeded(s: Statements, owner: number | null, batch: readonly SucceededCompletion[], refused: number[], findRefused: boolean): void {
   const values = new Array<unknown>(batch.length * 3 + 1);
   for (let i = 0; i < batch.length; i++) {
     const c = batch[i]!;

@@ -80,8 +80,9 @@ export class SqliteStore implements JobStore {
     if (updates.length === 0) return;
     this.#conn.transaction((s) => {
       for (const u of updates) {
-        if (u.progress !== null) s.recordProgress.run({ id: u.id, owner: u.owner, ...u.progress });
-        for (const note of u.notes) s.insertNote.run({ id: u.id, owner: u.owner, ...note });
+        const owner = s.knownOwnerId(u.owner);
+        if (u.progress !== null) s.recordProgress.run({ id: u.id, owner, ...u.progress });
+        for (const note of u.notes) s.insertNote.run({ id: u.id, owner, ...note });
       }
     });
     this.#conn.changedHere('outcomes');
@@ -140,12 +141,14 @@ export class SqliteStore implements JobStore {
   }
 
   async heartbeat(owner: string, leaseUntil: number): Promise<void> {
-    this.#conn.statements().heartbeat.run({ owner, leaseUntil });
+    const s = this.#conn.statements();
+    s.heartbeat.run({ owner: s.knownOwnerId(owner), leaseUntil });
   }
 
   async release(owner: string, ids: readonly number[], now: number): Promise<void> {
     this.#conn.transaction((s) => {
-      for (const id of ids) s.releaseJob.run({ id, owner, now });
+      const ownerId = s.knownOwnerId(owner);
+      for (const id of ids) s.releaseJob.run({ id, owner: ownerId, now });
     });
     this.#requeuedOrFinished();
   }
@@ -162,10 +165,14 @@ export class SqliteStore implements JobStore {
   }
 
   async abandon(owner: string, now: number, error: JobErrorInfo): Promise<number> {
-    const lost = { owner, now, name: error.name, message: error.message };
     const abandoned = this.#conn.transaction((s) => {
+      const ownerId = s.knownOwnerId(owner);
+      if (ownerId === null) return 0;
+      const lost = { owner: ownerId, now, name: error.name, message: error.message };
       s.recordAbandonedErrors.run(lost);
-      return s.abandonOwner.run(lost).changes;
+      const changes = s.abandonOwner.run(lost).changes;
+      s.deleteOwner.run({ id: ownerId }); // it is gone
+      return changes;
     });
     if (abandoned > 0) this.#requeuedOrFinished();
     return abandoned;
@@ -175,12 +182,21 @@ export class SqliteStore implements JobStore {
     return this.#conn.statements().runningOwners.all();
   }
 
+  async retire(owner: string): Promise<void> {
+    this.#conn.transaction((s) => {
+      const ownerId = s.knownOwnerId(owner);
+      if (ownerId !== null) s.deleteOwner.run({ id: ownerId });
+    });
+  }
+
   async runningJobs(owner: string): Promise<RunningJob[]> {
-    return this.#conn.statements().runningJobsOf.all(owner);
+    const s = this.#conn.statements();
+    return s.runningJobsOf.all(s.knownOwnerId(owner));
   }
 
   async cancelRequests(owner: string): Promise<number[]> {
-    return this.#conn.statements().cancelRequestsOf.all(owner);
+    const s = this.#conn.statements();
+    return s.cancelRequestsOf.all(s.knownOwnerId(owner));
   }
 
   async cancel(id: number, now: number): Promise<CancelOutcome> {

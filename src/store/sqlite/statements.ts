@@ -53,7 +53,7 @@ export class Statements {
   readonly pulse: Statement<[string], JobPulse>;
   readonly selectOutcomes: Statement<[string], OutcomeRow>;
   readonly selectClaimable: Statement<{ now: number; limit: number }, ClaimedRow>;
-  readonly markClaimed: Statement<{ owner: string; leaseUntil: number; now: number; limit: number }>;
+  readonly markClaimed: Statement<{ owner: number; leaseUntil: number; now: number; limit: number }>;
   readonly #insertTarget: Statement<[string, string]>;
   readonly #selectTargetId: Statement<[string, string], number>;
   readonly #selectTarget: Statement<[number], Target>;
@@ -62,6 +62,13 @@ export class Statements {
   readonly #targets = new Map<number, Target>();
   /** Registered inside the transaction under way: see {@link targetId}. */
   #uncommittedTargets: [service: string, method: string, id: number][] = [];
+  readonly #insertOwner: Statement<[string]>;
+  readonly #selectOwnerId: Statement<[string], number>;
+  readonly deleteOwner: Statement<[{ id: number }]>;
+  /** Lease owners of this file by name, filled on first use; see {@link ownerId}. */
+  readonly #ownerIds = new Map<string, number>();
+  /** Registered inside the transaction under way, like {@link #uncommittedTargets}. */
+  #uncommittedOwners: [name: string, id: number][] = [];
   /** By batch size, prepared on first use: see {@link successStatements}. */
   readonly #successes = new Map<number, SuccessStatements>();
   readonly #db: Database;
@@ -76,8 +83,8 @@ export class Statements {
   readonly abandonOwner: Statement;
   readonly recordAbandonedErrors: Statement;
   readonly runningOwners: Statement<[], string>;
-  readonly runningJobsOf: Statement<[string], RunningJob>;
-  readonly cancelRequestsOf: Statement<[string], number>;
+  readonly runningJobsOf: Statement<[number | null], RunningJob>;
+  readonly cancelRequestsOf: Statement<[number | null], number>;
   readonly cancelWaiting: Statement;
   readonly requestCancel: Statement;
   readonly retryJob: Statement;
@@ -133,8 +140,8 @@ export class Statements {
     this.abandonOwner = db.prepare(sql.abandonOwner);
     this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
     this.runningOwners = db.prepare<[], string>(sql.runningOwners).pluck();
-    this.runningJobsOf = db.prepare(sql.runningJobsOf);
-    this.cancelRequestsOf = db.prepare<[string], number>(sql.cancelRequestsOf).pluck();
+    this.runningJobsOf = db.prepare<[number | null], RunningJob>(sql.runningJobsOf);
+    this.cancelRequestsOf = db.prepare<[number | null], number>(sql.cancelRequestsOf).pluck();
     this.cancelWaiting = db.prepare(sql.cancelWaiting);
     this.requestCancel = db.prepare(sql.requestCancel);
     this.retryJob = db.prepare(sql.retryJob);
@@ -166,13 +173,16 @@ export class Statements {
     this.#insertTarget = db.prepare<[string, string]>(sql.insertTarget);
     this.#selectTargetId = db.prepare<[string, string], number>(sql.selectTargetId).pluck();
     this.#selectTarget = db.prepare<[number], Target>(sql.selectTarget);
+    this.#insertOwner = db.prepare<[string]>(sql.insertOwner);
+    this.#selectOwnerId = db.prepare<[string], number>(sql.selectOwnerId).pluck();
+    this.deleteOwner = db.prepare<[{ id: number }]>(sql.deleteOwner);
   }
 
   /**
    * The id of `service.method`, registering it on first use. Called outside
    * a transaction, that is its own commit, and the id is kept at once; inside
    * one, it is kept only once the transaction has committed (see
-   * {@link settleTargets}), since a rollback takes the row back.
+   * {@link settle}), since a rollback takes the row back.
    */
   targetId(service: string, method: string): number {
     let id = this.#targetIds.get(service)?.get(method);
@@ -189,15 +199,53 @@ export class Statements {
   }
 
   /**
-   * The targets registered inside a transaction: kept after it commits,
-   * forgotten after a rollback. `Connection.transaction` calls it after each
-   * outermost transaction, and with `keep` false before one (nothing left
-   * from a transaction it did not run).
+   * The targets and owners registered inside a transaction: kept after it
+   * commits, forgotten after a rollback. `Connection.transaction` calls it
+   * after each outermost transaction, and with `keep` false before one
+   * (nothing left from a transaction it did not run).
    */
-  settleTargets(keep: boolean): void {
-    if (this.#uncommittedTargets.length === 0) return;
-    if (keep) for (const [service, method, id] of this.#uncommittedTargets) this.#keep(service, method, id);
-    this.#uncommittedTargets = [];
+  settle(keep: boolean): void {
+    if (this.#uncommittedTargets.length > 0) {
+      if (keep) for (const [service, method, id] of this.#uncommittedTargets) this.#keep(service, method, id);
+      this.#uncommittedTargets = [];
+    }
+    if (this.#uncommittedOwners.length > 0) {
+      if (keep) for (const [name, id] of this.#uncommittedOwners) this.#ownerIds.set(name, id);
+      this.#uncommittedOwners = [];
+    }
+  }
+
+  /**
+   * The id of lease owner `name` (migration 0008), registering it on first
+   * use: a claim's. Kept as {@link targetId} keeps a target.
+   */
+  ownerId(name: string): number {
+    const known = this.knownOwnerId(name);
+    if (known !== null) return known;
+    this.#insertOwner.run(name);
+    const id = this.#selectOwnerId.get(name)!;
+    if (this.#db.inTransaction) this.#uncommittedOwners.push([name, id]);
+    else this.#ownerIds.set(name, id);
+    return id;
+  }
+
+  /**
+   * The id of lease owner `name`, or null if it has none: it never claimed a
+   * job in this file, or it is gone and its row with it. Either way it holds
+   * no job, and null, bound where a statement fences by owner, matches none.
+   * A cached id may outlive its row; ids are never reused, so it matches none too.
+   */
+  knownOwnerId(name: string): number | null {
+    const cached = this.#ownerIds.get(name);
+    if (cached !== undefined) return cached;
+    if (this.#db.inTransaction) {
+      for (const [n, uncommitted] of this.#uncommittedOwners) if (n === name) return uncommitted;
+    }
+    // A row found here is committed: one inserted by this transaction is in #uncommittedOwners.
+    const id = this.#selectOwnerId.get(name);
+    if (id === undefined) return null;
+    this.#ownerIds.set(name, id);
+    return id;
   }
 
   #keep(service: string, method: string, id: number): void {
