@@ -11,11 +11,14 @@
  * - `none`: nothing after the set-up, the baseline for instruction counts.
  *
  * Wall-clock figures on a shared 2-core machine move by ±20% from one run to the next; instruction counts do not.
- * For those, run one repetition under callgrind, counting only inside better-sqlite3's statement calls, and
- * subtract `none` (both from the project folder):
+ * For those, run one repetition under callgrind, counting only inside SQLite's steps, and subtract `none` (both
+ * from the project folder):
  *
  *   N=20000 REPS=1 TMP_DIR=/dev/shm valgrind --tool=callgrind --callgrind-out-file=/dev/null \
- *     '--toggle-collect=Statement::JS_*' node --import tsx bench/store-variants.ts store
+ *     '--toggle-collect=sqlite3_step' node --import tsx bench/store-variants.ts store
+ *
+ * These repeat to within 0.1%. Counting inside better-sqlite3's calls (`'--toggle-collect=Statement::JS_*'`)
+ * takes in the binding's work too, but also whatever garbage collection V8 runs inside them: ±3% between runs.
  *
  * `DDL="DROP INDEX …"` runs SQL on the database before the raw-SQL variants, to price an index.
  */
