@@ -3,8 +3,9 @@ import type { Statements } from './statements.ts';
 
 /**
  * Inside a BEGIN IMMEDIATE transaction: reads the jobs due first and leases
- * them to `request.owner` (registered on its first claim). Two statements, a read and an update without
- * RETURNING, measured cheaper than one UPDATE … RETURNING (see queries.ts).
+ * them to `request.owner` (registered on its first claim, migration 0008).
+ * Two statements, a read and an update without RETURNING, measured cheaper
+ * than one UPDATE … RETURNING (see queries.ts).
  */
 export function claimJobs(s: Statements, request: { owner: string; limit: number; now: number; leaseUntil: number }): ClaimedJob[] {
   const rows = s.selectClaimable.all(request);
