@@ -66,3 +66,13 @@ export class RecurringNotFoundError extends SchedulerError {
     super('ERR_RECURRING_NOT_FOUND', `no recurring job with signature ${signature}`);
   }
 }
+
+/** The jobs database was migrated by a newer version of the scheduler than this one: its SQL would not fit. */
+export class SchemaTooNewError extends SchedulerError {
+  constructor(file: string, version: number, known: number) {
+    super(
+      'ERR_SCHEMA_TOO_NEW',
+      `the jobs database ${file} is at schema version ${version}, newer than this version of the scheduler knows (up to ${known}): run the newer version, or use another file`,
+    );
+  }
+}

@@ -38,5 +38,5 @@ export type { Clock } from './schedule/clock.ts';
 export type { MisfirePolicy } from './schedule/schedule.ts';
 export {
   SchedulerError, InvalidArgumentError, SerializationError, PluginError, ConfigError, JobTargetError, JobNotFoundError,
-  RecurringNotFoundError,
+  RecurringNotFoundError, SchemaTooNewError,
 } from './errors.ts';

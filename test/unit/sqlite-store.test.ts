@@ -21,6 +21,25 @@ describe('migrations', () => {
     expect(recorded).toEqual(loadMigrations().map((m) => m.version));
     db.close();
   });
+  it('refuses a file a newer version migrated, naming it, and leaves it as it was', async () => {
+    const path = join(tempDir('migrate-'), 'jobs.db');
+    const store = SqliteStore.open({ path });
+    const id = await store.addJob(newJob());
+    await store.close();
+    const db = new Database(path);
+    db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '0999_future.sql', 0)`).run();
+    db.close();
+
+    const newest = loadMigrations().at(-1)!.version;
+    expect(() => SqliteStore.open({ path })).toThrow(expect.objectContaining({
+      code: 'ERR_SCHEMA_TOO_NEW',
+      message: expect.stringContaining(`${path} is at schema version 999, newer than this version of the scheduler knows (up to ${newest})`),
+    }));
+    const after = new Database(path, { readonly: true });
+    expect(after.prepare('SELECT id FROM jobs').pluck().all()).toEqual([id]);
+    after.close();
+  });
+
   it('0005 keeps every job of a version-4 database, in the same state', async () => {
     const path = join(tempDir('migrate-'), 'jobs.db');
     const db = new Database(path);

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Database } from 'better-sqlite3';
+import { SchemaTooNewError } from '../../errors.ts';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
 
@@ -24,6 +25,7 @@ export function loadMigrations(dir = MIGRATIONS_DIR): Migration[] {
  * `BEGIN IMMEDIATE` transaction that re-reads what is applied, so processes
  * starting together on a fresh file cannot apply one twice. Running it again is harmless.
  * @returns the versions applied by this call.
+ * @throws SchemaTooNewError if the file records a migration newer than the last of `migrations`.
  */
 export function migrate(db: Database, migrations: readonly Migration[] = loadMigrations()): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -31,6 +33,10 @@ export function migrate(db: Database, migrations: readonly Migration[] = loadMig
     name       TEXT    NOT NULL,
     applied_at INTEGER NOT NULL
   )`);
+  // An older scheduler on a file a newer one migrated (a rolling deploy) would run its SQL on tables it does not know.
+  const newest = db.prepare<[], number | null>('SELECT max(version) FROM schema_migrations').pluck().get() ?? null;
+  const known = migrations.at(-1)?.version ?? 0;
+  if (newest !== null && newest > known) throw new SchemaTooNewError(db.name, newest, known);
   const applied: number[] = [];
   const isApplied = db.prepare<[number], { version: number }>('SELECT version FROM schema_migrations WHERE version = ?');
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
