@@ -37,6 +37,7 @@ export interface AddFlags {
 
 /** `jobs add SERVICE METHOD`: prints the new job's id (or the recurring job's id). */
 export async function addJob(worker: WorkerService, service: string, method: string, flags: AddFlags, output: Output): Promise<void> {
+  assertMethodName(method);
   const params = parseParams(flags.params);
   const kinds = [flags.at, flags.every, flags.cron].filter((v) => v !== undefined).length;
   if (kinds > 1) throw new InvalidArgumentError('--at, --every and --cron exclude each other: give at most one');
@@ -212,4 +213,16 @@ function parsePositiveInteger(text: string, what: string): number {
     throw new InvalidArgumentError(`${what} must be a positive integer, got \`${text}\``);
   }
   return value;
+}
+
+/**
+ * `jobs add` loads no plugins, so it cannot check that the method exists; it
+ * can refuse what no method is called (`jobs add mail.send '{"to":…}'`, the
+ * target as one word and the params where the method goes), which would
+ * otherwise wait in the database and fail in the worker.
+ */
+function assertMethodName(method: string): void {
+  if (/^[A-Za-z_$][\w$]*$/.test(method)) return;
+  const hint = /^[[{"]/.test(method) ? `; params go in --params, e.g. jobs add mail send --params '{"to":"ada@example.org"}'` : '';
+  throw new InvalidArgumentError(`Expected <method> to be a method name (letters, digits, _ and $, not starting with a digit), got \`${method}\`${hint}`);
 }

@@ -134,6 +134,18 @@ describe('main.ts jobs', () => {
     expect(await store.listJobs()).toHaveLength(1);
     await store.close();
   });
+
+  it('refuses a method name that no method has, such as params where the method goes', async () => {
+    const { dbPath, run } = db();
+    const misplaced = await run('jobs', 'add', 'mail.send', '{"to":"ada"}');
+    expect(misplaced).toMatchObject({ code: 2, stdout: '' });
+    expect(misplaced.stderr).toContain('Expected <method> to be a method name (letters, digits, _ and $, not starting with a digit), got `{"to":"ada"}`; params go in --params');
+    expect(await run('jobs', 'add', 'mail', '2nd')).toMatchObject({ code: 2 });
+    expect(await run('jobs', 'add', 'mail.eu', 'send_v2$')).toMatchObject({ code: 0, stdout: '1\n' });
+    const store = SqliteStore.open({ path: dbPath });
+    expect((await store.listJobs()).map((job) => `${job.service} ${job.method}`)).toEqual(['mail.eu send_v2$']);
+    await store.close();
+  });
 });
 
 describe('main.ts as a process', () => {
