@@ -1,5 +1,6 @@
 import { InvalidArgumentError, JobNotFoundError, RecurringNotFoundError } from '../errors.ts';
 import { JOB_STATES, type JobState } from '../store/job-store.ts';
+import { parseSchedule } from '../schedule/schedule.ts';
 import type { Priority } from '../worker/job-options.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { attemptErrorToJson, noteToJson, jobDetails, jobsTable, jobToJson, readableValue, recurringTable, recurringToJson } from './format.ts';
@@ -46,7 +47,7 @@ export async function addJob(worker: WorkerService, service: string, method: str
     throw new InvalidArgumentError('--name names a recurring job: use it with --every or --cron');
   }
   const options = {
-    ...(flags.attempts === undefined ? {} : { maxAttempts: parseInteger(flags.attempts, '--attempts') }),
+    ...(flags.attempts === undefined ? {} : { maxAttempts: parseAttempts(flags.attempts) }),
     ...(flags.timeout === undefined ? {} : { timeout: parseSeconds(flags.timeout, '--timeout') }),
     ...(flags.priority === undefined ? {} : { priority: /^-?\d+$/.test(flags.priority) ? Number(flags.priority) : (flags.priority as Priority) }),
   };
@@ -55,6 +56,8 @@ export async function addJob(worker: WorkerService, service: string, method: str
     throw new InvalidArgumentError('--key, --tag and --wait apply to one-off jobs, not to --every or --cron');
   }
   if (recurring) {
+    // Checked here too so that a bad one is named by its flag, not by the API's argument.
+    if (flags.cron !== undefined) parseSchedule(flags.cron, flags.tz, { every: '--cron', tz: '--tz' });
     const every = flags.every !== undefined ? parseSeconds(flags.every, '--every') : (flags.cron ?? '');
     const record = await worker.addAsRecurring(service, method, params, every, {
       ...options,
@@ -200,6 +203,12 @@ function parseSeconds(text: string, flag: string): number {
 function parseInteger(text: string, flag: string): number {
   if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`${flag} must be an integer, got \`${text}\``);
   return Number(text);
+}
+
+function parseAttempts(text: string): number {
+  const attempts = parseInteger(text, '--attempts');
+  if (attempts < 1) throw new InvalidArgumentError(`--attempts must be an integer >= 1, got \`${text}\``);
+  return attempts;
 }
 
 function parseState(text: string): JobState {

@@ -35,16 +35,18 @@ export type ScheduleInput =
 
 /**
  * Validates `every` (seconds, or a cron expression) and `tz`.
+ * @param names how errors name the two inputs: the API's arguments by
+ *   default; the command line passes its flags (`--cron`, `--tz`).
  * @throws InvalidArgumentError naming the argument and what was expected.
  */
-export function parseSchedule(every: unknown, tz?: unknown): ScheduleInput {
-  if (tz !== undefined && tz !== null) assertTimeZone(tz);
+export function parseSchedule(every: unknown, tz?: unknown, names: { every: string; tz: string } = { every: '`every`', tz: '`tz`' }): ScheduleInput {
+  if (tz !== undefined && tz !== null) assertTimeZone(tz, names.tz);
   if (typeof every === 'number') {
     if (!Number.isFinite(every) || every <= 0) {
-      throw new InvalidArgumentError(`Expected \`every\` to be a positive finite number of seconds or a cron expression, got \`${String(every)}\` (number)`);
+      throw new InvalidArgumentError(`Expected ${names.every} to be a positive finite number of seconds or a cron expression, got \`${String(every)}\` (number)`);
     }
     if (tz !== undefined && tz !== null) {
-      throw new InvalidArgumentError('`tz` applies to cron schedules only; an interval in seconds has no time zone');
+      throw new InvalidArgumentError(`${names.tz} applies to cron schedules only; an interval in seconds has no time zone`);
     }
     return { kind: 'every', everyMs: Math.max(1, Math.round(every * 1000)) };
   }
@@ -56,23 +58,23 @@ export function parseSchedule(every: unknown, tz?: unknown): ScheduleInput {
     try {
       fires = cronFor(cron, zone).nextRun() !== null;
     } catch (error) {
-      throw new InvalidArgumentError(`Expected \`every\` to be a valid cron expression, got \`${cron}\`: ${(error as Error).message}`);
+      throw new InvalidArgumentError(`Expected ${names.every} to be a valid cron expression, got \`${cron}\`: ${(error as Error).message}`);
     }
-    if (!fires) throw new InvalidArgumentError(`Expected \`every\` to be a cron expression that fires, got \`${cron}\`, which never does`);
+    if (!fires) throw new InvalidArgumentError(`Expected ${names.every} to be a cron expression that fires, got \`${cron}\`, which never does`);
     return { kind: 'cron', cron, tz: zone };
   }
-  throw new InvalidArgumentError(`Expected \`every\` to be a positive finite number of seconds or a cron expression, got ${describe(every)}`);
+  throw new InvalidArgumentError(`Expected ${names.every} to be a positive finite number of seconds or a cron expression, got ${describe(every)}`);
 }
 
-/** @throws InvalidArgumentError unless `tz` is an IANA time zone this runtime knows. */
-export function assertTimeZone(tz: unknown): asserts tz is string {
+/** @throws InvalidArgumentError unless `tz` is an IANA time zone this runtime knows; `name` names it. */
+export function assertTimeZone(tz: unknown, name = '`tz`'): asserts tz is string {
   if (typeof tz !== 'string' || tz === '') {
-    throw new InvalidArgumentError(`Expected \`tz\` to be an IANA time zone such as "Europe/Berlin", got ${describe(tz)}`);
+    throw new InvalidArgumentError(`Expected ${name} to be an IANA time zone such as "Europe/Berlin", got ${describe(tz)}`);
   }
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
-    throw new InvalidArgumentError(`Expected \`tz\` to be an IANA time zone such as "Europe/Berlin", got \`${tz}\` (unknown time zone)`);
+    throw new InvalidArgumentError(`Expected ${name} to be an IANA time zone such as "Europe/Berlin", got \`${tz}\` (unknown time zone)`);
   }
 }
 

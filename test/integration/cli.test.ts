@@ -100,14 +100,14 @@ describe('main.ts jobs', () => {
   });
 
   it.each([
-    [['jobs', 'add', 'svc', 'm', '--attempts', '0'], 'Expected `maxAttempts` to be an integer >= 1, got `0`'],
+    [['jobs', 'add', 'svc', 'm', '--attempts', '0'], '--attempts must be an integer >= 1, got `0`'],
     [['jobs', 'add', 'svc', 'm', '--attempts', 'many'], '--attempts must be an integer, got `many`'],
     [['jobs', 'add', 'svc', 'm', '--timeout', '-1'], '--timeout must be a positive number of seconds, got `-1`'],
     [['jobs', 'add', 'svc', 'm', '--params', '{bad'], '--params must be JSON, got `{bad`'],
     [['jobs', 'add', 'svc', 'm', '--at', '2030-01-01T00:00'], '--at must be an ISO-8601 instant with a zone'],
     [['jobs', 'add', 'svc', 'm', '--every', '-3'], '--every must be a positive number of seconds, got `-3`'],
-    [['jobs', 'add', 'svc', 'm', '--cron', 'whenever'], 'Expected `every` to be a valid cron expression, got `whenever`'],
-    [['jobs', 'add', 'svc', 'm', '--cron', '0 * * * *', '--tz', 'Moon/Base'], 'got `Moon/Base` (unknown time zone)'],
+    [['jobs', 'add', 'svc', 'm', '--cron', 'whenever'], 'Expected --cron to be a valid cron expression, got `whenever`'],
+    [['jobs', 'add', 'svc', 'm', '--cron', '0 * * * *', '--tz', 'Moon/Base'], 'Expected --tz to be an IANA time zone such as "Europe/Berlin", got `Moon/Base` (unknown time zone)'],
     [['jobs', 'add', 'svc', 'm', '--at', '2030-01-01T00:00:00Z', '--every', '5'], '--at, --every and --cron exclude each other'],
     [['jobs', 'add', '', 'm'], 'Expected `service` to be a non-empty string'],
     [['jobs', 'list', '--state', 'done'], '--state must be one of waiting, running, succeeded, failed, cancelled; got `done`'],
@@ -156,7 +156,7 @@ describe('main.ts as a process', () => {
     const [missing, refused] = await Promise.all([run('show', '7'), run('add', 'svc', 'm', '--attempts', '0')]);
     expect(missing).toEqual({ code: 1, stdout: '', stderr: 'error: no job with id 7\n' });
     expect(refused).toMatchObject({ code: 2, stdout: '' });
-    expect(refused.stderr).toContain('Expected `maxAttempts` to be an integer >= 1, got `0`');
+    expect(refused.stderr).toContain('--attempts must be an integer >= 1, got `0`');
     const store = SqliteStore.open({ path: dbPath });
     expect(await store.listJobs()).toEqual([expect.objectContaining({ id: 1, service: 'svc', method: 'm', params: '{"json":{"to":"ada"}}' })]);
     await store.close();
