@@ -231,7 +231,7 @@ function parsePositiveInteger(text: string, what: string): number {
  * otherwise wait in the database and fail in the worker.
  */
 function assertMethodName(method: string): void {
-  if (/^[A-Za-z_$][\w$]*$/.test(method)) return;
+  if (/^[\p{L}_$][\p{L}\p{N}_$]*$/u.test(method)) return;
   const hint = /^[[{"]/.test(method) ? `; params go in --params, e.g. jobs add mail send --params '{"to":"ada@example.org"}'` : '';
   throw new InvalidArgumentError(`Expected <method> to be a method name (letters, digits, _ and $, not starting with a digit), got \`${method}\`${hint}`);
 }

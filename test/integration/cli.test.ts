@@ -142,8 +142,9 @@ describe('main.ts jobs', () => {
     expect(misplaced.stderr).toContain('Expected <method> to be a method name (letters, digits, _ and $, not starting with a digit), got `{"to":"ada"}`; params go in --params');
     expect(await run('jobs', 'add', 'mail', '2nd')).toMatchObject({ code: 2 });
     expect(await run('jobs', 'add', 'mail.eu', 'send_v2$')).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(await run('jobs', 'add', 'courrier', 'envoyé')).toMatchObject({ code: 0, stdout: '2\n' });
     const store = SqliteStore.open({ path: dbPath });
-    expect((await store.listJobs()).map((job) => `${job.service} ${job.method}`)).toEqual(['mail.eu send_v2$']);
+    expect((await store.listJobs()).map((job) => `${job.service} ${job.method}`)).toEqual(['courrier envoyé', 'mail.eu send_v2$']);
     await store.close();
   });
 });
