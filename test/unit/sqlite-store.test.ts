@@ -134,6 +134,8 @@ describe('lease owners (migration 0008)', () => {
     expect((await store.runningJobs('host:2:b')).map((job) => job.id)).toEqual([other]);
     // the owner index came back with the table
     expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
+    expect(store.explain('runningOwners', []).join('\n')).toContain('SCAN jobs USING COVERING INDEX jobs_running_owner');
+    expect(store.explain('deleteOwner', { id: 1 }).join('\n')).toContain('SEARCH jobs USING COVERING INDEX jobs_running_owner (lease_owner=?)');
     await store.close();
   });
 
@@ -204,6 +206,8 @@ describe('SqliteStore', () => {
     expect(refused).not.toContain('SCAN jobs');
     // Asked every second by every worker: it must look at running jobs only, never scan the table.
     expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
+    expect(store.explain('runningOwners', []).join('\n')).toContain('SCAN jobs USING COVERING INDEX jobs_running_owner');
+    expect(store.explain('deleteOwner', { id: 1 }).join('\n')).toContain('SEARCH jobs USING COVERING INDEX jobs_running_owner (lease_owner=?)');
     // Pruning reads one range of ids, never the whole table.
     const prune = store.explain('pruneJobs', { after: 0, upTo: 10, succeededBefore: 0, failedBefore: 0, limit: 1 }).join('\n');
     expect(prune).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)');
