@@ -97,6 +97,7 @@ describe('targets (migration 0007)', () => {
       s.targetId('svc', 'run');
       throw new Error('rolled back');
     })()).toThrow('rolled back');
+    s.settle(false); // as Connection.transaction does after a rollback
     const id = s.targetId('svc', 'run');
     expect(db.prepare('SELECT service, method FROM targets WHERE id = ?').get(id)).toEqual({ service: 'svc', method: 'run' });
     expect(s.target(id)).toEqual({ service: 'svc', method: 'run' });

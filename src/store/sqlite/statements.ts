@@ -60,15 +60,13 @@ export class Statements {
   /** Targets of this file both ways, filled on first use: a target is never deleted, and a new file has new statements. */
   readonly #targetIds = new Map<string, Map<string, number>>();
   readonly #targets = new Map<number, Target>();
-  /** Registered inside the transaction under way: see {@link targetId}. */
-  #uncommittedTargets: [service: string, method: string, id: number][] = [];
   readonly #insertOwner: Statement<[string]>;
   readonly #selectOwnerId: Statement<[string], number>;
   readonly deleteOwner: Statement<[{ id: number }]>;
   /** Lease owners of this file by name, filled on first use; see {@link ownerId}. */
   readonly #ownerIds = new Map<string, number>();
-  /** Registered inside the transaction under way, like {@link #uncommittedTargets}. */
-  #uncommittedOwners: [name: string, id: number][] = [];
+  /** Takes out of the caches what the transaction under way put in them: see {@link settle}. */
+  #undo: (() => void)[] = [];
   /** By batch size, prepared on first use: see {@link successStatements}. */
   readonly #successes = new Map<number, SuccessStatements>();
   readonly #db: Database;
@@ -179,53 +177,49 @@ export class Statements {
   }
 
   /**
-   * The id of `service.method`, registering it on first use. Called outside
-   * a transaction, that is its own commit, and the id is kept at once; inside
-   * one, it is kept only once the transaction has committed (see
-   * {@link settle}), since a rollback takes the row back.
+   * The id of `service.method`, registering it on first use. A row inserted
+   * inside a transaction goes if it rolls back, and its id with it: the
+   * cache forgets what such a transaction taught it (see {@link settle}).
    */
   targetId(service: string, method: string): number {
-    let id = this.#targetIds.get(service)?.get(method);
+    const methods = this.#targetIds.get(service) ?? new Map<string, number>();
+    let id = methods.get(method);
     if (id !== undefined) return id;
-    const inTransaction = this.#db.inTransaction;
-    if (inTransaction) {
-      for (const [s, m, uncommitted] of this.#uncommittedTargets) if (s === service && m === method) return uncommitted;
-    }
     this.#insertTarget.run(service, method);
     id = this.#selectTargetId.get(service, method)!;
-    if (inTransaction) this.#uncommittedTargets.push([service, method, id]);
-    else this.#keep(service, method, id);
+    if (methods.size === 0) this.#targetIds.set(service, methods);
+    methods.set(method, id);
+    this.#undoOnRollback(() => methods.delete(method));
     return id;
   }
 
   /**
-   * The targets and owners registered inside a transaction: kept after it
-   * commits, forgotten after a rollback. `Connection.transaction` calls it
-   * after each outermost transaction, and with `keep` false before one
-   * (nothing left from a transaction it did not run).
+   * After each outermost transaction (`Connection.transaction`): on a
+   * rollback, takes out of the caches the targets and owners it put in them;
+   * called with `keep` false before one too (nothing left from a transaction
+   * it did not run).
    */
   settle(keep: boolean): void {
-    if (this.#uncommittedTargets.length > 0) {
-      if (keep) for (const [service, method, id] of this.#uncommittedTargets) this.#keep(service, method, id);
-      this.#uncommittedTargets = [];
-    }
-    if (this.#uncommittedOwners.length > 0) {
-      if (keep) for (const [name, id] of this.#uncommittedOwners) this.#ownerIds.set(name, id);
-      this.#uncommittedOwners = [];
-    }
+    if (this.#undo.length === 0) return;
+    if (!keep) for (const forget of this.#undo) forget();
+    this.#undo = [];
+  }
+
+  #undoOnRollback(forget: () => void): void {
+    if (this.#db.inTransaction) this.#undo.push(forget);
   }
 
   /**
    * The id of lease owner `name` (migration 0008), registering it on first
-   * use: a claim's. Kept as {@link targetId} keeps a target.
+   * use: a claim's. Cached as {@link targetId} caches a target.
    */
   ownerId(name: string): number {
     const known = this.knownOwnerId(name);
     if (known !== null) return known;
     this.#insertOwner.run(name);
     const id = this.#selectOwnerId.get(name)!;
-    if (this.#db.inTransaction) this.#uncommittedOwners.push([name, id]);
-    else this.#ownerIds.set(name, id);
+    this.#ownerIds.set(name, id);
+    this.#undoOnRollback(() => this.#ownerIds.delete(name));
     return id;
   }
 
@@ -238,20 +232,11 @@ export class Statements {
   knownOwnerId(name: string): number | null {
     const cached = this.#ownerIds.get(name);
     if (cached !== undefined) return cached;
-    if (this.#db.inTransaction) {
-      for (const [n, uncommitted] of this.#uncommittedOwners) if (n === name) return uncommitted;
-    }
-    // A row found here is committed: one inserted by this transaction is in #uncommittedOwners.
     const id = this.#selectOwnerId.get(name);
     if (id === undefined) return null;
+    // Committed: a row this connection inserts is cached by ownerId at once, so it is never found here.
     this.#ownerIds.set(name, id);
     return id;
-  }
-
-  #keep(service: string, method: string, id: number): void {
-    let methods = this.#targetIds.get(service);
-    if (methods === undefined) this.#targetIds.set(service, (methods = new Map()));
-    methods.set(method, id);
   }
 
   /** The target with `id`: the same strings for every job of it. */
@@ -261,6 +246,7 @@ export class Statements {
       target = this.#selectTarget.get(id);
       if (target === undefined) throw new Error(`no target with id ${id} in the jobs database`);
       this.#targets.set(id, target);
+      this.#undoOnRollback(() => this.#targets.delete(id));
     }
     return target;
   }
