@@ -76,3 +76,21 @@ export class SchemaTooNewError extends SchedulerError {
     );
   }
 }
+
+/**
+ * A job was asked for by a handle, an id or a worker from before its
+ * database was deleted or replaced (the AMsoil way of clearing jobs): it is
+ * gone, and the job that has its id now is another one.
+ */
+export class DatabaseReplacedError extends SchedulerError {
+  constructor(what: string, database: string) {
+    super('ERR_DATABASE_REPLACED', `${what} is gone: the jobs database (${database}) was deleted or replaced since`);
+  }
+}
+
+/** A write could not be made durable in the jobs database (it kept being deleted, or it cannot be opened). */
+export class DatabaseUnavailableError extends SchedulerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DATABASE_UNAVAILABLE', message, options);
+  }
+}

@@ -70,9 +70,22 @@ export interface JobNote {
   readonly at: number;
 }
 
-/** Progress and notes reported by running jobs, recorded in one transaction; fenced like completions. */
-export interface ProgressUpdate {
+/**
+ * One attempt at one job in one database: what fences every write a worker
+ * makes for a job it runs. The attempt number tells a worker's old attempt
+ * from its new one after it lost and re-claimed the job; the database tells a
+ * job from the job with the same id in a database that replaced a deleted one.
+ */
+export interface AttemptRef {
   readonly id: number;
+  /** 1 for the first attempt, as {@link ClaimedJob.attempt}. */
+  readonly attempt: number;
+  /** {@link ClaimedJob.database}. */
+  readonly database: string;
+}
+
+/** Progress and notes reported by running jobs, recorded in one transaction; fenced like completions. */
+export interface ProgressUpdate extends AttemptRef {
   readonly owner: string;
   readonly progress: Progress | null;
   readonly notes: readonly Omit<JobNote, 'id'>[];
@@ -82,7 +95,8 @@ export interface ProgressUpdate {
 export interface JobPulse {
   readonly id: number;
   readonly state: JobState;
-  readonly progressAt: number | null;
+  /** The latest progress report, if any. */
+  readonly progress: Progress | null;
   /** Id of the job's newest note, 0 if none. */
   readonly lastNoteId: number;
 }
@@ -115,13 +129,16 @@ export interface JobRecord {
   readonly recurringId: number | null;
   readonly fireTime: number | null;
   readonly leaseOwner: string | null;
-  readonly leaseUntil: number | null;
   readonly createdAt: number;
   readonly startedAt: number | null;
   readonly finishedAt: number | null;
   readonly key: string | null;
   readonly tags: readonly string[];
   readonly progress: Progress | null;
+  /** The next attempt runs alone in its worker process: an earlier one blocked the process it ran in. */
+  readonly isolated: boolean;
+  /** The identity of the database the record was read from (see {@link AddedJobs.database}). */
+  readonly database: string;
 }
 
 /** What the worker gets when it claims a job. */
@@ -134,6 +151,61 @@ export interface ClaimedJob {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly timeoutMs: number | null;
+  /** Runs alone: the worker claims nothing else while it runs (see {@link ClaimRequest.isolated}). */
+  readonly isolated: boolean;
+  /** The identity of the database it was claimed from: its outcome is recorded only there. */
+  readonly database: string;
+}
+
+/** What {@link JobStore.claim} is asked for. */
+export interface ClaimRequest {
+  readonly owner: string;
+  /** At most this many jobs. */
+  readonly limit: number;
+  /** The caller's clock; a store with a clock of its own (a database server's) goes by that instead. */
+  readonly now: number;
+  /**
+   * Jobs marked isolated (an earlier attempt blocked its worker process)
+   * run alone. `skip`: claim none of them, for a worker that runs other
+   * jobs. `alone`: for a worker running nothing; claim in order, but stop at
+   * the first isolated job: taken alone if it comes first, left otherwise.
+   */
+  readonly isolated: 'skip' | 'alone';
+}
+
+/** Where {@link JobStore.addJobs} put its jobs. */
+export interface AddedJobs {
+  /**
+   * The identity of the database the jobs are in: random, made with the
+   * database. A database that replaces a deleted one (the same file path, a
+   * recreated schema) has another, so an id from before the delete is never
+   * taken for the job that got the same id afterwards.
+   */
+  readonly database: string;
+  /** In the order the jobs were given. */
+  readonly ids: number[];
+}
+
+/** Where {@link JobStore.addJob} put its job. */
+export interface AddedJob {
+  /** See {@link AddedJobs.database}. */
+  readonly database: string;
+  readonly id: number;
+}
+
+/** What {@link JobStore.complete} refused to record. */
+export interface Refusals {
+  /** Ids whose attempt the worker no longer holds (taken back, or its lease handed to another attempt). */
+  readonly refused: number[];
+  /** Ids of jobs claimed from a database that has since been deleted or replaced: they are gone. */
+  readonly gone: number[];
+}
+
+/** A worker holding running jobs, and how many times it has renewed its leases. */
+export interface OwnerBeat {
+  readonly owner: string;
+  /** Grows by one with every {@link JobStore.heartbeat}: an owner whose beat stops growing has stopped. */
+  readonly beat: number;
 }
 
 /** An attempt's error as kept in the job's history. */
@@ -154,20 +226,23 @@ export interface RunningJob {
 /** What {@link JobStore.cancel} did. */
 export type CancelOutcome = 'cancelled' | 'requested' | 'finished';
 
-/** The outcome of one attempt, accepted only from the lease owner (fenced). */
-export type Completion =
-  | { readonly id: number; readonly owner: string; readonly outcome: 'cancelled'; readonly error: JobErrorInfo; readonly at: number }
+/**
+ * The outcome of one attempt, recorded only if `owner` still holds that
+ * attempt of the job in that database (fenced).
+ */
+export type Completion = AttemptRef & { readonly owner: string; readonly at: number } & (
+  | { readonly outcome: 'cancelled'; readonly error: JobErrorInfo }
   /** `result` is serialized (see `serialization/payload.ts`), or null for a method that returned undefined. */
-  | { readonly id: number; readonly owner: string; readonly outcome: 'succeeded'; readonly result: string | null; readonly at: number }
+  | { readonly outcome: 'succeeded'; readonly result: string | null }
   | {
-      readonly id: number;
-      readonly owner: string;
       readonly outcome: 'failed';
       readonly error: JobErrorInfo;
-      readonly at: number;
       /** When to try again, or null if this was the last attempt. */
       readonly retryAt: number | null;
-    };
+      /** Its next attempt runs alone (see {@link ClaimRequest.isolated}): this one blocked its worker process. */
+      readonly isolate?: boolean;
+    }
+);
 
 /** A recurring job as given by `addAsRecurring`. Its signature is (service, method, name). */
 export interface RecurringSpec {
@@ -207,22 +282,34 @@ export interface JobFilter {
   readonly limit?: number;
 }
 
-/** Storage for jobs and recurring jobs. Every method is atomic. */
+/**
+ * Storage for jobs and recurring jobs. Every method is atomic.
+ *
+ * Liveness without clocks: a worker renews its leases by beating
+ * ({@link heartbeat}); another worker takes its jobs back only once it has
+ * itself watched that worker's beat stand still for a lease's length of its
+ * own monotonic time ({@link ownerBeats}, {@link abandon}). No lease is ever
+ * judged by comparing two hosts' wall clocks, so a clock step cannot take a
+ * live worker's jobs.
+ */
 export interface JobStore {
   /**
-   * Inserts one job and returns its id. With a `key`, if a job with the same
-   * service, method and key is waiting or running, nothing is inserted and
-   * that job's id is returned (decided by a unique index, so race-free).
+   * Inserts one job. With a `key`, if a job with the same service, method
+   * and key is waiting or running, nothing is inserted and that job's id is
+   * returned (decided by a unique index, so race-free). Resolves only once
+   * the job is durable in the database now in use: an add that went into a
+   * database deleted meanwhile is made again in the new one, or rejects.
    */
-  addJob(job: NewJob): Promise<number>;
+  addJob(job: NewJob): Promise<AddedJob>;
 
   /**
    * Inserts many jobs in one transaction (all or none); ids in the same
    * order. Keys behave as in {@link addJob}. `jobs` is iterated once, and may
    * build its rows as it goes: if it throws, nothing is inserted and the
-   * error is the rejection.
+   * error is the rejection. Durable as {@link addJob} is; an iterable that
+   * cannot be iterated twice is refused rather than added again.
    */
-  addJobs(jobs: Iterable<NewJob>): Promise<number[]>;
+  addJobs(jobs: Iterable<NewJob>): Promise<AddedJobs>;
 
   /**
    * Adds a recurring job, or replaces the one with the same signature. If the
@@ -233,59 +320,79 @@ export interface JobStore {
 
   /**
    * Atomically leases up to `limit` due jobs (highest priority, then earliest
-   * `runAt`, then oldest) to `owner` until `leaseUntil`, counting an attempt on each.
+   * `runAt`, then oldest) to `owner`, counting an attempt on each. Jobs
+   * claimed from a database deleted meanwhile are not handed out.
    */
-  claim(request: { readonly owner: string; readonly limit: number; readonly now: number; readonly leaseUntil: number }): Promise<ClaimedJob[]>;
+  claim(request: ClaimRequest): Promise<ClaimedJob[]>;
 
-  /** Records outcomes in one transaction. Returns the ids whose completion was refused because `owner` no longer holds the lease. */
-  complete(completions: readonly Completion[]): Promise<number[]>;
+  /**
+   * Records outcomes in one transaction. An outcome is recorded only if its
+   * `owner` holds that `attempt` of the job in that `database`; the rest are
+   * refused (nothing changes for them).
+   */
+  complete(completions: readonly Completion[]): Promise<Refusals>;
 
-  /** Records progress and notes of running jobs; updates for jobs `owner` no longer holds are dropped. */
+  /** Records progress and notes of running jobs; updates for attempts their owner no longer holds are dropped. */
   recordProgress(updates: readonly ProgressUpdate[]): Promise<void>;
 
-  /** The state, progress time and newest note of each job in `ids` that exists. */
-  pulse(ids: readonly number[]): Promise<JobPulse[]>;
+  /**
+   * The state, progress and newest note of each job in `ids` that exists.
+   * @throws DatabaseReplacedError if `database` is no longer the one in use.
+   */
+  pulse(database: string, ids: readonly number[]): Promise<JobPulse[]>;
 
-  /** The outcome of each job in `ids` that has finished (in one read, however many). */
-  outcomes(ids: readonly number[]): Promise<JobOutcome[]>;
+  /**
+   * The outcome of each job in `ids` that has finished (in one read, however many).
+   * @throws DatabaseReplacedError if `database` is no longer the one in use.
+   */
+  outcomes(database: string, ids: readonly number[]): Promise<JobOutcome[]>;
 
-  /** A job's notes with an id above `afterId`, oldest first. */
-  getJobNotes(id: number, afterId?: number): Promise<JobNote[]>;
+  /**
+   * A job's notes with an id above `afterId`, oldest first.
+   * @throws DatabaseReplacedError if `database` is given and no longer the one in use.
+   */
+  getJobNotes(id: number, afterId?: number, database?: string): Promise<JobNote[]>;
 
   /**
    * {@link complete} then {@link claim} in one transaction: the worker's usual
    * step (record what finished, refill the freed slots) costs one commit, not two.
    */
-  completeAndClaim(
-    completions: readonly Completion[],
-    request: { readonly owner: string; readonly limit: number; readonly now: number; readonly leaseUntil: number },
-  ): Promise<{ refused: number[]; claimed: ClaimedJob[] }>;
-
-  /** Extends every lease `owner` holds. */
-  heartbeat(owner: string, leaseUntil: number): Promise<void>;
-
-  /** Gives jobs back unstarted (shutdown after the grace period); the interrupted attempt is not counted. */
-  release(owner: string, ids: readonly number[], now: number): Promise<void>;
-
-  /** Returns jobs whose lease expired to `waiting`, or fails them if they have no attempts left. Returns how many. */
-  recoverExpiredLeases(now: number): Promise<number>;
+  completeAndClaim(completions: readonly Completion[], request: ClaimRequest): Promise<Refusals & { claimed: ClaimedJob[] }>;
 
   /**
-   * The same for every job `owner` holds, at once: its process is known to be
-   * dead. The attempt stays counted; `error` is recorded as that attempt's error.
+   * Renews every lease `owner` holds (its beat grows by one) and tells which
+   * of the attempts it believes it runs it no longer holds: taken back by
+   * another worker that thought it dead, or from a database deleted since.
+   * The worker aborts those.
+   * @param held the attempts the worker is running.
+   * @returns the ones of `held` it no longer holds.
    */
-  abandon(owner: string, now: number, error: JobErrorInfo): Promise<number>;
+  heartbeat(owner: string, held: readonly AttemptRef[], now: number): Promise<AttemptRef[]>;
+
+  /** Gives jobs back unstarted (shutdown); the interrupted attempt is not counted. Fenced like {@link complete}. */
+  release(owner: string, attempts: readonly AttemptRef[], now: number): Promise<void>;
+
+  /** The workers holding running jobs, with their beats (see the interface's note on liveness). */
+  ownerBeats(): Promise<OwnerBeat[]>;
+
+  /**
+   * Takes back every job `owner` holds: its process is known to be dead, or
+   * its beat stood still for a lease's length. Each goes back to waiting, or
+   * ends failed if it has no attempts left, or cancelled if someone asked to
+   * cancel it; the attempt stays counted and `error` is recorded as its error.
+   * With `beat`, only if the owner's beat is still that (it did not just
+   * come back to life). The owner is forgotten (see {@link retire}).
+   * @param options.isolate whether the jobs' next attempts run alone (their process was blocked).
+   * @returns how many jobs it took back.
+   */
+  abandon(owner: string, now: number, error: JobErrorInfo, options?: { readonly beat?: number; readonly isolate?: boolean }): Promise<number>;
 
   /**
    * `owner` has stopped and claims no more: the store may forget it. Called
    * last by a stopping worker, after it gave back what it still held; an
-   * owner that still holds jobs is kept (they go back by {@link abandon} or
-   * lease expiry). {@link abandon} forgets its owner too.
+   * owner that still holds jobs is kept (they go back by {@link abandon}).
    */
   retire(owner: string): Promise<void>;
-
-  /** Lease owners of running jobs. */
-  runningOwners(): Promise<string[]>;
 
   /** The jobs `owner` is running. */
   runningJobs(owner: string): Promise<RunningJob[]>;
@@ -311,7 +418,8 @@ export interface JobStore {
    * Goes on with a sweep over the jobs that deletes finished ones past their
    * retention: succeeded jobs that finished before `cutoffs.succeededBefore`,
    * failed and cancelled ones before `cutoffs.failedBefore` (null keeps
-   * them), with their errors and notes. The sweep reads the jobs a window
+   * them), with their errors and notes. The newest job is never deleted, so
+   * job ids are never handed out twice. The sweep reads the jobs a window
    * of ids at a time and deletes at most `budget.batch` per transaction (a
    * full batch looks at the same window again). A call reads up to
    * `budget.windows` windows and deletes up to `budget.batches` batches, and
@@ -335,8 +443,8 @@ export interface JobStore {
    */
   fireRecurring(id: number, expectedNextRunAt: number, fireTimes: readonly number[], nextRunAt: number, now: number): Promise<boolean>;
 
-  /** The earliest instant at which something (a waiting job or a recurring job) falls due, or null. */
-  nextWakeAt(): Promise<number | null>;
+  /** The earliest run time of any waiting job (due or not), or null if none waits. */
+  nextJobAt(): Promise<number | null>;
 
   getJob(id: number): Promise<JobRecord | undefined>;
   /** Every failed or lost attempt of a job, oldest first. */
@@ -352,7 +460,7 @@ export interface JobStore {
    * Calls `listener` when the store may have changed: `work` when jobs may
    * have become due or been cancelled here, `outcomes` when jobs finished or
    * reported progress here, `any` for another process's commit (or a
-   * reopened file). Cheap and coalesced; listeners re-read what they need.
+   * replaced database). Cheap and coalesced; listeners re-read what they need.
    * Returns an unsubscribe function.
    */
   onChange(listener: (change: StoreChange) => void): () => void;
