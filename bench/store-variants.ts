@@ -36,8 +36,8 @@ const OWNER = 'host.example:12345:abcdef12';
 /** What the raw variants bind for the owner: the id the store gives the first owner it registers (migration 0008). */
 const OWNER_ID = 1;
 const NOW = 1_000_000;
-const CLAIM = { owner: OWNER, leaseUntil: NOW + 30_000, now: NOW, limit: BATCH };
-const RAW_CLAIM = { ...CLAIM, owner: OWNER_ID };
+const CLAIM = { owner: OWNER, now: NOW, limit: BATCH, isolated: 'skip' } as const;
+const RAW_CLAIM = { owner: OWNER_ID, now: NOW, limit: BATCH };
 
 async function freshDatabase(): Promise<{ path: string; dispose: () => void }> {
   const dir = mkdtempSync(join(process.env.TMP_DIR ?? tmpdir(), 'store-variants-'));
@@ -55,9 +55,9 @@ type Step = (previous: readonly number[]) => number[];
 
 const SUCCESS_ROWS = `r(id, result, at) AS (VALUES ${Array.from({ length: BATCH }, () => '(?, ?, ?)').join(', ')})`;
 const DUE = `SELECT id FROM jobs WHERE state = 0 AND run_at <= @now ORDER BY priority DESC, run_at, id LIMIT @limit`;
-const LEASE = `UPDATE jobs SET state = 1, lease_owner = @owner, lease_until = @leaseUntil, attempts = attempts + 1, started_at = @now WHERE id IN (${DUE})`;
+const LEASE = `UPDATE jobs SET state = 1, lease_owner = @owner, attempts = attempts + 1, started_at = @now WHERE id IN (${DUE})`;
 const COMPLETE = `WITH ${SUCCESS_ROWS}
-  UPDATE jobs SET state = 2, result = r.result, finished_at = r.at, lease_owner = NULL, lease_until = NULL
+  UPDATE jobs SET state = 2, result = r.result, finished_at = r.at, lease_owner = NULL
     FROM r WHERE jobs.id = r.id AND +jobs.lease_owner = ? AND jobs.state = 1`;
 
 /** A batch bound as the completion statements bind it; a short last batch is padded with rows that match nothing. */
@@ -120,7 +120,7 @@ async function drain(name: string, path: string): Promise<number> {
       const { claimed } = await store.completeAndClaim(completions, CLAIM);
       if (claimed.length === 0) break;
       done += claimed.length;
-      completions = claimed.map((job) => ({ id: job.id, owner: OWNER, outcome: 'succeeded', result: 'null', at: NOW }));
+      completions = claimed.map((job) => ({ id: job.id, attempt: job.attempt, database: job.database, owner: OWNER, outcome: 'succeeded', result: 'null', at: NOW }));
     }
     const used = process.cpuUsage(cpu);
     await store.close();

@@ -83,8 +83,19 @@ export class SchemaTooNewError extends SchedulerError {
  * gone, and the job that has its id now is another one.
  */
 export class DatabaseReplacedError extends SchedulerError {
-  constructor(what: string, database: string) {
-    super('ERR_DATABASE_REPLACED', `${what} is gone: the jobs database (${database}) was deleted or replaced since`);
+  /** Where the database is: its file, or its server and schema. */
+  readonly location: string;
+
+  constructor(what: string, location: string) {
+    super('ERR_DATABASE_REPLACED', `${what} is gone: the jobs database (${location}) was deleted or replaced since`);
+    this.location = location;
+  }
+}
+
+/** The store was closed: waits on results and progress watches end with this. */
+export class StoreClosedError extends SchedulerError {
+  constructor(what: string) {
+    super('ERR_STORE_CLOSED', `${what}: the jobs store was closed`);
   }
 }
 

@@ -4,7 +4,7 @@ import { ConfigError, PluginError } from '../errors.ts';
 import type { ConfigService } from '../config/config-service.ts';
 import { durationMs, wholeNumber } from '../config/config-values.ts';
 import type { PluginManager } from '../plugins/plugin-manager.ts';
-import { EXIT_RECYCLE, Supervisor, type ChildMessage } from '../worker/supervisor.ts';
+import { CHILD_BEAT_MS, EXIT_RECYCLE, Supervisor, type ChildMessage } from '../worker/supervisor.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import { Worker } from '../worker/worker.ts';
 import { WorkerService } from '../worker/worker-service.ts';
@@ -35,10 +35,11 @@ export async function runApp(options: ProcessOptions): Promise<void> {
   const pm = await loadPlugins(config, logger, { ...options, role: 'app' });
   logger.info({ plugins: pm.plugins.map((p) => p.name) }, 'app started; stop with Ctrl-C or SIGTERM');
   const keepAlive = setInterval(() => {}, 1 << 30);
-  onShutdownSignal(logger, async () => {
+  const close = async (): Promise<void> => {
     clearInterval(keepAlive);
     await closeWorkerService(pm);
-  });
+  };
+  onShutdownSignal(logger, { graceful: close, force: close });
 }
 
 /**
@@ -63,18 +64,28 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
   let worker: Worker | undefined;
   let service: WorkerService | undefined;
   const grace = durationMs(config, 'worker.shutdownGraceSeconds') ?? 0;
-  const shutdown = async (): Promise<void> => {
-    await worker?.stop(grace);
-    await service?.store.close();
+  const handlers = {
+    graceful: async (): Promise<void> => {
+      await worker?.stop(grace);
+      await service?.store.close();
+    },
+    force: async (): Promise<void> => {
+      await worker?.stopNow();
+      await service?.store.close();
+    },
   };
   let stop: () => void;
   if (options.child) {
-    // The supervisor owns the terminal's Ctrl-C: it sends SIGTERM, and a lost parent means stop too.
+    // The supervisor owns the terminal's Ctrl-C: it forwards one SIGTERM (a second one later means hurry),
+    // and a lost parent means stop too: finish or hand back the jobs, and exit.
     process.on('SIGINT', () => {});
-    stop = onShutdownSignal(logger, shutdown, ['SIGTERM']);
-    process.on('disconnect', () => stop());
+    stop = onShutdownSignal(logger, handlers, ['SIGTERM']);
+    process.on('disconnect', () => {
+      logger.warn('lost the supervisor (its IPC channel closed): stopping');
+      stop();
+    });
   } else {
-    stop = onShutdownSignal(logger, shutdown);
+    stop = onShutdownSignal(logger, handlers);
   }
 
   const pm = await loadPlugins(config, logger, { ...options, role: 'worker' });
@@ -103,9 +114,12 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
   });
   worker.start();
   if (options.child) {
-    const send = (message: ChildMessage): void => { process.send?.(message); };
+    // Never throws: a supervisor gone mid-send is what 'disconnect' is for.
+    const send = (message: ChildMessage): void => {
+      if (process.connected) process.send?.(message, undefined, {}, () => {});
+    };
     send({ type: 'ready', owner: worker.owner });
-    setInterval(() => send({ type: 'beat' }), 1000).unref();
+    setInterval(() => send({ type: 'beat' }), CHILD_BEAT_MS).unref();
   }
 }
 
@@ -132,9 +146,15 @@ async function runSupervisor(config: ConfigService, options: WorkerProcessOption
     stopTimeoutMs: (durationMs(config, 'worker.shutdownGraceSeconds') ?? 0) + 5000,
   });
   // Handled before the children start: a signal during start-up stops them cleanly too.
-  onShutdownSignal(logger, async () => {
-    await supervisor.stop();
-    await service.store.close();
+  onShutdownSignal(logger, {
+    graceful: async () => {
+      await supervisor.stop();
+      await service.store.close();
+    },
+    force: async () => {
+      await supervisor.stopNow();
+      await service.store.close();
+    },
   });
   const failed = await supervisor.start();
   if (failed !== null) {

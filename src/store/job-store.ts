@@ -8,7 +8,7 @@
  */
 
 /** What kind of change {@link JobStore.onChange} reports. */
-export type StoreChange = 'work' | 'outcomes' | 'any';
+export type StoreChange = 'work' | 'outcomes' | 'any' | 'closed';
 
 /** A job's life: waiting → running → succeeded | failed | cancelled (running → waiting again on retry or lost lease). */
 export type JobState = 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
@@ -215,9 +215,7 @@ export interface AttemptError extends JobErrorInfo {
 }
 
 /** A running job as its worker's supervisor sees it. */
-export interface RunningJob {
-  readonly id: number;
-  readonly attempt: number;
+export interface RunningJob extends AttemptRef {
   readonly maxAttempts: number;
   readonly startedAt: number;
   readonly timeoutMs: number | null;
@@ -460,8 +458,9 @@ export interface JobStore {
    * Calls `listener` when the store may have changed: `work` when jobs may
    * have become due or been cancelled here, `outcomes` when jobs finished or
    * reported progress here, `any` for another process's commit (or a
-   * replaced database). Cheap and coalesced; listeners re-read what they need.
-   * Returns an unsubscribe function.
+   * replaced database), and `closed` once when the store is closed (listeners
+   * let go of it: nothing waiting on it may keep the process alive). Cheap
+   * and coalesced; listeners re-read what they need. Returns an unsubscribe function.
    */
   onChange(listener: (change: StoreChange) => void): () => void;
 

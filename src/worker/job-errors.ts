@@ -30,3 +30,14 @@ export class WorkerShutdownError extends SchedulerError {
     super('ERR_WORKER_SHUTDOWN', 'the worker is shutting down');
   }
 }
+
+/**
+ * This worker no longer holds the job: another worker took it back (it
+ * thought this one dead), or its database was deleted since. The job's
+ * signal fires with this; its outcome, if any, is not recorded.
+ */
+export class LeaseLostError extends SchedulerError {
+  constructor(message: string) {
+    super('ERR_LEASE_LOST', message);
+  }
+}

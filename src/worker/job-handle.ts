@@ -35,6 +35,12 @@ let outcomeOf: <T>(handle: JobHandle<T>, signal: AbortSignal | undefined) => Pro
 export class JobHandle<T = unknown> {
   /** The job's id in the store (`main.ts jobs show ID`). */
   readonly id: number;
+  /**
+   * The identity of the database the job is in. If that database is deleted
+   * (or its schema dropped), the handle rejects with `DatabaseReplacedError`
+   * rather than follow the job that gets the same id in the new one.
+   */
+  readonly database: string;
   readonly #watcher: ResultWatcher;
 
   static {
@@ -42,8 +48,9 @@ export class JobHandle<T = unknown> {
   }
 
   /** @internal Handles come from `worker.add*` and `worker.getJob`. */
-  constructor(id: number, watcher: ResultWatcher) {
+  constructor(id: number, database: string, watcher: ResultWatcher) {
     this.id = id;
+    this.database = database;
     this.#watcher = watcher;
   }
 
@@ -66,15 +73,19 @@ export class JobHandle<T = unknown> {
    * Calls `callback` with the job's progress reports (`ctx.progress`) and
    * notes or warnings (`ctx.note`, `ctx.warn`), from whichever process runs
    * it: first its latest progress and the notes it left so far, then each new
-   * one as it comes. Returns the unsubscribe function.
+   * one as it comes. The watch ends by itself once the job has finished (after
+   * its last reports), when its database is deleted, or when the store is
+   * closed (`onEnd` is then called); call the returned function to end it
+   * sooner. A watch keeps the process alive only while it lasts.
+   * @returns the unsubscribe function.
    */
-  onProgress(callback: (event: ProgressEvent) => void): () => void {
-    return this.#watcher.onProgress(this.id, callback);
+  onProgress(callback: (event: ProgressEvent) => void, onEnd?: () => void): () => void {
+    return this.#watcher.onProgress(this.database, this.id, callback, onEnd);
   }
 
   /** Waits until the job has finished (or `signal` fires) and gives its value or its error. */
   async #outcome(signal: AbortSignal | undefined): Promise<T> {
-    const outcome = await this.#watcher.whenFinished(this.id, signal);
+    const outcome = await this.#watcher.whenFinished(this.database, this.id, signal);
     if (outcome.state === 'succeeded') return (outcome.result === null ? undefined : deserialize(outcome.result)) as T;
     if (outcome.state === 'cancelled') throw new JobCancelledError();
     throw new JobFailedError(this.id, outcome.error ?? { name: 'Error', message: 'failed without an error' });

@@ -1,6 +1,6 @@
-import { hostname } from 'node:os';
 import type { Logger } from '../log/logger.ts';
 import type { JobStore } from '../store/job-store.ts';
+import { isOwnerDead } from './owner-identity.ts';
 
 /** How long finished jobs are kept; null keeps them forever. */
 export interface Retention {
@@ -18,49 +18,62 @@ export interface Retention {
  */
 const PRUNE_BUDGET = { batch: 500, batches: 10, windows: 2 };
 
-/** A lease owner id: `host:pid:random`. */
-export function ownerId(random: string, pid = process.pid, host = hostname()): string {
-  return `${host}:${pid}:${random}`;
-}
-
 /**
- * Whether the process that owns a lease is known to be gone: it ran on this
- * host and its pid no longer exists. Owners on other hosts, and pids that
- * exist (even if reused by another program), are left to lease expiry.
+ * Finds the workers that stopped renewing their leases, by watching their
+ * heartbeat counts ({@link JobStore.ownerBeats}) on this process's
+ * monotonic clock: an owner whose count has not moved for `leaseMs` since
+ * this watcher first saw it at that count has stopped, whatever any wall
+ * clock says. A wall-clock step (NTP, a VM resumed, `date -s`) therefore
+ * takes no live worker's jobs; a watcher that just started waits a lease's
+ * length before it judges anyone, unless the owner's pid is gone here.
  */
-export function isOwnerDead(owner: string, host = hostname()): boolean {
-  const parts = owner.split(':');
-  if (parts.length < 3 || parts.slice(0, -2).join(':') !== host) return false;
-  const pid = Number(parts[parts.length - 2]);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    // EPERM: it exists but is not ours to signal.
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
+export class BeatWatch {
+  readonly #leaseMs: number;
+  readonly #monotonic: () => number;
+  /** Per owner: the beat last seen, and when (monotonic) it was first seen at that beat. */
+  #seen = new Map<string, { beat: number; since: number }>();
 
-/**
- * Takes back the jobs of workers that died: at once when they ran on this
- * host and their process is gone, at lease expiry otherwise.
- * @returns how many jobs went back to waiting (or failed, out of attempts).
- */
-export async function takeBackLostJobs(store: JobStore, now: number, log: Logger): Promise<number> {
-  let recovered = 0;
-  for (const owner of await store.runningOwners()) {
-    if (!isOwnerDead(owner)) continue;
-    const count = await store.abandon(owner, now, {
-      name: 'WorkerLostError',
-      message: `the worker process running this job (${owner}) died`,
-    });
-    if (count > 0) log.warn({ owner, jobs: count }, 'took back jobs of a worker process that died');
-    recovered += count;
+  constructor(leaseMs: number, monotonic: () => number) {
+    this.#leaseMs = leaseMs;
+    this.#monotonic = monotonic;
   }
-  const expired = await store.recoverExpiredLeases(now);
-  if (expired > 0) log.warn({ jobs: expired }, 'took back jobs whose worker stopped heart-beating');
-  return recovered + expired;
+
+  /**
+   * Takes back the jobs of workers that died: at once when their process is
+   * known to be gone (same host and pid namespace, pid gone), once their beat
+   * stood still for a lease's length otherwise.
+   * @param self this worker's owner name, never judged.
+   * @returns how many jobs went back to waiting (or failed, out of attempts).
+   */
+  async takeBackLostJobs(store: JobStore, self: string, now: number, log: Logger): Promise<number> {
+    const at = this.#monotonic();
+    const seen = new Map<string, { beat: number; since: number }>();
+    let recovered = 0;
+    for (const { owner, beat } of await store.ownerBeats()) {
+      if (owner === self) continue;
+      if (isOwnerDead(owner)) {
+        const count = await store.abandon(owner, now, { name: 'WorkerLostError', message: `the worker process running this job (${owner}) died` });
+        if (count > 0) log.warn({ owner, jobs: count }, 'took back jobs of a worker process that died');
+        recovered += count;
+        continue;
+      }
+      const last = this.#seen.get(owner);
+      const since = last !== undefined && last.beat === beat ? last.since : at;
+      if (at - since < this.#leaseMs) {
+        seen.set(owner, { beat, since });
+        continue;
+      }
+      const count = await store.abandon(owner, now, {
+        name: 'LeaseExpiredError',
+        message: `the worker running this job (${owner}) stopped renewing its lease: no heartbeat for ${Math.round((at - since) / 1000)} s`,
+      }, { beat });
+      if (count > 0) log.warn({ owner, jobs: count }, 'took back jobs of a worker that stopped heart-beating');
+      recovered += count;
+    }
+    // Only owners still holding jobs are remembered: the map never outgrows the workers alive.
+    this.#seen = seen;
+    return recovered;
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { DatabaseReplacedError, StoreClosedError } from '../errors.ts';
 import type { JobNote, JobOutcome, JobStore, Progress } from '../store/job-store.ts';
 
 /** What `handle.onProgress` callbacks receive. */
@@ -5,8 +6,15 @@ export type ProgressEvent =
   | ({ readonly type: 'progress' } & Progress)
   | { readonly type: 'note' | 'warning'; readonly message: string; readonly at: number };
 
+interface FinishWaiter {
+  readonly resolve: (outcome: JobOutcome) => void;
+  readonly reject: (error: unknown) => void;
+}
+
 interface ProgressWatch {
   readonly callbacks: Set<(event: ProgressEvent) => void>;
+  /** Called when the watch ends by itself: its job finished, its database is gone, or the store closed. */
+  readonly ends: Set<() => void>;
   lastProgressAt: number | null;
   lastNoteId: number;
 }
@@ -24,16 +32,22 @@ const FALLBACK_CHECK_MS = 1000;
 
 /**
  * One listener per process for every job someone awaits (aws-flow's
- * ResultWorker): on each change signal from the store it asks, in one query,
- * which awaited jobs have finished and how (and in one more how the jobs
- * whose progress is watched stand), and settles or notifies only those that
- * changed. Nothing polls the database in a tight loop, however many jobs are
- * awaited.
+ * ResultWorker): on each change signal from the store it asks, in one query
+ * per database, which awaited jobs have finished and how (and in one more
+ * how the jobs whose progress is watched stand), and settles or notifies
+ * only those that changed. Nothing polls the database in a tight loop,
+ * however many jobs are awaited.
+ *
+ * Jobs are known by id within a database identity (see
+ * {@link JobStore.addJob}): a wait on a job of a database deleted since
+ * rejects with {@link DatabaseReplacedError}; it never settles with the job
+ * that got the same id in the new database.
  */
 export class ResultWatcher {
   readonly #store: JobStore;
-  readonly #finishWaiters = new Map<number, Set<(outcome: JobOutcome) => void>>();
-  readonly #progressWatches = new Map<number, ProgressWatch>();
+  /** By database identity, then job id. */
+  readonly #finishWaiters = new Map<string, Map<number, Set<FinishWaiter>>>();
+  readonly #progressWatches = new Map<string, Map<number, ProgressWatch>>();
   #unsubscribe: (() => void) | undefined;
   #fallback: NodeJS.Timeout | undefined;
   /** When the last look started and how long its queries took, on `performance.now()`'s clock. */
@@ -48,25 +62,30 @@ export class ResultWatcher {
   }
 
   /** Resolves with how the job ended once it has finished (succeeded, failed or cancelled). */
-  whenFinished(id: number, signal?: AbortSignal): Promise<JobOutcome> {
+  whenFinished(database: string, id: number, signal?: AbortSignal): Promise<JobOutcome> {
     return new Promise<JobOutcome>((resolve, reject) => {
       // An aborted signal fires no more events: listening to it would wait forever.
       if (signal?.aborted === true) {
         reject(signal.reason);
         return;
       }
-      let waiters = this.#finishWaiters.get(id);
-      if (waiters === undefined) this.#finishWaiters.set(id, (waiters = new Set()));
-      const done = (outcome: JobOutcome): void => {
-        signal?.removeEventListener('abort', abort);
-        resolve(outcome);
+      const waiters = entry(this.#finishWaiters, database, id, () => new Set<FinishWaiter>());
+      const waiter: FinishWaiter = {
+        resolve: (outcome) => {
+          signal?.removeEventListener('abort', abort);
+          resolve(outcome);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', abort);
+          reject(error);
+        },
       };
       const abort = (): void => {
-        this.#finishWaiters.get(id)?.delete(done);
-        this.#forget(id);
+        waiters.delete(waiter);
+        this.#forget(database, id);
         reject(signal?.reason);
       };
-      waiters.add(done);
+      waiters.add(waiter);
       signal?.addEventListener('abort', abort, { once: true });
       this.#activate();
       this.#requestCheck();
@@ -75,34 +94,56 @@ export class ResultWatcher {
 
   /**
    * Calls `callback` with the job's latest progress and every note it left so
-   * far, then with each new one. Returns the unsubscribe function.
+   * far, then with each new one, until the job finishes (its last reports
+   * included) or the returned function is called. `onEnd` is called when the
+   * watch ends by itself.
+   * @returns the unsubscribe function.
    */
-  onProgress(id: number, callback: (event: ProgressEvent) => void): () => void {
-    let watch = this.#progressWatches.get(id);
-    if (watch === undefined) {
-      watch = { callbacks: new Set(), lastProgressAt: null, lastNoteId: 0 };
-      this.#progressWatches.set(id, watch);
-    }
+  onProgress(database: string, id: number, callback: (event: ProgressEvent) => void, onEnd?: () => void): () => void {
+    const watch = entry(this.#progressWatches, database, id, (): ProgressWatch => ({ callbacks: new Set(), ends: new Set(), lastProgressAt: null, lastNoteId: 0 }));
     watch.callbacks.add(callback);
+    if (onEnd !== undefined) watch.ends.add(onEnd);
     this.#activate();
     this.#requestCheck();
     return () => {
       watch.callbacks.delete(callback);
-      if (watch.callbacks.size === 0) this.#progressWatches.delete(id);
-      this.#forget(id);
+      if (onEnd !== undefined) watch.ends.delete(onEnd);
+      if (watch.callbacks.size === 0) this.#progressWatches.get(database)?.delete(id);
+      this.#forget(database, id);
     };
+  }
+
+  /**
+   * Ends every wait and watch: pending results reject with `error`, progress
+   * watches end. The store is closing; nothing may keep the process alive.
+   */
+  closeAll(error: Error): void {
+    for (const [database, byId] of this.#finishWaiters) {
+      for (const [id, waiters] of byId) {
+        for (const waiter of waiters) waiter.reject(error);
+        byId.delete(id);
+        this.#forget(database, id);
+      }
+    }
+    for (const [database, byId] of this.#progressWatches) {
+      for (const id of [...byId.keys()]) this.#endWatch(database, id);
+    }
   }
 
   #activate(): void {
     if (this.#unsubscribe !== undefined) return;
     this.#unsubscribe = this.#store.onChange((change) => {
-      if (change !== 'work') this.#requestCheck();
+      if (change === 'closed') this.closeAll(new StoreClosedError('stopped waiting'));
+      else if (change !== 'work') this.#requestCheck();
     });
     this.#fallback = setInterval(() => this.#requestCheck(), FALLBACK_CHECK_MS);
   }
 
-  #forget(id: number): void {
-    if (this.#finishWaiters.get(id)?.size === 0) this.#finishWaiters.delete(id);
+  #forget(database: string, id: number): void {
+    const waiters = this.#finishWaiters.get(database);
+    if (waiters?.get(id)?.size === 0) waiters.delete(id);
+    if (waiters?.size === 0) this.#finishWaiters.delete(database);
+    if (this.#progressWatches.get(database)?.size === 0) this.#progressWatches.delete(database);
     if (this.#finishWaiters.size > 0 || this.#progressWatches.size > 0) return;
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
@@ -134,17 +175,36 @@ export class ResultWatcher {
     this.#lastCheck = started;
     try {
       // Watched jobs first, so a job's last progress is reported before its result settles.
-      if (this.#progressWatches.size > 0) {
-        for (const pulse of await this.#store.pulse([...this.#progressWatches.keys()])) {
-          const watch = this.#progressWatches.get(pulse.id);
-          if (watch !== undefined) await this.#reportProgress(pulse.id, watch, pulse.progressAt, pulse.lastNoteId);
+      for (const [database, watches] of [...this.#progressWatches]) {
+        try {
+          for (const pulse of await this.#store.pulse(database, [...watches.keys()])) {
+            const watch = watches.get(pulse.id);
+            if (watch === undefined) continue;
+            await this.#reportProgress(database, pulse.id, watch, pulse.progress, pulse.lastNoteId);
+            if (pulse.state === 'succeeded' || pulse.state === 'failed' || pulse.state === 'cancelled') this.#endWatch(database, pulse.id);
+          }
+        } catch (error) {
+          if (!(error instanceof DatabaseReplacedError)) throw error;
+          for (const id of [...watches.keys()]) this.#endWatch(database, id);
         }
       }
-      // Only the awaited jobs that have finished come back, with their outcomes: one query, however many wait.
-      const outcomes = this.#finishWaiters.size > 0 ? await this.#store.outcomes([...this.#finishWaiters.keys()]) : [];
+      // Only the awaited jobs that have finished come back, with their outcomes: one query per database, however many wait.
+      const settled: [string, JobOutcome][] = [];
+      for (const [database, waiters] of [...this.#finishWaiters]) {
+        try {
+          for (const outcome of await this.#store.outcomes(database, [...waiters.keys()])) settled.push([database, outcome]);
+        } catch (error) {
+          if (!(error instanceof DatabaseReplacedError)) throw error;
+          for (const [id, set] of waiters) {
+            for (const waiter of set) waiter.reject(new DatabaseReplacedError(`job ${id}`, error.location));
+            waiters.delete(id);
+          }
+          this.#forget(database, -1);
+        }
+      }
       // The cost of looking, which grows with the jobs awaited; not what their waiters do once settled.
       this.#lastCheckMs = performance.now() - started;
-      for (const outcome of outcomes) this.#settle(outcome);
+      for (const [database, outcome] of settled) this.#settle(database, outcome);
     } catch {
       // A failed check (the file being replaced, a busy database) is retried by the next signal or the fallback.
     } finally {
@@ -153,23 +213,37 @@ export class ResultWatcher {
     if (this.#again) this.#requestCheck();
   }
 
-  #settle(outcome: JobOutcome): void {
-    const waiters = this.#finishWaiters.get(outcome.id);
-    if (waiters === undefined) return;
-    this.#finishWaiters.delete(outcome.id);
-    for (const resolve of waiters) resolve(outcome);
-    this.#forget(outcome.id);
+  #settle(database: string, outcome: JobOutcome): void {
+    const byId = this.#finishWaiters.get(database);
+    const waiters = byId?.get(outcome.id);
+    if (byId === undefined || waiters === undefined) return;
+    byId.delete(outcome.id);
+    for (const waiter of waiters) waiter.resolve(outcome);
+    this.#forget(database, outcome.id);
   }
 
-  async #reportProgress(id: number, watch: ProgressWatch, progressAt: number | null, lastNoteId: number): Promise<void> {
+  #endWatch(database: string, id: number): void {
+    const watch = this.#progressWatches.get(database)?.get(id);
+    if (watch === undefined) return;
+    this.#progressWatches.get(database)?.delete(id);
+    for (const end of watch.ends) {
+      try {
+        end();
+      } catch {
+        // The caller's bug; it must not stop the watcher.
+      }
+    }
+    this.#forget(database, id);
+  }
+
+  async #reportProgress(database: string, id: number, watch: ProgressWatch, progress: Progress | null, lastNoteId: number): Promise<void> {
     const events: ProgressEvent[] = [];
-    if (progressAt !== null && progressAt !== watch.lastProgressAt) {
-      watch.lastProgressAt = progressAt;
-      const progress = (await this.#store.getJob(id))?.progress;
-      if (progress != null) events.push({ type: 'progress', ...progress });
+    if (progress !== null && progress.at !== watch.lastProgressAt) {
+      watch.lastProgressAt = progress.at;
+      events.push({ type: 'progress', ...progress });
     }
     if (lastNoteId > watch.lastNoteId) {
-      const notes: JobNote[] = await this.#store.getJobNotes(id, watch.lastNoteId);
+      const notes: JobNote[] = await this.#store.getJobNotes(id, watch.lastNoteId, database);
       watch.lastNoteId = lastNoteId;
       for (const note of notes) events.push({ type: note.level, message: note.message, at: note.at });
     }
@@ -184,4 +258,13 @@ export class ResultWatcher {
       }
     }
   }
+}
+
+/** `maps.get(database).get(id)`, made with `make` where missing. */
+function entry<T>(maps: Map<string, Map<number, T>>, database: string, id: number, make: () => T): T {
+  let byId = maps.get(database);
+  if (byId === undefined) maps.set(database, (byId = new Map()));
+  let value = byId.get(id);
+  if (value === undefined) byId.set(id, (value = make()));
+  return value;
 }

@@ -1,6 +1,7 @@
 import { JobTargetError, SerializationError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Clock } from '../schedule/clock.ts';
+import { setLongTimeout, type LongTimeout } from '../schedule/long-timer.ts';
 import { deserialize, serialize } from '../serialization/payload.ts';
 import type { ClaimedJob, Completion, JobErrorInfo } from '../store/job-store.ts';
 import { retryDelayMs, type BackoffOptions } from './backoff.ts';
@@ -17,15 +18,17 @@ export interface JobRunner {
   readonly resolve: (service: string, method: string) => JobTarget;
   readonly owner: string;
   readonly clock: Clock;
+  /** Durations: a clock that never steps. */
+  readonly monotonic: () => number;
   readonly backoff: BackoffOptions;
   readonly random: () => number;
   readonly log: Logger;
   /** Applies to jobs stored without a timeout; null for none. */
   readonly defaultTimeoutMs: number | null;
   /**
-   * Called when an attempt was ended by its signal (timeout, cancellation,
-   * shutdown) but the method has not returned: it may still be running.
-   * `settled` resolves when it finally does.
+   * Called when an attempt was ended by its signal (timeout, cancellation)
+   * but the method has not returned: it may still be running. `settled`
+   * resolves when it finally does.
    */
   readonly onLingering: (jobId: number, settled: Promise<unknown>) => void;
   /** Where `ctx.progress`, `ctx.note` and `ctx.warn` go until the worker writes them. */
@@ -34,16 +37,38 @@ export interface JobRunner {
   readonly onProgress: () => void;
   /** Largest result, in bytes of stored text. */
   readonly maxResultBytes: number;
-  /** Called once per attempt, when it ends; `attempt.completion` is its outcome. */
+  /**
+   * Called once per attempt, when its method has settled (or, for an
+   * attempt given back or lost, when it was): `attempt.end` says what to do.
+   */
   readonly finished: (attempt: JobAttempt) => void;
 }
 
 /**
+ * How an attempt ended, as far as the store goes: `record` its outcome;
+ * `release` it unfinished (the worker is shutting down: the attempt is not
+ * counted); `drop` it (the store no longer holds it for this worker: taken
+ * back by another, or its database was deleted; nothing to write).
+ */
+export type AttemptEnd =
+  | { readonly kind: 'record'; readonly completion: Completion }
+  | { readonly kind: 'release' }
+  | { readonly kind: 'drop' };
+
+const RELEASE: AttemptEnd = { kind: 'release' };
+const DROP: AttemptEnd = { kind: 'drop' };
+
+/**
  * One attempt at a claimed job: resolve → call → serialize, and whatever
- * happens turned into the outcome to record, handed to `runner.finished`
- * exactly once. An attempt ends when the method settles or when it is aborted
- * (timeout, cancellation, shutdown), whichever comes first, so a method that
- * ignores its signal cannot hold its slot.
+ * happens turned into how it ends ({@link AttemptEnd}), handed to
+ * `runner.finished` exactly once, when the method has settled.
+ *
+ * An attempt is decided when the method settles or when it is aborted
+ * (timeout, cancellation, shutdown, a lease lost), whichever comes first;
+ * but a method that ignores its signal may still be running, so an aborted
+ * attempt stays the worker's (its slot taken, its lease renewed) until the
+ * method settles or the process is gone: a timed-out attempt never runs at
+ * the same time as its own retry. Only then is its outcome recorded.
  *
  * A class with its state in fields, not a nest of closures: the worker makes
  * one per job, and per-job allocations are most of its cost on short jobs.
@@ -51,14 +76,19 @@ export interface JobRunner {
  */
 export class JobAttempt implements FinishedJob {
   readonly job: ClaimedJob;
+  /** Wall-clock start, as recorded. */
   readonly startedAt: number;
-  /** Set when the attempt ends. */
-  completion!: Completion;
+  readonly #startedMono: number;
+  /** How it ended; set once decided (see {@link decided}). */
+  end: AttemptEnd = DROP;
+  /** How long the attempt took, on the monotonic clock; set when decided. */
+  durationMs = 0;
   /** @internal Where the worker keeps it while it runs ({@link RunningAttempts}); -1 when not running. */
   slot = -1;
   readonly #runner: JobRunner;
-  #ended = false;
-  #timer: NodeJS.Timeout | undefined;
+  #decided = false;
+  #settled = false;
+  #timer: LongTimeout | undefined;
   // Made only if the method looks at ctx.signal: most never do, and it is not free.
   #controller: AbortController | undefined;
   #abortReason: Error | undefined;
@@ -69,23 +99,53 @@ export class JobAttempt implements FinishedJob {
     this.job = job;
     this.#runner = runner;
     this.startedAt = runner.clock.now();
+    this.#startedMono = runner.monotonic();
+  }
+
+  /** The outcome of {@link FinishedJob}: the completion to record, if this attempt has one. */
+  get completion(): Completion | undefined {
+    return this.end.kind === 'record' ? this.end.completion : undefined;
+  }
+
+  /** Whether how it ends is known (its method may still be running: see {@link lingering}). */
+  get decided(): boolean {
+    return this.#decided;
+  }
+
+  /** Aborted, but its method has not settled: it may still be running. */
+  get lingering(): boolean {
+    return this.#decided && !this.#settled;
   }
 
   /** Calls the method. Its outcome may be reported before this returns (a method that throws at once). */
   start(): void {
     const timeoutMs = this.job.timeoutMs ?? this.#runner.defaultTimeoutMs;
-    if (timeoutMs !== null) this.#timer = setTimeout(timeOut, timeoutMs, this, timeoutMs);
+    if (timeoutMs !== null) this.#timer = setLongTimeout(() => this.abort(new JobTimeoutError(timeoutMs)), timeoutMs);
     this.#work = this.#run();
   }
 
-  /** Ends the attempt now with `reason` (a timeout, a cancellation, shutdown) and fires the job's signal. */
-  abort(reason: Error): void {
-    if (this.#ended || this.#abortReason !== undefined) return;
-    this.#abortReason = reason;
-    this.#controller?.abort(reason);
-    // The method has not returned: it may still be running, and only its settling ends #work.
-    if (this.#work !== undefined) this.#runner.onLingering(this.job.id, this.#work);
+  /**
+   * Decides the attempt now with `reason` (a timeout, a cancellation) and
+   * fires the job's signal; the outcome is recorded once the method
+   * settles. With `end` (`release` at shutdown, `drop` for a lease lost),
+   * that is how it ends instead, even if it was decided already: an
+   * outcome the worker can no longer record, or will not.
+   */
+  abort(reason: Error, end?: AttemptEnd): void {
+    if (this.#settled) return;
+    if (end === undefined && this.#decided) return;
+    if (this.#abortReason === undefined) {
+      this.#abortReason = reason;
+      this.#controller?.abort(reason);
+    }
+    if (end !== undefined) {
+      if (this.#decided) this.end = end;
+      else this.#decide(end);
+      return;
+    }
     this.#fail(reason);
+    // The method has not returned: it may still be running, and only its settling finishes the attempt.
+    if (this.#work !== undefined) this.#runner.onLingering(this.job.id, this.#work);
   }
 
   /** @internal For {@link AttemptContext}. */
@@ -114,29 +174,34 @@ export class JobAttempt implements FinishedJob {
       if (runner.log.isLevelEnabled('debug')) this.log.debug({ attempt: job.attempt }, 'job started');
       value = await target.fn.call(target.thisArg, deserialize(job.params), new AttemptContext(this));
     } catch (error) {
-      if (!this.#ended) this.#fail(error);
+      if (!this.#decided) this.#fail(error);
+      this.#settle();
       return;
     }
-    if (this.#ended) return;
-    let result: string | null;
-    try {
-      // Most methods return nothing: stored as NULL, which reads back as undefined, not 51 bytes of superjson a job.
-      result = value === undefined ? null : serialize(value, 'result', runner.maxResultBytes);
-    } catch (error) {
-      this.#fail(error);
-      return;
+    if (!this.#decided) {
+      let result: string | null | undefined;
+      try {
+        // Most methods return nothing: stored as NULL, which reads back as undefined, not 51 bytes of superjson a job.
+        result = value === undefined ? null : serialize(value, 'result', runner.maxResultBytes);
+      } catch (error) {
+        this.#fail(error);
+      }
+      if (result !== undefined) {
+        if (runner.log.isLevelEnabled('debug')) this.log.debug('job succeeded');
+        this.#decide({ kind: 'record', completion: { id: job.id, attempt: job.attempt, database: job.database, owner: runner.owner, outcome: 'succeeded', result, at: runner.clock.now() } });
+      }
     }
-    if (runner.log.isLevelEnabled('debug')) this.log.debug('job succeeded');
-    this.#end({ id: job.id, owner: runner.owner, outcome: 'succeeded', result, at: runner.clock.now() });
+    this.#settle();
   }
 
   #fail(error: unknown): void {
     const { job } = this;
     const runner = this.#runner;
     const at = runner.clock.now();
+    const ref = { id: job.id, attempt: job.attempt, database: job.database, owner: runner.owner, at };
     if (error instanceof JobCancelledError) {
       this.log.info('job cancelled');
-      this.#end({ id: job.id, owner: runner.owner, outcome: 'cancelled', error: errorInfo(error), at });
+      this.#decide({ kind: 'record', completion: { ...ref, outcome: 'cancelled', error: errorInfo(error) } });
       return;
     }
     const final = isPermanent(error) || job.attempt >= job.maxAttempts;
@@ -145,20 +210,28 @@ export class JobAttempt implements FinishedJob {
       { err: error, attempt: job.attempt, maxAttempts: job.maxAttempts, ...(retryAt === null ? {} : { retryAt: new Date(retryAt).toISOString() }) },
       retryAt === null ? 'job failed' : 'job attempt failed; will retry',
     );
-    this.#end({ id: job.id, owner: runner.owner, outcome: 'failed', error: errorInfo(error), at, retryAt });
+    this.#decide({ kind: 'record', completion: { ...ref, outcome: 'failed', error: errorInfo(error), retryAt } });
   }
 
-  #end(completion: Completion): void {
-    this.#ended = true;
-    clearTimeout(this.#timer);
-    this.completion = completion;
+  #decide(end: AttemptEnd): void {
+    this.#decided = true;
+    this.#timer?.clear();
+    this.end = end;
+    this.durationMs = this.#runner.monotonic() - this.#startedMono;
+  }
+
+  /** The method returned or threw: the attempt is over in this process. */
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
     this.#runner.finished(this);
   }
 }
 
-function timeOut(attempt: JobAttempt, timeoutMs: number): void {
-  attempt.abort(new JobTimeoutError(timeoutMs));
-}
+/** How an attempt given back at shutdown ends. */
+export const RELEASED = RELEASE;
+/** How an attempt the store no longer holds for this worker ends. */
+export const DROPPED = DROP;
 
 /**
  * The `ctx` a job method gets. Its functions are made on first use and bound,
@@ -197,7 +270,7 @@ class AttemptContext implements JobContext {
   get progress(): JobContext['progress'] {
     const { runner } = this.#attempt;
     return (this.#progress ??= (current, total) => {
-      runner.progress.progress(this.id, current, total, runner.clock.now());
+      runner.progress.progress(this.#attempt.job, current, total, runner.clock.now());
       runner.onProgress();
     });
   }
@@ -205,7 +278,7 @@ class AttemptContext implements JobContext {
   get note(): JobContext['note'] {
     const { runner } = this.#attempt;
     return (this.#note ??= (message) => {
-      runner.progress.note(this.id, 'note', message, runner.clock.now());
+      runner.progress.note(this.#attempt.job, 'note', message, runner.clock.now());
       runner.onProgress();
     });
   }
@@ -213,7 +286,7 @@ class AttemptContext implements JobContext {
   get warn(): JobContext['warn'] {
     const { runner } = this.#attempt;
     return (this.#warn ??= (message) => {
-      runner.progress.note(this.id, 'warning', message, runner.clock.now());
+      runner.progress.note(this.#attempt.job, 'warning', message, runner.clock.now());
       this.#attempt.log.warn(message);
       runner.onProgress();
     });

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../log/logger.ts';
-import { systemClock, type Clock } from '../schedule/clock.ts';
+import { monotonicOf, systemClock, type Clock } from '../schedule/clock.ts';
 import type { JobStore, RunningJob } from '../store/job-store.ts';
 import { retryDelayMs } from './backoff.ts';
 import { JobTimeoutError } from './job-errors.ts';
@@ -10,6 +10,18 @@ export type ChildMessage = { readonly type: 'ready'; readonly owner: string } | 
 
 /** Exit status a worker child uses to ask to be replaced (a job method would not stop). */
 export const EXIT_RECYCLE = 75;
+
+/** How often a worker child sends its beat over IPC. */
+export const CHILD_BEAT_MS = 1000;
+
+/**
+ * A child that has sent no beat for this long has a blocked event loop (its
+ * beats come every second): only then is a job past its timeout taken for a
+ * busy loop that nothing but killing the process stops. A responsive child
+ * ends a lingering method itself, by finishing its other jobs and asking to
+ * be replaced.
+ */
+const BLOCKED_AFTER_MS = 2.5 * CHILD_BEAT_MS;
 
 /** Options for {@link Supervisor}. Durations in milliseconds. */
 export interface SupervisorOptions {
@@ -29,40 +41,51 @@ export interface SupervisorOptions {
   readonly checkIntervalMs?: number;
   /** How long children may drain on stop before they are killed. @default 35000 */
   readonly stopTimeoutMs?: number;
+  /** On a forced stop, how long children may take to hand their jobs back before they are killed. @default 5000 */
+  readonly forceTimeoutMs?: number;
   readonly clock?: Clock;
 }
 
 interface Child {
   readonly process: ChildProcess;
+  /** Monotonic: see {@link Clock.monotonic}. */
   readonly startedAt: number;
   owner: string | undefined;
+  /** Monotonic time of its last IPC message. */
   lastBeat: number;
+  /** Monotonic time each running job (by id and attempt) was first seen running in it. */
+  seen: Map<string, number>;
   /** Why this supervisor killed it, so the exit can be accounted for. */
-  killedFor: { readonly reason: 'timeout'; readonly jobs: readonly RunningJob[] } | { readonly reason: 'stuck' } | undefined;
+  killedFor: { readonly reason: 'timeout'; readonly jobs: readonly RunningJob[] } | { readonly reason: 'stuck' } | { readonly reason: 'shutdown' } | undefined;
 }
 
 /**
  * `main.ts --worker`: keeps `processes` worker children running. It restarts
  * a child that dies (its jobs go back at once, not a lease later), kills one
- * whose job runs past its timeout or whose event loop is blocked (a busy
- * loop cannot be stopped any other way), and records what that did to the
- * jobs: the timed-out job's attempt fails with a timeout error; the other
- * jobs it was running go back unfinished, their attempt not counted.
+ * whose job runs past its timeout in a blocked event loop or whose event loop
+ * is blocked for long (a busy loop cannot be stopped any other way), and
+ * records what that did to the jobs: the timed-out job's attempt fails with a
+ * timeout error and its next attempt runs alone; the other jobs it was
+ * running go back unfinished, their attempt not counted. Every duration is
+ * measured on the monotonic clock: a wall-clock step kills nothing.
  */
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
+  readonly #monotonic: () => number;
   readonly #children = new Set<Child>();
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
   #recentCrashes = 0;
   #startupFailure: ((code: number) => void) | undefined;
+  #exits: Promise<void> | undefined;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#log = options.logger;
     this.#clock = options.clock ?? systemClock;
+    this.#monotonic = monotonicOf(this.#clock);
   }
 
   /**
@@ -83,35 +106,75 @@ export class Supervisor {
     return null;
   }
 
-  /** Asks every child to drain (SIGTERM) and waits for them; kills those that do not exit in time. */
-  async stop(): Promise<void> {
+  /**
+   * Asks every child to drain (one SIGTERM each) and waits for them; kills
+   * those that do not exit in time, and gives their jobs back uncounted.
+   * Calling it again returns the same stop.
+   */
+  stop(): Promise<void> {
+    if (this.#exits !== undefined) return this.#exits;
     this.#stopping = true;
     clearInterval(this.#timer);
+    this.#exits = this.#stopChildren(this.#options.stopTimeoutMs ?? 35_000);
+    return this.#exits;
+  }
+
+  /**
+   * A second, deliberate stop request: every child is asked again (a second
+   * SIGTERM, which makes it hand its jobs back at once), and killed if it
+   * does not exit within `forceTimeoutMs`; the jobs of a killed child are
+   * given back uncounted. Resolves when every child has exited.
+   */
+  async stopNow(): Promise<void> {
+    const stopping = this.stop();
+    const deadline = this.#options.forceTimeoutMs ?? 5000;
+    for (const child of this.#children) {
+      if (child.process.exitCode !== null || child.process.signalCode !== null) continue;
+      child.process.kill('SIGTERM');
+      setTimeout(() => this.#kill(child, 'shutdown'), deadline).unref();
+    }
+    await stopping;
+  }
+
+  async #stopChildren(timeoutMs: number): Promise<void> {
     const exits = [...this.#children].map((child) => new Promise<void>((resolve) => {
       if (child.process.exitCode !== null || child.process.signalCode !== null) return resolve();
       child.process.once('exit', () => resolve());
       child.process.kill('SIGTERM');
-      setTimeout(() => child.process.kill('SIGKILL'), this.#options.stopTimeoutMs ?? 35_000).unref();
+      setTimeout(() => this.#kill(child, 'shutdown'), timeoutMs).unref();
     }));
     await Promise.all(exits);
     // Let the exit handlers finish their bookkeeping.
-    await new Promise((resolve) => setImmediate(resolve));
+    while (this.#settling > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  /** Exit handlers still writing what a lost child's jobs became. */
+  #settling = 0;
+
+  #kill(child: Child, reason: 'shutdown'): void {
+    if (child.process.exitCode !== null || child.process.signalCode !== null) return;
+    child.killedFor ??= { reason };
+    child.process.kill('SIGKILL');
   }
 
   #spawn(): Promise<void> {
     const process = this.#options.spawn();
-    const child: Child = { process, startedAt: this.#clock.now(), owner: undefined, lastBeat: this.#clock.now(), killedFor: undefined };
+    const now = this.#monotonic();
+    const child: Child = { process, startedAt: now, owner: undefined, lastBeat: now, seen: new Map(), killedFor: undefined };
     this.#children.add(child);
     return new Promise<void>((resolve) => {
       process.on('message', (message: ChildMessage) => {
-        child.lastBeat = this.#clock.now();
+        child.lastBeat = this.#monotonic();
         if (message.type === 'ready') {
           child.owner = message.owner;
           resolve();
         }
       });
+      // A child that dies mid-message closes the channel under us: nothing to do but let 'exit' account for it.
+      process.on('error', (error) => this.#log.debug({ err: error }, 'worker process channel error'));
       process.once('exit', (code, signal) => {
-        void this.#onExit(child, code, signal);
+        this.#settling++;
+        void this.#onExit(child, code, signal).finally(() => { this.#settling--; });
       });
     });
   }
@@ -142,30 +205,44 @@ export class Supervisor {
     const store = this.#options.store;
     const now = this.#clock.now();
     const killedFor = child.killedFor;
+    if (killedFor?.reason === 'shutdown') {
+      // Killed because it would not stop in time: its jobs go back as a graceful stop gives them back.
+      const running = await store.runningJobs(owner);
+      if (running.length > 0) await store.release(owner, running, now);
+      this.#log.warn({ owner, released: running.map((job) => job.id) }, 'killed a worker process that did not stop in time; its jobs went back to the queue');
+      return;
+    }
     if (killedFor?.reason === 'timeout') {
       const timedOut = new Set(killedFor.jobs.map((job) => job.id));
       await store.complete(killedFor.jobs.map((job) => {
         const error = new JobTimeoutError(this.#timeoutOf(job) ?? 0);
         const retryAt = job.attempt < job.maxAttempts ? now + retryDelayMs(job.attempt) : null;
-        return { id: job.id, owner, outcome: 'failed' as const, error: { name: error.name, message: `${error.message}; its worker process was killed to stop it`, stack: error.stack ?? '' }, at: now, retryAt };
+        return {
+          id: job.id, attempt: job.attempt, database: job.database, owner, outcome: 'failed' as const, at: now, retryAt, isolate: true,
+          error: { name: error.name, message: `${error.message}; its worker process was killed to stop it (it blocked the event loop), and its next attempt runs alone`, stack: error.stack ?? '' },
+        };
       }));
-      const innocent = (await store.runningJobs(owner)).map((job) => job.id).filter((id) => !timedOut.has(id));
+      const innocent = (await store.runningJobs(owner)).filter((job) => !timedOut.has(job.id));
       if (innocent.length > 0) await store.release(owner, innocent, now);
-      this.#log.warn({ owner, timedOut: [...timedOut], released: innocent }, 'killed a worker process to stop jobs past their timeout');
+      this.#log.warn({ owner, timedOut: [...timedOut], released: innocent.map((job) => job.id) }, 'killed a worker process to stop jobs past their timeout');
       return;
     }
-    const message = killedFor?.reason === 'stuck'
-      ? `its worker process was killed: its event loop was blocked for more than ${(this.#options.stuckMs ?? 20_000) / 1000} s`
+    const stuck = killedFor?.reason === 'stuck';
+    const message = stuck
+      ? `its worker process was killed: its event loop was blocked for more than ${(this.#options.stuckMs ?? 20_000) / 1000} s (its next attempt runs alone)`
       : `its worker process exited unexpectedly (${signal ?? `code ${code ?? '?'}`})`;
-    const abandoned = await store.abandon(owner, now, { name: 'WorkerLostError', message });
-    if (killedFor !== undefined || code !== 0 || abandoned > 0) {
+    // Every job of a blocked process is suspect: which one blocked it cannot be told from outside.
+    const abandoned = await store.abandon(owner, now, { name: 'WorkerLostError', message }, { isolate: stuck });
+    if (code === EXIT_RECYCLE) {
+      this.#log.info({ owner, jobsTakenBack: abandoned }, 'worker process replaced as planned: a job method ignored its abort signal and only a new process stops it');
+    } else if (killedFor !== undefined || code !== 0 || abandoned > 0) {
       this.#log.warn({ owner, code, signal, jobsTakenBack: abandoned }, `worker process exited: ${message.replace(/^its /, '')}`);
     }
   }
 
   #restartLater(child: Child, recycle = false): void {
     // A child that keeps dying young is restarted ever more slowly (after a few quick tries), up to 30 s.
-    const livedMs = this.#clock.now() - child.startedAt;
+    const livedMs = this.#monotonic() - child.startedAt;
     this.#recentCrashes = recycle || livedMs > 10_000 ? 0 : this.#recentCrashes + 1;
     const delay = this.#recentCrashes <= 3 ? 0 : Math.min(30_000, 250 * 2 ** (this.#recentCrashes - 3));
     setTimeout(() => {
@@ -173,21 +250,30 @@ export class Supervisor {
     }, delay);
   }
 
-  /** Kills children that are stuck or hold a job past its timeout. */
+  /** Kills children that are stuck, or blocked with a job past its timeout. */
   async #check(): Promise<void> {
-    const now = this.#clock.now();
     const stuckMs = this.#options.stuckMs ?? 20_000;
     const graceMs = this.#options.killGraceMs ?? 5000;
     for (const child of this.#children) {
       if (child.owner === undefined || child.killedFor !== undefined) continue;
       try {
-        const overdue = (await this.#options.store.runningJobs(child.owner)).filter((job) => {
+        const running = await this.#options.store.runningJobs(child.owner);
+        const now = this.#monotonic();
+        // When each attempt was first seen running, on this process's clock: a wall-clock step moves nothing.
+        const seen = new Map<string, number>();
+        for (const job of running) {
+          const key = `${job.id}:${job.attempt}`;
+          seen.set(key, child.seen.get(key) ?? now);
+        }
+        child.seen = seen;
+        const silentMs = now - child.lastBeat;
+        const overdue = silentMs <= BLOCKED_AFTER_MS ? [] : running.filter((job) => {
           const timeout = this.#timeoutOf(job);
-          return timeout !== null && now > job.startedAt + timeout + graceMs;
+          return timeout !== null && now > seen.get(`${job.id}:${job.attempt}`)! + timeout + graceMs;
         });
         if (overdue.length > 0) {
           child.killedFor = { reason: 'timeout', jobs: overdue };
-        } else if (now - child.lastBeat > stuckMs) {
+        } else if (silentMs > stuckMs) {
           child.killedFor = { reason: 'stuck' };
         } else {
           continue;

@@ -58,18 +58,19 @@ export class WorkerEvents {
 
 /** A job whose outcome is known, with what its events need. */
 export interface FinishedJob {
-  readonly completion: Completion;
+  /** The outcome to record; undefined for an attempt given back or lost (no event). */
+  readonly completion: Completion | undefined;
   readonly job: ClaimedJob;
-  readonly startedAt: number;
+  /** How long the attempt ran, on a clock that does not step. */
+  readonly durationMs: number;
 }
 
-/** Emits the outcome event of each recorded job (`refused` ones were not recorded). */
-export function emitOutcomes(events: WorkerEvents, batch: readonly FinishedJob[], refused: readonly number[]): void {
+/** Emits the outcome event of each recorded job (`notRecorded` ones were refused or gone). */
+export function emitOutcomes(events: WorkerEvents, batch: readonly FinishedJob[], notRecorded: readonly number[]): void {
   if (!events.has('succeeded') && !events.has('failed') && !events.has('retrying') && !events.has('cancelled')) return;
-  const skip = new Set(refused);
-  for (const { completion: c, job, startedAt } of batch) {
-    if (skip.has(c.id)) continue;
-    const durationMs = c.at - startedAt;
+  const skip = new Set(notRecorded);
+  for (const { completion: c, job, durationMs } of batch) {
+    if (c === undefined || skip.has(c.id)) continue;
     if (c.outcome === 'succeeded') events.emit('succeeded', { job, durationMs });
     else if (c.outcome === 'cancelled') events.emit('cancelled', { job });
     else if (c.retryAt === null) events.emit('failed', { job, error: c.error, durationMs });

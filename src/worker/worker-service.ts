@@ -60,8 +60,9 @@ export class WorkerService {
    * @throws JobNotFoundError for an unknown id.
    */
   async getJob<T = unknown>(id: number): Promise<JobHandle<T>> {
-    if ((await this.store.getJob(assertJobId(id))) === undefined) throw new JobNotFoundError(id);
-    return new JobHandle<T>(id, this.#watcher);
+    const job = await this.store.getJob(assertJobId(id));
+    if (job === undefined) throw new JobNotFoundError(id);
+    return new JobHandle<T>(id, job.database, this.#watcher);
   }
 
   /** Runs `service.method(params)` as soon as a worker is free. */
@@ -78,8 +79,10 @@ export class WorkerService {
     if (jobs.length === 0) return [];
     // Rows are built as the store inserts them, inside its transaction: a refused job (thrown from #rows)
     // rolls back the ones before it, and only a chunk of rows is alive at a time, not one per job.
-    const ids = await this.store.addJobs(this.#rows(jobs, this.#clock.now()));
-    return ids.map((id) => new JobHandle<T>(id, this.#watcher));
+    // Iterable afresh, so that a store can add them again to a database that replaced a deleted one.
+    const now = this.#clock.now();
+    const { ids, database } = await this.store.addJobs({ [Symbol.iterator]: () => this.#rows(jobs, now) });
+    return ids.map((id) => new JobHandle<T>(id, database, this.#watcher));
   }
 
   /** addMany's jobs, validated and serialized one by one as the store asks for them. */
@@ -185,8 +188,8 @@ export class WorkerService {
   }
 
   async #insert<T>(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle<T>> {
-    const id = await this.store.addJob(this.#row(service, method, params, runAt, options, this.#clock.now()));
-    return new JobHandle<T>(id, this.#watcher);
+    const { id, database } = await this.store.addJob(this.#row(service, method, params, runAt, options, this.#clock.now()));
+    return new JobHandle<T>(id, database, this.#watcher);
   }
 
   /** Validates and serializes one job for the store. */

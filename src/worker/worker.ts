@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { systemClock, type Clock } from '../schedule/clock.ts';
-import type { ClaimedJob, Completion, JobStore } from '../store/job-store.ts';
+import { monotonicOf, systemClock, type Clock } from '../schedule/clock.ts';
+import type { AttemptRef, ClaimedJob, ClaimRequest, Completion, JobStore, Refusals } from '../store/job-store.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
 import { fireDueRecurring } from './fire-recurring.ts';
-import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
-import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
+import { JobCancelledError, LeaseLostError, WorkerShutdownError } from './job-errors.ts';
+import { BeatWatch, pruneFinished, type Retention } from './maintenance.ts';
+import { ownerName } from './owner-identity.ts';
 import { resolveTarget, type JobTarget } from './resolve-target.ts';
 import { RunningAttempts } from './running-attempts.ts';
-import { afterUnless, JobAttempt, type JobRunner } from './run-job.ts';
+import { afterUnless, DROPPED, JobAttempt, type JobRunner } from './run-job.ts';
 import type { WorkerOptions } from './worker-options.ts';
 
 export type { WorkerOptions } from './worker-options.ts';
@@ -18,12 +19,16 @@ export type { WorkerOptions } from './worker-options.ts';
 /**
  * The worker loop: claim → resolve → run → record. It sleeps until the next
  * job or recurring job is due (never a fixed poll) and wakes early when the
- * store reports a change or a running job finishes. Outcomes of jobs that
- * finish together are recorded in one transaction.
+ * store reports a change or a running job finishes.
+ *
+ * Outcomes are written as soon as the jobs that finished together (in one
+ * turn of the microtask queue) are known, before any other job's code can
+ * run again: a job that then blocks the process cannot make finished jobs
+ * run again. Freed slots are refilled on the next turn of the event loop.
  */
 export class Worker {
-  /** This worker's lease owner id: host, pid and a random part. */
-  readonly owner = ownerId(randomUUID().slice(0, 8));
+  /** This worker's lease owner name: host, pid, a random part and where its pid means something (see owner-identity.ts). */
+  readonly owner = ownerName(randomUUID().slice(0, 8));
   readonly #store: JobStore;
   readonly #log: Logger;
   readonly #concurrency: number;
@@ -33,25 +38,37 @@ export class Worker {
   readonly #lingerMs: number;
   readonly #retention: Retention;
   readonly #clock: Clock;
+  readonly #monotonic: () => number;
   readonly #runner: JobRunner;
   readonly #onStuck: ((jobId: number) => void) | undefined;
   readonly #running = new RunningAttempts();
-  readonly #released = new Set<number>();
   readonly #progress = new ProgressBuffer();
   readonly #events: WorkerEvents;
-  #finished: FinishedJob[] = [];
+  readonly #beats: BeatWatch;
+  /** Attempts whose method settled, to write: outcomes to record, or jobs to give back. */
+  #finished: FinishedAttempt[] = [];
+  #flushQueued = false;
+  #flushing: Promise<void> | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
   #idle = false;
   #wakePending = false;
   /** When the next recurring job falls due: until then the loop does not ask. Reset by any change. */
   #recurringDueAt = 0;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
+  #stopped: Promise<void> | undefined;
+  #forceStop: (() => void) | undefined;
   #pumping = false;
   #again = false;
   #wakeTimer: NodeJS.Timeout | undefined;
-  #timers: NodeJS.Timeout[] = [];
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #livenessTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
-  #idleWaiters: (() => void)[] = [];
+  /** Called whenever an attempt settles or is decided: stop() waits on them. */
+  #changeWaiters: (() => void)[] = [];
+  /** Isolated jobs running here: while one runs, nothing else is claimed (see ClaimRequest.isolated). */
+  #isolatedRunning = 0;
+  /** When (monotonic) the store last took a heartbeat: a worker that cannot beat must not run jobs others will take. */
+  #lastBeat: number;
   #stuckReported = false;
 
   constructor(options: WorkerOptions) {
@@ -64,6 +81,9 @@ export class Worker {
     this.#lingerMs = options.lingerMs ?? 5000;
     this.#retention = options.retention ?? { succeededMs: null, failedMs: null };
     this.#clock = options.clock ?? systemClock;
+    this.#monotonic = monotonicOf(this.#clock);
+    this.#lastBeat = this.#monotonic();
+    this.#beats = new BeatWatch(this.#leaseMs, this.#monotonic);
     this.#onStuck = options.onStuck;
     this.#events = options.events ?? new WorkerEvents();
     this.#events.useLogger(options.logger);
@@ -85,18 +105,23 @@ export class Worker {
       },
       owner: this.owner,
       clock: this.#clock,
+      monotonic: this.#monotonic,
       backoff: options.backoff ?? {},
       random: options.random ?? Math.random,
       log: options.logger,
       defaultTimeoutMs: options.defaultTimeoutMs ?? null,
-      // A method still running after its attempt ended: if it does not stop soon, only a new process can stop it.
-      onLingering: (jobId, settled) => afterUnless(settled, this.#lingerMs, () => {
-        this.#log.error({ jobId, lingerMs: this.#lingerMs }, 'a job method ignored its abort signal and is still running');
-        if (!this.#stuckReported) {
-          this.#stuckReported = true;
-          this.#onStuck?.(jobId);
-        }
-      }),
+      // A method still running after its attempt was decided: it keeps its slot and its lease until it settles;
+      // if it does not settle soon, only a new process can stop it.
+      onLingering: (jobId, settled) => {
+        this.#changed();
+        afterUnless(settled, this.#lingerMs, () => {
+          this.#log.error({ jobId, lingerMs: this.#lingerMs }, 'a job method ignored its abort signal and is still running');
+          if (!this.#stuckReported) {
+            this.#stuckReported = true;
+            this.#onStuck?.(jobId);
+          }
+        });
+      },
       progress: this.#progress,
       onProgress: () => {
         // A report a job makes is written within 50 ms, batched with every other report made meanwhile.
@@ -106,17 +131,11 @@ export class Worker {
         }, 50);
       },
       maxResultBytes: options.maxResultBytes ?? 1024 * 1024,
-      finished: (attempt) => {
-        this.#running.delete(attempt);
-        // A job given back at shutdown belongs to the store again; its late outcome is not recorded.
-        if (this.#released.size === 0 || !this.#released.delete(attempt.job.id)) this.#finished.push(attempt);
-        if (this.#running.size === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
-        if (this.#state === 'running') this.#wake();
-      },
+      finished: (attempt) => this.#finishedHere(attempt),
     };
   }
 
-  /** Jobs running now. */
+  /** Jobs running now (an aborted job whose method has not returned included). */
   get activeCount(): number {
     return this.#running.size;
   }
@@ -126,45 +145,79 @@ export class Worker {
     if (this.#state !== 'new') throw new Error('a Worker can be started once');
     this.#state = 'running';
     this.#unsubscribe = this.#store.onChange((change) => {
-      if (change === 'outcomes') return; // our own records, or another job's: nothing new to claim
+      if (change === 'outcomes' || change === 'closed') return; // our own records, or another job's: nothing new to claim
       this.#recurringDueAt = 0; // a recurring job may have been added or changed
       this.#wake();
       void this.#abortCancelled();
     });
-    const every = (ms: number, task: () => Promise<void>): void => {
-      this.#timers.push(setInterval(() => void task(), ms));
-      void task();
-    };
-    every(Math.max(100, Math.floor(this.#leaseMs / 3)), () => this.#heartbeatAndPrune());
-    every(this.#livenessMs, () => this.#recoverLostJobs());
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeatAndPrune(), Math.max(100, Math.floor(this.#leaseMs / 3)));
+    this.#livenessTimer = setInterval(() => void this.#recoverLostJobs(), this.#livenessMs);
+    void this.#heartbeatAndPrune();
+    void this.#recoverLostJobs();
     this.#log.info({ owner: this.owner, concurrency: this.#concurrency }, 'worker started');
     this.#wake();
   }
 
   /**
    * Stops claiming, lets running jobs finish for up to `graceMs`, then aborts
-   * the rest and gives them back to the store unfinished (their attempt is not
-   * counted), so another worker runs them.
+   * the rest (their signal fires) and gives them back to the store unfinished
+   * (their attempt is not counted), so another worker runs them. Until the
+   * last job is given back, leases are renewed and outcomes recorded as jobs
+   * finish. A job already timed out or cancelled whose method has not
+   * returned is recorded as such (the process is about to exit: it cannot
+   * run next to its retry). Calling it again returns the same stop.
    */
-  async stop(graceMs = 30_000): Promise<void> {
-    if (this.#state === 'stopped' || this.#state === 'stopping') return;
+  stop(graceMs = 30_000): Promise<void> {
+    this.#stopped ??= this.#stop(graceMs);
+    return this.#stopped;
+  }
+
+  /** Ends the grace period now: what still runs is aborted and given back at once. See {@link stop}. */
+  stopNow(): Promise<void> {
+    const stopping = this.stop(0);
+    this.#forceStop?.();
+    return stopping;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
+    const started = this.#state !== 'new';
     this.#state = 'stopping';
     clearTimeout(this.#wakeTimer);
-    clearTimeout(this.#progressTimer);
-    this.#progressTimer = undefined;
-    for (const timer of this.#timers) clearInterval(timer);
-    this.#unsubscribe?.();
-    this.#log.info({ running: this.#running.size, graceMs }, 'worker stopping: no new claims');
-    await this.#waitIdle(graceMs);
-    if (this.#running.size > 0) {
-      const running = this.#running.values();
-      const ids = running.map((attempt) => attempt.job.id);
-      this.#log.warn({ jobIds: ids }, 'grace period over: aborting running jobs and giving them back');
-      for (const id of ids) this.#released.add(id);
-      for (const started of running) started.abort(new WorkerShutdownError());
-      await this.#store.release(this.owner, ids, this.#clock.now());
+    clearInterval(this.#livenessTimer);
+    const undecided = (): JobAttempt[] => this.#running.values().filter((attempt) => !attempt.decided);
+    if (started) this.#log.info({ running: this.#running.size, graceMs }, 'worker stopping: no new claims');
+    // Jobs may finish for up to graceMs; heartbeats and outcome recording go on meanwhile.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, graceMs);
+      this.#forceStop = done;
+      const check = (): void => {
+        if (undecided().length === 0) done();
+        else this.#changeWaiters.push(check);
+      };
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      check();
+    });
+    const left = undecided();
+    if (left.length > 0) {
+      this.#log.warn({ jobIds: left.map((attempt) => attempt.job.id) }, 'grace period over: aborting running jobs and giving them back');
+      const refs = left.map(refOf);
+      // Given back now, as they are: a later return of their methods records nothing.
+      for (const attempt of left) attempt.abort(new WorkerShutdownError(), DROPPED);
+      await this.#retrying('giving back running jobs', () => this.#store.release(this.owner, refs, this.#clock.now()));
     }
-    await this.#flush();
+    // Timed out or cancelled, but their methods have not returned: recorded as such now, as this worker stops.
+    for (const attempt of this.#running.values()) {
+      if (attempt.end.kind !== 'record') continue;
+      this.#finished.push({ end: attempt.end, completion: attempt.completion, job: attempt.job, durationMs: attempt.durationMs });
+      attempt.abort(new WorkerShutdownError(), DROPPED);
+    }
+    await this.#flushAll();
+    clearInterval(this.#heartbeatTimer);
+    clearTimeout(this.#progressTimer);
+    this.#unsubscribe?.();
     try {
       await this.#store.retire(this.owner);
     } catch (error) {
@@ -172,13 +225,80 @@ export class Worker {
       this.#log.warn({ err: error }, 'could not retire this worker\'s lease owner');
     }
     this.#state = 'stopped';
-    this.#log.info('worker stopped');
+    if (started) this.#log.info('worker stopped');
+  }
+
+  /** An attempt's method settled (or it was given back or lost): off its slot, and its outcome to write. */
+  #finishedHere(attempt: JobAttempt): void {
+    this.#running.delete(attempt);
+    if (attempt.job.isolated) this.#isolatedRunning--;
+    if (attempt.end.kind !== 'drop') {
+      this.#finished.push(attempt);
+      this.#flushSoon();
+    }
+    this.#changed();
+    if (this.#state === 'running') this.#wake();
+  }
+
+  #changed(): void {
+    for (const waiter of this.#changeWaiters.splice(0)) waiter();
   }
 
   /**
-   * Runs the loop once more, on the next turn of the event loop: every job
-   * that finishes in this turn is recorded, and every slot it frees is filled,
-   * by one transaction each instead of one per job.
+   * Writes the outcomes of the attempts that finished, once the microtask
+   * queue that finished them has run: every job settling in this turn shares
+   * the write, and it commits (synchronously, on SQLite) before any timer or
+   * I/O callback, where another job could block the process, runs.
+   */
+  #flushSoon(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing !== undefined || this.#finished.length === 0) return;
+    // A job's last progress reports go before its outcome: once it is finished, they would be refused.
+    const flushing = this.#flushProgress().then(() => this.#write(null)).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#log.error({ err: error }, 'recording job outcomes failed; retrying in 1 s');
+        setTimeout(() => this.#flushSoon(), 1000).unref();
+      },
+    );
+    this.#flushing = flushing;
+    await flushing;
+    this.#flushing = undefined;
+    if (this.#finished.length > 0) this.#flushSoon();
+  }
+
+  /** Waits for a write under way, then writes everything still to write. */
+  async #flushAll(): Promise<void> {
+    await this.#flushProgress();
+    for (let tries = 0; this.#flushing !== undefined || this.#finished.length > 0; tries++) {
+      if (this.#flushing !== undefined) {
+        await this.#flushing;
+        continue;
+      }
+      try {
+        await this.#write(null);
+      } catch (error) {
+        if (tries >= 4) {
+          this.#log.error({ err: error, jobIds: this.#finished.map((f) => f.job.id) }, 'could not record these outcomes before stopping');
+          this.#finished = [];
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** tries));
+      }
+    }
+  }
+
+  /**
+   * Runs the loop once more, on the next turn of the event loop: every slot
+   * freed in this turn is refilled by one claim.
    */
   #wake(): void {
     if (this.#state !== 'running') return;
@@ -203,16 +323,17 @@ export class Worker {
       const now = this.#clock.now();
       if (now >= this.#recurringDueAt) this.#recurringDueAt = await fireDueRecurring(this.#store, now, this.#log);
       const free = this.#concurrency - this.#running.size;
-      if (free <= 0 || this.#state !== 'running') {
-        await this.#flush();
+      if (free <= 0 || this.#state !== 'running' || this.#isolatedRunning > 0) {
+        // Full, or an isolated job runs alone: its end wakes the loop.
+        if (this.#flushing === undefined) await this.#write(null);
       } else {
-        // Record what finished and refill the freed slots in one transaction.
-        const jobs = await this.#record((completions) =>
-          this.#store.completeAndClaim(completions, { owner: this.owner, limit: free, now, leaseUntil: now + this.#leaseMs }));
+        // Anything not yet written goes with the claim, in one transaction.
+        const isolated = this.#running.size === 0 ? 'alone' : 'skip';
+        const jobs = await this.#write({ owner: this.owner, limit: free, now, isolated });
         for (const job of jobs) this.#start(job);
         if (jobs.length === free) {
           this.#again = true; // more may be due
-        } else {
+        } else if (!jobs.some((job) => job.isolated)) {
           if (jobs.length === 0 && this.#running.size === 0 && !this.#idle) {
             this.#idle = true;
             this.#events.emit('idle', {});
@@ -230,8 +351,8 @@ export class Worker {
   }
 
   async #sleepUntilNextDue(): Promise<void> {
-    const at = await this.#store.nextWakeAt();
-    const delay = at === null ? this.#maxSleepMs : at - this.#clock.now();
+    const next = Math.min((await this.#store.nextJobAt()) ?? Number.POSITIVE_INFINITY, this.#recurringDueAt);
+    const delay = Number.isFinite(next) ? next - this.#clock.now() : this.#maxSleepMs;
     this.#armTimer(Math.min(this.#maxSleepMs, Math.max(1, delay)));
   }
 
@@ -244,39 +365,44 @@ export class Worker {
   #start(job: ClaimedJob): void {
     const attempt = new JobAttempt(job, this.#runner);
     this.#running.add(attempt);
+    if (job.isolated) this.#isolatedRunning++;
     this.#idle = false;
     if (this.#events.has('claimed')) this.#events.emit('claimed', { job });
     attempt.start();
   }
 
-  /** Records finished jobs' outcomes in one transaction (after any progress they reported). */
-  async #flush(): Promise<void> {
-    await this.#flushProgress();
-    if (this.#finished.length === 0) return;
-    await this.#record(async (completions) => ({ refused: await this.#store.complete(completions), claimed: [] }));
-  }
-
   /**
-   * Hands the finished jobs' outcomes to `write` (which may claim too), then
-   * reports refusals and emits the outcome events. On failure the outcomes
-   * are kept for the next try.
+   * Writes what the finished attempts left (their outcomes, or jobs to give
+   * back), and claims with `claim` in the same transaction if given. Reports
+   * refusals and emits the outcome events. On failure the attempts are kept
+   * for the next try.
+   * @returns the jobs claimed.
    */
-  async #record(
-    write: (completions: Completion[]) => Promise<{ refused: number[]; claimed: ClaimedJob[] }>,
-  ): Promise<ClaimedJob[]> {
+  async #write(claim: ClaimRequest | null): Promise<ClaimedJob[]> {
     const batch = this.#finished;
     this.#finished = [];
-    let result: { refused: number[]; claimed: ClaimedJob[] };
+    const completions: Completion[] = [];
+    const releases: AttemptRef[] = [];
+    for (const f of batch) {
+      if (f.end.kind === 'record') completions.push(f.end.completion);
+      else if (f.end.kind === 'release') releases.push(refOf(f));
+    }
+    let result: Refusals & { claimed: ClaimedJob[] };
     try {
-      result = await write(batch.map((f) => f.completion));
+      if (releases.length > 0) await this.#store.release(this.owner, releases, this.#clock.now());
+      if (claim !== null) result = await this.#store.completeAndClaim(completions, claim);
+      else result = { ...(completions.length > 0 ? await this.#store.complete(completions) : { refused: [], gone: [] }), claimed: [] };
     } catch (error) {
       this.#finished.unshift(...batch);
       throw error;
     }
     if (result.refused.length > 0) {
-      this.#log.warn({ jobIds: result.refused }, 'outcome not recorded: this worker no longer holds the lease (the job was taken over)');
+      this.#log.warn({ jobIds: result.refused }, 'outcome not recorded: another worker took these jobs back (it judged this worker dead: no heartbeat for a lease\'s length)');
     }
-    if (batch.length > 0) emitOutcomes(this.#events, batch, result.refused);
+    if (result.gone.length > 0) {
+      this.#log.warn({ jobIds: result.gone }, 'outcome not recorded: the jobs database these jobs came from was deleted since');
+    }
+    if (completions.length > 0) emitOutcomes(this.#events, batch, [...result.refused, ...result.gone]);
     return result.claimed;
   }
 
@@ -301,33 +427,69 @@ export class Worker {
     }
   }
 
+  /**
+   * Renews this worker's leases and aborts the attempts it turns out no
+   * longer to hold. A worker that has not managed to beat for most of a
+   * lease aborts everything it runs: other workers are about to take it back.
+   */
   async #heartbeatAndPrune(): Promise<void> {
+    const now = this.#clock.now();
+    const running = this.#running.values().filter((attempt) => attempt.end.kind !== 'drop');
     try {
-      const now = this.#clock.now();
-      if (this.#running.size > 0) await this.#store.heartbeat(this.owner, now + this.#leaseMs);
+      const lost = await this.#store.heartbeat(this.owner, running.map(refOf), now);
+      this.#lastBeat = this.#monotonic();
+      if (lost.length > 0) {
+        const ids = new Set(lost.map((ref) => ref.id));
+        this.#log.warn({ jobIds: [...ids] }, 'these jobs are no longer this worker\'s (taken back by another worker, or their database was deleted): aborting them');
+        for (const attempt of running) {
+          if (ids.has(attempt.job.id)) attempt.abort(new LeaseLostError('this worker no longer holds the job: another worker took it back, or its database was deleted'), DROPPED);
+        }
+      }
+    } catch (error) {
+      this.#log.error({ err: error }, 'lease heartbeat failed');
+      if (running.length > 0 && this.#monotonic() - this.#lastBeat > (this.#leaseMs * 5) / 6) {
+        this.#log.error({ jobIds: running.map((attempt) => attempt.job.id) }, 'no heartbeat for most of a lease: aborting running jobs, which other workers will take back');
+        for (const attempt of running) attempt.abort(new LeaseLostError('this worker could not renew its lease'), DROPPED);
+      }
+    }
+    if (this.#state !== 'running') return;
+    try {
       const pruned = await pruneFinished(this.#store, now, this.#retention);
       if (pruned > 0) this.#log.debug({ pruned }, 'pruned finished jobs past their retention');
     } catch (error) {
-      this.#log.error({ err: error }, 'lease heartbeat or pruning failed');
+      this.#log.error({ err: error }, 'pruning failed');
     }
   }
 
   async #recoverLostJobs(): Promise<void> {
+    if (this.#state !== 'running') return;
     try {
-      if ((await takeBackLostJobs(this.#store, this.#clock.now(), this.#log)) > 0) this.#wake();
+      if ((await this.#beats.takeBackLostJobs(this.#store, this.owner, this.#clock.now(), this.#log)) > 0) this.#wake();
     } catch (error) {
       this.#log.error({ err: error }, 'recovering jobs of lost workers failed');
     }
   }
 
-  #waitIdle(timeoutMs: number): Promise<void> {
-    if (this.#running.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.#idleWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  /** Runs a write of the stopping worker, trying a few times: what it gives back must not stay running. */
+  async #retrying(what: string, write: () => Promise<void>): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      try {
+        await write();
+        return;
+      } catch (error) {
+        if (tries >= 4) {
+          this.#log.error({ err: error }, `${what} failed; those jobs go back when this worker's lease is found expired`);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** tries));
+      }
+    }
   }
+}
+
+/** A finished attempt as the worker writes it: what {@link JobAttempt} is once settled. */
+type FinishedAttempt = FinishedJob & Pick<JobAttempt, 'end'>;
+
+function refOf({ job }: { readonly job: ClaimedJob }): AttemptRef {
+  return { id: job.id, attempt: job.attempt, database: job.database };
 }

@@ -83,10 +83,10 @@ describe('main.ts jobs', () => {
   it('shows every attempt\'s error', async () => {
     const { dbPath, run } = db();
     const store = SqliteStore.open({ path: dbPath });
-    const id = await store.addJob({ service: 's', method: 'm', params: '{"json":null}', runAt: 0, priority: 0, maxAttempts: 2, timeoutMs: null, createdAt: 0 });
+    const { id } = await store.addJob({ service: 's', method: 'm', params: '{"json":null}', runAt: 0, priority: 0, maxAttempts: 2, timeoutMs: null, createdAt: 0 });
     for (const [attempt, retryAt] of [[1, 1], [2, null]] as const) {
-      await store.claim({ owner: 'w', limit: 1, now: attempt, leaseUntil: 10 ** 12 });
-      await store.complete([{ id, owner: 'w', outcome: 'failed', error: { name: 'Error', message: `failure ${attempt}`, stack: `Error: failure ${attempt}\n    at job (plugin.ts:1:1)` }, at: attempt, retryAt }]);
+      const [job] = await store.claim({ owner: 'w', limit: 1, now: attempt, isolated: 'skip' });
+      await store.complete([{ ...job!, owner: 'w', outcome: 'failed', error: { name: 'Error', message: `failure ${attempt}`, stack: `Error: failure ${attempt}\n    at job (plugin.ts:1:1)` }, at: attempt, retryAt }]);
     }
     await store.close();
     const shown = (await run('jobs', 'show', String(id))).stdout;

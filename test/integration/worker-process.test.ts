@@ -131,7 +131,7 @@ describe('worker process (main.ts --worker)', () => {
     await store.close();
     for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
 
-    await worker.waitForLog((l) => l.msg === 'database file was deleted; creating a new one', 10_000);
+    await worker.waitForLog((l) => String(l.msg).startsWith('the jobs database file was deleted: creating a new one'), 10_000);
     const fresh = SqliteStore.open({ path: dbPath });
     expect(await fresh.listJobs()).toEqual([]);
     const after = await new WorkerService(fresh).add('probe', 'echo', 'after');

@@ -89,7 +89,7 @@ describe('results (handle.result)', () => {
     const handles = await jobs.addMany<number>(Array.from({ length: 2000 }, (_, n) => ({ service: 'svc', method: 'square', params: n })));
     let looks = 0;
     const outcomes = store.outcomes.bind(store);
-    store.outcomes = async (ids) => { looks += 1; return outcomes(ids); };
+    store.outcomes = async (database, ids) => { looks += 1; return outcomes(database, ids); };
     // The caller's signal gets one listener however many handles wait: no "possible memory leak" warning.
     const warnings: Error[] = [];
     const onWarning = (warning: Error): void => { warnings.push(warning); };

@@ -3,14 +3,27 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.ts';
-import type { RecurringSpec } from '../../src/store/job-store.ts';
+import type { AttemptRef, Completion, JobErrorInfo, RecurringSpec } from '../../src/store/job-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { Statements } from '../../src/store/sqlite/statements.ts';
 import { tempDir } from '../helpers/temp.ts';
 import { newJob, tempStore } from '../helpers/store.ts';
 
-const claim = (store: ReturnType<typeof tempStore>, owner: string, now: number, limit = 10) =>
-  store.claim({ owner, limit, now, leaseUntil: now + 30_000 });
+type Store = ReturnType<typeof tempStore>;
+
+const claim = (store: Store, owner: string, now: number, limit = 10) => store.claim({ owner, limit, now, isolated: 'skip' });
+const add = async (store: Store, overrides: Parameters<typeof newJob>[0] = {}): Promise<number> => (await store.addJob(newJob(overrides))).id;
+const addMany = async (store: Store, jobs: ReturnType<typeof newJob>[]): Promise<number[]> => (await store.addJobs(jobs)).ids;
+
+/** The attempt a job is at now, in the store's database: what a worker running it would fence its writes with. */
+async function held(store: Store, id: number): Promise<AttemptRef> {
+  const job = (await store.getJob(id))!;
+  return { id, attempt: job.attempts, database: job.database };
+}
+const succeeded = async (store: Store, id: number, owner: string, at: number, result: string | null = null): Promise<Completion> =>
+  ({ ...(await held(store, id)), owner, outcome: 'succeeded', result, at });
+const failed = async (store: Store, id: number, owner: string, at: number, error: JobErrorInfo, retryAt: number | null): Promise<Completion> =>
+  ({ ...(await held(store, id)), owner, outcome: 'failed', error, at, retryAt });
 
 describe('migrations', () => {
   it('are recorded, and running them twice is harmless', () => {
@@ -24,7 +37,7 @@ describe('migrations', () => {
   it('refuses a file a newer version migrated, naming it, and leaves it as it was', async () => {
     const path = join(tempDir('migrate-'), 'jobs.db');
     const store = SqliteStore.open({ path });
-    const id = await store.addJob(newJob());
+    const id = await add(store);
     await store.close();
     const db = new Database(path);
     db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, '0999_future.sql', 0)`).run();
@@ -57,8 +70,8 @@ describe('migrations', () => {
     expect(jobs.find((job) => job.state === 'succeeded')!.result).toBe('{"json":42}');
     expect(jobs.every((job) => job.tags[0] === 't')).toBe(true);
     // the indexes came back with the table: a keyed job coalesces, the waiting one is claimed
-    expect(await store.addJob(newJob({ service: 'svc', method: 'run', key: 'k' }))).toBe(jobs.find((job) => job.state === 'waiting')!.id);
-    expect((await store.claim({ owner: 'o', limit: 10, now: 10, leaseUntil: 100 })).map((job) => job.id)).toEqual([jobs.find((job) => job.state === 'waiting')!.id]);
+    expect(await add(store, { service: 'svc', method: 'run', key: 'k' })).toBe(jobs.find((job) => job.state === 'waiting')!.id);
+    expect((await claim(store, 'o', 10)).map((job) => job.id)).toEqual([jobs.find((job) => job.state === 'waiting')!.id]);
     await store.close();
   });
 });
@@ -80,11 +93,11 @@ describe('targets (migration 0007)', () => {
     const jobs = (await store.listJobs()).reverse();
     expect(jobs.map((job) => `${job.service}.${job.method}`)).toEqual(['mail.send', 'mail.send', 'report.build']);
     // the unique key now holds per target
-    expect(await store.addJob(newJob({ service: 'mail', method: 'send', key: 'k' }))).toBe(jobs[0]!.id);
-    expect(await store.addJob(newJob({ service: 'report', method: 'build', key: 'k' }))).not.toBe(jobs[0]!.id);
+    expect(await add(store, { service: 'mail', method: 'send', key: 'k' })).toBe(jobs[0]!.id);
+    expect(await add(store, { service: 'report', method: 'build', key: 'k' })).not.toBe(jobs[0]!.id);
     const [tick] = await store.dueRecurring(1000);
     expect(await store.fireRecurring(tick!.id, 1000, [1000], 2000, 1000)).toBe(true);
-    const claimed = await store.claim({ owner: 'w', limit: 10, now: 1000, leaseUntil: 9000 });
+    const claimed = await claim(store, 'w', 1000);
     expect(claimed.map((job) => `${job.service}.${job.method}`)).toEqual(['mail.send', 'mail.send', 'report.build', 'report.build', 'clock.tick']);
     await store.close();
   });
@@ -126,16 +139,15 @@ describe('lease owners (migration 0008)', () => {
     db.close();
 
     const store = SqliteStore.open({ path });
-    expect(await store.getJob(running)).toMatchObject({ state: 'running', leaseOwner: 'host:1:a', leaseUntil: 30_000 });
+    expect(await store.getJob(running)).toMatchObject({ state: 'running', leaseOwner: 'host:1:a' });
     expect(await store.getJob(waiting)).toMatchObject({ state: 'waiting', leaseOwner: null });
-    expect((await store.runningOwners()).sort()).toEqual(['host:1:a', 'host:2:b']);
-    expect(await store.complete([{ id: running, owner: 'host:2:b', outcome: 'succeeded', result: null, at: 10 }])).toEqual([running]);
-    expect(await store.complete([{ id: running, owner: 'host:1:a', outcome: 'succeeded', result: null, at: 10 }])).toEqual([]);
+    expect((await store.ownerBeats()).map((o) => o.owner).sort()).toEqual(['host:1:a', 'host:2:b']);
+    expect(await store.complete([await succeeded(store, running, 'host:2:b', 10)])).toEqual({ refused: [running], gone: [] });
+    expect(await store.complete([await succeeded(store, running, 'host:1:a', 10)])).toEqual({ refused: [], gone: [] });
     expect(await store.getJob(running)).toMatchObject({ state: 'succeeded', leaseOwner: null });
     expect((await store.runningJobs('host:2:b')).map((job) => job.id)).toEqual([other]);
     // the owner index came back with the table
-    expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
-    expect(store.explain('runningOwners', []).join('\n')).toContain('SCAN jobs USING COVERING INDEX jobs_running_owner');
+    expect(store.explain('ownerBeats', []).join('\n')).toContain('SCAN jobs USING COVERING INDEX jobs_running_owner');
     expect(store.explain('deleteOwner', { id: 1 }).join('\n')).toContain('SEARCH jobs USING COVERING INDEX jobs_running_owner (lease_owner=?)');
     await store.close();
   });
@@ -149,7 +161,7 @@ describe('lease owners (migration 0008)', () => {
     // Retiring an owner that still holds a job keeps it: its job is still fenced by it.
     await store.retire('a');
     expect(owners(store)).toEqual(['a']);
-    await store.complete([{ id: first!.id, owner: 'a', outcome: 'succeeded', result: null, at: 1100 }]);
+    await store.complete([{ ...first!, owner: 'a', outcome: 'succeeded', result: null, at: 1100 }]);
     await store.retire('a');
     expect(owners(store)).toEqual([]);
     // b is registered after a's row went; a's id is not reused, so what the watcher asks about a finds nothing of b's.
@@ -163,7 +175,7 @@ describe('lease owners (migration 0008)', () => {
     // An owner never seen holds nothing, and asking about it registers nothing.
     expect(await store.runningJobs('nobody')).toEqual([]);
     expect(await store.cancelRequests('nobody')).toEqual([]);
-    await store.heartbeat('nobody', 99_000);
+    expect(await store.heartbeat('nobody', [], 99_000)).toEqual([]);
     expect(owners(store)).toEqual([]);
     await watcher.close();
   });
@@ -195,19 +207,22 @@ describe('SqliteStore', () => {
 
   it('claims through the partial index, without sorting the backlog', () => {
     const store = tempStore();
-    for (const plan of [store.explain('selectClaimable', { now: 0, limit: 1 }), store.explain('markClaimed', { now: 0, limit: 1, owner: 'o', leaseUntil: 0 })]) {
+    for (const plan of [
+      store.explain('selectClaimable', { now: 0, limit: 1 }), store.explain('markClaimed', { now: 0, limit: 1, owner: 1 }),
+      store.explain('selectClaimableAny', { now: 0, limit: 1 }), store.explain('markClaimedAny', { now: 0, limit: 1, owner: 1 }),
+    ]) {
       expect(plan.join('\n')).toContain('jobs_claim');
       expect(plan.join('\n')).not.toContain('TEMP B-TREE');
     }
-    const complete = store.explain('completeSucceededMany', Array.from({ length: 13 }, () => null));
+    const complete = store.explain('completeSucceededMany', Array.from({ length: 17 }, () => null));
     expect(complete.join('\n')).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)');
     expect(complete.join('\n')).not.toContain('jobs_running_owner');
-    const refused = store.explain('refusedSuccessMany', Array.from({ length: 13 }, () => null)).join('\n');
+    const refused = store.explain('refusedSuccessMany', Array.from({ length: 17 }, () => null)).join('\n');
     expect(refused).toContain('SEARCH jobs USING INTEGER PRIMARY KEY (rowid=?)');
     expect(refused).not.toContain('SCAN jobs');
     // Asked every second by every worker: it must look at running jobs only, never scan the table.
-    expect(store.explain('anyExpiredLease', { now: 0 })).toEqual(['SCAN jobs USING INDEX jobs_running_owner']);
-    expect(store.explain('runningOwners', []).join('\n')).toContain('SCAN jobs USING COVERING INDEX jobs_running_owner');
+    expect(store.explain('ownerBeats', []).join('\n')).toContain('SCAN jobs USING COVERING INDEX jobs_running_owner');
+    expect(store.explain('heldBy', [1]).join('\n')).toContain('SEARCH jobs USING INDEX jobs_running_owner (lease_owner=?)');
     expect(store.explain('deleteOwner', { id: 1 }).join('\n')).toContain('SEARCH jobs USING COVERING INDEX jobs_running_owner (lease_owner=?)');
     // Pruning reads one range of ids, never the whole table.
     const prune = store.explain('pruneJobs', { after: 0, upTo: 10, succeededBefore: 0, failedBefore: 0, limit: 1 }).join('\n');
@@ -220,12 +235,12 @@ describe('SqliteStore', () => {
 
   it('claims only due jobs: priority first, then run time, then the order of adding', async () => {
     const store = tempStore();
-    const low = await store.addJob(newJob({ priority: -10, runAt: 100 }));
-    const late = await store.addJob(newJob({ runAt: 300 }));
-    const early = await store.addJob(newJob({ runAt: 200 }));
-    const earlyToo = await store.addJob(newJob({ runAt: 200 }));
-    const high = await store.addJob(newJob({ priority: 10, runAt: 400 }));
-    await store.addJob(newJob({ priority: 99, runAt: 10_000 })); // not due
+    const low = await add(store, { priority: -10, runAt: 100 });
+    const late = await add(store, { runAt: 300 });
+    const early = await add(store, { runAt: 200 });
+    const earlyToo = await add(store, { runAt: 200 });
+    const high = await add(store, { priority: 10, runAt: 400 });
+    await add(store, { priority: 99, runAt: 10_000 }); // not due
 
     const order: number[] = [];
     for (;;) {
@@ -238,56 +253,66 @@ describe('SqliteStore', () => {
 
   it('never claims a job twice, and counts the attempt at claim time', async () => {
     const store = tempStore();
-    for (let i = 0; i < 20; i++) await store.addJob(newJob());
+    for (let i = 0; i < 20; i++) await add(store);
     const a = await claim(store, 'a', 1000, 15);
     const b = await claim(store, 'b', 1000, 15);
     expect(a).toHaveLength(15);
     expect(b).toHaveLength(5);
     expect(new Set([...a, ...b].map((j) => j.id)).size).toBe(20);
-    expect(a.every((j) => j.attempt === 1)).toBe(true);
+    expect(a.every((j) => j.attempt === 1 && !j.isolated)).toBe(true);
     const stored = await store.getJob(a[0]!.id);
-    expect(stored).toMatchObject({ state: 'running', attempts: 1, leaseOwner: 'a', leaseUntil: 31_000, startedAt: 1000 });
+    expect(stored).toMatchObject({ state: 'running', attempts: 1, leaseOwner: 'a', startedAt: 1000, database: a[0]!.database });
   });
 
-  it('records outcomes only from the lease owner (fencing)', async () => {
+  it('records outcomes only from the lease owner, at the attempt it holds (fencing)', async () => {
     const store = tempStore();
-    const id = await store.addJob(newJob());
-    await claim(store, 'old', 1000);
-    // The lease expires and another worker takes the job over.
-    expect(await store.recoverExpiredLeases(40_000)).toBe(1);
-    await claim(store, 'new', 40_000);
+    const id = await add(store);
+    const [first] = await claim(store, 'old', 1000);
+    // The old worker's beat stood still; another takes the job over.
+    expect(await store.abandon('old', 40_000, { name: 'LeaseExpiredError', message: 'no beat' })).toBe(1);
+    const [second] = await claim(store, 'new', 40_000);
+    expect(second!.attempt).toBe(2);
 
-    const refused = await store.complete([{ id, owner: 'old', outcome: 'succeeded', result: '{"json":"stale"}', at: 41_000 }]);
-    expect(refused).toEqual([id]);
+    const stale = await store.complete([{ ...first!, owner: 'old', outcome: 'succeeded', result: '{"json":"stale"}', at: 41_000 }]);
+    expect(stale).toEqual({ refused: [id], gone: [] });
     expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'new', attempts: 2, result: null });
+    // The same owner, but its old attempt: refused too (a worker whose own lease lapsed and that claimed the job again).
+    const [third] = await (async () => {
+      await store.abandon('new', 42_000, { name: 'LeaseExpiredError', message: 'no beat' });
+      return claim(store, 'new', 42_000);
+    })();
+    expect(third!.attempt).toBe(3);
+    expect(await store.complete([{ ...second!, owner: 'new', outcome: 'failed', error: { name: 'Error', message: 'late' }, at: 42_500, retryAt: 43_000 }]))
+      .toEqual({ refused: [id], gone: [] });
+    expect(await store.getJob(id)).toMatchObject({ state: 'running', attempts: 3 });
+    expect((await store.getJobErrors(id)).map((e) => e.message)).toEqual(['no beat', 'no beat']);
 
-    expect(await store.complete([{ id, owner: 'new', outcome: 'succeeded', result: '{"json":"fresh"}', at: 42_000 }])).toEqual([]);
-    expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', result: '{"json":"fresh"}', finishedAt: 42_000, leaseOwner: null });
+    expect(await store.complete([{ ...third!, owner: 'new', outcome: 'succeeded', result: '{"json":"fresh"}', at: 43_000 }])).toEqual({ refused: [], gone: [] });
+    expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', result: '{"json":"fresh"}', finishedAt: 43_000, leaseOwner: null });
   });
 
   it('reads the outcomes of the finished jobs among many ids at once', async () => {
     const store = tempStore();
-    const [ok, bad, waiting] = await store.addJobs([newJob(), newJob({ maxAttempts: 1 }), newJob({ runAt: 10 ** 12 })]) as [number, number, number];
+    const { ids: [ok, bad, waiting], database } = await store.addJobs([newJob(), newJob({ maxAttempts: 1 }), newJob({ runAt: 10 ** 12 })]) as { ids: [number, number, number]; database: string };
     await claim(store, 'w', 1000);
-    await store.complete([
-      { id: ok, owner: 'w', outcome: 'succeeded', result: '{"json":1}', at: 2000 },
-      { id: bad, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'no' }, at: 2000, retryAt: null },
-    ]);
-    expect(await store.outcomes([waiting, bad, ok, 999])).toEqual(expect.arrayContaining([
+    await store.complete([await succeeded(store, ok, 'w', 2000, '{"json":1}'), await failed(store, bad, 'w', 2000, { name: 'Error', message: 'no' }, null)]);
+    expect(await store.outcomes(database, [waiting, bad, ok, 999])).toEqual(expect.arrayContaining([
       { id: ok, state: 'succeeded', result: '{"json":1}', error: null },
       { id: bad, state: 'failed', result: null, error: { name: 'Error', message: 'no' } },
     ]));
-    expect(await store.outcomes([waiting, bad, ok, 999])).toHaveLength(2);
-    expect(await store.outcomes([])).toEqual([]);
+    expect(await store.outcomes(database, [waiting, bad, ok, 999])).toHaveLength(2);
+    expect(await store.outcomes(database, [])).toEqual([]);
+    await expect(store.outcomes('another database', [ok])).rejects.toMatchObject({ code: 'ERR_DATABASE_REPLACED' });
   });
 
   it('records a batch of any size at once, refusing only the jobs another worker holds', async () => {
     const store = tempStore();
-    const ids = await store.addJobs(Array.from({ length: 300 }, () => newJob()));
-    await claim(store, 'a', 1000, 290);
+    const ids = await addMany(store, Array.from({ length: 300 }, () => newJob()));
+    const mine = await claim(store, 'a', 1000, 290);
     await claim(store, 'b', 1000, 10);
-    const completions = ids.map((id, i) => ({ id, owner: 'a', outcome: 'succeeded' as const, result: `{"json":${i}}`, at: 2000 }));
-    expect(await store.complete(completions)).toEqual(ids.slice(290));
+    const database = mine[0]!.database;
+    const completions = ids.map((id, i): Completion => ({ id, attempt: 1, database, owner: 'a', outcome: 'succeeded', result: `{"json":${i}}`, at: 2000 }));
+    expect(await store.complete(completions)).toEqual({ refused: ids.slice(290), gone: [] });
     expect(await store.getJob(ids[289]!)).toMatchObject({ state: 'succeeded', result: '{"json":289}', finishedAt: 2000 });
     expect(await store.getJob(ids[290]!)).toMatchObject({ state: 'running', leaseOwner: 'b', result: null });
     expect((await store.listJobs({ state: 'succeeded' })).length).toBe(290);
@@ -295,18 +320,20 @@ describe('SqliteStore', () => {
 
   it('records everything else of a batch exactly once when one success is refused, and still claims', async () => {
     const store = tempStore();
-    const [ok, lost, failing, next] = await store.addJobs(Array.from({ length: 4 }, () => newJob({ maxAttempts: 1 })));
-    await claim(store, 'a', 1000, 3);
-    // The lease on `lost` expired and another worker took it.
-    await store.release('a', [lost!], 1000);
+    const [ok, lost, failing, next] = await addMany(store, Array.from({ length: 4 }, () => newJob({ maxAttempts: 1 })));
+    const mine = await claim(store, 'a', 1000, 3);
+    const attempt = (id: number): AttemptRef => mine.find((job) => job.id === id)!;
+    // `lost` was given back and another worker took it.
+    await store.release('a', [attempt(lost!)], 1000);
     await claim(store, 'b', 1000, 1);
     const error = { name: 'Error', message: 'boom' };
-    const { refused, claimed } = await store.completeAndClaim([
-      { id: ok!, owner: 'a', outcome: 'succeeded', result: '{"json":1}', at: 2000 },
-      { id: lost!, owner: 'a', outcome: 'succeeded', result: '{"json":"stale"}', at: 2000 },
-      { id: failing!, owner: 'a', outcome: 'failed', error, at: 2000, retryAt: null },
-    ], { owner: 'a', limit: 10, now: 2000, leaseUntil: 9000 });
+    const { refused, gone, claimed } = await store.completeAndClaim([
+      { ...attempt(ok!), owner: 'a', outcome: 'succeeded', result: '{"json":1}', at: 2000 },
+      { ...attempt(lost!), owner: 'a', outcome: 'succeeded', result: '{"json":"stale"}', at: 2000 },
+      { ...attempt(failing!), owner: 'a', outcome: 'failed', error, at: 2000, retryAt: null },
+    ], { owner: 'a', limit: 10, now: 2000, isolated: 'skip' });
     expect(refused).toEqual([lost]);
+    expect(gone).toEqual([]);
     expect(claimed.map((job) => job.id)).toEqual([next]);
     expect(await store.getJob(ok!)).toMatchObject({ state: 'succeeded', result: '{"json":1}' });
     expect(await store.getJob(lost!)).toMatchObject({ state: 'running', leaseOwner: 'b', result: null });
@@ -317,48 +344,48 @@ describe('SqliteStore', () => {
 
   it('puts a failed attempt back for a retry, or fails the job for good', async () => {
     const store = tempStore();
-    const id = await store.addJob(newJob());
+    const id = await add(store);
     await claim(store, 'w', 1000);
     const error = { name: 'Error', message: 'boom', stack: 'Error: boom\n    at x' };
-    await store.complete([{ id, owner: 'w', outcome: 'failed', error, at: 1100, retryAt: 3100 }]);
+    await store.complete([await failed(store, id, 'w', 1100, error, 3100)]);
     expect(await store.getJob(id)).toMatchObject({ state: 'waiting', runAt: 3100, error, finishedAt: null });
     expect(await claim(store, 'w', 3099)).toEqual([]);
     await claim(store, 'w', 3100);
-    await store.complete([{ id, owner: 'w', outcome: 'failed', error, at: 3200, retryAt: null }]);
+    await store.complete([await failed(store, id, 'w', 3200, error, null)]);
     expect(await store.getJob(id)).toMatchObject({ state: 'failed', attempts: 2, finishedAt: 3200, error });
   });
 
-  it('fails a job whose lease expired with no attempts left', async () => {
+  it('fails a job taken back from its worker with no attempts left', async () => {
     const store = tempStore();
-    const id = await store.addJob(newJob({ maxAttempts: 1 }));
+    const id = await add(store, { maxAttempts: 1 });
     await claim(store, 'w', 1000);
-    expect(await store.recoverExpiredLeases(31_001)).toBe(1);
+    expect(await store.abandon('w', 31_001, { name: 'LeaseExpiredError', message: 'no heartbeat for 30 s' })).toBe(1);
     const job = await store.getJob(id);
     expect(job).toMatchObject({ state: 'failed', error: { name: 'LeaseExpiredError' } });
   });
 
   it('keeps every failed or lost attempt\'s error', async () => {
     const store = tempStore();
-    const id = await store.addJob(newJob({ maxAttempts: 3 }));
+    const id = await add(store, { maxAttempts: 3 });
     await claim(store, 'w', 1000);
-    await store.complete([{ id, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'first', stack: 'Error: first' }, at: 1100, retryAt: 1200 }]);
+    await store.complete([await failed(store, id, 'w', 1100, { name: 'Error', message: 'first', stack: 'Error: first' }, 1200)]);
     await claim(store, 'w2', 1200);
     expect(await store.abandon('w2', 1300, { name: 'WorkerLostError', message: 'w2 died' })).toBe(1);
     expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 2, error: { name: 'WorkerLostError', message: 'w2 died' } });
     await claim(store, 'w3', 1400);
-    expect(await store.recoverExpiredLeases(1400 + 30_001)).toBe(1);
+    expect(await store.abandon('w3', 31_401, { name: 'LeaseExpiredError', message: 'no heartbeat for 30 s' })).toBe(1);
     expect(await store.getJob(id)).toMatchObject({ state: 'failed', attempts: 3, error: { name: 'LeaseExpiredError' } });
     expect(await store.getJobErrors(id)).toEqual([
       { attempt: 1, name: 'Error', message: 'first', stack: 'Error: first', at: 1100 },
       { attempt: 2, name: 'WorkerLostError', message: 'w2 died', at: 1300 },
-      { attempt: 3, name: 'LeaseExpiredError', message: expect.stringContaining('lease expired'), at: 31_401 },
+      { attempt: 3, name: 'LeaseExpiredError', message: 'no heartbeat for 30 s', at: 31_401 },
     ]);
   });
 
   it('cancels a waiting job, flags a running one for its worker, and leaves a finished one', async () => {
     const store = tempStore();
-    const waiting = await store.addJob(newJob());
-    const running = await store.addJob(newJob({ runAt: 0 }));
+    const waiting = await add(store);
+    const running = await add(store, { runAt: 0 });
     expect(await store.cancel(waiting, 2000)).toBe('cancelled');
     await claim(store, 'w', 1000);
     expect(await store.getJob(waiting)).toMatchObject({ state: 'cancelled', finishedAt: 2000 });
@@ -366,7 +393,7 @@ describe('SqliteStore', () => {
     expect(await store.cancelRequests('w')).toEqual([running]);
     expect(await store.cancelRequests('other')).toEqual([]);
     // A worker that fails the attempt anyway does not put a cancelled job up for retry.
-    await store.complete([{ id: running, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'x' }, at: 2100, retryAt: 3000 }]);
+    await store.complete([await failed(store, running, 'w', 2100, { name: 'Error', message: 'x' }, 3000)]);
     expect(await store.getJob(running)).toMatchObject({ state: 'cancelled', finishedAt: 2100 });
     expect(await store.cancel(running, 2200)).toBe('finished');
     await expect(store.cancel(999, 0)).rejects.toThrow('no job with id 999');
@@ -374,9 +401,9 @@ describe('SqliteStore', () => {
 
   it('retries a failed job with all its attempts, keeping its error history', async () => {
     const store = tempStore();
-    const id = await store.addJob(newJob({ maxAttempts: 1 }));
+    const id = await add(store, { maxAttempts: 1 });
     await claim(store, 'w', 1000);
-    await store.complete([{ id, owner: 'w', outcome: 'failed', error: { name: 'Error', message: 'x' }, at: 1100, retryAt: null }]);
+    await store.complete([await failed(store, id, 'w', 1100, { name: 'Error', message: 'x' }, null)]);
     expect(await store.retry(id, 5000)).toBe(true);
     expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, runAt: 5000, error: null, finishedAt: null });
     expect(await store.getJobErrors(id)).toHaveLength(1);
@@ -384,22 +411,23 @@ describe('SqliteStore', () => {
     await expect(store.retry(999, 0)).rejects.toThrow('no job with id 999');
   });
 
-  it('prunes finished jobs past their age, with their errors, and nothing else', async () => {
+  it('prunes finished jobs past their age, with their errors, and nothing else; never the newest job', async () => {
     const store = tempStore();
     const ids: number[] = [];
-    for (let i = 0; i < 3; i++) ids.push(await store.addJob(newJob({ maxAttempts: 1 })));
+    for (let i = 0; i < 3; i++) ids.push(await add(store, { maxAttempts: 1 }));
     await claim(store, 'w', 1000);
     await store.complete([
-      { id: ids[0]!, owner: 'w', outcome: 'succeeded', result: '{"json":1}', at: 1000 },
-      { id: ids[1]!, owner: 'w', outcome: 'succeeded', result: '{"json":1}', at: 9000 },
-      { id: ids[2]!, owner: 'w', outcome: 'failed', error: { name: 'E', message: 'm' }, at: 1000, retryAt: null },
+      await succeeded(store, ids[0]!, 'w', 1000, '{"json":1}'),
+      await succeeded(store, ids[1]!, 'w', 9000, '{"json":1}'),
+      await failed(store, ids[2]!, 'w', 1000, { name: 'E', message: 'm' }, null),
     ]);
-    const waiting = await store.addJob(newJob({ createdAt: 0 }));
     const one = { batch: 10, batches: 1, windows: 1 };
-    expect(await store.prune({ succeededBefore: 5000, failedBefore: null }, one)).toBe(1);
+    // ids[2] is the newest job: its id must never be handed out again, so it stays however old.
+    expect(await store.prune({ succeededBefore: 5000, failedBefore: 5000 }, one)).toBe(1);
     expect(await store.getJob(ids[0]!)).toBeUndefined();
-    expect(await store.getJob(ids[1]!)).toBeDefined();
     expect(await store.getJob(ids[2]!)).toBeDefined();
+    expect(await add(store)).toBe(ids[2]! + 1);
+    const waiting = await add(store, { createdAt: 0 });
     expect(await store.prune({ succeededBefore: null, failedBefore: 5000 }, one)).toBe(1);
     expect(await store.getJobErrors(ids[2]!)).toEqual([]);
     expect(await store.getJob(ids[1]!)).toBeDefined();
@@ -408,17 +436,16 @@ describe('SqliteStore', () => {
 
   it('prunes by sweeping the table window by window, skipping emptied ranges, and starts over', async () => {
     const store = tempStore();
-    const add = (n: number) => store.addJobs(Array.from({ length: n }, () => newJob()));
     const finish = async (ids: number[], at: number) => {
-      const claimed = await store.claim({ owner: 'w', limit: ids.length, now: 1000, leaseUntil: 99_999 });
+      const claimed = await claim(store, 'w', 1000, ids.length);
       expect(claimed.map((job) => job.id)).toEqual(ids);
-      await store.complete(claimed.map((job) => ({ id: job.id, owner: 'w', outcome: 'succeeded' as const, result: 'null', at })));
+      await store.complete(claimed.map((job): Completion => ({ ...job, owner: 'w', outcome: 'succeeded', result: 'null', at })));
     };
     // 25,000 old successes: more than two windows of 10,000 ids.
-    const ids = await add(25_000);
+    const ids = await addMany(store, Array.from({ length: 25_000 }, () => newJob()));
     const old = [ids[0]!, ids[12_345]!, ids[24_999]!];
     await finish(ids, 1000);
-    const recent = await add(3);
+    const recent = await addMany(store, Array.from({ length: 3 }, () => newJob()));
     await finish(recent.slice(0, 1), 9000);
     const cutoffs = { succeededBefore: 5000, failedBefore: null };
     // Two deletions of at most 4,000 per call: a full batch keeps the sweep where it is, and the next window
@@ -438,12 +465,13 @@ describe('SqliteStore', () => {
 
   it('prunes at most its budget of windows per call, however much is left to read', async () => {
     const store = tempStore();
-    const waiting = await store.addJobs(Array.from({ length: 30_000 }, () => newJob()));
-    const last = await store.addJob(newJob());
-    // Two old successes, the first job and the newest, 30,000 ids apart; the rest are running.
-    const claimed = await store.claim({ owner: 'w', limit: 30_001, now: 1000, leaseUntil: 99_999 });
+    const waiting = await addMany(store, Array.from({ length: 30_000 }, () => newJob()));
+    const last = await add(store);
+    await add(store); // the newest job, never pruned
+    // Two old successes, the first job and the last, 30,000 ids apart; the rest are running.
+    const claimed = await claim(store, 'w', 1000, 30_001);
     expect([claimed[0]!.id, claimed.at(-1)!.id]).toEqual([waiting[0], last]);
-    await store.complete([waiting[0]!, last].map((id) => ({ id, owner: 'w', outcome: 'succeeded' as const, result: 'null', at: 1000 })));
+    await store.complete([claimed[0]!, claimed.at(-1)!].map((job): Completion => ({ ...job, owner: 'w', outcome: 'succeeded', result: 'null', at: 1000 })));
     // One window of 10,000 ids per call: the sweep reaches the newest job on the fourth call.
     const cutoffs = { succeededBefore: 5000, failedBefore: null };
     const calls: number[] = [];
@@ -460,42 +488,80 @@ describe('SqliteStore', () => {
     expect((await store.listRecurring()).map((r) => r.name)).toEqual(['']);
   });
 
-  it('gives released jobs back without counting the attempt', async () => {
+  it('gives released jobs back without counting the attempt, only for the attempt the worker holds', async () => {
     const store = tempStore();
-    const id = await store.addJob(newJob());
-    await claim(store, 'w', 1000);
-    await store.release('w', [id], 2000);
+    const id = await add(store);
+    const [job] = await claim(store, 'w', 1000);
+    await store.release('w', [{ ...job!, attempt: 2 }], 2000);
+    expect(await store.getJob(id)).toMatchObject({ state: 'running', attempts: 1 });
+    await store.release('w', [job!], 2000);
     expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null });
   });
 
-  it('extends leases with a heartbeat', async () => {
+  it('counts heartbeats per owner, and tells a worker which attempts it no longer holds', async () => {
     const store = tempStore();
-    const id = await store.addJob(newJob());
-    await claim(store, 'w', 1000);
-    await store.heartbeat('w', 90_000);
-    expect(await store.recoverExpiredLeases(60_000)).toBe(0);
-    expect((await store.getJob(id))?.leaseUntil).toBe(90_000);
+    const [a, b] = await addMany(store, [newJob(), newJob()]);
+    const mine = await claim(store, 'w', 1000);
+    expect(await store.ownerBeats()).toEqual([{ owner: 'w', beat: 0 }]);
+    expect(await store.heartbeat('w', mine, 2000)).toEqual([]);
+    expect(await store.ownerBeats()).toEqual([{ owner: 'w', beat: 1 }]);
+    // b was taken back (another worker judged w dead) and claimed again: w holds a only.
+    await store.abandon('w', 3000, { name: 'LeaseExpiredError', message: 'no beat' }, { beat: 1 });
+    const [again] = await claim(store, 'w', 3000, 1);
+    expect(again).toMatchObject({ id: a, attempt: 2 });
+    const lost = await store.heartbeat('w', mine, 4000);
+    expect(lost.map((ref) => ref.id).sort()).toEqual([a, b].sort());
+    expect(await store.heartbeat('w', [again!, { ...again!, database: 'a deleted one' }], 5000)).toEqual([{ ...again!, database: 'a deleted one' }]);
   });
 
-  it('reports the next instant something falls due', async () => {
+  it('takes an owner\'s jobs back only if its beat is still the one seen', async () => {
     const store = tempStore();
-    expect(await store.nextWakeAt()).toBeNull();
-    await store.addJob(newJob({ runAt: 5000 }));
-    await store.addJob(newJob({ runAt: 7000 }));
-    expect(await store.nextWakeAt()).toBe(5000);
+    const id = await add(store);
+    const [job] = await claim(store, 'w', 1000);
+    await store.heartbeat('w', [job!], 1500);
+    const lost = { name: 'LeaseExpiredError', message: 'no beat' };
+    expect(await store.abandon('w', 2000, lost, { beat: 0 })).toBe(0); // it beat since it was judged dead
+    expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'w' });
+    expect(await store.abandon('w', 2000, lost, { beat: 1, isolate: true })).toBe(1);
+    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 1, isolated: true, leaseOwner: null });
+    expect(await store.ownerBeats()).toEqual([]);
+  });
+
+  it('runs isolated jobs alone: never next to others, in their turn for an idle worker', async () => {
+    const store = tempStore();
+    const [first, blocker, after] = await addMany(store, [newJob({ runAt: 100 }), newJob({ runAt: 200, maxAttempts: 3 }), newJob({ runAt: 300 })]);
+    const [held] = await claim(store, 'w', 1000, 1);
+    expect(held!.id).toBe(first);
+    const [b] = await claim(store, 'w', 1000, 1);
+    await store.complete([{ ...b!, owner: 'w', outcome: 'failed', error: { name: 'JobTimeoutError', message: 'blocked' }, at: 1000, retryAt: 1000, isolate: true }]);
+    expect(await store.getJob(blocker!)).toMatchObject({ state: 'waiting', isolated: true });
+    // A busy worker skips it; an idle one takes the jobs before it, or it alone when it comes first.
+    expect((await claim(store, 'w', 2000)).map((job) => job.id)).toEqual([after]);
+    await addMany(store, [newJob({ runAt: 1500 })]);
+    expect((await store.claim({ owner: 'v', limit: 10, now: 2000, isolated: 'alone' }))).toEqual([expect.objectContaining({ id: blocker, isolated: true, attempt: 2 })]);
+    const [later] = (await store.listJobs({ state: 'waiting' })).map((job) => job.id);
+    expect((await store.claim({ owner: 'v', limit: 10, now: 2000, isolated: 'alone' })).map((job) => job.id)).toEqual([later]);
+  });
+
+  it('reports the earliest run time of a waiting job', async () => {
+    const store = tempStore();
+    expect(await store.nextJobAt()).toBeNull();
+    await add(store, { runAt: 5000 });
+    await add(store, { runAt: 7000 });
+    expect(await store.nextJobAt()).toBe(5000);
     await store.upsertRecurring(recurring({ nextRunAt: 4000 }));
-    expect(await store.nextWakeAt()).toBe(4000);
+    expect(await store.nextJobAt()).toBe(5000);
   });
 
   it('finds the next due time across priorities, however many', async () => {
     const store = tempStore();
-    await store.addJob(newJob({ priority: 10, runAt: 9000 }));
-    await store.addJob(newJob({ priority: -5, runAt: 7000 }));
-    await store.addJob(newJob({ priority: 0, runAt: 8000 }));
-    expect(await store.nextWakeAt()).toBe(7000);
-    for (let p = 100; p < 140; p++) await store.addJob(newJob({ priority: p, runAt: 10_000 + p }));
-    await store.addJob(newJob({ priority: -50, runAt: 6000 }));
-    expect(await store.nextWakeAt()).toBe(6000);
+    await add(store, { priority: 10, runAt: 9000 });
+    await add(store, { priority: -5, runAt: 7000 });
+    await add(store, { priority: 0, runAt: 8000 });
+    expect(await store.nextJobAt()).toBe(7000);
+    for (let p = 100; p < 140; p++) await add(store, { priority: p, runAt: 10_000 + p });
+    await add(store, { priority: -50, runAt: 6000 });
+    expect(await store.nextJobAt()).toBe(6000);
   });
 
   describe('recurring jobs', () => {
@@ -550,7 +616,7 @@ describe('SqliteStore', () => {
     const shared = ['bulk'];
     // Jobs 0–99 differ only in params and run time (the statement binding the rest once); 100–199 in priority
     // too, and 200–299 in tags (equal arrays, not the same one): those bind every column of every row.
-    const ids = await store.addJobs(Array.from({ length: count }, (_, i) => newJob({
+    const ids = await addMany(store, Array.from({ length: count }, (_, i) => newJob({
       params: String(i),
       runAt: 5000 + i,
       priority: i >= 100 && i < 200 ? i % 3 : 1,
@@ -567,21 +633,21 @@ describe('SqliteStore', () => {
     expect((await store.getJob(ids[206]!))!.tags).toEqual(['x']);
     expect((await store.getJob(ids[336]!))!.tags).toEqual([]);
     // a keyed job in the batch coalesces with the active one, as it does alone
-    const keyed = await store.addJobs([newJob({ key: 'k' }), newJob(), newJob({ key: 'k' })]);
+    const keyed = await addMany(store, [newJob({ key: 'k' }), newJob(), newJob({ key: 'k' })]);
     expect(keyed[2]).toBe(keyed[0]);
     expect(keyed[1]).not.toBe(keyed[0]);
   });
 
   it('commits concurrent adds together, each resolving to its own job', async () => {
     const store = tempStore();
-    const ids = await Promise.all(Array.from({ length: 300 }, (_, i) => store.addJob(newJob({ params: String(i) }))));
+    const ids = await Promise.all(Array.from({ length: 300 }, (_, i) => add(store, { params: String(i) })));
     expect(new Set(ids).size).toBe(300);
     expect(ids).toEqual([...ids].sort((a, b) => a - b));
     // 100 at a time in one statement, whose ids are inferred: each must be the row its caller added
     const params = new Map((await store.listJobs({ limit: 1000 })).map((job) => [job.id, job.params]));
     expect(ids.map((id) => params.get(id))).toEqual(ids.map((_, i) => String(i)));
     // keys coalesce inside a shared commit as they do across commits
-    const [first, second] = await Promise.all([store.addJob(newJob({ key: 'k' })), store.addJob(newJob({ key: 'k' }))]);
+    const [first, second] = await Promise.all([add(store, { key: 'k' }), add(store, { key: 'k' })]);
     expect(second).toBe(first);
   });
 
@@ -596,8 +662,8 @@ describe('SqliteStore', () => {
 
   it('lists jobs newest first, by state', async () => {
     const store = tempStore();
-    const a = await store.addJob(newJob());
-    const b = await store.addJob(newJob());
+    const a = await add(store);
+    const b = await add(store);
     await claim(store, 'w', 1000, 1);
     expect((await store.listJobs()).map((j) => j.id)).toEqual([b, a]);
     expect((await store.listJobs({ state: 'running' })).map((j) => j.id)).toEqual([a]);
@@ -605,11 +671,13 @@ describe('SqliteStore', () => {
   });
 
   it('reopens a database file deleted under it, instead of writing into the unlinked file', async () => {
-    const store = tempStore({ checkIntervalMs: 0 });
-    await store.addJob(newJob());
+    const store = tempStore({ checkIntervalMs: 60_000 });
+    const before = await store.addJob(newJob());
     for (const suffix of ['', '-wal', '-shm']) rmSync(store.path + suffix, { force: true });
-    const id = await store.addJob(newJob());
-    expect(id).toBe(1);
+    // No read looked at the path since (checks are a minute apart): the commit itself finds the file gone.
+    const after = await store.addJob(newJob());
+    expect(after.id).toBe(1);
+    expect(after.database).not.toBe(before.database);
     expect(await store.listJobs()).toHaveLength(1);
     const direct = new Database(store.path, { readonly: true });
     expect(direct.prepare('SELECT count(*) FROM jobs').pluck().get()).toBe(1);

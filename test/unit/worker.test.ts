@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { ownerId } from '../../src/worker/maintenance.ts';
+import { ownerName } from '../../src/worker/owner-identity.ts';
 import { NonRetryableError } from '../../src/worker/job-errors.ts';
 import { outsideprocess } from '../../src/worker/outsideprocess.ts';
 import { Worker } from '../../src/worker/worker.ts';
@@ -247,8 +247,8 @@ describe('Worker', () => {
     const { id } = await jobs.add('svc', 'work', null);
     // A worker on this host whose process has exited claimed the job and died.
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
-    const owner = ownerId('deadbeef', Number(dead.stdout.trim()));
-    await store.claim({ owner, limit: 1, now: Date.now(), leaseUntil: Date.now() + 3_600_000 });
+    const owner = ownerName('deadbeef', Number(dead.stdout.trim()));
+    await store.claim({ owner, limit: 1, now: Date.now(), isolated: 'skip' });
     worker.start();
     const job = await settled(store, id);
     await worker.stop();
@@ -282,6 +282,7 @@ describe('Worker', () => {
     first.start();
     await settled(store, id);
     await first.stop();
+    await jobs.addAsScheduled('svc', 'quick', null, new Date(Date.now() + 3_600_000)); // the newest job is never pruned
     const pruning = new Worker({ store, services: serviceMap({ svc }), logger: memoryLogger().logger, retention: { succeededMs: 0, failedMs: null }, clock: { now: () => Date.now() + 1 } });
     pruning.start();
     await expect.poll(async () => store.getJob(id)).toBeUndefined();

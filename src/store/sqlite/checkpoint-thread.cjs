@@ -36,6 +36,15 @@ function checkpoint() {
   if (db === undefined) {
     // Never create the file: the store that owns this thread creates and migrates it.
     db = new Database(path, { fileMustExist: true });
+    // The WAL and its index are opened by name on the first read. Only if the same file was at the path
+    // before the open and after that read do they belong to the file this connection has open; a
+    // checkpoint through another file's index would copy that file's pages into this one (see open-database.ts).
+    db.prepare('SELECT count(*) FROM sqlite_master').get();
+    if (inode() !== current) {
+      db.close();
+      db = undefined;
+      return;
+    }
     ino = current;
   }
   // PASSIVE never waits for readers or writers: it copies what it can now and tries again next time.

@@ -1,23 +1,38 @@
-import type { ClaimedJob } from '../job-store.ts';
-import type { Statements } from './statements.ts';
+import type { ClaimedJob, ClaimRequest } from '../job-store.ts';
+import type { ClaimedRow, Statements } from './statements.ts';
 
 /**
  * Inside a BEGIN IMMEDIATE transaction: reads the jobs due first and leases
  * them to `request.owner` (registered on its first claim, migration 0008).
  * Two statements, a read and an update without RETURNING, measured cheaper
  * than one UPDATE … RETURNING (see queries.ts).
+ *
+ * Isolated jobs (migration 0009) run alone: a worker running other jobs asks
+ * with `skip` and never sees them; an idle worker asks with `alone` and takes
+ * the due jobs in order up to the first isolated one, or that one alone if it
+ * comes first.
  */
-export function claimJobs(s: Statements, request: { owner: string; limit: number; now: number; leaseUntil: number }): ClaimedJob[] {
-  const rows = s.selectClaimable.all(request);
+export function claimJobs(s: Statements, request: ClaimRequest, database: string): ClaimedJob[] {
+  const alone = request.isolated === 'alone';
+  let rows = (alone ? s.selectClaimableAny : s.selectClaimable).all(request);
   if (rows.length === 0) return [];
-  const { changes } = s.markClaimed.run({ owner: s.ownerId(request.owner), leaseUntil: request.leaseUntil, now: request.now, limit: request.limit });
+  if (alone) rows = upToIsolated(rows);
+  const mark = alone ? s.markClaimedAny : s.markClaimed;
+  const { changes } = mark.run({ owner: s.ownerId(request.owner), now: request.now, limit: rows.length });
   // The write lock is held from the read to the update: no other connection can change which jobs are due first.
   if (changes !== rows.length) throw new Error(`claim read ${rows.length} due jobs but leased ${changes}`);
   const claimed = new Array<ClaimedJob>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [id, targetId, params, attempt, maxAttempts, timeoutMs] = rows[i]!;
+    const [id, targetId, params, attempt, maxAttempts, timeoutMs, isolated] = rows[i]!;
     const { service, method } = s.target(targetId);
-    claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs };
+    claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs, isolated: isolated === 1, database };
   }
   return claimed;
+}
+
+/** The rows before the first isolated one, or that one alone if it is first. */
+function upToIsolated(rows: ClaimedRow[]): ClaimedRow[] {
+  const first = rows.findIndex((row) => row[6] === 1);
+  if (first === -1) return rows;
+  return first === 0 ? rows.slice(0, 1) : rows.slice(0, first);
 }

@@ -1,4 +1,4 @@
-import type { NewJob } from '../job-store.ts';
+import type { AddedJob, NewJob } from '../job-store.ts';
 import type { Connection } from './connection.ts';
 import { insertAll, insertAny, isKeyed } from './insert-jobs.ts';
 
@@ -17,8 +17,8 @@ export class GroupedAdds {
     this.#conn = conn;
   }
 
-  /** Resolves to the job's id once it is committed. */
-  add(job: NewJob): Promise<number> {
+  /** Resolves to the job's id once it is committed to the file at the path (see {@link Connection.write}). */
+  add(job: NewJob): Promise<AddedJob> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ job, resolve, reject });
       if (this.#pending.length === 1) queueMicrotask(() => this.#commit());
@@ -32,26 +32,23 @@ export class GroupedAdds {
       this.#commitAlone(batch[0]!);
       return;
     }
-    let ids: number[];
+    let added: { ids: number[]; database: string };
     try {
-      ids = this.#conn.transaction((s) => insertAll(s, batch.map(({ job }) => job)));
+      added = this.#conn.write((s, database) => ({ ids: insertAll(s, batch.map(({ job }) => job)), database }), { transaction: true, onReplaced: 'again' });
     } catch {
       // The shared transaction rolled back: no caller's add may fail for another's bad job, so each goes alone.
       for (const add of batch) this.#commitAlone(add);
       return;
     }
-    batch.forEach(({ resolve }, i) => resolve(ids[i]!));
+    const { ids, database } = added;
+    batch.forEach(({ resolve }, i) => resolve({ id: ids[i]!, database }));
     this.#conn.changedHere('work');
   }
 
   #commitAlone({ job, resolve, reject }: PendingAdd): void {
     try {
       // A keyed insert is a check and an insert: it needs a transaction; a plain one is a statement alone.
-      if (isKeyed(job)) {
-        resolve(this.#conn.transaction((s) => insertAny(s, job)));
-      } else {
-        resolve(insertAny(this.#conn.statements(), job));
-      }
+      resolve(this.#conn.write((s, database) => ({ id: insertAny(s, job), database }), { transaction: isKeyed(job), onReplaced: 'again' }));
       this.#conn.changedHere('work');
     } catch (error) {
       reject(error);
@@ -62,6 +59,6 @@ export class GroupedAdds {
 /** An add waiting for its commit. */
 interface PendingAdd {
   readonly job: NewJob;
-  readonly resolve: (id: number) => void;
+  readonly resolve: (added: AddedJob) => void;
   readonly reject: (error: unknown) => void;
 }

@@ -18,9 +18,9 @@ const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} TH
 
 const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, run_at AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
-  fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, lease_until AS leaseUntil, created_at AS createdAt,
+  fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
-  progress_total AS progressTotal, progress_at AS progressAt`;
+  progress_total AS progressTotal, progress_at AS progressAt, isolated`;
 
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
@@ -62,20 +62,28 @@ export const insertKeyedJob = `INSERT OR IGNORE INTO jobs (${INSERT_COLUMNS}, ke
 export const selectActiveByKey = `
   SELECT id FROM jobs WHERE target_id = ? AND key = ? AND state IN (${WAITING}, ${RUNNING})`;
 
-/** Fenced: progress of a job this worker no longer holds is dropped. */
+/**
+ * Every write a worker makes for a job it runs is fenced by this: the job is
+ * running, leased to this owner, at this attempt. A worker whose job was
+ * taken back, or whose own earlier attempt lost its lease and was claimed
+ * again, changes nothing.
+ */
+const HELD = `id = @id AND lease_owner = @owner AND attempts = @attempt AND state = ${RUNNING}`;
+
+/** Fenced: progress of an attempt this worker no longer holds is dropped. */
 export const recordProgress = `
   UPDATE jobs SET progress_current = @current, progress_total = @total, progress_at = @at
-   WHERE id = @id AND lease_owner = @owner AND state = ${RUNNING}`;
+   WHERE ${HELD}`;
 
 export const insertNote = `
   INSERT INTO job_notes (job_id, level, message, at)
-  SELECT id, @level, @message, @at FROM jobs WHERE id = @id AND lease_owner = @owner AND state = ${RUNNING}`;
+  SELECT id, @level, @message, @at FROM jobs WHERE ${HELD}`;
 
 export const selectNotes = `SELECT id, level, message, at FROM job_notes WHERE job_id = ? AND id > ? ORDER BY id`;
 
 /** One query for every job a process awaits: its state, and whether it reported anything new. */
 export const pulse = `
-  SELECT id, ${STATE_NAME} AS state, progress_at AS progressAt,
+  SELECT id, ${STATE_NAME} AS state, progress_current AS progressCurrent, progress_total AS progressTotal, progress_at AS progressAt,
          COALESCE((SELECT max(n.id) FROM job_notes n WHERE n.job_id = jobs.id), 0) AS lastNoteId
     FROM jobs WHERE id IN (SELECT value FROM json_each(?))`;
 
@@ -89,12 +97,17 @@ export const selectOutcomes = `
  * at the limit. Read as arrays (raw), in the order of {@link ClaimedRow}:
  * better-sqlite3 builds an object per row property by property, which cost
  * more than the SQL. `attempts + 1`: the attempt {@link markClaimed} counts.
+ * This one is for a worker that runs other jobs: it never takes an isolated
+ * job (migration 0009), which must run alone.
  */
 export const selectClaimable = `
-  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms FROM jobs
-   WHERE state = ${WAITING} AND run_at <= @now
+  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms, isolated FROM jobs
+   WHERE state = ${WAITING} AND run_at <= @now AND isolated = 0
    ORDER BY priority DESC, run_at, id
    LIMIT @limit`;
+
+/** As {@link selectClaimable}, isolated jobs included: for a worker running nothing, which stops at the first one. */
+export const selectClaimableAny = selectClaimable.replace(' AND isolated = 0', '');
 
 /**
  * Leases the jobs {@link selectClaimable} just read: the same sub-select,
@@ -106,33 +119,35 @@ export const selectClaimable = `
  */
 export const markClaimed = `
   UPDATE jobs
-     SET state = ${RUNNING}, lease_owner = @owner, lease_until = @leaseUntil,
-         attempts = attempts + 1, started_at = @now
+     SET state = ${RUNNING}, lease_owner = @owner, attempts = attempts + 1, started_at = @now
    WHERE id IN (SELECT id FROM jobs
-                 WHERE state = ${WAITING} AND run_at <= @now
+                 WHERE state = ${WAITING} AND run_at <= @now AND isolated = 0
                  ORDER BY priority DESC, run_at, id
                  LIMIT @limit)`;
 
-/** The rows of a batch of `rows` successes bound as (id, result, finishedAt) triples. */
-const SUCCESS_ROWS = (rows: number): string => `r(id, result, at) AS (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?)').join(', ')})`;
+/** As {@link markClaimed}, for the rows of {@link selectClaimableAny}. */
+export const markClaimedAny = markClaimed.replace(' AND isolated = 0', '');
+
+/** The rows of a batch of `rows` successes bound as (id, attempt, result, finishedAt) quadruples. */
+const SUCCESS_ROWS = (rows: number): string => `r(id, attempt, result, at) AS (VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?)').join(', ')})`;
 
 /**
- * Of a batch bound as {@link completeSucceededRows} binds it, the ids its
- * owner no longer holds (gone, finished, or leased to another worker). Read
- * before the update, in its transaction; almost always none.
+ * Of a batch bound as {@link completeSucceededRows} binds it, the ids whose
+ * attempt its owner no longer holds (gone, finished, leased to another worker,
+ * or claimed again since). Read before the update, in its transaction; almost always none.
  */
 export function refusedSuccessRows(rows: number): string {
   return `
   WITH ${SUCCESS_ROWS(rows)}
   SELECT r.id FROM r LEFT JOIN jobs ON jobs.id = r.id
-   WHERE (jobs.id IS NULL OR jobs.state <> ${RUNNING} OR jobs.lease_owner IS NOT ?)`;
+   WHERE (jobs.id IS NULL OR jobs.state <> ${RUNNING} OR jobs.attempts <> r.attempt OR jobs.lease_owner IS NOT ?)`;
 }
 
 /**
- * Fenced, for a batch of `rows` successes bound as (id, result, finishedAt)
- * triples, then the owner. One statement instead of one per job; which ones
- * were refused, {@link refusedSuccessRows} tells (no RETURNING, see
- * {@link markClaimed}). Prepared per batch size on first use.
+ * Fenced, for a batch of `rows` successes bound as (id, attempt, result,
+ * finishedAt) quadruples, then the owner. One statement instead of one per
+ * job; which ones were refused, {@link refusedSuccessRows} tells (no
+ * RETURNING, see {@link markClaimed}). Prepared per batch size on first use.
  * The unary + keeps the planner from walking the owner's running jobs and
  * scanning the batch for each: it looks each batch entry up by id instead.
  */
@@ -140,9 +155,9 @@ export function completeSucceededRows(rows: number): string {
   return `
   WITH ${SUCCESS_ROWS(rows)}
   UPDATE jobs
-     SET state = ${SUCCEEDED}, result = r.result, finished_at = r.at, lease_owner = NULL, lease_until = NULL
+     SET state = ${SUCCEEDED}, result = r.result, finished_at = r.at, lease_owner = NULL
     FROM r
-   WHERE jobs.id = r.id AND +jobs.lease_owner = ? AND jobs.state = ${RUNNING}`;
+   WHERE jobs.id = r.id AND jobs.attempts = r.attempt AND +jobs.lease_owner = ? AND jobs.state = ${RUNNING}`;
 }
 
 /** The most successes one {@link completeSucceededRows} statement takes; a larger batch is split. */
@@ -154,7 +169,8 @@ export const refusedSuccessMany = refusedSuccessRows(4);
 
 /**
  * Fenced. A failed attempt with attempts left goes back to waiting at
- * @retryAt, unless someone asked to cancel the job meanwhile.
+ * @retryAt, unless someone asked to cancel the job meanwhile. @isolate (0 or
+ * 1) marks it to run alone from now on: this attempt blocked its process.
  */
 export const completeFailed = `
   UPDATE jobs
@@ -162,57 +178,55 @@ export const completeFailed = `
          run_at = COALESCE(@retryAt, run_at),
          error = @error,
          finished_at = CASE WHEN cancel_requested = 1 OR @retryAt IS NULL THEN @at ELSE NULL END,
-         lease_owner = NULL, lease_until = NULL
-   WHERE id = @id AND lease_owner = @owner AND state = ${RUNNING}`;
+         lease_owner = NULL, isolated = max(isolated, @isolate)
+   WHERE ${HELD}`;
 
 /** Kept for `jobs show`: every failed attempt, not only the last. Runs before the fenced update. */
 export const recordAttemptError = `
   INSERT INTO job_errors (job_id, attempt, name, message, stack, at)
   SELECT id, attempts, @name, @message, @stack, @at FROM jobs
-   WHERE id = @id AND lease_owner = @owner AND state = ${RUNNING}`;
+   WHERE ${HELD}`;
 
 /** Fenced: a running job its worker aborted on request. */
 export const completeCancelled = `
   UPDATE jobs
-     SET state = ${CANCELLED}, error = @error, finished_at = @at, lease_owner = NULL, lease_until = NULL
-   WHERE id = @id AND lease_owner = @owner AND state = ${RUNNING}`;
+     SET state = ${CANCELLED}, error = @error, finished_at = @at, lease_owner = NULL
+   WHERE ${HELD}`;
 
-export const heartbeat = `
-  UPDATE jobs SET lease_until = @leaseUntil WHERE lease_owner = @owner AND state = ${RUNNING}`;
+/** A worker's heartbeat: one row, however many jobs it runs (see {@link heldBy} for what it still holds). */
+export const beat = `UPDATE owners SET beat = beat + 1, beat_at = @now WHERE id = @owner`;
+
+/** The attempts `owner` holds: a heartbeat compares them with the ones its worker runs. */
+export const heldBy = `SELECT id, attempts FROM jobs WHERE state = ${RUNNING} AND lease_owner = ?`;
 
 /** The interrupted attempt was the worker's doing, not the job's: it is not counted. */
 export const releaseJob = `
   UPDATE jobs
      SET state = CASE WHEN cancel_requested = 1 THEN ${CANCELLED} ELSE ${WAITING} END,
          finished_at = CASE WHEN cancel_requested = 1 THEN @now ELSE NULL END,
-         lease_owner = NULL, lease_until = NULL, started_at = NULL, attempts = attempts - 1
-   WHERE id = @id AND lease_owner = @owner AND state = ${RUNNING}`;
+         lease_owner = NULL, started_at = NULL, attempts = attempts - 1
+   WHERE ${HELD}`;
 
 /*
- * Attempts lost with their worker (it died, or its lease expired): the
+ * Attempts lost with their worker (it died, or its beat stood still): the
  * attempt was counted at claim, so a job that kills its worker every time
- * runs out of attempts and ends failed instead of crash-looping.
+ * runs out of attempts and ends failed instead of crash-looping. @isolate
+ * (0 or 1): the worker process was blocked, and these jobs run alone from now on.
  */
-const LOST = (where: string): string => `
+export const abandonOwner = `
   UPDATE jobs
      SET state = CASE WHEN cancel_requested = 1 THEN ${CANCELLED} WHEN attempts >= max_attempts THEN ${FAILED} ELSE ${WAITING} END,
          error = json_object('name', @name, 'message', @message),
          finished_at = CASE WHEN cancel_requested = 1 OR attempts >= max_attempts THEN @now ELSE NULL END,
-         lease_owner = NULL, lease_until = NULL
-   WHERE state = ${RUNNING} AND ${where}`;
-const LOST_ERRORS = (where: string): string => `
+         lease_owner = NULL, isolated = max(isolated, @isolate)
+   WHERE state = ${RUNNING} AND lease_owner = @owner`;
+export const recordAbandonedErrors = `
   INSERT INTO job_errors (job_id, attempt, name, message, stack, at)
-  SELECT id, attempts, @name, @message, NULL, @now FROM jobs WHERE state = ${RUNNING} AND ${where}`;
+  SELECT id, attempts, @name, @message, NULL, @now FROM jobs WHERE state = ${RUNNING} AND lease_owner = @owner`;
 
-export const recoverExpiredLeases = LOST('lease_until < @now');
-/** A read first: every worker asks every second, and almost always the answer is no (no write lock taken). */
-export const anyExpiredLease = `SELECT 1 FROM jobs WHERE state = ${RUNNING} AND lease_until < @now LIMIT 1`;
-export const recordExpiredLeaseErrors = LOST_ERRORS('lease_until < @now');
-export const abandonOwner = LOST('lease_owner = @owner');
-export const recordAbandonedErrors = LOST_ERRORS('lease_owner = @owner');
-
-/** The names of the owners of running jobs. */
-export const runningOwners = `SELECT name FROM owners WHERE id IN (SELECT lease_owner FROM jobs WHERE state = ${RUNNING})`;
+/** The owners of running jobs and their beats: what every worker watches to find the dead ones. */
+export const ownerBeats = `SELECT name AS owner, beat FROM owners WHERE id IN (SELECT lease_owner FROM jobs WHERE state = ${RUNNING})`;
+export const ownerBeat = `SELECT beat FROM owners WHERE id = ?`;
 export const runningJobsOf = `
   SELECT id, attempts AS attempt, max_attempts AS maxAttempts, started_at AS startedAt, timeout_ms AS timeoutMs
     FROM jobs WHERE state = ${RUNNING} AND lease_owner = ?`;
@@ -234,11 +248,13 @@ export const selectJobErrors = `SELECT attempt, name, message, stack, at FROM jo
  * Finished jobs past their retention among the ids in (@after, @upTo]: one
  * window of a sweep over the table (a rowid range, so the window bounds the
  * rows read), at most @limit, so pruning never holds the write lock for long.
- * A null cutoff keeps that kind forever.
+ * A null cutoff keeps that kind forever. The newest job stays whatever its
+ * age: SQLite gives a new row max(id) + 1, so as long as the newest row is
+ * there no id is ever handed out twice (cheaper than AUTOINCREMENT, see 0009).
  */
 const PRUNABLE = `
   SELECT id FROM jobs
-   WHERE id > @after AND id <= @upTo
+   WHERE id > @after AND id <= @upTo AND id < (SELECT max(id) FROM jobs)
      AND ((state = ${SUCCEEDED} AND finished_at < @succeededBefore)
        OR (state IN (${FAILED}, ${CANCELLED}) AND finished_at < @failedBefore))
    ORDER BY id LIMIT @limit`;
@@ -306,6 +322,9 @@ export const advanceRecurring = `UPDATE recurring SET next_run_at = @nextRunAt W
 
 /** Moves when another connection commits: the cheap change signal between processes. */
 export const dataVersion = `PRAGMA data_version`;
+
+/** The file's identity (migration 0009): made with the file, so a file that replaces a deleted one has another. */
+export const databaseId = `SELECT value FROM meta WHERE name = 'database_id'`;
 
 /** jobs_occurrence makes a second insert of the same (recurring job, fire time) a no-op. */
 export const enqueueOccurrence = `

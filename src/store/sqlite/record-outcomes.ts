@@ -1,21 +1,30 @@
-import type { Completion } from '../job-store.ts';
+import type { Completion, Refusals } from '../job-store.ts';
 import { MAX_COMPLETION_ROWS } from './queries.ts';
 import type { Statements } from './statements.ts';
 
 /**
- * Records outcomes in one transaction, fenced by lease owner: see
- * {@link recordOutcomes}. Almost always every success is accepted and one
- * update per batch is all it takes; when a batch finds a job its worker no
- * longer holds, the transaction is rolled back and run again, reading first
- * which ones were refused.
- * @returns the result of `fn` and the ids whose owner no longer held the lease.
+ * Records outcomes in one transaction, fenced by lease owner and attempt:
+ * see {@link recordOutcomes}. Almost always every success is accepted and
+ * one update per batch is all it takes; when a batch finds a job its worker
+ * no longer holds, the transaction is rolled back and run again, reading
+ * first which ones were refused. Outcomes of jobs claimed from another
+ * database (one deleted since) are `gone`: nothing of this file is touched for them.
+ * @param database the identity of the file the transaction runs on.
+ * @returns the result of `fn` and what was refused.
  */
 export function recordOutcomesThen<T>(
   transaction: <R>(fn: (s: Statements) => R) => R,
+  database: string,
   completions: readonly Completion[],
   fn: (s: Statements) => T,
-): { refused: number[]; result: T } {
-  const run = (findRefused: boolean) => transaction((s) => ({ refused: recordOutcomes(s, completions, findRefused), result: fn(s) }));
+): Refusals & { result: T } {
+  let here = completions;
+  const gone: number[] = [];
+  if (completions.some((c) => c.database !== database)) {
+    here = completions.filter((c) => c.database === database);
+    for (const c of completions) if (c.database !== database) gone.push(c.id);
+  }
+  const run = (findRefused: boolean) => transaction((s) => ({ refused: recordOutcomes(s, here, findRefused), gone, result: fn(s) }));
   try {
     return run(false);
   } catch (error) {
@@ -28,11 +37,12 @@ export function recordOutcomesThen<T>(
 class RefusedInBatch extends Error {}
 
 /**
- * Inside a transaction: records outcomes, fenced by lease owner. Successes,
- * the bulk of every batch, go in statements of up to 256 per owner; the rest one by one.
+ * Inside a transaction: records outcomes, fenced by lease owner and attempt.
+ * Successes, the bulk of every batch, go in statements of up to 256 per
+ * owner; the rest one by one.
  * @param findRefused whether to read which successes will be refused before
  *   recording them; without, a batch with any refused throws {@link RefusedInBatch}.
- * @returns the ids whose owner no longer held the lease.
+ * @returns the ids whose owner no longer held that attempt.
  */
 function recordOutcomes(s: Statements, completions: readonly Completion[], findRefused: boolean): number[] {
   const refused: number[] = [];
@@ -51,13 +61,13 @@ function recordOutcomes(s: Statements, completions: readonly Completion[], findR
     if (c.outcome === 'succeeded') continue;
     const { name, message, stack = null } = c.error;
     const error = JSON.stringify(c.error);
-    const owner = s.knownOwnerId(c.owner);
+    const held = { id: c.id, attempt: c.attempt, owner: s.knownOwnerId(c.owner) };
     let changes: number;
     if (c.outcome === 'failed') {
-      s.recordAttemptError.run({ id: c.id, owner, name, message, stack, at: c.at });
-      changes = s.completeFailed.run({ id: c.id, owner, error, at: c.at, retryAt: c.retryAt }).changes;
+      s.recordAttemptError.run({ ...held, name, message, stack, at: c.at });
+      changes = s.completeFailed.run({ ...held, error, at: c.at, retryAt: c.retryAt, isolate: c.isolate === true ? 1 : 0 }).changes;
     } else {
-      changes = s.completeCancelled.run({ id: c.id, owner, error, at: c.at }).changes;
+      changes = s.completeCancelled.run({ ...held, error, at: c.at }).changes;
     }
     if (changes === 0) refused.push(c.id);
   }
@@ -71,14 +81,15 @@ type SucceededCompletion = Extract<Completion, { outcome: 'succeeded' }>;
  * ones the owner no longer holds are added to `refused` (see {@link recordOutcomes}).
  */
 function completeSucceeded(s: Statements, owner: number | null, batch: readonly SucceededCompletion[], refused: number[], findRefused: boolean): void {
-  const values = new Array<unknown>(batch.length * 3 + 1);
+  const values = new Array<unknown>(batch.length * 4 + 1);
   for (let i = 0; i < batch.length; i++) {
     const c = batch[i]!;
-    values[i * 3] = c.id;
-    values[i * 3 + 1] = c.result;
-    values[i * 3 + 2] = c.at;
+    values[i * 4] = c.id;
+    values[i * 4 + 1] = c.attempt;
+    values[i * 4 + 2] = c.result;
+    values[i * 4 + 3] = c.at;
   }
-  values[batch.length * 3] = owner;
+  values[batch.length * 4] = owner;
   const statements = s.successStatements(batch.length);
   // The read costs about 7% of the store's work per job (bench/store-variants.ts): it runs only on the second try.
   const gone = findRefused ? statements.refused.all(values) : [];

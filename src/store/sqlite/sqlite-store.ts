@@ -1,8 +1,9 @@
 import type { Logger } from '../../log/logger.ts';
-import { InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
+import { DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
-  AttemptError, CancelOutcome, ClaimedJob, Completion, JobErrorInfo, JobFilter, JobNote, JobOutcome, JobPulse, JobRecord, JobState,
-  JobStore, NewJob, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec, RunningJob, StoreChange,
+  AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
+  JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
+  RecurringSpec, Refusals, RunningJob, StoreChange,
 } from '../job-store.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
@@ -42,15 +43,16 @@ export interface SqliteStoreOptions {
  * none is ever held across an `await`.
  *
  * If the database file is deleted or replaced while the store is open (the
- * AMsoil way of clearing jobs), the store notices within `checkIntervalMs`,
- * logs it, and reopens the path, so it never keeps writing into an unlinked file.
- * The {@link Connection} does that, so every method asks it for the statements anew.
+ * AMsoil way of clearing jobs), the store notices at its next write (or
+ * within `checkIntervalMs` for reads), logs it, and reopens the path, so it
+ * never goes on writing into an unlinked file: an add that went into the
+ * deleted file is made again in the new one. The {@link Connection} does
+ * that, so every method asks it for the statements anew.
  */
 export class SqliteStore implements JobStore {
   readonly path: string;
   readonly #conn: Connection;
   readonly #adds: GroupedAdds;
-  readonly #transaction = <R>(fn: (s: Statements) => R): R => this.#conn.transaction(fn);
   readonly #pruneSweep = new PruneSweep();
 
   private constructor(options: SqliteStoreOptions) {
@@ -65,48 +67,64 @@ export class SqliteStore implements JobStore {
   }
 
   /** Concurrent calls share a commit: see {@link GroupedAdds}. */
-  addJob(job: NewJob): Promise<number> {
+  addJob(job: NewJob): Promise<AddedJob> {
     return this.#adds.add(job);
   }
 
-  async addJobs(jobs: Iterable<NewJob>): Promise<number[]> {
-    if (Array.isArray(jobs) && jobs.length === 0) return []; // no write lock for nothing
-    const ids = this.#conn.transaction((s) => insertAll(s, jobs));
-    if (ids.length > 0) this.#conn.changedHere('work');
-    return ids;
+  async addJobs(jobs: Iterable<NewJob>): Promise<AddedJobs> {
+    if (Array.isArray(jobs) && jobs.length === 0) return { database: this.#conn.databaseId, ids: [] }; // no write lock for nothing
+    // Made again in a new file if the file was deleted under the commit: only an iterable that iterates afresh can be.
+    const once = isOneShot(jobs);
+    let tries = 0;
+    const added = this.#conn.write((s, database) => {
+      if (once && tries++ > 0) {
+        throw new DatabaseUnavailableError(`the jobs database ${this.path} was deleted while jobs were added, and the jobs (a one-shot iterator) cannot be read again: add them again`);
+      }
+      return { database, ids: insertAll(s, jobs) };
+    }, { transaction: true, onReplaced: 'again' });
+    if (added.ids.length > 0) this.#conn.changedHere('work');
+    return added;
   }
 
   async recordProgress(updates: readonly ProgressUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    this.#conn.transaction((s) => {
+    this.#conn.write((s, database) => {
       for (const u of updates) {
-        const owner = s.knownOwnerId(u.owner);
-        if (u.progress !== null) s.recordProgress.run({ id: u.id, owner, ...u.progress });
-        for (const note of u.notes) s.insertNote.run({ id: u.id, owner, ...note });
+        if (u.database !== database) continue; // a job of a deleted file
+        const held = { id: u.id, attempt: u.attempt, owner: s.knownOwnerId(u.owner) };
+        if (u.progress !== null) s.recordProgress.run({ ...held, ...u.progress });
+        for (const note of u.notes) s.insertNote.run({ ...held, ...note });
       }
-    });
+    }, { transaction: true, onReplaced: 'moot' });
     this.#conn.changedHere('outcomes');
   }
 
-  async pulse(ids: readonly number[]): Promise<JobPulse[]> {
+  async pulse(database: string, ids: readonly number[]): Promise<JobPulse[]> {
+    const s = this.#conn.statementsOf(database, `job ${ids[0] ?? ''}`.trim());
     if (ids.length === 0) return [];
-    return this.#conn.statements().pulse.all(JSON.stringify(ids));
+    return s.pulse.all(JSON.stringify(ids)).map(({ progressCurrent, progressTotal, progressAt, state, ...rest }) => ({
+      ...rest,
+      state: state as JobState,
+      progress: progressCurrent === null || progressTotal === null || progressAt === null ? null : { current: progressCurrent, total: progressTotal, at: progressAt },
+    }));
   }
 
-  async outcomes(ids: readonly number[]): Promise<JobOutcome[]> {
+  async outcomes(database: string, ids: readonly number[]): Promise<JobOutcome[]> {
+    const s = this.#conn.statementsOf(database, `job ${ids[0] ?? ''}`.trim());
     if (ids.length === 0) return [];
-    return this.#conn.statements().selectOutcomes.all(JSON.stringify(ids))
+    return s.selectOutcomes.all(JSON.stringify(ids))
       .map((row) => ({ ...row, error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo) }));
   }
 
-  async getJobNotes(id: number, afterId = 0): Promise<JobNote[]> {
-    return this.#conn.statements().selectNotes.all(id, afterId);
+  async getJobNotes(id: number, afterId = 0, database?: string): Promise<JobNote[]> {
+    const s = database === undefined ? this.#conn.statements() : this.#conn.statementsOf(database, `job ${id}`);
+    return s.selectNotes.all(id, afterId);
   }
 
   async upsertRecurring(spec: RecurringSpec): Promise<RecurringRecord> {
-    // Its occurrences are inserted with its target's id (sql.enqueueOccurrence).
-    this.#conn.statements().targetId(spec.service, spec.method);
-    const record = this.#conn.transaction((s) => {
+    const record = this.#conn.write((s) => {
+      // Its occurrences are inserted with its target's id (sql.enqueueOccurrence).
+      s.targetId(spec.service, spec.method);
       const existing = s.selectRecurringBySignature.get(spec.service, spec.method, spec.name);
       if (existing === undefined) {
         const id = Number(s.insertRecurring.run(spec).lastInsertRowid);
@@ -115,83 +133,78 @@ export class SqliteStore implements JobStore {
       const sameSchedule = existing.everyMs === spec.everyMs && existing.cron === spec.cron && existing.tz === spec.tz;
       (sameSchedule ? s.updateRecurringKeepSchedule : s.updateRecurringNewSchedule).run({ ...spec, id: existing.id });
       return s.selectRecurring.get(existing.id)!;
-    });
+    }, { transaction: true, onReplaced: 'again' });
     this.#conn.changedHere('work');
     return record;
   }
 
-  async claim(request: { owner: string; limit: number; now: number; leaseUntil: number }): Promise<ClaimedJob[]> {
-    return this.#conn.transaction((s) => claimJobs(s, request));
+  async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
+    const claimed = this.#conn.write((s, database) => claimJobs(s, request, database), { transaction: true, onReplaced: 'moot', onMoot: () => [] });
+    return claimed;
   }
 
-  async complete(completions: readonly Completion[]): Promise<number[]> {
-    if (completions.length === 0) return [];
-    const { refused } = recordOutcomesThen(this.#transaction, completions, () => undefined);
+  async complete(completions: readonly Completion[]): Promise<Refusals> {
+    if (completions.length === 0) return { refused: [], gone: [] };
+    const { refused, gone } = this.#recordThen(completions, () => undefined, undefined);
     this.#conn.changedHere('outcomes');
-    return refused;
+    return { refused, gone };
   }
 
-  async completeAndClaim(
-    completions: readonly Completion[],
-    request: { owner: string; limit: number; now: number; leaseUntil: number },
-  ): Promise<{ refused: number[]; claimed: ClaimedJob[] }> {
-    const { refused, result: claimed } = recordOutcomesThen(this.#transaction, completions, (s) => claimJobs(s, request));
+  async completeAndClaim(completions: readonly Completion[], request: ClaimRequest): Promise<Refusals & { claimed: ClaimedJob[] }> {
+    const { refused, gone, result: claimed } = this.#recordThen(completions, (s, database) => claimJobs(s, request, database), []);
     if (completions.length > 0) this.#conn.changedHere('outcomes');
-    return { refused, claimed };
+    return { refused, gone, claimed };
   }
 
-  async heartbeat(owner: string, leaseUntil: number): Promise<void> {
-    const s = this.#conn.statements();
-    s.heartbeat.run({ owner: s.knownOwnerId(owner), leaseUntil });
-  }
-
-  async release(owner: string, ids: readonly number[], now: number): Promise<void> {
-    this.#conn.transaction((s) => {
+  async heartbeat(owner: string, held: readonly AttemptRef[], now: number): Promise<AttemptRef[]> {
+    const holding = this.#conn.write((s, database) => {
       const ownerId = s.knownOwnerId(owner);
-      for (const id of ids) s.releaseJob.run({ id, owner: ownerId, now });
-    });
+      if (ownerId === null) return { database, attempts: new Map<number, number>() };
+      s.beat.run({ owner: ownerId, now });
+      return { database, attempts: new Map(s.heldBy.all(ownerId)) };
+    }, { transaction: true, onReplaced: 'moot', onMoot: () => ({ database: '', attempts: new Map<number, number>() }) });
+    return held.filter((a) => a.database !== holding.database || holding.attempts.get(a.id) !== a.attempt);
+  }
+
+  async release(owner: string, attempts: readonly AttemptRef[], now: number): Promise<void> {
+    this.#conn.write((s, database) => {
+      const ownerId = s.knownOwnerId(owner);
+      for (const a of attempts) if (a.database === database) s.releaseJob.run({ id: a.id, attempt: a.attempt, owner: ownerId, now });
+    }, { transaction: true, onReplaced: 'moot' });
     this.#requeuedOrFinished();
   }
 
-  async recoverExpiredLeases(now: number): Promise<number> {
-    if (this.#conn.statements().anyExpiredLease.get({ now }) === undefined) return 0;
-    const lost = { now, name: 'LeaseExpiredError', message: 'the worker running this job stopped heart-beating (its lease expired)' };
-    const recovered = this.#conn.transaction((s) => {
-      s.recordExpiredLeaseErrors.run(lost);
-      return s.recoverExpiredLeases.run(lost).changes;
-    });
-    if (recovered > 0) this.#requeuedOrFinished();
-    return recovered;
+  async ownerBeats(): Promise<OwnerBeat[]> {
+    return this.#conn.statements().ownerBeats.all();
   }
 
-  async abandon(owner: string, now: number, error: JobErrorInfo): Promise<number> {
-    const abandoned = this.#conn.transaction((s) => {
+  async abandon(owner: string, now: number, error: JobErrorInfo, options: { beat?: number; isolate?: boolean } = {}): Promise<number> {
+    const abandoned = this.#conn.write((s) => {
       const ownerId = s.knownOwnerId(owner);
       if (ownerId === null) return 0;
-      const lost = { owner: ownerId, now, name: error.name, message: error.message };
+      // Compare-and-set on the beat: an owner that beat since it was judged dead is alive after all.
+      if (options.beat !== undefined && s.ownerBeat.get(ownerId) !== options.beat) return 0;
+      const lost = { owner: ownerId, now, name: error.name, message: error.message, isolate: options.isolate === true ? 1 : 0 };
       s.recordAbandonedErrors.run(lost);
       const changes = s.abandonOwner.run(lost).changes;
       s.deleteOwner.run({ id: ownerId }); // it is gone
       return changes;
-    });
+    }, { transaction: true, onReplaced: 'moot', onMoot: () => 0 });
     if (abandoned > 0) this.#requeuedOrFinished();
     return abandoned;
   }
 
-  async runningOwners(): Promise<string[]> {
-    return this.#conn.statements().runningOwners.all();
-  }
-
   async retire(owner: string): Promise<void> {
-    this.#conn.transaction((s) => {
+    this.#conn.write((s) => {
       const ownerId = s.knownOwnerId(owner);
       if (ownerId !== null) s.deleteOwner.run({ id: ownerId });
-    });
+    }, { transaction: true, onReplaced: 'moot' });
   }
 
   async runningJobs(owner: string): Promise<RunningJob[]> {
     const s = this.#conn.statements();
-    return s.runningJobsOf.all(s.knownOwnerId(owner));
+    const database = this.#conn.databaseId;
+    return s.runningJobsOf.all(s.knownOwnerId(owner)).map((job) => ({ ...job, database }));
   }
 
   async cancelRequests(owner: string): Promise<number[]> {
@@ -200,19 +213,19 @@ export class SqliteStore implements JobStore {
   }
 
   async cancel(id: number, now: number): Promise<CancelOutcome> {
-    const outcome = this.#conn.transaction((s): CancelOutcome => {
+    const outcome = this.#conn.write((s): CancelOutcome => {
       if (s.cancelWaiting.run({ id, now }).changes === 1) return 'cancelled';
       if (s.requestCancel.run({ id }).changes === 1) return 'requested';
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
       return 'finished';
-    });
+    }, { transaction: true, onReplaced: 'again' });
     if (outcome === 'requested') this.#conn.changedHere('work');
     if (outcome === 'cancelled') this.#conn.changedHere('outcomes');
     return outcome;
   }
 
   async retry(id: number, now: number): Promise<boolean> {
-    const retried = this.#conn.transaction((s) => {
+    const retried = this.#conn.write((s) => {
       try {
         if (s.retryJob.run({ id, now }).changes === 1) return true;
       } catch (error) {
@@ -223,7 +236,7 @@ export class SqliteStore implements JobStore {
       }
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
       return false;
-    });
+    }, { transaction: true, onReplaced: 'again' });
     if (retried) this.#conn.changedHere('work');
     return retried;
   }
@@ -241,16 +254,16 @@ export class SqliteStore implements JobStore {
   }
 
   async fireRecurring(id: number, expectedNextRunAt: number, fireTimes: readonly number[], nextRunAt: number, now: number): Promise<boolean> {
-    return this.#conn.transaction((s) => {
+    return this.#conn.write((s) => {
       if (s.advanceRecurring.run({ id, expected: expectedNextRunAt, nextRunAt }).changes === 0) return false;
       for (const fireTime of fireTimes) s.enqueueOccurrence.run({ id, fireTime, now });
       return true;
-    });
+    }, { transaction: true, onReplaced: 'moot', onMoot: () => false });
   }
 
-  async nextWakeAt(): Promise<number | null> {
+  async nextJobAt(): Promise<number | null> {
     const s = this.#conn.statements();
-    let earliest = s.nextRecurringAt.get() ?? Number.POSITIVE_INFINITY;
+    let earliest = Number.POSITIVE_INFINITY;
     let below = Number.MAX_SAFE_INTEGER;
     for (let seeks = 0; ; seeks++) {
       if (seeks === MAX_PRIORITY_SEEKS) {
@@ -266,8 +279,9 @@ export class SqliteStore implements JobStore {
   }
 
   async getJob(id: number): Promise<JobRecord | undefined> {
-    const row = this.#conn.statements().selectJob.get(id);
-    return row === undefined ? undefined : toJobRecord(row);
+    const s = this.#conn.statements();
+    const row = s.selectJob.get(id);
+    return row === undefined ? undefined : toJobRecord(row, this.#conn.databaseId);
   }
 
   async getJobErrors(id: number): Promise<AttemptError[]> {
@@ -280,7 +294,8 @@ export class SqliteStore implements JobStore {
     const rows = filter.state === undefined && filter.tag === undefined
       ? s.listJobs.all({ limit })
       : s.listJobsFiltered.all({ limit, state: filter.state === undefined ? null : sql.STATE[filter.state], tag: filter.tag ?? null });
-    return rows.map(toJobRecord);
+    const database = this.#conn.databaseId;
+    return rows.map((row) => toJobRecord(row, database));
   }
 
   async listRecurring(): Promise<RecurringRecord[]> {
@@ -288,11 +303,11 @@ export class SqliteStore implements JobStore {
   }
 
   async clearRecurring(): Promise<number> {
-    return this.#conn.statements().deleteAllRecurring.run().changes;
+    return this.#conn.write((s) => s.deleteAllRecurring.run().changes, { transaction: false, onReplaced: 'moot', onMoot: () => 0 });
   }
 
   async removeRecurring(service: string, method: string, name: string): Promise<boolean> {
-    return this.#conn.statements().deleteRecurring.run(service, method, name).changes === 1;
+    return this.#conn.write((s) => s.deleteRecurring.run(service, method, name).changes === 1, { transaction: false, onReplaced: 'again' });
   }
 
   onChange(listener: (change: StoreChange) => void): () => void {
@@ -309,6 +324,18 @@ export class SqliteStore implements JobStore {
     return rows.map((row) => row.detail);
   }
 
+  /**
+   * {@link recordOutcomesThen} in one transaction on the file at the path. If
+   * that file was deleted under the commit, its jobs are gone: every outcome
+   * is `gone`, and `fn`'s result is `moot` (nothing claimed from it counts).
+   */
+  #recordThen<T>(completions: readonly Completion[], fn: (s: Statements, database: string) => T, moot: T): Refusals & { result: T } {
+    return this.#conn.write(
+      (_s, database, transaction) => recordOutcomesThen(transaction, database, completions, (s) => fn(s, database)),
+      { transaction: false, onReplaced: 'moot', onMoot: () => ({ refused: [], gone: completions.map((c) => c.id), result: moot }) },
+    );
+  }
+
   /** Jobs taken from their worker went back to waiting or finished (failed, or cancelled on request): tell both kinds of listener. */
   #requeuedOrFinished(): void {
     this.#conn.changedHere('work');
@@ -322,13 +349,22 @@ type StatementName = { [K in keyof typeof sql]: (typeof sql)[K] extends string ?
 /** Past this many distinct priorities, one scan is cheaper than a seek per priority. */
 const MAX_PRIORITY_SEEKS = 16;
 
-function toJobRecord(row: JobRow): JobRecord {
-  const { progressCurrent, progressTotal, progressAt, ...rest } = row;
+function toJobRecord(row: JobRow, database: string): JobRecord {
+  const { progressCurrent, progressTotal, progressAt, isolated, ...rest } = row;
   return {
     ...rest,
+    isolated: isolated === 1,
+    database,
     state: row.state as JobState,
     error: row.error === null ? null : (JSON.parse(row.error) as JobErrorInfo),
     tags: row.tags === null ? [] : (JSON.parse(row.tags) as string[]),
     progress: progressCurrent === null || progressTotal === null || progressAt === null ? null : { current: progressCurrent, total: progressTotal, at: progressAt },
   };
+}
+
+/** Whether iterating `jobs` again would not give the same jobs (a generator, an iterator). */
+function isOneShot(jobs: Iterable<NewJob>): boolean {
+  if (Array.isArray(jobs)) return false;
+  const iterator = jobs[Symbol.iterator]();
+  return (iterator as unknown) === jobs;
 }

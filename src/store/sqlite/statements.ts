@@ -1,16 +1,27 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { AttemptError, JobNote, JobOutcome, JobPulse, JobRecord, RecurringRecord, RunningJob } from '../job-store.ts';
+import type { AttemptError, JobNote, JobOutcome, JobRecord, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
-export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress'> & {
+export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database'> & {
   state: string;
   error: string | null;
   tags: string | null;
   progressCurrent: number | null;
   progressTotal: number | null;
   progressAt: number | null;
+  isolated: number;
 };
+
+/** A row of {@link sql.pulse}. */
+export interface PulseRow {
+  readonly id: number;
+  readonly state: string;
+  readonly progressCurrent: number | null;
+  readonly progressTotal: number | null;
+  readonly progressAt: number | null;
+  readonly lastNoteId: number;
+}
 
 /** A job's columns in the order {@link sql.insertJob} binds them: targetId, params, priority, runAt, maxAttempts, timeoutMs, createdAt, tags. */
 export type InsertValues = [number, string, number, number, number, number | null, number, string | null];
@@ -25,8 +36,15 @@ export interface SharedInsertValues {
   tags: string | null;
 }
 
-/** A row of {@link sql.selectClaimable}, read raw: id, targetId, params, attempt, maxAttempts, timeoutMs. */
-export type ClaimedRow = [number, number, string, number, number, number | null];
+/** A row of {@link sql.selectClaimable}, read raw: id, targetId, params, attempt, maxAttempts, timeoutMs, isolated. */
+export type ClaimedRow = [number, number, string, number, number, number | null, number];
+
+/** What {@link sql.markClaimed} binds. */
+export interface MarkClaimedValues {
+  owner: number;
+  now: number;
+  limit: number;
+}
 
 /** A job's method: see migration 0007. */
 export interface Target {
@@ -50,10 +68,12 @@ export class Statements {
   readonly recordProgress: Statement;
   readonly insertNote: Statement;
   readonly selectNotes: Statement<[number, number], JobNote>;
-  readonly pulse: Statement<[string], JobPulse>;
+  readonly pulse: Statement<[string], PulseRow>;
   readonly selectOutcomes: Statement<[string], OutcomeRow>;
   readonly selectClaimable: Statement<{ now: number; limit: number }, ClaimedRow>;
-  readonly markClaimed: Statement<{ owner: number; leaseUntil: number; now: number; limit: number }>;
+  readonly selectClaimableAny: Statement<{ now: number; limit: number }, ClaimedRow>;
+  readonly markClaimed: Statement<[MarkClaimedValues]>;
+  readonly markClaimedAny: Statement<[MarkClaimedValues]>;
   readonly #insertTarget: Statement<[string, string]>;
   readonly #selectTargetId: Statement<[string, string], number>;
   readonly #selectTarget: Statement<[number], Target>;
@@ -73,15 +93,14 @@ export class Statements {
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
-  readonly heartbeat: Statement;
+  readonly beat: Statement<[{ owner: number | null; now: number }]>;
+  readonly heldBy: Statement<[number], [number, number]>;
   readonly releaseJob: Statement;
-  readonly recoverExpiredLeases: Statement;
-  readonly anyExpiredLease: Statement<{ now: number }, number>;
-  readonly recordExpiredLeaseErrors: Statement;
   readonly abandonOwner: Statement;
   readonly recordAbandonedErrors: Statement;
-  readonly runningOwners: Statement<[], string>;
-  readonly runningJobsOf: Statement<[number | null], RunningJob>;
+  readonly ownerBeats: Statement<[], OwnerBeat>;
+  readonly ownerBeat: Statement<[number], number>;
+  readonly runningJobsOf: Statement<[number | null], Omit<RunningJob, 'database'>>;
   readonly cancelRequestsOf: Statement<[number | null], number>;
   readonly cancelWaiting: Statement;
   readonly requestCancel: Statement;
@@ -112,6 +131,7 @@ export class Statements {
   readonly enqueueOccurrence: Statement;
   /** Read on every change signal: prepared once (`db.pragma()` prepares on each call). */
   readonly dataVersion: Statement<[], number>;
+  readonly databaseId: Statement<[], string>;
 
   constructor(db: Database) {
     this.#db = db;
@@ -126,18 +146,19 @@ export class Statements {
     this.pulse = db.prepare(sql.pulse);
     this.selectOutcomes = db.prepare(sql.selectOutcomes);
     this.selectClaimable = db.prepare<{ now: number; limit: number }, ClaimedRow>(sql.selectClaimable).raw();
-    this.markClaimed = db.prepare(sql.markClaimed);
+    this.selectClaimableAny = db.prepare<{ now: number; limit: number }, ClaimedRow>(sql.selectClaimableAny).raw();
+    this.markClaimed = db.prepare<[MarkClaimedValues]>(sql.markClaimed);
+    this.markClaimedAny = db.prepare<[MarkClaimedValues]>(sql.markClaimedAny);
     this.completeFailed = db.prepare(sql.completeFailed);
     this.recordAttemptError = db.prepare(sql.recordAttemptError);
     this.completeCancelled = db.prepare(sql.completeCancelled);
-    this.heartbeat = db.prepare(sql.heartbeat);
+    this.beat = db.prepare<[{ owner: number | null; now: number }]>(sql.beat);
+    this.heldBy = db.prepare<[number], [number, number]>(sql.heldBy).raw();
     this.releaseJob = db.prepare(sql.releaseJob);
-    this.recoverExpiredLeases = db.prepare(sql.recoverExpiredLeases);
-    this.anyExpiredLease = db.prepare<{ now: number }, number>(sql.anyExpiredLease).pluck();
-    this.recordExpiredLeaseErrors = db.prepare(sql.recordExpiredLeaseErrors);
     this.abandonOwner = db.prepare(sql.abandonOwner);
     this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
-    this.runningOwners = db.prepare<[], string>(sql.runningOwners).pluck();
+    this.ownerBeats = db.prepare<[], OwnerBeat>(sql.ownerBeats);
+    this.ownerBeat = db.prepare<[number], number>(sql.ownerBeat).pluck();
     this.runningJobsOf = db.prepare<[number | null], RunningJob>(sql.runningJobsOf);
     this.cancelRequestsOf = db.prepare<[number | null], number>(sql.cancelRequestsOf).pluck();
     this.cancelWaiting = db.prepare(sql.cancelWaiting);
@@ -168,6 +189,7 @@ export class Statements {
     this.advanceRecurring = db.prepare(sql.advanceRecurring);
     this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
     this.dataVersion = db.prepare<[], number>(sql.dataVersion).pluck();
+    this.databaseId = db.prepare<[], string>(sql.databaseId).pluck();
     this.#insertTarget = db.prepare<[string, string]>(sql.insertTarget);
     this.#selectTargetId = db.prepare<[string, string], number>(sql.selectTargetId).pluck();
     this.#selectTarget = db.prepare<[number], Target>(sql.selectTarget);
@@ -210,16 +232,27 @@ export class Statements {
   }
 
   /**
-   * The id of lease owner `name` (migration 0008), registering it on first
-   * use: a claim's. Cached as {@link targetId} caches a target.
+   * The id of lease owner `name` (migration 0008), registering it if it has
+   * none: a claim's, inside the claim's transaction. Looked up, not taken
+   * from the cache: another worker may have forgotten this owner since
+   * ({@link abandon} deletes the row of an owner it thinks dead), and jobs
+   * leased to an id without a row would belong to nobody. It gets a new id
+   * then (never reused, see 0008), and the cache follows.
    */
   ownerId(name: string): number {
-    const known = this.knownOwnerId(name);
-    if (known !== null) return known;
-    this.#insertOwner.run(name);
-    const id = this.#selectOwnerId.get(name)!;
-    this.#ownerIds.set(name, id);
-    this.#undoOnRollback(() => this.#ownerIds.delete(name));
+    let id = this.#selectOwnerId.get(name);
+    if (id === undefined) {
+      this.#insertOwner.run(name);
+      id = this.#selectOwnerId.get(name)!;
+    }
+    const cached = this.#ownerIds.get(name);
+    if (cached !== id) {
+      this.#ownerIds.set(name, id);
+      this.#undoOnRollback(() => {
+        if (cached === undefined) this.#ownerIds.delete(name);
+        else this.#ownerIds.set(name, cached);
+      });
+    }
     return id;
   }
 
