@@ -145,8 +145,13 @@ export interface OccurrencePlan {
  * {@link MISFIRE_GRACE_MS} of `now` run; older ones follow `policy` (see
  * {@link MisfirePolicy}). Fire times are what the schedule says, so a late
  * run never shifts later ones (no drift).
+ * @throws InvalidArgumentError for a policy this version does not know (a
+ *   stored row may come from a newer one), even when nothing was missed.
  */
 export function planOccurrences(schedule: Schedule, nextRunAt: number, now: number, policy: MisfirePolicy): OccurrencePlan {
+  if (!(MISFIRE_POLICIES as readonly unknown[]).includes(policy)) {
+    throw new InvalidArgumentError(`Expected \`misfire\` to be one of ${MISFIRE_POLICIES.join(', ')}, got ${describe(policy)}`);
+  }
   if (nextRunAt > now) return { fireTimes: [], nextRunAt };
   const second = nextFireAfter(schedule, nextRunAt);
   if (second > now) {

@@ -5,7 +5,7 @@ import { systemClock, type Clock } from '../schedule/clock.ts';
 import type { ClaimedJob, Completion, JobStore } from '../store/job-store.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
-import { fireDueRecurring } from './fire-recurring.ts';
+import { RecurringFirer } from './fire-recurring.ts';
 import { JobCancelledError, WorkerShutdownError } from './job-errors.ts';
 import { ownerId, pruneFinished, takeBackLostJobs, type Retention } from './maintenance.ts';
 import { resolveTarget, type JobTarget } from './resolve-target.ts';
@@ -45,6 +45,7 @@ export class Worker {
   #wakePending = false;
   /** When the next recurring job falls due: until then the loop does not ask. Reset by any change. */
   #recurringDueAt = 0;
+  #recurring: RecurringFirer | undefined;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #pumping = false;
   #again = false;
@@ -201,7 +202,7 @@ export class Worker {
     try {
       await this.#flushProgress();
       const now = this.#clock.now();
-      if (now >= this.#recurringDueAt) this.#recurringDueAt = await fireDueRecurring(this.#store, now, this.#log);
+      if (now >= this.#recurringDueAt) this.#recurringDueAt = await (this.#recurring ??= new RecurringFirer(this.#store, this.#log)).fireDue(now);
       const free = this.#concurrency - this.#running.size;
       if (free <= 0 || this.#state !== 'running') {
         await this.#flush();

@@ -126,7 +126,7 @@ function expectStrictlyIncreasing(instants: readonly number[]): void {
 }
 
 /**
- * Mirrors fireDueRecurring for one recurring job: at each reading of the
+ * Mirrors RecurringFirer.fireDue for one recurring job: at each reading of the
  * clock, plan, enqueue the fire times, store the next run.
  */
 function simulate(schedule: Schedule, firstRunAt: number, nows: readonly number[], policy: MisfirePolicy): { enqueued: number[]; nextRunAt: number } {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.ts';
 import {
-  MAX_CATCH_UP, MISFIRE_GRACE_MS, nextFireAfter, parseSchedule, planOccurrences, startSchedule, type Schedule,
+  MAX_CATCH_UP, MISFIRE_GRACE_MS, nextFireAfter, parseSchedule, planOccurrences, startSchedule, type MisfirePolicy, type Schedule,
 } from '../../src/schedule/schedule.ts';
 
 const at = (iso: string): number => Date.parse(iso);
@@ -124,6 +124,14 @@ describe('planOccurrences (misfire policies)', () => {
     expect(planOccurrences(every, start + 60_000, back, 'skip').fireTimes).toEqual([start + 10 * 60_000]);
     expect(planOccurrences(every, start + 60_000, back, 'once').fireTimes).toEqual([start + 9 * 60_000, start + 10 * 60_000]);
     expect(planOccurrences(every, start + 60_000, back, 'all').fireTimes).toHaveLength(10);
+  });
+
+  it('refuses a policy it does not know (a row from a newer version), on time or late, naming it', () => {
+    const later = 'later' as MisfirePolicy;
+    for (const now of [start + 60_000, start + 10 * 60_000]) {
+      expect(() => planOccurrences(every, start + 60_000, now, later)).toThrow(InvalidArgumentError);
+      expect(() => planOccurrences(every, start + 60_000, now, later)).toThrow('Expected `misfire` to be one of once, skip, all, got `later` (string)');
+    }
   });
 
   it('treats lateness within the grace as on time', () => {
