@@ -55,8 +55,9 @@ export function parseSchedule(every: unknown, tz?: unknown, names: { every: stri
   }
   if (typeof every === 'string' && every.trim() !== '') {
     const cron = every.trim();
-    // Fixed at add time so every process computes the same fire times, whatever its own TZ.
-    const zone = typeof tz === 'string' ? tz : localTimeZone();
+    // UTC, not this process's zone: the app and a worker in another zone both register the
+    // job in setup(), and a default that differed between them would reset it at every start.
+    const zone = typeof tz === 'string' ? tz : 'UTC';
     let fires: boolean;
     try {
       fires = cronFor(cron, zone).nextRun() !== null;
@@ -183,11 +184,6 @@ function dueFireTimes(schedule: Schedule, nextRunAt: number, now: number): numbe
   // The stored next run is a fire time even where croner's backward search disagrees (around DST changes).
   if (due[0] !== nextRunAt && due.length < MAX_CATCH_UP) due.unshift(nextRunAt);
   return due;
-}
-
-/** The zone this process runs in, e.g. "UTC" in most containers. */
-export function localTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
 }
 
 const cronCache = new Map<string, Cron>();

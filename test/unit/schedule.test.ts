@@ -5,6 +5,19 @@ import {
 } from '../../src/schedule/schedule.ts';
 
 const at = (iso: string): number => Date.parse(iso);
+
+/** Runs `fn` with the process in `zone` (Node follows a change of `TZ` at once), then puts the zone back. */
+function inProcessZone(zone: string, fn: () => void): void {
+  const before = process.env.TZ;
+  process.env.TZ = zone;
+  try {
+    expect(Intl.DateTimeFormat().resolvedOptions().timeZone, 'the process zone really changed').toBe(zone);
+    fn();
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
+}
 const isoOf = (ms: number): string => new Date(ms).toISOString();
 
 describe('parseSchedule', () => {
@@ -14,9 +27,12 @@ describe('parseSchedule', () => {
     expect(parseSchedule('*/5 * * * *', 'Europe/Berlin')).toEqual({ kind: 'cron', cron: '*/5 * * * *', tz: 'Europe/Berlin' });
   });
 
-  it('fixes a cron schedule\'s zone when none is given, so every process agrees', () => {
-    const parsed = parseSchedule('0 3 * * *');
-    expect(parsed.kind === 'cron' && parsed.tz).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
+  it('gives a cron schedule without a zone UTC, whatever the zone of the process, so every process agrees', () => {
+    for (const zone of ['Pacific/Auckland', 'America/New_York', 'UTC']) {
+      inProcessZone(zone, () => {
+        expect(parseSchedule('0 7 * * *'), zone).toEqual({ kind: 'cron', cron: '0 7 * * *', tz: 'UTC' });
+      });
+    }
   });
 
   it.each([
