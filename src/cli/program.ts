@@ -119,7 +119,7 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .option('--at <iso-8601>', 'run at or after this instant, e.g. 2026-05-01T09:30:00Z')
     .option('--every <seconds>', 'recurring: every this many seconds, first run at once')
     .option('--cron <expr>', 'recurring: a cron expression, first run at its next fire time')
-    .option('--tz <zone>', 'IANA time zone of --cron (default: this machine\'s)')
+    .option('--tz <zone>', 'IANA time zone of --cron, e.g. Europe/Berlin (default: UTC)')
     .option('--name <name>', 'recurring: name, so one method can have several recurring jobs')
     .option('--attempts <n>', 'attempts before the job ends failed (default 3)')
     .option('--timeout <seconds>', 'abort an attempt running longer than this')

@@ -1,25 +1,40 @@
-/** The longest delay `setTimeout` takes: longer ones fire at once (Node warns and uses 1 ms). */
-const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+import { InvalidArgumentError } from '../errors.ts';
 
-/** A timer of any length: see {@link setLongTimeout}. */
+/**
+ * The longest delay `setTimeout` takes. Past it Node warns
+ * (TimeoutOverflowWarning) and fires after 1 ms: a 30-day timeout would
+ * expire at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer from {@link setLongTimeout}. */
 export interface LongTimeout {
+  /** Cancels it; harmless after it fired. */
   clear(): void;
-  /** Lets the process exit while it waits. */
+  /** Lets the process exit while only this timer is pending, whichever link of the chain is current. */
   unref(): void;
 }
 
 /**
- * `setTimeout` for any delay: one over ~24.8 days is chained through timers
- * of at most 2^31 − 1 ms, where a plain `setTimeout` would fire at once.
+ * `setTimeout` for any delay: chains timers of at most {@link MAX_TIMER_MS},
+ * holding one at a time, and calls `fn` once after `ms` milliseconds.
+ * @throws InvalidArgumentError unless `ms` is a finite number >= 0.
  */
 export function setLongTimeout(fn: () => void, ms: number): LongTimeout {
-  let timer: NodeJS.Timeout;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    throw new InvalidArgumentError(`Expected \`ms\` to be a finite number >= 0, got \`${String(ms)}\` (${typeof ms})`);
+  }
+  let remaining = ms;
   let unref = false;
-  const arm = (left: number): void => {
-    timer = setTimeout(left > MAX_TIMEOUT_MS ? () => arm(left - MAX_TIMEOUT_MS) : fn, Math.min(left, MAX_TIMEOUT_MS));
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const link = Math.min(remaining, MAX_TIMER_MS);
+    remaining -= link;
+    timer = setTimeout(remaining > 0 ? arm : fn, link);
+    // A later link must not hold the process open when the caller said it need not.
     if (unref) timer.unref();
   };
-  arm(Math.max(0, ms));
+  arm();
   return {
     clear: () => clearTimeout(timer),
     unref: () => {

@@ -10,21 +10,24 @@ export type Schedule =
   | { readonly kind: 'cron'; readonly cron: string; readonly tz: string | null };
 
 /**
- * What to do with occurrences that fell due while no worker was running.
- * - `once`: run one catch-up occurrence (the latest missed one), then follow the schedule (default).
- * - `skip`: run nothing that is late; wait for the next fire time.
- * - `all`: run every missed occurrence, oldest first; past {@link MAX_CATCH_UP} of them, the newest ones.
- * Under every policy an occurrence reached within {@link MISFIRE_GRACE_MS} of its fire time runs.
+ * What to do with missed occurrences: fire times more than
+ * {@link MISFIRE_GRACE_MS} before the worker reached them. Fire times within
+ * the grace are on time and run under every policy.
+ * - `once`: add one catch-up occurrence, the latest missed one (default).
+ * - `skip`: run nothing that was missed.
+ * - `all`: run every missed occurrence.
+ * Oldest first, and at most {@link MAX_CATCH_UP} in all, missed and on time together: the newest ones.
  */
 export type MisfirePolicy = 'once' | 'skip' | 'all';
 export const MISFIRE_POLICIES: readonly MisfirePolicy[] = ['once', 'skip', 'all'];
 
-/** Upper bound on the occurrences enqueued at once by the `all` policy. */
+/** Upper bound on the occurrences enqueued at once for one recurring job, whatever the policy. */
 export const MAX_CATCH_UP = 100;
 
 /**
- * An occurrence reached within this much of its fire time is on time, not
- * missed: a busy worker is a few milliseconds late all the time.
+ * A fire time reached within this much (`now - fireTime <= MISFIRE_GRACE_MS`)
+ * is on time, not missed: a busy worker is a few milliseconds late all the
+ * time, and a short stall must not drop the occurrences of a short interval.
  */
 export const MISFIRE_GRACE_MS = 5_000;
 
@@ -52,8 +55,9 @@ export function parseSchedule(every: unknown, tz?: unknown, names: { every: stri
   }
   if (typeof every === 'string' && every.trim() !== '') {
     const cron = every.trim();
-    // Fixed at add time so every process computes the same fire times, whatever its own TZ.
-    const zone = typeof tz === 'string' ? tz : localTimeZone();
+    // UTC, not this process's zone: the app and a worker in another zone both register the
+    // job in setup(), and a default that differed between them would reset it at every start.
+    const zone = typeof tz === 'string' ? tz : 'UTC';
     let fires: boolean;
     try {
       fires = cronFor(cron, zone).nextRun() !== null;
@@ -137,36 +141,49 @@ export interface OccurrencePlan {
 }
 
 /**
- * Decides which occurrences run, by the misfire policy. `nextRunAt` is the
- * stored next fire time (≤ `now`); fire times are what the schedule says, so
- * a late run never shifts later ones (no drift).
+ * Decides which occurrences run. `nextRunAt` is the stored next fire time;
+ * every fire time from it up to `now` is due. Those within
+ * {@link MISFIRE_GRACE_MS} of `now` run; older ones follow `policy` (see
+ * {@link MisfirePolicy}). Fire times are what the schedule says, so a late
+ * run never shifts later ones (no drift).
+ * @throws InvalidArgumentError for a policy this version does not know (a
+ *   stored row may come from a newer one), even when nothing was missed.
  */
 export function planOccurrences(schedule: Schedule, nextRunAt: number, now: number, policy: MisfirePolicy): OccurrencePlan {
-  if (nextRunAt > now) return { fireTimes: [], nextRunAt };
-  const following = nextFireAfter(schedule, now);
-  // The most recent fire time; the stored next run if the schedule cannot say (it is one of its fire times).
-  const latest = Math.max(nextRunAt, lastFireAtOrBefore(schedule, now) ?? nextRunAt);
-  const onTime = now - latest <= MISFIRE_GRACE_MS;
-  if (latest === nextRunAt && onTime) {
-    // Nothing missed: the normal case while a worker is up.
-    return { fireTimes: [latest], nextRunAt: following };
+  if (!(MISFIRE_POLICIES as readonly unknown[]).includes(policy)) {
+    throw new InvalidArgumentError(`Expected \`misfire\` to be one of ${MISFIRE_POLICIES.join(', ')}, got ${describe(policy)}`);
   }
+  if (nextRunAt > now) return { fireTimes: [], nextRunAt };
+  const second = nextFireAfter(schedule, nextRunAt);
+  if (second > now) {
+    // Only the stored next run has come: the normal case while a worker is up, and one schedule lookup.
+    const missed = now - nextRunAt > MISFIRE_GRACE_MS;
+    return { fireTimes: missed && policy === 'skip' ? [] : [nextRunAt], nextRunAt: second };
+  }
+  const due = dueFireTimes(schedule, nextRunAt, now);
+  const firstOnTime = due.findIndex((t) => now - t <= MISFIRE_GRACE_MS);
+  const missed = firstOnTime === -1 ? due : due.slice(0, firstOnTime);
+  const onTime = firstOnTime === -1 ? [] : due.slice(firstOnTime);
+  const following = nextFireAfter(schedule, now);
   switch (policy) {
     case 'skip':
-      return { fireTimes: onTime ? [latest] : [], nextRunAt: following };
+      return { fireTimes: onTime, nextRunAt: following };
     case 'once':
-      return { fireTimes: [latest], nextRunAt: following };
-    case 'all': {
-      // The newest missed occurrences, so the one that is due now is never the one left out.
-      const fireTimes = lastFiresAtOrBefore(schedule, now, MAX_CATCH_UP).filter((t) => t >= nextRunAt);
-      return { fireTimes: fireTimes.length > 0 ? fireTimes : [latest], nextRunAt: following };
-    }
+      return { fireTimes: missed.length === 0 ? onTime : [missed[missed.length - 1]!, ...onTime], nextRunAt: following };
+    case 'all':
+      return { fireTimes: due, nextRunAt: following };
   }
 }
 
-/** The zone this process runs in, e.g. "UTC" in most containers. */
-export function localTimeZone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone;
+/**
+ * The fire times from `nextRunAt` through `now`, oldest first: the newest
+ * {@link MAX_CATCH_UP}, so what is due now is never the one left out.
+ */
+function dueFireTimes(schedule: Schedule, nextRunAt: number, now: number): number[] {
+  const due = lastFiresAtOrBefore(schedule, now, MAX_CATCH_UP).filter((t) => t >= nextRunAt);
+  // The stored next run is a fire time even where croner's backward search disagrees (around DST changes).
+  if (due[0] !== nextRunAt && due.length < MAX_CATCH_UP) due.unshift(nextRunAt);
+  return due;
 }
 
 const cronCache = new Map<string, Cron>();

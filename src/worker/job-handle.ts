@@ -1,4 +1,5 @@
 import { InvalidArgumentError, SchedulerError } from '../errors.ts';
+import { setLongTimeout, type LongTimeout } from '../schedule/long-timer.ts';
 import { deserialize } from '../serialization/payload.ts';
 import type { JobErrorInfo } from '../store/job-store.ts';
 import { JobCancelledError } from './job-errors.ts';
@@ -146,7 +147,7 @@ export async function waitForAny<T>(handles: readonly JobHandle<T>[], options: R
 class Wait {
   readonly signals: AbortSignal[] | undefined;
   readonly #controllers: AbortController[];
-  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #timer: LongTimeout | undefined;
   readonly #caller: AbortSignal | undefined;
   readonly #onCallerAbort = (): void => this.#abort(() => this.#caller?.reason);
 
@@ -160,7 +161,8 @@ class Wait {
     this.#controllers = needed ? ids.map(() => new AbortController()) : [];
     this.signals = needed ? this.#controllers.map((controller) => controller.signal) : undefined;
     if (timeout !== undefined) {
-      this.#timer = setTimeout(() => this.#abort((i) => new ResultTimeoutError(ids[i]!, timeout)), timeout * 1000);
+      // Not setTimeout: past about 24.8 days it fires at once.
+      this.#timer = setLongTimeout(() => this.#abort((i) => new ResultTimeoutError(ids[i]!, timeout)), timeout * 1000);
     }
     this.#caller = signal;
     signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
@@ -172,7 +174,7 @@ class Wait {
    * @param stopOthers whether waits may still be pending (one failed, or one of any won): stops them.
    */
   end(stopOthers: boolean): void {
-    clearTimeout(this.#timer);
+    this.#timer?.clear();
     this.#caller?.removeEventListener('abort', this.#onCallerAbort);
     if (!stopOthers) return;
     // One reason for all: abort() without one builds a DOMException, stack and all, per signal. Nobody sees it.

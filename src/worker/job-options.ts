@@ -24,7 +24,11 @@ export interface JobOptions {
 export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags'> {
   /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
   readonly name?: string;
-  /** IANA time zone of a cron expression. @default this process's zone */
+  /**
+   * IANA time zone of a cron expression, e.g. "Europe/Berlin". Part of the
+   * schedule: registering the job again with another zone moves its next run.
+   * @default 'UTC' (never the zone of the process that adds it, so every process registers the same schedule)
+   */
   readonly tz?: string;
   /** What to do with occurrences missed while no worker ran. @default 'once' */
   readonly misfire?: MisfirePolicy;

@@ -5,7 +5,7 @@ import { monotonicOf, systemClock, type Clock } from '../schedule/clock.ts';
 import type { AttemptRef, ClaimedJob, ClaimRequest, Completion, JobStore, Refusals } from '../store/job-store.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
-import { fireDueRecurring } from './fire-recurring.ts';
+import { RecurringFirer } from './fire-recurring.ts';
 import { JobCancelledError, LeaseLostError, WorkerShutdownError } from './job-errors.ts';
 import { BeatWatch, pruneFinished, type Retention } from './maintenance.ts';
 import { ownerName } from './owner-identity.ts';
@@ -54,6 +54,7 @@ export class Worker {
   #wakePending = false;
   /** When the next recurring job falls due: until then the loop does not ask. Reset by any change. */
   #recurringDueAt = 0;
+  readonly #recurring: RecurringFirer;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #stopped: Promise<void> | undefined;
   #forceStop: (() => void) | undefined;
@@ -84,6 +85,7 @@ export class Worker {
     this.#monotonic = monotonicOf(this.#clock);
     this.#lastBeat = this.#monotonic();
     this.#beats = new BeatWatch(this.#leaseMs, this.#monotonic);
+    this.#recurring = new RecurringFirer(this.#store, this.#log);
     this.#onStuck = options.onStuck;
     this.#events = options.events ?? new WorkerEvents();
     this.#events.useLogger(options.logger);
@@ -321,7 +323,7 @@ export class Worker {
     try {
       await this.#flushProgress();
       const now = this.#clock.now();
-      if (now >= this.#recurringDueAt) this.#recurringDueAt = await fireDueRecurring(this.#store, now, this.#log);
+      if (now >= this.#recurringDueAt) this.#recurringDueAt = await this.#recurring.fireDue(now);
       const free = this.#concurrency - this.#running.size;
       if (free <= 0 || this.#state !== 'running' || this.#isolatedRunning > 0) {
         // Full, or an isolated job runs alone: its end wakes the loop.

@@ -15,12 +15,12 @@
  *   instants).
  * Interval schedules (`every`) are UTC instants and ignore DST altogether.
  *
- * Misfires: a fire time reached within MISFIRE_GRACE_MS is on time and runs
- * under every policy, however much was missed before it. Past that, `once`
- * runs one catch-up, the latest fire time at or before now (it stands for
- * "now", as APScheduler's coalesce does); `skip` runs nothing late; `all` runs
- * every missed fire time, oldest first; past MAX_CATCH_UP of them, the newest
- * ones, so the fire time that is due now is never left out. A cron expression that
+ * Misfires: each fire time reached within MISFIRE_GRACE_MS is on time and runs
+ * under every policy, however much was missed before it. Older fire times are
+ * missed: `once` adds one catch-up, the latest missed fire time; `skip` runs
+ * nothing missed; `all` runs every missed fire time. Oldest first; past
+ * MAX_CATCH_UP in all, the newest ones, so the fire time that is due now is
+ * never left out. A cron expression that
  * never fires is refused by parseSchedule; one that gets past it is parked at
  * NEVER.
  *
@@ -126,7 +126,7 @@ function expectStrictlyIncreasing(instants: readonly number[]): void {
 }
 
 /**
- * Mirrors fireDueRecurring for one recurring job: at each reading of the
+ * Mirrors RecurringFirer.fireDue for one recurring job: at each reading of the
  * clock, plan, enqueue the fire times, store the next run.
  */
 function simulate(schedule: Schedule, firstRunAt: number, nows: readonly number[], policy: MisfirePolicy): { enqueued: number[]; nextRunAt: number } {
@@ -328,8 +328,10 @@ describe('misfire policies over real downtime, across a DST change', () => {
     readonly stored: string;
     /** When a worker comes back. */
     readonly now: string;
-    /** The last fire time at or before `now`: what `once` runs. */
+    /** The last fire time at or before `now`: what `once` runs, unless it is on time (see `once`). */
     readonly latest: string;
+    /** What `once` runs when `latest` is on time: the latest missed fire time as its catch-up, then `latest`. */
+    readonly once?: readonly string[];
     /** What `skip` runs: nothing, or `latest` if it is within the grace of `now`. */
     readonly skip: readonly string[];
     /** The first fire time after `now`. */
@@ -375,6 +377,7 @@ describe('misfire policies over real downtime, across a DST change', () => {
       // Oct 28, which is on time (it is now), and drops the 22 oldest (Oct 23, 00:00 to 21:00).
       name: 'Europe/Berlin hourly, down 5 days over fall back, back exactly at a fire time (more than MAX_CATCH_UP missed)', tz: 'Europe/Berlin', expr: '0 * * * *',
       stored: '2026-10-23T00:00+02:00', now: '2026-10-28T00:00+01:00', latest: '2026-10-28T00:00+01:00', skip: ['2026-10-28T00:00+01:00'], next: '2026-10-28T01:00+01:00',
+      once: ['2026-10-27T23:00+01:00', '2026-10-28T00:00+01:00'],
       all: { count: MAX_CATCH_UP, last: '2026-10-28T00:00+01:00', includes: ['2026-10-23T22:00+02:00', '2026-10-25T02:00+02:00', '2026-10-25T02:00+01:00'], excludes: ['2026-10-23T00:00+02:00', '2026-10-23T21:00+02:00'] },
     },
     {
@@ -390,7 +393,7 @@ describe('misfire policies over real downtime, across a DST change', () => {
     },
   ];
 
-  describe.each(named(downtimes, (d) => `${d.name} (down from ${d.stored} until ${d.now})`))('%s', (_, { tz, expr, stored, now, latest, skip, next, all }) => {
+  describe.each(named(downtimes, (d) => `${d.name} (down from ${d.stored} until ${d.now})`))('%s', (_, { tz, expr, stored, now, latest, once, skip, next, all }) => {
     const schedule = cron(expr, tz);
     const plan = (policy: MisfirePolicy) => planOccurrences(schedule, at(stored), at(now), policy);
     const walls = (instants: readonly number[]) => instants.map((t) => wall(t, tz));
@@ -406,10 +409,12 @@ describe('misfire policies over real downtime, across a DST change', () => {
       expect(at(now) - at(latest) <= MISFIRE_GRACE_MS).toBe(skip.length > 0);
     });
 
-    it(`once: enqueues exactly one catch-up, the latest fire time at or before now (${latest}), not the first missed one (${stored}); next runs at ${next}`, () => {
+    it(once === undefined
+      ? `once: enqueues exactly one catch-up, the latest missed fire time (${latest}), not the first missed one (${stored}); next runs at ${next}`
+      : `once: enqueues one catch-up, the latest missed fire time, then the on-time ${latest}: ${once.join(', ')}; next runs at ${next}`, () => {
       const { fireTimes, nextRunAt } = plan('once');
       expect(latest).not.toBe(stored);
-      expect(walls(fireTimes)).toEqual([latest]);
+      expect(walls(fireTimes)).toEqual(once ?? [latest]);
       expect(wall(nextRunAt, tz)).toBe(next);
     });
 
@@ -460,7 +465,7 @@ describe('misfire policies over real downtime, across a DST change', () => {
     const rows = cases.flatMap((c) => [0, 1_500, MISFIRE_GRACE_MS, MISFIRE_GRACE_MS + 1].map((lateBy) => ({ ...c, lateBy, onTime: lateBy <= MISFIRE_GRACE_MS })));
 
     it.each(named(rows, (r) => `${r.name}: down since ${r.stored}, back ${r.lateBy} ms after ${r.fire}${r.onTime ? '' : ' (1 ms past the grace)'}: `
-      + (r.onTime ? `skip and once run ${r.fire}` : `skip runs nothing, once still runs ${r.fire} as its catch-up`)
+      + (r.onTime ? `skip runs ${r.fire}, once ${r.all.at(-2)} as its catch-up and then ${r.fire}` : `skip runs nothing, once still runs ${r.fire} as its catch-up`)
       + `; all runs the ${r.all.length} missed, oldest first, ${r.fire} the newest; next runs at ${r.next}`))('%s', (_, { tz, expr, stored, fire, next, all, lateBy, onTime }) => {
       const schedule = cron(expr, tz);
       const now = at(fire) + lateBy;
@@ -471,7 +476,7 @@ describe('misfire policies over real downtime, across a DST change', () => {
       expect(nextFireAfter(schedule, now)).toBe(at(next));
       const plan = (policy: MisfirePolicy) => planOccurrences(schedule, at(stored), now, policy);
       expect(walls(plan('skip').fireTimes), 'skip').toEqual(onTime ? [fire] : []);
-      expect(walls(plan('once').fireTimes), 'once').toEqual([fire]);
+      expect(walls(plan('once').fireTimes), 'once').toEqual(onTime ? all.slice(-2) : [fire]);
       expect(walls(plan('all').fireTimes), 'all').toEqual(all);
       for (const policy of MISFIRE_POLICIES) expect(wall(plan(policy).nextRunAt, tz), policy).toBe(next);
     });

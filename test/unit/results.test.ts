@@ -73,6 +73,19 @@ describe('results (handle.result)', () => {
     await expect(handle.result({ timeout: -1 })).rejects.toThrow('Expected `timeout` to be a number of seconds >= 0, got `-1`');
   });
 
+  it('waits out a timeout longer than setTimeout can hold (30 days) instead of expiring at once', async () => {
+    const { jobs } = setup({});
+    const handle = await jobs.add('svc', 'never', null);
+    const stop = new AbortController();
+    const outcome = handle.result({ timeout: 30 * 24 * 3600, signal: stop.signal }).catch((e: unknown) => e);
+    // An overflowing setTimeout fires after 1 ms: twenty are plenty to see it.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    stop.abort(new Error('stopped by the test'));
+    const error = await outcome;
+    expect(error).not.toBeInstanceOf(ResultTimeoutError);
+    expect(error).toMatchObject({ message: 'stopped by the test' });
+  });
+
   it('gives a handle back for an earlier job, from a fresh service on the same database', async () => {
     const { store, jobs, worker } = setup({ svc: { twice: outsideprocess(async (n: number) => n * 2) } });
     const { id } = await jobs.add('svc', 'twice', 21);

@@ -1,10 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../src/errors.ts';
 import {
-  MAX_CATCH_UP, MISFIRE_GRACE_MS, nextFireAfter, parseSchedule, planOccurrences, startSchedule, type Schedule,
+  MAX_CATCH_UP, MISFIRE_GRACE_MS, nextFireAfter, parseSchedule, planOccurrences, startSchedule, type MisfirePolicy, type Schedule,
 } from '../../src/schedule/schedule.ts';
 
 const at = (iso: string): number => Date.parse(iso);
+
+/** Runs `fn` with the process in `zone` (Node follows a change of `TZ` at once), then puts the zone back. */
+function inProcessZone(zone: string, fn: () => void): void {
+  const before = process.env.TZ;
+  process.env.TZ = zone;
+  try {
+    expect(Intl.DateTimeFormat().resolvedOptions().timeZone, 'the process zone really changed').toBe(zone);
+    fn();
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
+}
 const isoOf = (ms: number): string => new Date(ms).toISOString();
 
 describe('parseSchedule', () => {
@@ -14,9 +27,12 @@ describe('parseSchedule', () => {
     expect(parseSchedule('*/5 * * * *', 'Europe/Berlin')).toEqual({ kind: 'cron', cron: '*/5 * * * *', tz: 'Europe/Berlin' });
   });
 
-  it('fixes a cron schedule\'s zone when none is given, so every process agrees', () => {
-    const parsed = parseSchedule('0 3 * * *');
-    expect(parsed.kind === 'cron' && parsed.tz).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
+  it('gives a cron schedule without a zone UTC, whatever the zone of the process, so every process agrees', () => {
+    for (const zone of ['Pacific/Auckland', 'America/New_York', 'UTC']) {
+      inProcessZone(zone, () => {
+        expect(parseSchedule('0 7 * * *'), zone).toEqual({ kind: 'cron', cron: '0 7 * * *', tz: 'UTC' });
+      });
+    }
   });
 
   it.each([
@@ -119,16 +135,73 @@ describe('planOccurrences (misfire policies)', () => {
     expect(long.fireTimes).toHaveLength(MAX_CATCH_UP);
   });
 
-  it('runs the current occurrence when back within its grace, whatever was missed before', () => {
+  it('runs the current occurrence when back within its grace, and applies the policy to those before it', () => {
     const back = start + 10 * 60_000 + 1000;
-    for (const policy of ['once', 'skip'] as const) {
-      expect(planOccurrences(every, start + 60_000, back, policy).fireTimes).toEqual([start + 10 * 60_000]);
-    }
+    expect(planOccurrences(every, start + 60_000, back, 'skip').fireTimes).toEqual([start + 10 * 60_000]);
+    expect(planOccurrences(every, start + 60_000, back, 'once').fireTimes).toEqual([start + 9 * 60_000, start + 10 * 60_000]);
     expect(planOccurrences(every, start + 60_000, back, 'all').fireTimes).toHaveLength(10);
+  });
+
+  it('refuses a policy it does not know (a row from a newer version), on time or late, naming it', () => {
+    const later = 'later' as MisfirePolicy;
+    for (const now of [start + 60_000, start + 10 * 60_000]) {
+      expect(() => planOccurrences(every, start + 60_000, now, later)).toThrow(InvalidArgumentError);
+      expect(() => planOccurrences(every, start + 60_000, now, later)).toThrow('Expected `misfire` to be one of once, skip, all, got `later` (string)');
+    }
   });
 
   it('treats lateness within the grace as on time', () => {
     expect(planOccurrences(every, start + 60_000, start + 60_000 + MISFIRE_GRACE_MS, 'skip').fireTimes).toEqual([start + 60_000]);
     expect(planOccurrences(every, start + 60_000, start + 60_001 + MISFIRE_GRACE_MS, 'skip').fireTimes).toEqual([]);
+  });
+});
+
+describe('planOccurrences: the grace applies to each fire time on its own', () => {
+  // Plain numbers: a 1 s interval from 0, stored next run 10 s.
+  const everySecond: Schedule = { kind: 'every', everyMs: 1000, anchor: 0 };
+  const policies = ['once', 'skip', 'all'] as const;
+  const range = (from: number, to: number, step: number): number[] => Array.from({ length: (to - from) / step + 1 }, (_, i) => from + i * step);
+
+  it('runs every fire time within the grace under every policy, oldest first (a 2.5 s stall loses nothing)', () => {
+    for (const policy of policies) {
+      expect(planOccurrences(everySecond, 10_000, 12_500, policy), policy).toEqual({ fireTimes: [10_000, 11_000, 12_000], nextRunAt: 13_000 });
+    }
+  });
+
+  it('counts a fire time exactly MISFIRE_GRACE_MS old as on time, one millisecond older as late', () => {
+    expect(planOccurrences(everySecond, 10_000, 10_000 + MISFIRE_GRACE_MS, 'skip').fireTimes).toEqual(range(10_000, 15_000, 1000));
+    expect(planOccurrences(everySecond, 10_000, 10_001 + MISFIRE_GRACE_MS, 'skip').fireTimes).toEqual(range(11_000, 15_000, 1000));
+  });
+
+  it('applies the policy only to fire times older than the grace', () => {
+    // Now 17.5 s: 13 s … 17 s are within the grace; 10 s, 11 s and 12 s are late.
+    expect(planOccurrences(everySecond, 10_000, 17_500, 'skip').fireTimes).toEqual(range(13_000, 17_000, 1000));
+    expect(planOccurrences(everySecond, 10_000, 17_500, 'once').fireTimes).toEqual(range(12_000, 17_000, 1000));
+    expect(planOccurrences(everySecond, 10_000, 17_500, 'all').fireTimes).toEqual(range(10_000, 17_000, 1000));
+    for (const policy of policies) expect(planOccurrences(everySecond, 10_000, 17_500, policy).nextRunAt).toBe(18_000);
+  });
+
+  it('enqueues at most MAX_CATCH_UP in all, the newest, so what is due now is never left out', () => {
+    // A 100 ms interval stored at 0, now 60 s: 601 fire times, the 51 from 55 s on within the grace.
+    const tenth: Schedule = { kind: 'every', everyMs: 100, anchor: 0 };
+    expect(planOccurrences(tenth, 0, 60_000, 'skip').fireTimes).toEqual(range(55_000, 60_000, 100));
+    expect(planOccurrences(tenth, 0, 60_000, 'once').fireTimes).toEqual(range(54_900, 60_000, 100));
+    expect(planOccurrences(tenth, 0, 60_000, 'all').fireTimes).toEqual(range(60_000 - (MAX_CATCH_UP - 1) * 100, 60_000, 100));
+    // A 10 ms interval has 501 fire times within the grace: the newest MAX_CATCH_UP of them, under every policy.
+    const hundredth: Schedule = { kind: 'every', everyMs: 10, anchor: 0 };
+    for (const policy of policies) {
+      expect(planOccurrences(hundredth, 0, 60_000, policy).fireTimes, policy).toEqual(range(60_000 - (MAX_CATCH_UP - 1) * 10, 60_000, 10));
+    }
+  });
+
+  it('plans a cron schedule the same way', () => {
+    const everyMinute: Schedule = { kind: 'cron', cron: '* * * * *', tz: 'UTC' };
+    const t = at('2026-01-01T00:00:00Z');
+    // Back 2 s after the second of two due fire times: the first is missed, the second on time.
+    expect(planOccurrences(everyMinute, t, t + 60_000 + 2000, 'skip')).toEqual({ fireTimes: [t + 60_000], nextRunAt: t + 120_000 });
+    expect(planOccurrences(everyMinute, t, t + 60_000 + 2000, 'once').fireTimes).toEqual([t, t + 60_000]);
+    // croner's six-field form has a seconds field: the 2.5 s stall of an interval, in cron.
+    const everySecondCron: Schedule = { kind: 'cron', cron: '* * * * * *', tz: 'UTC' };
+    expect(planOccurrences(everySecondCron, t, t + 2500, 'skip').fireTimes).toEqual([t, t + 1000, t + 2000]);
   });
 });

@@ -5,6 +5,19 @@ import { serviceMap } from '../../src/worker/resolve-target.ts';
 import { WorkerService, type BulkJob } from '../../src/worker/worker-service.ts';
 import { tempStore } from '../helpers/store.ts';
 
+/** Runs `add` with the process in `zone` (Node follows a change of `TZ` at once), then puts the zone back. */
+async function inProcessZone<T>(zone: string, add: () => Promise<T>): Promise<T> {
+  const before = process.env.TZ;
+  process.env.TZ = zone;
+  try {
+    expect(Intl.DateTimeFormat().resolvedOptions().timeZone, 'the process zone really changed').toBe(zone);
+    return await add();
+  } finally {
+    if (before === undefined) delete process.env.TZ;
+    else process.env.TZ = before;
+  }
+}
+
 function service(now = 1_000_000) {
   const store = tempStore();
   return { store, jobs: new WorkerService(store, { clock: { now: () => now } }) };
@@ -153,6 +166,22 @@ describe('WorkerService', () => {
       now += 5000;
       const changed = await jobs.addAsRecurring('rm', 'check', null, 30);
       expect(changed).toMatchObject({ everyMs: 30_000, nextRunAt: now, anchor: now });
+    });
+
+    it('keeps a cron job\'s next run when processes in different zones register it, with no zone or with UTC', async () => {
+      // An app and a worker both register the job in setup(); they cannot share a zone per instance, so the process zone changes between them.
+      let now = Date.parse('2026-01-01T10:15:00Z');
+      const store = tempStore();
+      const app = new WorkerService(store, { clock: { now: () => now } });
+      const worker = new WorkerService(store, { clock: { now: () => now } });
+      const first = await inProcessZone('Pacific/Auckland', () => app.addAsRecurring('report', 'daily', null, '0 7 * * *'));
+      expect(first).toMatchObject({ tz: 'UTC', nextRunAt: Date.parse('2026-01-02T07:00:00Z') });
+      now += 60_000;
+      expect(await inProcessZone('America/New_York', () => worker.addAsRecurring('report', 'daily', null, '0 7 * * *'))).toMatchObject({ tz: 'UTC', nextRunAt: first.nextRunAt });
+      now += 60_000;
+      expect(await app.addAsRecurring('report', 'daily', null, '0 7 * * *', { tz: 'UTC' })).toMatchObject({ tz: 'UTC', nextRunAt: first.nextRunAt });
+      // A zone that is given is part of the schedule: changing it moves the next run.
+      expect(await worker.addAsRecurring('report', 'daily', null, '0 7 * * *', { tz: 'Europe/Berlin' })).toMatchObject({ nextRunAt: Date.parse('2026-01-02T06:00:00Z') });
     });
 
     it.each([
