@@ -79,7 +79,7 @@ export class JobAttempt implements FinishedJob {
   /** Wall-clock start, as recorded. */
   readonly startedAt: number;
   readonly #startedMono: number;
-  /** How it ended; set once decided (see {@link decided}). */
+  /** How it ended; meaningful once decided (see {@link decided}). */
   end: AttemptEnd = DROP;
   /** How long the attempt took, on the monotonic clock; set when decided. */
   durationMs = 0;
@@ -110,6 +110,11 @@ export class JobAttempt implements FinishedJob {
   /** Whether how it ends is known (its method may still be running: see {@link lingering}). */
   get decided(): boolean {
     return this.#decided;
+  }
+
+  /** Decided as `drop`: the store no longer holds it for this worker, which writes nothing for it. */
+  get dropped(): boolean {
+    return this.#decided && this.end.kind === 'drop';
   }
 
   /** Aborted, but its method has not settled: it may still be running. */

@@ -212,7 +212,7 @@ export class Worker {
     }
     // Timed out or cancelled, but their methods have not returned: recorded as such now, as this worker stops.
     for (const attempt of this.#running.values()) {
-      if (attempt.end.kind !== 'record') continue;
+      if (!attempt.decided || attempt.end.kind !== 'record') continue;
       this.#finished.push({ end: attempt.end, completion: attempt.completion, job: attempt.job, durationMs: attempt.durationMs });
       attempt.abort(new WorkerShutdownError(), DROPPED);
     }
@@ -436,7 +436,7 @@ export class Worker {
    */
   async #heartbeatAndPrune(): Promise<void> {
     const now = this.#clock.now();
-    const running = this.#running.values().filter((attempt) => attempt.end.kind !== 'drop');
+    const running = this.#running.values().filter((attempt) => !attempt.dropped);
     try {
       const lost = await this.#store.heartbeat(this.owner, running.map(refOf), now);
       this.#lastBeat = this.#monotonic();

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
@@ -20,14 +21,31 @@ export interface MainProcess {
 }
 
 const running = new Set<ChildProcess>();
+/** Processes started in a group of their own: the whole group is killed after the test. */
+const groups = new Set<ChildProcess>();
+
+/** How to start a process under test: `node --import tsx main.ts` by default. */
+export interface StartOptions {
+  readonly env?: Record<string, string>;
+  /** The command and its first arguments, before `args`: e.g. `['npx', 'tsx', 'main.ts']`. */
+  readonly command?: readonly string[];
+  /** In a process group of its own, as a shell starts a foreground job: signal it all with `process.kill(-pid)`. */
+  readonly detached?: boolean;
+}
 
 /** Starts `node --import tsx main.ts ...args`; killed after the test if still running. */
-export function startMain(args: readonly string[], env: Record<string, string> = {}): MainProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+export function startMain(args: readonly string[], envOrOptions: Record<string, string> | StartOptions = {}): MainProcess {
+  const options: StartOptions = 'env' in envOrOptions || 'command' in envOrOptions || 'detached' in envOrOptions
+    ? envOrOptions as StartOptions
+    : { env: envOrOptions as Record<string, string> };
+  const [command, ...first] = options.command ?? [process.execPath, '--import', 'tsx', MAIN];
+  const child = spawn(command!, [...first, ...args], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached === true,
   });
+  if (options.detached === true) groups.add(child);
   running.add(child);
   let stdout = '';
   let stderr = '';
@@ -95,6 +113,37 @@ export function workerArgs(dbPath: string, ...extra: string[]): string[] {
 
 afterEach(() => {
   // A test must not leave a worker running; kill what a failed test left behind.
+  for (const child of groups) {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
+  }
+  groups.clear();
   for (const child of running) child.kill('SIGKILL');
   running.clear();
 });
+
+/** One line of a probe plugin's file: a run of a job, or its start or end. */
+export interface ProbeLine {
+  readonly id: number;
+  readonly pid: number;
+  readonly event: string;
+  readonly attempt: number;
+  readonly at: number;
+}
+
+/** The lines the probe plugin wrote to `file` (see test/fixtures/plugins/probe). */
+export function probeLines(file: string): ProbeLine[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter(Boolean).map((line) => {
+    const [id, pid, event, attempt, at] = line.split(' ');
+    return { id: Number(id), pid: Number(pid), event: event ?? 'run', attempt: Number(attempt), at: Number(at) };
+  });
+}
