@@ -46,6 +46,8 @@ export async function migrate(client: pg.ClientBase, schema: string, description
   const q = quoteIdent(schema);
   await client.query('BEGIN');
   try {
+    // Not waiting for the WAL flush: a migration lost in a crash is applied again at the next start.
+    await client.query('SET LOCAL synchronous_commit TO off');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`amsoil-scheduler migrate ${schema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${q}`);
     // The migration files use unqualified names; SET LOCAL ends with the transaction.
