@@ -155,6 +155,10 @@ export class Connections {
       return await this.#use(client, () => fn(client));
     } catch (error) {
       if (!isConnectionError(error) || error instanceof DatabaseUnavailableError) throw error;
+      if ((error as { code?: string }).code === '25006') {
+        // Refused, so certainly not stored: the server is a replica now (a failover); the pool was replaced.
+        throw new DatabaseUnavailableError(`the jobs database ${this.description} is read-only (a failover to a replica?); nothing was stored`, { cause: error });
+      }
       throw new DatabaseUnavailableError(
         `the jobs database ${this.description} went away during a write; it may or may not have been stored (${messageOf(error)})`,
         { cause: error },
