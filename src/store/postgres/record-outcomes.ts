@@ -33,6 +33,8 @@ export function recordOutcomesStatement(s: Schema): string {
         JOIN ${s.q}.owners o ON o.name = i.owner
         JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
        WHERE i.db = ${databaseId(s)}
+       -- Rows locked in id order, as every statement here that locks several jobs does: no deadlock between them.
+       ORDER BY j.id
          FOR UPDATE OF j
     ), errors AS (
       INSERT INTO ${s.q}.job_errors (job_id, attempt, name, message, stack, at)

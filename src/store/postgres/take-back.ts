@@ -27,6 +27,7 @@ export function takeBackStatements(s: Schema): TakeBackStatements {
           JOIN ${s.q}.owners o ON o.name = $1
           JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
          WHERE i.db = ${databaseId(s)}
+         ORDER BY j.id
            FOR UPDATE OF j
       ), requeued AS (
         UPDATE ${s.q}.jobs j SET state = ${STATE.waiting}, lease_owner = NULL, started_at = NULL, attempts = j.attempts - 1
@@ -43,7 +44,7 @@ export function takeBackStatements(s: Schema): TakeBackStatements {
     abandon: `
       WITH lost AS MATERIALIZED (
         SELECT id, attempts, max_attempts, cancel_requested FROM ${s.q}.jobs
-         WHERE state = ${STATE.running} AND lease_owner = $1 FOR UPDATE
+         WHERE state = ${STATE.running} AND lease_owner = $1 ORDER BY id FOR UPDATE
       ), errors AS (
         INSERT INTO ${s.q}.job_errors (job_id, attempt, name, message, stack, at)
         SELECT id, attempts, $2, $3, $4, ${NOW_MS} FROM lost
