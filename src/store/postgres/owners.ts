@@ -22,7 +22,7 @@ export function ownerStatements(s: Schema): OwnerStatements {
       SELECT i.ord FROM unnest($2::bigint[], $3::integer[], $4::text[]) WITH ORDINALITY AS i(id, attempt, db, ord)
        WHERE i.db IS DISTINCT FROM ${databaseId(s)}
           OR NOT EXISTS (SELECT 1 FROM ${s.q}.jobs j, beat b
-                          WHERE j.id = i.id AND j.lease_owner = b.id AND j.attempts = i.attempt AND j.state = ${STATE.running})`,
+                          WHERE j.id = i.id AND j.lease_owner + 0 = b.id AND j.attempts = i.attempt AND j.state = ${STATE.running})`,
     ownerBeats: `
       SELECT o.name AS owner, o.beat FROM ${s.q}.owners o
        WHERE EXISTS (SELECT 1 FROM ${s.q}.jobs j WHERE j.state = ${STATE.running} AND j.lease_owner = o.id)

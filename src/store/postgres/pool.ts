@@ -76,6 +76,10 @@ export function clientConfig(options: PoolOptions): pg.ClientConfig {
     query_timeout: options.queryTimeoutMs,
     connectionTimeoutMillis: Math.min(options.connectTimeoutMs, 5000),
     application_name: 'amsoil-scheduler',
+    // Every query here is an ordered index walk or a lookup by key. With the statistics of a queue just filled (before
+    // autovacuum analyzes it), the planner took a bitmap scan of jobs_claim and sorted the whole due backlog on every
+    // claim (measured: 12 ms for 100 of 5,000 waiting jobs); without bitmap scans it walks jobs_claim in order and stops.
+    options: '-c enable_bitmapscan=off',
   };
 }
 

@@ -31,9 +31,10 @@ export function recordOutcomesStatement(s: Schema): string {
                   ELSE ${STATE.waiting} END AS next_state
         FROM input i
         JOIN ${s.q}.owners o ON o.name = i.owner
-        JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
+        JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner + 0 = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
        WHERE i.db = ${databaseId(s)}
-       -- Rows locked in id order, as every statement here that locks several jobs does: no deadlock between them.
+       -- \`lease_owner + 0\`: each job is found by primary key; the planner otherwise walked the owner's running jobs
+       -- once per entry of the batch when its statistics were stale. Rows locked in id order, as every statement here that locks several jobs does: no deadlock between them.
        ORDER BY j.id
          FOR UPDATE OF j
     ), errors AS (

@@ -16,7 +16,7 @@ export function recordProgressStatement(s: Schema): string {
       SELECT i.ord, j.id, i.current, i.total, i.at
         FROM input i
         JOIN ${s.q}.owners o ON o.name = i.owner
-        JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
+        JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner + 0 = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
        WHERE i.db = ${databaseId(s)}
     ), progress AS (
       UPDATE ${s.q}.jobs j SET progress_current = h.current, progress_total = h.total, progress_at = h.at

@@ -25,7 +25,7 @@ export function takeBackStatements(s: Schema): TakeBackStatements {
         SELECT j.id, j.cancel_requested
           FROM input i
           JOIN ${s.q}.owners o ON o.name = $1
-          JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
+          JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner + 0 = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
          WHERE i.db = ${databaseId(s)}
          ORDER BY j.id
            FOR UPDATE OF j
