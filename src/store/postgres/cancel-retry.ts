@@ -1,0 +1,66 @@
+import type pg from 'pg';
+import { InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
+import type { CancelOutcome } from '../job-store.ts';
+import { archive } from './archive-jobs.ts';
+import { NOW_MS, STATE, type Schema } from './schema.ts';
+
+/* What a person does to one job from the CLI or the API: cancel it, retry it. */
+
+export interface CancelRetryStatements {
+  readonly cancelWaiting: string;
+  readonly requestCancel: string;
+  readonly isFinished: string;
+  readonly retry: string;
+  readonly exists: string;
+  readonly activeByKey: string;
+}
+
+export function cancelRetryStatements(s: Schema): CancelRetryStatements {
+  return {
+    cancelWaiting: `
+      WITH moved AS (DELETE FROM ${s.q}.jobs WHERE id = $1 AND state = ${STATE.waiting} RETURNING *)
+      ${archive(s, 'moved', { state: String(STATE.cancelled), finished_at: NOW_MS, result: 'NULL' })}
+      RETURNING id`,
+    requestCancel: `UPDATE ${s.q}.jobs SET cancel_requested = true WHERE id = $1 AND state = ${STATE.running} RETURNING id`,
+    isFinished: `SELECT 1 FROM ${s.q}.finished_jobs WHERE id = $1`,
+    // Back to the hot table with all its attempts and a clean slate; its error history stays. Due at once, by the
+    // database's clock. The isolated mark stays: a person retrying a job does not make it stop blocking its process.
+    retry: `
+      WITH moved AS (
+        DELETE FROM ${s.q}.finished_jobs WHERE id = $1 AND state IN (${STATE.failed}, ${STATE.cancelled}) RETURNING *
+      )
+      INSERT INTO ${s.q}.jobs (id, state, priority, run_at, attempts, max_attempts, timeout_ms, isolated, service, method, params,
+                               recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at)
+      SELECT id, ${STATE.waiting}, priority, ${NOW_MS}, 0, max_attempts, timeout_ms, isolated, service, method, params,
+             recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at
+        FROM moved
+      RETURNING id`,
+    exists: `SELECT 1 FROM ${s.q}.jobs WHERE id = $1 UNION ALL SELECT 1 FROM ${s.q}.finished_jobs WHERE id = $1`,
+    activeByKey: `
+      SELECT a.id, f.key FROM ${s.q}.finished_jobs f JOIN ${s.q}.jobs a ON a.service = f.service AND a.method = f.method AND a.key = f.key
+       WHERE f.id = $1`,
+  };
+}
+
+/** Inside a transaction: see {@link JobStore.cancel}. Each step is a new statement, so it sees what committed meanwhile. */
+export async function cancelJob(client: pg.ClientBase, sql: CancelRetryStatements, id: number): Promise<CancelOutcome> {
+  if ((await client.query({ name: 'cancel-waiting', text: sql.cancelWaiting, values: [id] })).rowCount === 1) return 'cancelled';
+  if ((await client.query({ name: 'request-cancel', text: sql.requestCancel, values: [id] })).rowCount === 1) return 'requested';
+  if ((await client.query({ name: 'is-finished', text: sql.isFinished, values: [id] })).rowCount === 1) return 'finished';
+  throw new JobNotFoundError(id);
+}
+
+/** See {@link JobStore.retry}. One statement: atomic alone. */
+export async function retryJob(client: pg.ClientBase, sql: CancelRetryStatements, id: number): Promise<boolean> {
+  try {
+    if ((await client.query({ name: 'retry', text: sql.retry, values: [id] })).rowCount === 1) return true;
+  } catch (error) {
+    if ((error as { code?: string }).code !== '23505') throw error; // jobs_active_key: its key is taken by an active job
+    const { rows: [active] } = await client.query<{ id: number; key: string }>({ name: 'active-by-key', text: sql.activeByKey, values: [id] });
+    throw new InvalidArgumentError(
+      `job ${id} cannot be retried: ${active === undefined ? 'a job' : `job ${active.id}`} with the same key "${active?.key ?? ''}" is waiting or running`,
+    );
+  }
+  if ((await client.query({ name: 'job-exists', text: sql.exists, values: [id] })).rowCount === 0) throw new JobNotFoundError(id);
+  return false;
+}

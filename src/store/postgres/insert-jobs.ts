@@ -1,0 +1,112 @@
+import type pg from 'pg';
+import type { NewJob } from '../job-store.ts';
+import { databaseId, type Schema } from './schema.ts';
+
+/** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
+export const BULK_ROWS = 5000;
+
+/** The SQL the add paths run, built once per store. */
+export interface InsertStatements {
+  readonly one: string;
+  readonly rows: string;
+  readonly keyed: string;
+}
+
+const COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
+
+/** Tags travel as JSON text per row: unnest cannot take an array of arrays of different lengths. */
+const TAGS = (json: string): string => `CASE WHEN ${json} IS NULL THEN NULL ELSE ARRAY(SELECT json_array_elements_text(${json}::json)) END`;
+
+export function insertStatements(s: Schema): InsertStatements {
+  return {
+    one: `
+      INSERT INTO ${s.q}.jobs (${COLUMNS})
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ${TAGS('$9::text')})
+      RETURNING id, ${databaseId(s)} AS database`,
+    // Ids are drawn in the CTE, so each input row's id is known by its ordinality, whatever order INSERT … RETURNING uses.
+    rows: `
+      WITH input AS MATERIALIZED (
+        SELECT nextval('${s.q}.job_ids') AS id, t.*
+          FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::integer[], $7::bigint[], $8::bigint[], $9::text[])
+               WITH ORDINALITY AS t(service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags, ord)
+      ), inserted AS (
+        INSERT INTO ${s.q}.jobs (id, ${COLUMNS})
+        SELECT id, service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, ${TAGS('tags')} FROM input
+      )
+      SELECT id, ${databaseId(s)} AS database FROM input ORDER BY ord`,
+    // jobs_active_key decides; the second branch finds the active job that won. It reads the statement's snapshot, so a
+    // winner committed after it began is not seen: the caller runs the statement again (a new snapshot) on no row.
+    keyed: `
+      WITH inserted AS (
+        INSERT INTO ${s.q}.jobs (${COLUMNS}, key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ${TAGS('$9::text')}, $10)
+        ON CONFLICT (service, method, key) WHERE key IS NOT NULL DO NOTHING
+        RETURNING id
+      )
+      SELECT id, ${databaseId(s)} AS database FROM (
+        SELECT id, 0 AS rank FROM inserted
+        UNION ALL
+        SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
+      ) found ORDER BY rank LIMIT 1`,
+  };
+}
+
+export function isKeyed(job: NewJob): job is NewJob & { key: string } {
+  return job.key !== undefined && job.key !== null;
+}
+
+function tagsJson(job: NewJob): string | null {
+  return job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
+}
+
+function values(job: NewJob): unknown[] {
+  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsJson(job)];
+}
+
+/** Inserts one job without a key (a statement alone commits it). */
+export async function insertOne(client: pg.ClientBase, sql: InsertStatements, job: NewJob): Promise<{ id: number; database: string }> {
+  const { rows } = await client.query<{ id: number; database: string }>({ name: 'insert-one', text: sql.one, values: values(job) });
+  return rows[0]!;
+}
+
+/** Inserts a keyed job, or finds the active one with its key. One statement, repeated only when a concurrent winner was not yet visible. */
+export async function insertKeyed(client: pg.ClientBase, sql: InsertStatements, job: NewJob & { key: string }): Promise<{ id: number; database: string }> {
+  for (;;) {
+    const { rows } = await client.query<{ id: number; database: string }>({ name: 'insert-keyed', text: sql.keyed, values: [...values(job), job.key] });
+    if (rows[0] !== undefined) return rows[0];
+  }
+}
+
+/**
+ * Inside a transaction: inserts `jobs` in order and returns their ids in the
+ * same order. Runs of jobs without a key go BULK_ROWS to a statement, as
+ * parallel arrays (one round trip each); a keyed job goes alone, so that it
+ * sees the jobs inserted before it, in this batch too.
+ */
+export async function insertAll(client: pg.ClientBase, sql: InsertStatements, jobs: readonly NewJob[]): Promise<{ ids: number[]; database: string | undefined }> {
+  const ids: number[] = [];
+  let database: string | undefined;
+  let from = 0;
+  while (from < jobs.length) {
+    const first = jobs[from]!;
+    if (isKeyed(first)) {
+      const found = await insertKeyed(client, sql, first);
+      ids.push(found.id);
+      database = found.database;
+      from++;
+      continue;
+    }
+    let to = from;
+    while (to < jobs.length && to - from < BULK_ROWS && !isKeyed(jobs[to]!)) to++;
+    const columns: unknown[][] = Array.from({ length: 9 }, () => new Array<unknown>(to - from));
+    for (let i = from; i < to; i++) {
+      const row = values(jobs[i]!);
+      for (let c = 0; c < 9; c++) columns[c]![i - from] = row[c];
+    }
+    const { rows } = await client.query<{ id: number; database: string }>({ name: 'insert-rows', text: sql.rows, values: columns });
+    for (const row of rows) ids.push(row.id);
+    database = rows[0]?.database ?? database;
+    from = to;
+  }
+  return { ids, database };
+}

@@ -1,0 +1,239 @@
+import pg from 'pg';
+import { DatabaseUnavailableError } from '../../errors.ts';
+import type { Logger } from '../../log/logger.ts';
+
+/**
+ * SQLSTATEs after which the whole pool is replaced, not just the connection
+ * that saw them: the server is read-only (a failover left us on a replica,
+ * River #1225), shutting down, crashed, or starting up. The other idle
+ * connections point at the same server and would fail next.
+ */
+const RECYCLE_CODES = new Set(['25006', '57P01', '57P02', '57P03']);
+
+/** Socket errors: the server is unreachable, or the connection dropped. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/** node-postgres reports a lost or refused connection by message, without a code. */
+const CONNECTION_MESSAGES = [
+  'Connection terminated',
+  'timeout exceeded when trying to connect',
+  'Query read timeout',
+  'not queryable',
+  'Client was closed',
+];
+
+/**
+ * Whether `error` means the connection or the server failed (rather than
+ * the SQL): class 08 (connection exception), 53300 (too many connections),
+ * the {@link RECYCLE_CODES}, socket errors and node-postgres's own.
+ */
+export function isConnectionError(error: unknown): boolean {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (code.startsWith('08') || code === '53300' || RECYCLE_CODES.has(code) || SOCKET_CODES.has(code))) return true;
+  return typeof message === 'string' && CONNECTION_MESSAGES.some((text) => message.includes(text));
+}
+
+export function needsRecycle(error: unknown): boolean {
+  const { code } = error as { code?: unknown };
+  return typeof code === 'string' && RECYCLE_CODES.has(code);
+}
+
+/** The type id of bigint[] (not in pg's builtins list, which names scalar types only). */
+const INT8_ARRAY = 1016;
+const parseTextArray = pg.types.getTypeParser(INT8_ARRAY as Parameters<typeof pg.types.getTypeParser>[0], 'text') as (value: string) => (string | null)[];
+
+/**
+ * bigint (int8) columns and arrays come back as numbers: every one here is an
+ * id, a count or epoch milliseconds, all below 2^53. Per pool, not through
+ * pg.types globally, which would change other pg users in the process.
+ */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === pg.types.builtins.INT8) return (value: string) => Number(value);
+    if (oid === INT8_ARRAY) return (value: string) => parseTextArray(value).map((item) => (item === null ? null : Number(item)));
+    return pg.types.getTypeParser(oid, format);
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export interface PoolOptions {
+  readonly url: string;
+  readonly poolSize: number;
+  readonly connectTimeoutMs: number;
+  readonly queryTimeoutMs: number;
+  /** How messages name the database (see `describeDatabase`). */
+  readonly description: string;
+  readonly logger?: Logger | undefined;
+}
+
+/** The pg client settings every connection of the store uses, the LISTEN one included. */
+export function clientConfig(options: PoolOptions): pg.ClientConfig {
+  return {
+    connectionString: options.url,
+    types,
+    // A server cut off by the network answers nothing: without these a query waits for TCP's many minutes.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 5000,
+    query_timeout: options.queryTimeoutMs,
+    connectionTimeoutMillis: Math.min(options.connectTimeoutMs, 5000),
+    application_name: 'amsoil-scheduler',
+    // Every query here is an ordered index walk or a lookup by key. With the statistics of a queue just filled (before
+    // autovacuum analyzes it), the planner took a bitmap scan of jobs_claim and sorted the whole due backlog on every
+    // claim (measured: 12 ms for 100 of 5,000 waiting jobs); without bitmap scans it walks jobs_claim in order and stops.
+    options: '-c enable_bitmapscan=off',
+  };
+}
+
+/**
+ * The store's connections: a node-postgres pool that survives the server
+ * going away. Connection failures are retried with backoff for up to
+ * `connectTimeoutMs` wherever that cannot repeat a write; the pool is replaced
+ * on the {@link RECYCLE_CODES}; an idle connection's error is logged, never
+ * thrown (no process exits because the server went away: pg-boss #365).
+ */
+export class Connections {
+  readonly #options: PoolOptions;
+  #pool: pg.Pool;
+  #closed = false;
+
+  constructor(options: PoolOptions) {
+    this.#options = options;
+    this.#pool = this.#newPool();
+  }
+
+  get description(): string {
+    return this.#options.description;
+  }
+
+  /**
+   * Runs `fn` on one connection, outside a transaction, for reads and for
+   * writes that may safely run twice. Retried on connection errors until
+   * `connectTimeoutMs` has passed.
+   */
+  async read<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#withRetries(async () => {
+      const client = await this.#pool.connect();
+      return this.#use(client, () => fn(client));
+    });
+  }
+
+  /**
+   * Runs `fn` in one transaction. A connection error before COMMIT is sent
+   * rolled the transaction back on the server, so it is retried like a
+   * read; an error during COMMIT leaves unknown whether it committed, so it
+   * rejects with {@link DatabaseUnavailableError} and is never repeated.
+   */
+  async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.#withRetries(async () => {
+      const client = await this.#pool.connect();
+      return this.#use(client, async () => {
+        await client.query('BEGIN');
+        let result: T;
+        try {
+          result = await fn(client);
+        } catch (error) {
+          if (!isConnectionError(error)) await client.query('ROLLBACK');
+          throw error;
+        }
+        try {
+          await client.query('COMMIT');
+        } catch (error) {
+          if (!isConnectionError(error)) throw error;
+          throw new DatabaseUnavailableError(
+            `the jobs database ${this.description} went away while committing; the change may or may not have been stored (${messageOf(error)})`,
+            { cause: error },
+          );
+        }
+        return result;
+      });
+    });
+  }
+
+  /**
+   * Runs one statement that commits by itself (autocommit). Waiting for a
+   * connection is retried; once the statement was sent, a connection error
+   * rejects at once: it may have committed.
+   */
+  async writeOnce<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#withRetries(() => this.#pool.connect());
+    try {
+      return await this.#use(client, () => fn(client));
+    } catch (error) {
+      if (!isConnectionError(error) || error instanceof DatabaseUnavailableError) throw error;
+      if ((error as { code?: string }).code === '25006') {
+        // Refused, so certainly not stored: the server is a replica now (a failover); the pool was replaced.
+        throw new DatabaseUnavailableError(`the jobs database ${this.description} is read-only (a failover to a replica?); nothing was stored`, { cause: error });
+      }
+      throw new DatabaseUnavailableError(
+        `the jobs database ${this.description} went away during a write; it may or may not have been stored (${messageOf(error)})`,
+        { cause: error },
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  /** Releases `client` after `fn`: destroyed if its connection failed, back to the pool otherwise. */
+  async #use<T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      client.release();
+      return result;
+    } catch (error) {
+      client.release(isConnectionError(error) ? toError(error) : undefined);
+      if (needsRecycle(error)) this.#recycle(error);
+      throw error;
+    }
+  }
+
+  async #withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = performance.now() + this.#options.connectTimeoutMs;
+    for (let delay = 25; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (!isConnectionError(error) || error instanceof DatabaseUnavailableError) throw error;
+        if (this.#closed) throw error;
+        if (needsRecycle(error)) this.#recycle(error);
+        if (performance.now() + delay > deadline) {
+          throw new DatabaseUnavailableError(
+            `the jobs database ${this.description} is unreachable (gave up after ${this.#options.connectTimeoutMs} ms): ${messageOf(error)}`,
+            { cause: error },
+          );
+        }
+        this.#options.logger?.warn({ err: error, database: this.description, retryInMs: delay }, 'jobs database unreachable; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  /** Replaces the pool: its idle connections all point at a server that is gone or read-only now. */
+  #recycle(cause: unknown): void {
+    if (this.#closed) return;
+    const old = this.#pool;
+    this.#pool = this.#newPool();
+    this.#options.logger?.warn({ err: cause, database: this.description }, 'jobs database restarted or failed over; replacing the connection pool');
+    // Connections still checked out are destroyed as they come back (release with an error, or pool.end).
+    old.end().catch(() => {});
+  }
+
+  #newPool(): pg.Pool {
+    const pool = new pg.Pool({ ...clientConfig(this.#options), max: this.#options.poolSize, idleTimeoutMillis: 30_000 });
+    // An idle connection that drops emits here; unhandled, it would end the process.
+    pool.on('error', (error) => this.#options.logger?.warn({ err: error, database: this.description }, 'idle jobs database connection failed'));
+    // A checked-out connection that drops between queries emits 'error' on itself: the next query reports it.
+    pool.on('connect', (client) => client.on('error', () => {}));
+    return pool;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

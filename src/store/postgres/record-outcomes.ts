@@ -1,0 +1,94 @@
+import type pg from 'pg';
+import type { Completion, Refusals } from '../job-store.ts';
+import { archive } from './archive-jobs.ts';
+import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
+
+const KIND = { succeeded: 0, failed: 1, cancelled: 2 } as const;
+
+/**
+ * Records a batch of outcomes in one statement, whatever their kinds, each
+ * fenced: it changes its job only if the job is running, leased to the
+ * completion's owner (by id: an owner forgotten and registered again has
+ * another), at the completion's attempt, in the completion's database.
+ * `held` locks exactly those rows (FOR UPDATE re-checks the fence against
+ * the newest version of a row another transaction changed meanwhile), and
+ * every change below goes through it, so a late writer changes nothing.
+ *
+ * A finished job moves to finished_jobs (out of the claim path); a failed
+ * attempt with attempts left goes back to waiting after its delay, by the
+ * database's clock; a job someone asked to cancel ends cancelled.
+ */
+export function recordOutcomesStatement(s: Schema): string {
+  return `
+    WITH input AS (
+      SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::bigint[], $9::boolean[])
+        AS t(id, attempt, owner, db, kind, result, error, delay, isolate)
+    ), held AS MATERIALIZED (
+      SELECT j.id, i.attempt, i.kind, i.result, i.error, i.delay, i.isolate,
+             CASE WHEN i.kind = ${KIND.succeeded} THEN ${STATE.succeeded}
+                  WHEN i.kind = ${KIND.cancelled} OR j.cancel_requested THEN ${STATE.cancelled}
+                  WHEN i.delay IS NULL THEN ${STATE.failed}
+                  ELSE ${STATE.waiting} END AS next_state
+        FROM input i
+        JOIN ${s.q}.owners o ON o.name = i.owner
+        JOIN ${s.q}.jobs j ON j.id = i.id AND j.lease_owner + 0 = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
+       WHERE i.db = ${databaseId(s)}
+       -- \`lease_owner + 0\`: each job is found by primary key; the planner otherwise walked the owner's running jobs
+       -- once per entry of the batch when its statistics were stale. Rows locked in id order, as every statement here that locks several jobs does: no deadlock between them.
+       ORDER BY j.id
+         FOR UPDATE OF j
+    ), errors AS (
+      INSERT INTO ${s.q}.job_errors (job_id, attempt, name, message, stack, at)
+      SELECT id, attempt, e->>'name', e->>'message', e->>'stack', ${NOW_MS}
+        FROM (SELECT id, attempt, error::json AS e FROM held WHERE kind = ${KIND.failed}) failed
+    ), requeued AS (
+      UPDATE ${s.q}.jobs j
+         SET state = ${STATE.waiting}, run_at = ${NOW_MS} + h.delay, lease_owner = NULL, error = h.error,
+             isolated = j.isolated OR h.isolate
+        FROM held h
+       WHERE j.id = h.id AND h.next_state = ${STATE.waiting}
+    ), moved AS (
+      DELETE FROM ${s.q}.jobs j USING held h
+       WHERE j.id = h.id AND h.next_state <> ${STATE.waiting}
+      RETURNING j.*, h.next_state, h.result AS new_result, h.error AS new_error, h.isolate AS new_isolate
+    ), archived AS (
+      ${archive(s, 'moved', {
+        state: 'next_state',
+        finished_at: NOW_MS,
+        result: `CASE WHEN next_state = ${STATE.succeeded} THEN new_result END`,
+        error: `CASE WHEN next_state = ${STATE.succeeded} THEN error ELSE new_error END`,
+        // A successful attempt clears the mark: the job no longer blocks its process.
+        isolated: `CASE WHEN next_state = ${STATE.succeeded} THEN false ELSE isolated OR new_isolate END`,
+      })}
+    )
+    SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held`;
+}
+
+/** Inside the caller's transaction (or alone): records `completions` and tells which were refused or gone. */
+export async function recordOutcomes(client: pg.ClientBase, sql: string, completions: readonly Completion[]): Promise<Refusals> {
+  if (completions.length === 0) return { refused: [], gone: [] };
+  const n = completions.length;
+  const columns = Array.from({ length: 9 }, () => new Array<unknown>(n));
+  for (let i = 0; i < n; i++) {
+    const c = completions[i]!;
+    columns[0]![i] = c.id;
+    columns[1]![i] = c.attempt;
+    columns[2]![i] = c.owner;
+    columns[3]![i] = c.database;
+    columns[4]![i] = KIND[c.outcome];
+    columns[5]![i] = c.outcome === 'succeeded' ? c.result : null;
+    columns[6]![i] = c.outcome === 'succeeded' ? null : JSON.stringify(c.error);
+    // The caller's retry time is kept as a delay from its `at`, and applied to the database's clock.
+    columns[7]![i] = c.outcome === 'failed' && c.retryAt !== null ? Math.max(0, Math.round(c.retryAt - c.at)) : null;
+    columns[8]![i] = c.outcome === 'failed' && c.isolate === true;
+  }
+  const { rows } = await client.query<{ database: string; held: number[] }>({ name: 'record-outcomes', text: sql, values: columns });
+  const { database, held } = rows[0]!;
+  const recorded = new Set(held);
+  const refusals: Refusals = { refused: [], gone: [] };
+  for (const c of completions) {
+    if (c.database !== database) refusals.gone.push(c.id);
+    else if (!recorded.has(c.id)) refusals.refused.push(c.id);
+  }
+  return refusals;
+}

@@ -1,0 +1,685 @@
+/**
+ * The JobStore contract (src/store/job-store.ts), run against every store
+ * from the same code: `STORES=postgres npx vitest run test/conformance` for
+ * one of them. Times are relative to the real clock (a PostgreSQL store
+ * judges due jobs by the server's clock): "past" is an hour ago, "future" an
+ * hour ahead.
+ */
+import { describe, expect, it } from 'vitest';
+import type {
+  AttemptRef, ClaimedJob, Completion, JobErrorInfo, JobStore, NewJob, ProgressUpdate, RecurringSpec, StoreChange,
+} from '../../src/store/job-store.ts';
+import { describeStores } from '../helpers/store-factories.ts';
+
+const HOUR = 3_600_000;
+const past = (): number => Date.now() - HOUR;
+const future = (): number => Date.now() + HOUR;
+
+function job(overrides: Partial<NewJob> = {}): NewJob {
+  return { service: 'svc', method: 'run', params: '{"json":null}', runAt: past(), priority: 0, maxAttempts: 3, timeoutMs: null, createdAt: Date.now(), ...overrides };
+}
+
+function recurring(overrides: Partial<RecurringSpec> = {}): RecurringSpec {
+  const at = past();
+  return {
+    service: 'svc', method: 'tick', name: '', params: '{"json":null}', everyMs: 1000, cron: null, tz: null, misfire: 'once',
+    priority: 0, maxAttempts: 3, timeoutMs: null, anchor: at, nextRunAt: at, createdAt: at, ...overrides,
+  };
+}
+
+const claim = (store: JobStore, owner: string, limit = 10, isolated: 'skip' | 'alone' = 'skip'): Promise<ClaimedJob[]> =>
+  store.claim({ owner, limit, now: Date.now(), isolated });
+
+const ref = (j: ClaimedJob): AttemptRef => ({ id: j.id, attempt: j.attempt, database: j.database });
+
+const ok = (j: ClaimedJob, owner: string, result: string | null = '{"json":1}'): Completion =>
+  ({ ...ref(j), owner, at: Date.now(), outcome: 'succeeded', result });
+
+const boom: JobErrorInfo = { name: 'Error', message: 'boom' };
+const lostError: JobErrorInfo = { name: 'WorkerLostError', message: 'its worker died' };
+
+/** A failed attempt; `retryInMs` null for the last one. */
+const failed = (j: ClaimedJob, owner: string, retryInMs: number | null, extra: { error?: JobErrorInfo; isolate?: boolean } = {}): Completion => {
+  const at = Date.now();
+  return { ...ref(j), owner, at, outcome: 'failed', error: extra.error ?? boom, retryAt: retryInMs === null ? null : at + retryInMs, ...(extra.isolate === undefined ? {} : { isolate: extra.isolate }) };
+};
+
+const ids = (jobs: readonly { id: number }[]): number[] => jobs.map((j) => j.id);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describeStores('JobStore contract', (factory) => {
+  const open = (): Promise<JobStore> => factory.open();
+
+  describe('adding', () => {
+    it('adds a job and reads it back with the database it is in', async () => {
+      const store = await open();
+      const runAt = past();
+      const added = await store.addJob(job({ runAt, priority: 5, maxAttempts: 4, timeoutMs: 250, tags: ['a', 'b'] }));
+      expect(added.database).toMatch(/\S/);
+      expect(await store.getJob(added.id)).toMatchObject({
+        id: added.id, service: 'svc', method: 'run', params: '{"json":null}', state: 'waiting', priority: 5, runAt, attempts: 0,
+        maxAttempts: 4, timeoutMs: 250, result: null, error: null, recurringId: null, fireTime: null, leaseOwner: null,
+        startedAt: null, finishedAt: null, key: null, tags: ['a', 'b'], progress: null, isolated: false, database: added.database,
+      });
+      expect(await store.getJob(added.id + 1000)).toBeUndefined();
+    });
+
+    it('adds many in one transaction, ids in order, with tags and keys', async () => {
+      const store = await open();
+      const count = 237;
+      const { ids: added, database } = await store.addJobs(Array.from({ length: count }, (_, i) => job({ params: String(i), priority: i % 3, tags: i === 5 ? ['five'] : null })));
+      expect(added).toHaveLength(count);
+      expect(added).toEqual([...added].sort((a, b) => a - b));
+      expect(database).toBe((await store.addJob(job())).database);
+      for (const i of [0, 5, 100, 236]) expect(await store.getJob(added[i]!)).toMatchObject({ params: String(i), priority: i % 3, tags: i === 5 ? ['five'] : [] });
+      // A keyed job in the batch coalesces with the active one, as it does alone, the batch's own included.
+      const keyed = await store.addJobs([job({ key: 'k' }), job(), job({ key: 'k' })]);
+      expect(keyed.ids[2]).toBe(keyed.ids[0]);
+      expect(keyed.ids[1]).not.toBe(keyed.ids[0]);
+      expect((await store.addJobs([])).ids).toEqual([]);
+    });
+
+    it('adds all or none: a bad job or a throwing iterable adds nothing', async () => {
+      const store = await open();
+      await expect(store.addJobs([job(), job({ service: null as unknown as string })])).rejects.toThrow();
+      function* throwing(): Iterable<NewJob> {
+        yield job();
+        throw new Error('no more');
+      }
+      await expect(store.addJobs(throwing())).rejects.toThrow('no more');
+      expect(await store.listJobs()).toEqual([]);
+    });
+
+    it('commits concurrent adds, each resolving to its own job, and fails only the bad one', async () => {
+      const store = await open();
+      const added = await Promise.all(Array.from({ length: 300 }, (_, i) => store.addJob(job({ params: String(i) }))));
+      expect(new Set(ids(added)).size).toBe(300);
+      const params = new Map((await store.listJobs({ limit: 1000 })).map((j) => [j.id, j.params]));
+      expect(added.map((a) => params.get(a.id))).toEqual(added.map((_, i) => String(i)));
+      const results = await Promise.allSettled([store.addJob(job()), store.addJob(job({ service: null as unknown as string })), store.addJob(job({ key: 'k' }))]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(await store.listJobs()).toHaveLength(302);
+    });
+
+    it('coalesces a key while its job is waiting or running, and only then', async () => {
+      const store = await open();
+      const first = await store.addJob(job({ key: 'k' }));
+      expect((await store.addJob(job({ key: 'k' }))).id).toBe(first.id);
+      expect((await store.addJob(job({ key: 'k', method: 'other' }))).id).not.toBe(first.id);
+      const [running] = await claim(store, 'w');
+      expect((await store.addJob(job({ key: 'k' }))).id).toBe(first.id);
+      await store.complete([ok(running!, 'w')]);
+      const next = await store.addJob(job({ key: 'k' }));
+      expect(next.id).not.toBe(first.id);
+    });
+
+    it('keeps one job per key when many processes add it at once', async () => {
+      const store = await open();
+      const other = await factory.openAnother(store);
+      const added = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? store : other).addJob(job({ key: 'race' }))));
+      expect(new Set(ids(added)).size).toBe(1);
+      expect(await store.listJobs()).toHaveLength(1);
+    });
+  });
+
+  describe('claiming', () => {
+    it('claims due jobs only: priority first, then run time, then the order of adding; the attempt counted at claim', async () => {
+      const store = await open();
+      const base = past();
+      const low = await store.addJob(job({ priority: -10, runAt: base + 100 }));
+      const late = await store.addJob(job({ runAt: base + 300 }));
+      const early = await store.addJob(job({ runAt: base + 200 }));
+      const earlyToo = await store.addJob(job({ runAt: base + 200 }));
+      const high = await store.addJob(job({ priority: 10, runAt: base + 400 }));
+      await store.addJob(job({ priority: 99, runAt: future() }));
+      const order: number[] = [];
+      for (;;) {
+        const [next] = await claim(store, 'w', 1);
+        if (next === undefined) break;
+        expect(next).toMatchObject({ service: 'svc', method: 'run', params: '{"json":null}', attempt: 1, maxAttempts: 3, timeoutMs: null, isolated: false, database: high.database });
+        order.push(next.id);
+      }
+      expect(order).toEqual(ids([high, early, earlyToo, late, low]));
+      const stored = await store.getJob(high.id);
+      expect(stored).toMatchObject({ state: 'running', attempts: 1, leaseOwner: 'w' });
+      expect(stored!.startedAt).toBeGreaterThan(Date.now() - 60_000);
+    });
+
+    it('returns claimed jobs in claim order', async () => {
+      const store = await open();
+      const a = await store.addJob(job({ priority: 1 }));
+      const b = await store.addJob(job({ priority: 3 }));
+      const c = await store.addJob(job({ priority: 2 }));
+      expect(ids(await claim(store, 'w'))).toEqual(ids([b, c, a]));
+    });
+
+    it('never hands a job to two workers, however many claim at once', async () => {
+      const store = await open();
+      const other = await factory.openAnother(store);
+      await store.addJobs(Array.from({ length: 200 }, () => job()));
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => claim(i % 2 === 0 ? store : other, `w${i}`, 30)));
+      const all = claims.flat();
+      expect(all).toHaveLength(200);
+      expect(new Set(ids(all)).size).toBe(200);
+    });
+
+    it('runs isolated jobs alone: skip never takes one, alone stops at the first', async () => {
+      const store = await open();
+      const [a, b, c] = (await store.addJobs([job({ priority: 3 }), job({ priority: 2 }), job({ priority: 1 })])).ids as [number, number, number];
+      // b blocked its worker: its next attempt must run alone.
+      await claim(store, 'w', 3);
+      const held = await store.runningJobs('w');
+      expect(ids(held)).toEqual([a, b, c]);
+      const claimed = (id: number): ClaimedJob => ({ id, attempt: 1, database: '', service: 'svc', method: 'run', params: '', maxAttempts: 3, timeoutMs: null, isolated: false });
+      const database = (await store.getJob(a))!.database;
+      const mark = { ...claimed(b), database };
+      await store.complete([failed(mark, 'w', 0, { isolate: true }), failed({ ...claimed(a), database }, 'w', 0), failed({ ...claimed(c), database }, 'w', 0)]);
+      expect(await store.getJob(b)).toMatchObject({ state: 'waiting', isolated: true });
+
+      expect(ids(await claim(store, 'x', 10, 'skip'))).toEqual([a, c]);
+      await store.release('x', (await store.runningJobs('x')).map((r) => ({ id: r.id, attempt: r.attempt, database })), Date.now());
+      // In order, up to the first isolated job: a, then b is isolated, so only a.
+      expect(ids(await claim(store, 'y', 10, 'alone'))).toEqual([a]);
+      // Now b comes first: taken alone.
+      const alone = await claim(store, 'z', 10, 'alone');
+      expect(alone.map((j) => [j.id, j.isolated])).toEqual([[b, true]]);
+      expect(ids(await claim(store, 'v', 10, 'skip'))).toEqual([c]);
+    });
+
+    it('marks jobs isolated when abandoned so; a successful attempt clears the mark, a retry keeps it', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job());
+      const { id: other } = await store.addJob(job({ maxAttempts: 1 }));
+      await claim(store, 'w', 10);
+      expect(await store.abandon('w', Date.now(), lostError, { isolate: true })).toBe(2);
+      expect(await store.getJob(id)).toMatchObject({ state: 'waiting', isolated: true });
+      expect(await store.getJob(other)).toMatchObject({ state: 'failed', isolated: true });
+      const [again] = await claim(store, 'w2', 10, 'alone');
+      expect(again).toMatchObject({ id, isolated: true, attempt: 2 });
+      await store.complete([ok(again!, 'w2')]);
+      expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', isolated: false });
+      expect(await store.retry(other, Date.now())).toBe(true);
+      expect(await store.getJob(other)).toMatchObject({ state: 'waiting', isolated: true });
+    });
+  });
+
+  describe('fencing by owner, attempt and database', () => {
+    it('records an outcome only from the owner of that attempt', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job());
+      const [first] = await claim(store, 'old');
+      expect(await store.complete([ok(first!, 'intruder')])).toEqual({ refused: [id], gone: [] });
+      // The old owner is taken for dead; the same job is claimed again, by another worker and then by the old one.
+      expect(await store.abandon('old', Date.now(), lostError)).toBe(1);
+      const [second] = await claim(store, 'new');
+      expect(second).toMatchObject({ id, attempt: 2 });
+      expect(await store.complete([ok(first!, 'old', '"stale"')])).toEqual({ refused: [id], gone: [] });
+      expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'new', attempts: 2, result: null });
+      expect(await store.abandon('new', Date.now(), lostError)).toBe(1);
+      const [third] = await claim(store, 'old');
+      expect(third).toMatchObject({ id, attempt: 3 });
+      // Same owner, older attempt: refused.
+      expect(await store.complete([ok(first!, 'old', '"stale"')])).toEqual({ refused: [id], gone: [] });
+      expect(await store.complete([ok(third!, 'old', '"fresh"')])).toEqual({ refused: [], gone: [] });
+      const done = await store.getJob(id);
+      expect(done).toMatchObject({ state: 'succeeded', result: '"fresh"', leaseOwner: null });
+      expect(done!.finishedAt).toBeGreaterThan(Date.now() - 60_000);
+    });
+
+    it('refuses outcomes, progress and releases for another database, changing nothing', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job());
+      const [j] = await claim(store, 'w');
+      const elsewhere = { ...j!, database: 'another-database' };
+      expect(await store.complete([ok(elsewhere, 'w')])).toEqual({ refused: [], gone: [id] });
+      await store.recordProgress([{ ...ref(elsewhere), owner: 'w', progress: { current: 1, total: 2, at: Date.now() }, notes: [{ level: 'note', message: 'x', at: Date.now() }] }]);
+      await store.release('w', [ref(elsewhere)], Date.now());
+      expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'w', attempts: 1, progress: null });
+      expect(await store.getJobNotes(id)).toEqual([]);
+      expect(await store.heartbeat('w', [ref(elsewhere), ref(j!)], Date.now())).toEqual([ref(elsewhere)]);
+    });
+
+    it('records a large batch at once, refusing only the jobs another worker holds', async () => {
+      const store = await open();
+      await store.addJobs(Array.from({ length: 300 }, () => job()));
+      const mine = await claim(store, 'a', 290);
+      const theirs = await claim(store, 'b', 10);
+      const refusals = await store.complete([...mine, ...theirs].map((j, i) => ok(j, 'a', `{"json":${i}}`)));
+      expect(refusals).toEqual({ refused: ids(theirs), gone: [] });
+      expect(await store.getJob(mine[289]!.id)).toMatchObject({ state: 'succeeded', result: '{"json":289}' });
+      expect(await store.getJob(theirs[0]!.id)).toMatchObject({ state: 'running', leaseOwner: 'b', result: null });
+      expect(await store.listJobs({ state: 'succeeded' })).toHaveLength(290);
+    });
+
+    it('completes and claims in one step, recording everything but the refused', async () => {
+      const store = await open();
+      const [okId, lostId, failingId, nextId] = (await store.addJobs(Array.from({ length: 4 }, () => job({ maxAttempts: 1 })))).ids;
+      const held = await claim(store, 'a', 3);
+      await store.release('a', [ref(held[1]!)], Date.now());
+      const [taken] = await claim(store, 'b', 1);
+      expect(taken!.id).toBe(lostId);
+      const { refused, gone, claimed } = await store.completeAndClaim(
+        [ok(held[0]!, 'a'), ok(held[1]!, 'a', '"stale"'), failed(held[2]!, 'a', null)],
+        { owner: 'a', limit: 10, now: Date.now(), isolated: 'skip' },
+      );
+      expect({ refused, gone }).toEqual({ refused: [lostId], gone: [] });
+      expect(ids(claimed)).toEqual([nextId]);
+      expect(await store.getJob(okId!)).toMatchObject({ state: 'succeeded', result: '{"json":1}' });
+      expect(await store.getJob(lostId!)).toMatchObject({ state: 'running', leaseOwner: 'b', result: null });
+      expect(await store.getJob(failingId!)).toMatchObject({ state: 'failed', error: boom });
+      expect(await store.getJob(nextId!)).toMatchObject({ state: 'running', leaseOwner: 'a', attempts: 1 });
+    });
+
+    it('records progress and notes of held attempts only', async () => {
+      const store = await open();
+      const { id, database } = await store.addJob(job());
+      const [j] = await claim(store, 'w');
+      const at = Date.now();
+      const update = (owner: string, attempt: number, message: string): ProgressUpdate =>
+        ({ id, attempt, database, owner, progress: { current: attempt, total: 10, at }, notes: [{ level: 'note', message, at }, { level: 'warning', message: `${message}!`, at }] });
+      await store.recordProgress([update('w', 1, 'one'), update('w', 2, 'wrong attempt'), update('x', 1, 'wrong owner')]);
+      expect((await store.getJob(id))!.progress).toEqual({ current: 1, total: 10, at });
+      const notes = await store.getJobNotes(id);
+      expect(notes.map((n) => [n.level, n.message, n.at])).toEqual([['note', 'one', at], ['warning', 'one!', at]]);
+      expect(await store.getJobNotes(id, notes[0]!.id)).toEqual([notes[1]]);
+      expect(await store.getJobNotes(id, 0, database)).toEqual(notes);
+      const [pulse] = await store.pulse(database, [id]);
+      expect(pulse).toEqual({ id, state: 'running', progress: { current: 1, total: 10, at }, lastNoteId: notes[1]!.id });
+      // Notes alone, without progress, keep the last progress.
+      await store.recordProgress([{ ...ref(j!), owner: 'w', progress: null, notes: [{ level: 'note', message: 'more', at }] }]);
+      expect((await store.getJob(id))!.progress).toEqual({ current: 1, total: 10, at });
+      expect(await store.getJobNotes(id)).toHaveLength(3);
+    });
+
+    it('gives released jobs back without counting the attempt; a job asked to cancel ends cancelled', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job());
+      const { id: doomed } = await store.addJob(job());
+      const [a, b] = await claim(store, 'w');
+      await store.release('x', [ref(a!)], Date.now()); // not its owner
+      expect(await store.getJob(id)).toMatchObject({ state: 'running' });
+      expect(await store.cancel(doomed, Date.now())).toBe('requested');
+      await store.release('w', [ref(a!), ref(b!)], Date.now());
+      expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null, startedAt: null });
+      expect(await store.getJob(doomed)).toMatchObject({ state: 'cancelled', attempts: 0 });
+      // A second release of the same attempt changes nothing.
+      await store.release('w', [ref(a!)], Date.now());
+      expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0 });
+    });
+  });
+
+  describe('failures', () => {
+    it('puts a failed attempt back for its retry, then fails the job for good, keeping every error', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job({ maxAttempts: 3 }));
+      const [first] = await claim(store, 'w');
+      const error = { name: 'Error', message: 'first', stack: 'Error: first\n    at x' };
+      await store.complete([failed(first!, 'w', HOUR, { error })]);
+      const waiting = await store.getJob(id);
+      expect(waiting).toMatchObject({ state: 'waiting', attempts: 1, error, finishedAt: null, leaseOwner: null });
+      expect(waiting!.runAt).toBeGreaterThan(Date.now() + HOUR - 60_000);
+      expect(await claim(store, 'w')).toEqual([]);
+      expect(await store.nextJobAt()).toBe(waiting!.runAt);
+
+      const { id: quick } = await store.addJob(job({ maxAttempts: 2 }));
+      const [q1] = await claim(store, 'w');
+      await store.complete([failed(q1!, 'w', 0)]);
+      const [q2] = await claim(store, 'w2');
+      expect(q2).toMatchObject({ id: quick, attempt: 2 });
+      expect(await store.abandon('w2', Date.now(), lostError)).toBe(1);
+      const gone = await store.getJob(quick);
+      expect(gone).toMatchObject({ state: 'failed', attempts: 2, error: lostError });
+      expect(gone!.finishedAt).toBeGreaterThan(Date.now() - 60_000);
+      const errors = await store.getJobErrors(quick);
+      expect(errors.map(({ attempt, name, message }) => ({ attempt, name, message }))).toEqual([
+        { attempt: 1, name: 'Error', message: 'boom' },
+        { attempt: 2, name: 'WorkerLostError', message: 'its worker died' },
+      ]);
+      expect(errors[0]!.at).toBeGreaterThan(Date.now() - 60_000);
+      expect((await store.getJobErrors(id))[0]).toMatchObject({ attempt: 1, stack: error.stack });
+    });
+
+    it('does not put a job someone asked to cancel up for retry', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job());
+      const [j] = await claim(store, 'w');
+      expect(await store.cancel(id, Date.now())).toBe('requested');
+      expect(await store.cancelRequests('w')).toEqual([id]);
+      expect(await store.cancelRequests('other')).toEqual([]);
+      await store.complete([failed(j!, 'w', 0)]);
+      expect(await store.getJob(id)).toMatchObject({ state: 'cancelled' });
+      expect(await store.cancel(id, Date.now())).toBe('finished');
+    });
+
+    it('records a cancelled attempt as cancelled', async () => {
+      const store = await open();
+      const { id, database } = await store.addJob(job());
+      const [j] = await claim(store, 'w');
+      const error = { name: 'JobCancelledError', message: 'cancelled' };
+      expect(await store.complete([{ ...ref(j!), owner: 'w', at: Date.now(), outcome: 'cancelled', error }])).toEqual({ refused: [], gone: [] });
+      expect(await store.outcomes(database, [id])).toEqual([{ id, state: 'cancelled', result: null, error }]);
+    });
+  });
+
+  describe('liveness', () => {
+    it('counts beats and tells a worker which attempts it no longer holds', async () => {
+      const store = await open();
+      await store.addJobs([job(), job()]);
+      expect(await store.ownerBeats()).toEqual([]);
+      const [a, b] = await claim(store, 'w');
+      const before = (await store.ownerBeats()).find((o) => o.owner === 'w')!.beat;
+      expect(await store.heartbeat('w', [ref(a!), ref(b!)], Date.now())).toEqual([]);
+      expect(await store.heartbeat('w', [ref(a!), ref(b!)], Date.now())).toEqual([]);
+      expect(await store.ownerBeats()).toEqual([{ owner: 'w', beat: before + 2 }]);
+      // b is taken back and claimed again by another worker; the wrong attempt of a is not held either.
+      await store.release('w', [ref(b!)], Date.now());
+      await claim(store, 'v', 1);
+      expect(await store.heartbeat('w', [ref(a!), ref(b!), { ...ref(a!), attempt: 7 }], Date.now())).toEqual([ref(b!), { ...ref(a!), attempt: 7 }]);
+      // An owner never seen holds nothing, and beating for it registers nothing.
+      expect(await store.heartbeat('nobody', [ref(a!)], Date.now())).toEqual([ref(a!)]);
+      expect((await store.ownerBeats()).map((o) => o.owner).sort()).toEqual(['v', 'w']);
+    });
+
+    it('abandons an owner only while its beat stands still, then forgets it', async () => {
+      const store = await open();
+      const watcher = await factory.openAnother(store);
+      const { id } = await store.addJob(job());
+      const [j] = await claim(store, 'w');
+      const [{ beat }] = await watcher.ownerBeats() as [{ owner: string; beat: number }];
+      await store.heartbeat('w', [ref(j!)], Date.now());
+      // The watcher saw an older beat: w came back to life, so nothing is taken.
+      expect(await watcher.abandon('w', Date.now(), lostError, { beat })).toBe(0);
+      expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'w' });
+      expect(await watcher.abandon('w', Date.now(), lostError, { beat: beat + 1 })).toBe(1);
+      expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 1, leaseOwner: null, error: lostError });
+      expect(await watcher.ownerBeats()).toEqual([]);
+      // Forgotten: its late writes change nothing, and it registers anew on its next claim.
+      expect(await store.complete([ok(j!, 'w')])).toEqual({ refused: [id], gone: [] });
+      const [again] = await claim(store, 'w');
+      expect(again).toMatchObject({ id, attempt: 2 });
+      expect(await store.ownerBeats()).toEqual([{ owner: 'w', beat: expect.any(Number) }]);
+      expect(await store.complete([ok(again!, 'w')])).toEqual({ refused: [], gone: [] });
+      expect(await watcher.abandon('nobody', Date.now(), lostError)).toBe(0);
+    });
+
+    it('retires an owner that holds nothing, and keeps one that still holds jobs', async () => {
+      const store = await open();
+      await store.addJobs([job(), job()]);
+      const [a] = await claim(store, 'w', 1);
+      await store.retire('w');
+      expect(await store.ownerBeats()).toEqual([{ owner: 'w', beat: expect.any(Number) }]);
+      expect(await store.complete([ok(a!, 'w')])).toEqual({ refused: [], gone: [] });
+      await store.retire('w');
+      expect(await store.ownerBeats()).toEqual([]);
+      const [b] = await claim(store, 'w', 1);
+      expect(await store.runningJobs('w')).toEqual([{ id: b!.id, attempt: 1, maxAttempts: 3, startedAt: expect.any(Number), timeoutMs: null }]);
+      expect(await store.runningJobs('nobody')).toEqual([]);
+    });
+
+    it('takes back every job of an owner: requeued, failed when out of attempts, cancelled when asked', async () => {
+      const store = await open();
+      const { ids: [again, spent, cancelled] } = await store.addJobs([job(), job({ maxAttempts: 1 }), job()]);
+      await claim(store, 'w');
+      await store.cancel(cancelled!, Date.now());
+      expect(await store.abandon('w', Date.now(), lostError)).toBe(3);
+      expect(await store.getJob(again!)).toMatchObject({ state: 'waiting', attempts: 1 });
+      expect(await store.getJob(spent!)).toMatchObject({ state: 'failed', attempts: 1, error: lostError });
+      expect(await store.getJob(cancelled!)).toMatchObject({ state: 'cancelled' });
+      expect((await store.getJobErrors(again!)).map((e) => e.name)).toEqual(['WorkerLostError']);
+    });
+  });
+
+  describe('cancel and retry', () => {
+    it('cancels a waiting job; flags a running one; leaves a finished one; refuses an unknown one', async () => {
+      const store = await open();
+      const { id, database } = await store.addJob(job({ runAt: future() }));
+      expect(await store.cancel(id, Date.now())).toBe('cancelled');
+      const cancelled = await store.getJob(id);
+      expect(cancelled).toMatchObject({ state: 'cancelled' });
+      expect(cancelled!.finishedAt).toBeGreaterThan(Date.now() - 60_000);
+      expect(await store.outcomes(database, [id])).toEqual([{ id, state: 'cancelled', result: null, error: null }]);
+      expect(await store.cancel(id, Date.now())).toBe('finished');
+      await expect(store.cancel(id + 1000, Date.now())).rejects.toMatchObject({ code: 'ERR_JOB_NOT_FOUND' });
+    });
+
+    it('retries a failed job with all its attempts, keeping its error history', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job({ maxAttempts: 1, runAt: past() }));
+      const [j] = await claim(store, 'w');
+      await store.complete([failed(j!, 'w', null)]);
+      expect(await store.retry(id, Date.now())).toBe(true);
+      const retried = await store.getJob(id);
+      expect(retried).toMatchObject({ state: 'waiting', attempts: 0, error: null, finishedAt: null, result: null });
+      expect(retried!.runAt).toBeGreaterThan(Date.now() - 60_000);
+      expect(await store.getJobErrors(id)).toHaveLength(1);
+      expect(await store.retry(id, Date.now())).toBe(false);
+      expect(ids(await claim(store, 'w'))).toEqual([id]);
+      await expect(store.retry(id + 1000, Date.now())).rejects.toMatchObject({ code: 'ERR_JOB_NOT_FOUND' });
+    });
+
+    it('refuses to retry a job whose key an active job holds', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job({ key: 'k', maxAttempts: 1 }));
+      const [j] = await claim(store, 'w');
+      await store.complete([failed(j!, 'w', null)]);
+      const active = await store.addJob(job({ key: 'k' }));
+      await expect(store.retry(id, Date.now())).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(`job ${active.id}`) });
+      expect(await store.getJob(id)).toMatchObject({ state: 'failed' });
+    });
+  });
+
+  describe('reading', () => {
+    it('reads the outcomes of the finished jobs among many ids at once', async () => {
+      const store = await open();
+      const { ids: [good, bad, waiting], database } = await store.addJobs([job(), job({ maxAttempts: 1 }), job({ runAt: future() })]);
+      const claimed = await claim(store, 'w');
+      await store.complete([ok(claimed[0]!, 'w'), failed(claimed[1]!, 'w', null)]);
+      const outcomes = await store.outcomes(database, [waiting!, bad!, good!, 999_999]);
+      expect(outcomes).toHaveLength(2);
+      expect(outcomes).toEqual(expect.arrayContaining([
+        { id: good, state: 'succeeded', result: '{"json":1}', error: null },
+        { id: bad, state: 'failed', result: null, error: boom },
+      ]));
+      expect(await store.outcomes(database, [])).toEqual([]);
+      const pulses = await store.pulse(database, [good!, waiting!, 999_999]);
+      expect(pulses).toEqual(expect.arrayContaining([
+        { id: good, state: 'succeeded', progress: null, lastNoteId: 0 },
+        { id: waiting, state: 'waiting', progress: null, lastNoteId: 0 },
+      ]));
+      expect(pulses).toHaveLength(2);
+    });
+
+    it('lists jobs newest first, by state, tag and limit', async () => {
+      const store = await open();
+      const a = await store.addJob(job({ tags: ['x'] }));
+      const b = await store.addJob(job());
+      const c = await store.addJob(job({ tags: ['x', 'y'] }));
+      const [first] = await claim(store, 'w', 1);
+      await store.complete([ok(first!, 'w')]);
+      expect(ids(await store.listJobs())).toEqual(ids([c, b, a]));
+      expect(ids(await store.listJobs({ state: 'succeeded' }))).toEqual([a.id]);
+      expect(ids(await store.listJobs({ state: 'waiting' }))).toEqual(ids([c, b]));
+      expect(ids(await store.listJobs({ tag: 'x' }))).toEqual(ids([c, a]));
+      expect(ids(await store.listJobs({ limit: 2 }))).toEqual(ids([c, b]));
+      expect((await store.listJobs())[0]!.database).toBe(a.database);
+    });
+
+    it('tells the earliest run time of any waiting job, due or not, across priorities', async () => {
+      const store = await open();
+      expect(await store.nextJobAt()).toBeNull();
+      const base = future();
+      await store.addJob(job({ priority: 10, runAt: base + 9000 }));
+      await store.addJob(job({ priority: -5, runAt: base + 7000 }));
+      await store.addJob(job({ priority: 0, runAt: base + 8000 }));
+      expect(await store.nextJobAt()).toBe(base + 7000);
+      for (let p = 100; p < 130; p++) await store.addJob(job({ priority: p, runAt: base + 10_000 + p }));
+      await store.addJob(job({ priority: -50, runAt: base + 6000 }));
+      expect(await store.nextJobAt()).toBe(base + 6000);
+      // Running jobs do not count; a due job does.
+      const due = past();
+      await store.addJob(job({ priority: 1000, runAt: due }));
+      expect(await store.nextJobAt()).toBe(due);
+      await claim(store, 'w', 1);
+      expect(await store.nextJobAt()).toBe(base + 6000);
+    });
+  });
+
+  describe('a replaced database', () => {
+    it('refuses what belongs to the database that was deleted, and uses the new one', async () => {
+      const store = await open();
+      const { id, database } = await store.addJob(job());
+      const [j] = await claim(store, 'w');
+      await factory.replaceDatabase(store);
+      const fresh = await store.addJob(job());
+      expect(fresh.database).not.toBe(database);
+      await expect(store.pulse(database, [id])).rejects.toMatchObject({ code: 'ERR_DATABASE_REPLACED' });
+      await expect(store.outcomes(database, [id])).rejects.toMatchObject({ code: 'ERR_DATABASE_REPLACED' });
+      await expect(store.getJobNotes(id, 0, database)).rejects.toMatchObject({ code: 'ERR_DATABASE_REPLACED' });
+      expect(await store.getJobNotes(fresh.id, 0, fresh.database)).toEqual([]);
+      // The old attempt is gone, even if the new database gave its id to another job.
+      expect(await store.heartbeat('w', [ref(j!)], Date.now())).toEqual([ref(j!)]);
+      expect(await store.complete([ok(j!, 'w')])).toEqual({ refused: [], gone: [j!.id] });
+      const [claimed] = await claim(store, 'w');
+      expect(claimed).toMatchObject({ id: fresh.id, database: fresh.database, attempt: 1 });
+    });
+  });
+
+  describe('recurring jobs', () => {
+    it('replaces by signature; an unchanged schedule keeps its next run', async () => {
+      const store = await open();
+      const base = past();
+      const first = await store.upsertRecurring(recurring({ params: '{"json":1}', nextRunAt: base + 5000, anchor: base }));
+      expect(first).toMatchObject({ service: 'svc', method: 'tick', name: '', everyMs: 1000, cron: null, tz: null, misfire: 'once', priority: 0, maxAttempts: 3, timeoutMs: null });
+      const again = await store.upsertRecurring(recurring({ params: '{"json":2}', nextRunAt: base + 9000, anchor: base + 9000 }));
+      expect(again).toMatchObject({ id: first.id, params: '{"json":2}', nextRunAt: base + 5000, anchor: base });
+      const changed = await store.upsertRecurring(recurring({ everyMs: 5000, nextRunAt: base + 9000, anchor: base + 9000 }));
+      expect(changed).toMatchObject({ id: first.id, everyMs: 5000, nextRunAt: base + 9000, anchor: base + 9000 });
+      const cron = await store.upsertRecurring(recurring({ everyMs: null, cron: '0 * * * *', tz: 'Europe/Berlin', nextRunAt: base + 1 }));
+      expect(cron).toMatchObject({ id: first.id, everyMs: null, cron: '0 * * * *', tz: 'Europe/Berlin', nextRunAt: base + 1 });
+      const named = await store.upsertRecurring(recurring({ name: 'other' }));
+      expect(named.id).not.toBe(first.id);
+      expect((await store.listRecurring()).map((r) => r.name)).toEqual(['', 'other']);
+    });
+
+    it('enqueues each occurrence once, however many schedulers try', async () => {
+      const store = await open();
+      const base = past();
+      const record = await store.upsertRecurring(recurring({ nextRunAt: base }));
+      expect(await store.nextRecurringAt()).toBe(base);
+      expect(ids(await store.dueRecurring(base - 1))).toEqual([]);
+      expect(ids(await store.dueRecurring(base))).toEqual([record.id]);
+      expect(await store.fireRecurring(record.id, base, [base], base + 1000, Date.now())).toBe(true);
+      // A second scheduler that read the old next run loses the compare-and-set.
+      expect(await store.fireRecurring(record.id, base, [base], base + 1000, Date.now())).toBe(false);
+      const jobs = await store.listJobs();
+      expect(jobs).toHaveLength(1);
+      expect(jobs[0]).toMatchObject({ recurringId: record.id, fireTime: base, runAt: base, service: 'svc', method: 'tick', state: 'waiting' });
+      expect(await store.nextRecurringAt()).toBe(base + 1000);
+      // Even with the schedule moved back, an occurrence is never enqueued twice.
+      await store.upsertRecurring(recurring({ everyMs: 2000, nextRunAt: base }));
+      expect(await store.fireRecurring(record.id, base, [base, base + 2000], base + 4000, Date.now())).toBe(true);
+      expect((await store.listJobs()).map((j) => j.fireTime).sort()).toEqual([base, base + 2000]);
+    });
+
+    it('lets one of many concurrent schedulers fire each run', async () => {
+      const store = await open();
+      const other = await factory.openAnother(store);
+      const base = past();
+      const record = await store.upsertRecurring(recurring({ nextRunAt: base }));
+      const fired = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        (i % 2 === 0 ? store : other).fireRecurring(record.id, base, [base, base + 1000], base + 2000, Date.now())));
+      expect(fired.filter(Boolean)).toHaveLength(1);
+      expect((await store.listJobs()).map((j) => j.fireTime).sort()).toEqual([base, base + 1000]);
+    });
+
+    it('clears or removes recurring jobs but keeps the jobs they added', async () => {
+      const store = await open();
+      const base = past();
+      const record = await store.upsertRecurring(recurring({ nextRunAt: base }));
+      await store.upsertRecurring(recurring({ name: 'b' }));
+      await store.fireRecurring(record.id, base, [base], base + 1000, Date.now());
+      expect(await store.removeRecurring('svc', 'tick', 'b')).toBe(true);
+      expect(await store.removeRecurring('svc', 'tick', 'b')).toBe(false);
+      expect((await store.listRecurring()).map((r) => r.name)).toEqual(['']);
+      expect(await store.clearRecurring()).toBe(1);
+      expect(await store.listRecurring()).toEqual([]);
+      expect(await store.nextRecurringAt()).toBeNull();
+      expect(await store.listJobs()).toHaveLength(1);
+    });
+  });
+
+  describe('pruning', () => {
+    /** Finishes `jobs` (claimed by 'w'): the first `succeed` succeed, the rest fail for good. */
+    const finish = async (store: JobStore, jobs: readonly ClaimedJob[], succeed: number): Promise<void> => {
+      await store.complete(jobs.map((j, i) => (i < succeed ? ok(j, 'w') : failed(j, 'w', null))));
+    };
+
+    it('deletes finished jobs past their retention with their errors and notes, and nothing else', async () => {
+      const store = await open();
+      const { ids: [oldOk, oldFailed] } = await store.addJobs([job({ maxAttempts: 1 }), job({ maxAttempts: 1 })]);
+      const old = await claim(store, 'w');
+      await store.recordProgress([{ ...ref(old[0]!), owner: 'w', progress: null, notes: [{ level: 'note', message: 'n', at: Date.now() }] }]);
+      await finish(store, old, 1);
+      await sleep(30);
+      const cutoff = Date.now();
+      await sleep(30);
+      const { ids: [recentOk, running, waiting, newest] } = await store.addJobs([job(), job(), job({ runAt: future() }), job({ runAt: future() })]);
+      const recent = await claim(store, 'w', 2);
+      await finish(store, recent.slice(0, 1), 1);
+      const budget = { batch: 100, batches: 10, windows: 10 };
+      expect(await store.prune({ succeededBefore: cutoff, failedBefore: null }, budget)).toBe(1);
+      expect(await store.getJob(oldOk!)).toBeUndefined();
+      expect(await store.getJobNotes(oldOk!)).toEqual([]);
+      expect(await store.getJob(oldFailed!)).toBeDefined();
+      expect(await store.prune({ succeededBefore: null, failedBefore: cutoff }, budget)).toBe(1);
+      expect(await store.getJob(oldFailed!)).toBeUndefined();
+      expect(await store.getJobErrors(oldFailed!)).toEqual([]);
+      for (const id of [recentOk, running, waiting, newest]) expect(await store.getJob(id!)).toBeDefined();
+      // Everything finished is past a cutoff an hour ahead; waiting and running jobs stay anyway.
+      expect(await store.prune({ succeededBefore: future(), failedBefore: future() }, budget)).toBe(1);
+      expect(ids(await store.listJobs()).sort((a, b) => a - b)).toEqual([running!, waiting!, newest!]);
+    });
+
+    it('never deletes the newest job, so no id is handed out twice', async () => {
+      const store = await open();
+      await store.addJobs([job(), job()]);
+      const done = await claim(store, 'w');
+      await finish(store, done, 2);
+      const newest = done[1]!.id;
+      expect(await store.prune({ succeededBefore: future(), failedBefore: future() }, { batch: 10, batches: 10, windows: 10 })).toBe(1);
+      expect(await store.getJob(newest)).toMatchObject({ state: 'succeeded' });
+      expect((await store.addJob(job())).id).toBeGreaterThan(newest);
+    });
+
+    it('deletes at most its budget per call, and goes on where it stopped', async () => {
+      const store = await open();
+      await store.addJobs(Array.from({ length: 251 }, () => job()));
+      const done = await claim(store, 'w', 250);
+      await finish(store, done, 250);
+      const cutoffs = { succeededBefore: future(), failedBefore: null };
+      const calls: number[] = [];
+      for (let call = 0; call < 4; call++) calls.push(await store.prune(cutoffs, { batch: 40, batches: 2, windows: 5 }));
+      expect(calls).toEqual([80, 80, 80, 10]);
+      expect(await store.prune(cutoffs, { batch: 40, batches: 2, windows: 5 })).toBe(0);
+      expect(await store.listJobs()).toHaveLength(1);
+    });
+  });
+
+  describe('change signals', () => {
+    it('tells listeners about this store\'s writes and about another process\'s', async () => {
+      const store = await open();
+      const other = await factory.openAnother(store);
+      const seen: StoreChange[] = [];
+      const unsubscribe = store.onChange((change) => seen.push(change));
+      await store.addJob(job());
+      await expect.poll(() => seen.includes('work')).toBe(true);
+      const [j] = await claim(store, 'w');
+      await store.complete([ok(j!, 'w')]);
+      await expect.poll(() => seen.includes('outcomes')).toBe(true);
+      seen.length = 0;
+      await other.addJob(job());
+      await expect.poll(() => seen.includes('any'), { timeout: 3000 }).toBe(true);
+      unsubscribe();
+    });
+  });
+});
