@@ -186,7 +186,7 @@ describeStores('JobStore contract', (factory) => {
       expect(ids(await claim(store, 'v', 10, 'skip'))).toEqual([c]);
     });
 
-    it('marks jobs isolated when abandoned so; a successful attempt clears the mark, a retry keeps it', async () => {
+    it('marks jobs isolated when abandoned so, for good: a success or a retry keeps the mark', async () => {
       const store = await open();
       const { id } = await store.addJob(job());
       const { id: other } = await store.addJob(job({ maxAttempts: 1 }));
@@ -197,7 +197,7 @@ describeStores('JobStore contract', (factory) => {
       const [again] = await claim(store, 'w2', 10, 'alone');
       expect(again).toMatchObject({ id, isolated: true, attempt: 2 });
       await store.complete([ok(again!, 'w2')]);
-      expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', isolated: false });
+      expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', isolated: true });
       expect(await store.retry(other, Date.now())).toBe(true);
       expect(await store.getJob(other)).toMatchObject({ state: 'waiting', isolated: true });
     });
@@ -412,7 +412,7 @@ describeStores('JobStore contract', (factory) => {
       await store.retire('w');
       expect(await store.ownerBeats()).toEqual([]);
       const [b] = await claim(store, 'w', 1);
-      expect(await store.runningJobs('w')).toEqual([{ id: b!.id, attempt: 1, maxAttempts: 3, startedAt: expect.any(Number), timeoutMs: null }]);
+      expect(await store.runningJobs('w')).toEqual([{ id: b!.id, attempt: 1, database: b!.database, maxAttempts: 3, startedAt: expect.any(Number), timeoutMs: null }]);
       expect(await store.runningJobs('nobody')).toEqual([]);
     });
 

@@ -28,7 +28,7 @@ export function ownerStatements(s: Schema): OwnerStatements {
        WHERE EXISTS (SELECT 1 FROM ${s.q}.jobs j WHERE j.state = ${STATE.running} AND j.lease_owner = o.id)
        ORDER BY o.id`,
     runningJobs: `
-      SELECT j.id, j.attempts AS attempt, j.max_attempts AS "maxAttempts", j.started_at AS "startedAt", j.timeout_ms AS "timeoutMs"
+      SELECT j.id, j.attempts AS attempt, ${databaseId(s)} AS database, j.max_attempts AS "maxAttempts", j.started_at AS "startedAt", j.timeout_ms AS "timeoutMs"
         FROM ${ofOwner} ORDER BY j.id`,
     cancelRequests: `SELECT j.id FROM ${ofOwner} AND j.cancel_requested ORDER BY j.id`,
   };

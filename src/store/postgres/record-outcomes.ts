@@ -57,8 +57,8 @@ export function recordOutcomesStatement(s: Schema): string {
         finished_at: NOW_MS,
         result: `CASE WHEN next_state = ${STATE.succeeded} THEN new_result END`,
         error: `CASE WHEN next_state = ${STATE.succeeded} THEN error ELSE new_error END`,
-        // A successful attempt clears the mark: the job no longer blocks its process.
-        isolated: `CASE WHEN next_state = ${STATE.succeeded} THEN false ELSE isolated OR new_isolate END`,
+        // The mark stays with the job, as on SQLite: what blocked its process once may again, if it is retried.
+        isolated: 'isolated OR new_isolate',
       })}
     )
     SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held`;

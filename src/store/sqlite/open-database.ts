@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -111,6 +111,9 @@ function createDatabaseFile(path: string, busyTimeoutMs: number): void {
   }
   withCreationLock(path, busyTimeoutMs, () => {
     if (identityOf(path) !== undefined) return; // another process made it while we waited
+    // Under the lock nobody else is building one: a file of this kind is a crashed creator's.
+    const prefix = `${basename(path)}.new-`;
+    for (const name of readdirSync(folder)) if (name.startsWith(prefix)) rmSync(join(folder, name), { force: true });
     const temp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
     try {
       const db = new Database(temp);

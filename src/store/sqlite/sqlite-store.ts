@@ -1,5 +1,5 @@
 import type { Logger } from '../../log/logger.ts';
-import { DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
+import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
   JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
@@ -218,7 +218,7 @@ export class SqliteStore implements JobStore {
       if (s.requestCancel.run({ id }).changes === 1) return 'requested';
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
       return 'finished';
-    }, { transaction: true, onReplaced: 'again' });
+    }, { transaction: true, onReplaced: 'moot', onMoot: () => { throw new DatabaseReplacedError(`job ${id}`, this.path); } });
     if (outcome === 'requested') this.#conn.changedHere('work');
     if (outcome === 'cancelled') this.#conn.changedHere('outcomes');
     return outcome;
@@ -236,7 +236,7 @@ export class SqliteStore implements JobStore {
       }
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
       return false;
-    }, { transaction: true, onReplaced: 'again' });
+    }, { transaction: true, onReplaced: 'moot', onMoot: () => { throw new DatabaseReplacedError(`job ${id}`, this.path); } });
     if (retried) this.#conn.changedHere('work');
     return retried;
   }
