@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/store/sqlite/migrate.ts';
-import type { AttemptRef, Completion, JobErrorInfo, RecurringSpec } from '../../src/store/job-store.ts';
+import type { AttemptRef, Completion } from '../../src/store/job-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { Statements } from '../../src/store/sqlite/statements.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -22,8 +22,7 @@ async function held(store: Store, id: number): Promise<AttemptRef> {
 }
 const succeeded = async (store: Store, id: number, owner: string, at: number, result: string | null = null): Promise<Completion> =>
   ({ ...(await held(store, id)), owner, outcome: 'succeeded', result, at });
-const failed = async (store: Store, id: number, owner: string, at: number, error: JobErrorInfo, retryAt: number | null): Promise<Completion> =>
-  ({ ...(await held(store, id)), owner, outcome: 'failed', error, at, retryAt });
+
 
 describe('migrations', () => {
   it('are recorded, and running them twice is harmless', () => {
@@ -197,6 +196,34 @@ describe('lease owners (migration 0008)', () => {
   });
 });
 
+describe('identity, beats and isolation (migration 0009)', () => {
+  it('0009 keeps every job, leases included, and gives the file an identity of its own', async () => {
+    const path = join(tempDir('migrate-'), 'jobs.db');
+    const db = new Database(path);
+    migrate(db, loadMigrations().filter((m) => m.version <= 8));
+    db.prepare(`INSERT INTO targets (service, method) VALUES ('svc', 'run')`).run();
+    db.prepare(`INSERT INTO owners (name) VALUES ('host:1:a')`).run();
+    const insert = db.prepare(`INSERT INTO jobs (state, run_at, attempts, lease_owner, lease_until, target_id, params, created_at)
+                               VALUES (?, 5, ?, ?, 30000, 1, 'null', 1)`);
+    const running = Number(insert.run(1, 1, 1).lastInsertRowid);
+    const waiting = Number(insert.run(0, 0, null).lastInsertRowid);
+    db.close();
+
+    const store = SqliteStore.open({ path });
+    const job = (await store.getJob(running))!;
+    expect(job).toMatchObject({ state: 'running', attempts: 1, leaseOwner: 'host:1:a', isolated: false });
+    expect(job.database).toMatch(/^[0-9a-f]{32}$/);
+    expect(await store.ownerBeats()).toEqual([{ owner: 'host:1:a', beat: 0 }]);
+    // Its owner can still record it, fenced by the attempt it holds.
+    expect(await store.complete([{ id: running, attempt: 1, database: job.database, owner: 'host:1:a', outcome: 'succeeded', result: null, at: 9 }]))
+      .toEqual({ refused: [], gone: [] });
+    expect((await claim(store, 'w', 10)).map((claimed) => claimed.id)).toEqual([waiting]);
+    await store.close();
+    // Every file has its own identity.
+    expect((await tempStore().addJob(newJob())).database).not.toBe(job.database);
+  });
+});
+
 describe('SqliteStore', () => {
   it('uses WAL', () => {
     const store = tempStore();
@@ -233,90 +260,10 @@ describe('SqliteStore', () => {
     expect(wake).not.toContain('TEMP B-TREE');
   });
 
-  it('claims only due jobs: priority first, then run time, then the order of adding', async () => {
-    const store = tempStore();
-    const low = await add(store, { priority: -10, runAt: 100 });
-    const late = await add(store, { runAt: 300 });
-    const early = await add(store, { runAt: 200 });
-    const earlyToo = await add(store, { runAt: 200 });
-    const high = await add(store, { priority: 10, runAt: 400 });
-    await add(store, { priority: 99, runAt: 10_000 }); // not due
 
-    const order: number[] = [];
-    for (;;) {
-      const [job] = await claim(store, 'w1', 1000, 1);
-      if (job === undefined) break;
-      order.push(job.id);
-    }
-    expect(order).toEqual([high, early, earlyToo, late, low]);
-  });
 
-  it('never claims a job twice, and counts the attempt at claim time', async () => {
-    const store = tempStore();
-    for (let i = 0; i < 20; i++) await add(store);
-    const a = await claim(store, 'a', 1000, 15);
-    const b = await claim(store, 'b', 1000, 15);
-    expect(a).toHaveLength(15);
-    expect(b).toHaveLength(5);
-    expect(new Set([...a, ...b].map((j) => j.id)).size).toBe(20);
-    expect(a.every((j) => j.attempt === 1 && !j.isolated)).toBe(true);
-    const stored = await store.getJob(a[0]!.id);
-    expect(stored).toMatchObject({ state: 'running', attempts: 1, leaseOwner: 'a', startedAt: 1000, database: a[0]!.database });
-  });
 
-  it('records outcomes only from the lease owner, at the attempt it holds (fencing)', async () => {
-    const store = tempStore();
-    const id = await add(store);
-    const [first] = await claim(store, 'old', 1000);
-    // The old worker's beat stood still; another takes the job over.
-    expect(await store.abandon('old', 40_000, { name: 'LeaseExpiredError', message: 'no beat' })).toBe(1);
-    const [second] = await claim(store, 'new', 40_000);
-    expect(second!.attempt).toBe(2);
 
-    const stale = await store.complete([{ ...first!, owner: 'old', outcome: 'succeeded', result: '{"json":"stale"}', at: 41_000 }]);
-    expect(stale).toEqual({ refused: [id], gone: [] });
-    expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'new', attempts: 2, result: null });
-    // The same owner, but its old attempt: refused too (a worker whose own lease lapsed and that claimed the job again).
-    const [third] = await (async () => {
-      await store.abandon('new', 42_000, { name: 'LeaseExpiredError', message: 'no beat' });
-      return claim(store, 'new', 42_000);
-    })();
-    expect(third!.attempt).toBe(3);
-    expect(await store.complete([{ ...second!, owner: 'new', outcome: 'failed', error: { name: 'Error', message: 'late' }, at: 42_500, retryAt: 43_000 }]))
-      .toEqual({ refused: [id], gone: [] });
-    expect(await store.getJob(id)).toMatchObject({ state: 'running', attempts: 3 });
-    expect((await store.getJobErrors(id)).map((e) => e.message)).toEqual(['no beat', 'no beat']);
-
-    expect(await store.complete([{ ...third!, owner: 'new', outcome: 'succeeded', result: '{"json":"fresh"}', at: 43_000 }])).toEqual({ refused: [], gone: [] });
-    expect(await store.getJob(id)).toMatchObject({ state: 'succeeded', result: '{"json":"fresh"}', finishedAt: 43_000, leaseOwner: null });
-  });
-
-  it('reads the outcomes of the finished jobs among many ids at once', async () => {
-    const store = tempStore();
-    const { ids: [ok, bad, waiting], database } = await store.addJobs([newJob(), newJob({ maxAttempts: 1 }), newJob({ runAt: 10 ** 12 })]) as { ids: [number, number, number]; database: string };
-    await claim(store, 'w', 1000);
-    await store.complete([await succeeded(store, ok, 'w', 2000, '{"json":1}'), await failed(store, bad, 'w', 2000, { name: 'Error', message: 'no' }, null)]);
-    expect(await store.outcomes(database, [waiting, bad, ok, 999])).toEqual(expect.arrayContaining([
-      { id: ok, state: 'succeeded', result: '{"json":1}', error: null },
-      { id: bad, state: 'failed', result: null, error: { name: 'Error', message: 'no' } },
-    ]));
-    expect(await store.outcomes(database, [waiting, bad, ok, 999])).toHaveLength(2);
-    expect(await store.outcomes(database, [])).toEqual([]);
-    await expect(store.outcomes('another database', [ok])).rejects.toMatchObject({ code: 'ERR_DATABASE_REPLACED' });
-  });
-
-  it('records a batch of any size at once, refusing only the jobs another worker holds', async () => {
-    const store = tempStore();
-    const ids = await addMany(store, Array.from({ length: 300 }, () => newJob()));
-    const mine = await claim(store, 'a', 1000, 290);
-    await claim(store, 'b', 1000, 10);
-    const database = mine[0]!.database;
-    const completions = ids.map((id, i): Completion => ({ id, attempt: 1, database, owner: 'a', outcome: 'succeeded', result: `{"json":${i}}`, at: 2000 }));
-    expect(await store.complete(completions)).toEqual({ refused: ids.slice(290), gone: [] });
-    expect(await store.getJob(ids[289]!)).toMatchObject({ state: 'succeeded', result: '{"json":289}', finishedAt: 2000 });
-    expect(await store.getJob(ids[290]!)).toMatchObject({ state: 'running', leaseOwner: 'b', result: null });
-    expect((await store.listJobs({ state: 'succeeded' })).length).toBe(290);
-  });
 
   it('records everything else of a batch exactly once when one success is refused, and still claims', async () => {
     const store = tempStore();
@@ -342,97 +289,11 @@ describe('SqliteStore', () => {
     expect(await store.getJob(next!)).toMatchObject({ state: 'running', leaseOwner: 'a', attempts: 1 });
   });
 
-  it('puts a failed attempt back for a retry, or fails the job for good', async () => {
-    const store = tempStore();
-    const id = await add(store);
-    await claim(store, 'w', 1000);
-    const error = { name: 'Error', message: 'boom', stack: 'Error: boom\n    at x' };
-    await store.complete([await failed(store, id, 'w', 1100, error, 3100)]);
-    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', runAt: 3100, error, finishedAt: null });
-    expect(await claim(store, 'w', 3099)).toEqual([]);
-    await claim(store, 'w', 3100);
-    await store.complete([await failed(store, id, 'w', 3200, error, null)]);
-    expect(await store.getJob(id)).toMatchObject({ state: 'failed', attempts: 2, finishedAt: 3200, error });
-  });
 
-  it('fails a job taken back from its worker with no attempts left', async () => {
-    const store = tempStore();
-    const id = await add(store, { maxAttempts: 1 });
-    await claim(store, 'w', 1000);
-    expect(await store.abandon('w', 31_001, { name: 'LeaseExpiredError', message: 'no heartbeat for 30 s' })).toBe(1);
-    const job = await store.getJob(id);
-    expect(job).toMatchObject({ state: 'failed', error: { name: 'LeaseExpiredError' } });
-  });
 
-  it('keeps every failed or lost attempt\'s error', async () => {
-    const store = tempStore();
-    const id = await add(store, { maxAttempts: 3 });
-    await claim(store, 'w', 1000);
-    await store.complete([await failed(store, id, 'w', 1100, { name: 'Error', message: 'first', stack: 'Error: first' }, 1200)]);
-    await claim(store, 'w2', 1200);
-    expect(await store.abandon('w2', 1300, { name: 'WorkerLostError', message: 'w2 died' })).toBe(1);
-    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 2, error: { name: 'WorkerLostError', message: 'w2 died' } });
-    await claim(store, 'w3', 1400);
-    expect(await store.abandon('w3', 31_401, { name: 'LeaseExpiredError', message: 'no heartbeat for 30 s' })).toBe(1);
-    expect(await store.getJob(id)).toMatchObject({ state: 'failed', attempts: 3, error: { name: 'LeaseExpiredError' } });
-    expect(await store.getJobErrors(id)).toEqual([
-      { attempt: 1, name: 'Error', message: 'first', stack: 'Error: first', at: 1100 },
-      { attempt: 2, name: 'WorkerLostError', message: 'w2 died', at: 1300 },
-      { attempt: 3, name: 'LeaseExpiredError', message: 'no heartbeat for 30 s', at: 31_401 },
-    ]);
-  });
 
-  it('cancels a waiting job, flags a running one for its worker, and leaves a finished one', async () => {
-    const store = tempStore();
-    const waiting = await add(store);
-    const running = await add(store, { runAt: 0 });
-    expect(await store.cancel(waiting, 2000)).toBe('cancelled');
-    await claim(store, 'w', 1000);
-    expect(await store.getJob(waiting)).toMatchObject({ state: 'cancelled', finishedAt: 2000 });
-    expect(await store.cancel(running, 2000)).toBe('requested');
-    expect(await store.cancelRequests('w')).toEqual([running]);
-    expect(await store.cancelRequests('other')).toEqual([]);
-    // A worker that fails the attempt anyway does not put a cancelled job up for retry.
-    await store.complete([await failed(store, running, 'w', 2100, { name: 'Error', message: 'x' }, 3000)]);
-    expect(await store.getJob(running)).toMatchObject({ state: 'cancelled', finishedAt: 2100 });
-    expect(await store.cancel(running, 2200)).toBe('finished');
-    await expect(store.cancel(999, 0)).rejects.toThrow('no job with id 999');
-  });
 
-  it('retries a failed job with all its attempts, keeping its error history', async () => {
-    const store = tempStore();
-    const id = await add(store, { maxAttempts: 1 });
-    await claim(store, 'w', 1000);
-    await store.complete([await failed(store, id, 'w', 1100, { name: 'Error', message: 'x' }, null)]);
-    expect(await store.retry(id, 5000)).toBe(true);
-    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, runAt: 5000, error: null, finishedAt: null });
-    expect(await store.getJobErrors(id)).toHaveLength(1);
-    expect(await store.retry(id, 5000)).toBe(false);
-    await expect(store.retry(999, 0)).rejects.toThrow('no job with id 999');
-  });
 
-  it('prunes finished jobs past their age, with their errors, and nothing else; never the newest job', async () => {
-    const store = tempStore();
-    const ids: number[] = [];
-    for (let i = 0; i < 3; i++) ids.push(await add(store, { maxAttempts: 1 }));
-    await claim(store, 'w', 1000);
-    await store.complete([
-      await succeeded(store, ids[0]!, 'w', 1000, '{"json":1}'),
-      await succeeded(store, ids[1]!, 'w', 9000, '{"json":1}'),
-      await failed(store, ids[2]!, 'w', 1000, { name: 'E', message: 'm' }, null),
-    ]);
-    const one = { batch: 10, batches: 1, windows: 1 };
-    // ids[2] is the newest job: its id must never be handed out again, so it stays however old.
-    expect(await store.prune({ succeededBefore: 5000, failedBefore: 5000 }, one)).toBe(1);
-    expect(await store.getJob(ids[0]!)).toBeUndefined();
-    expect(await store.getJob(ids[2]!)).toBeDefined();
-    expect(await add(store)).toBe(ids[2]! + 1);
-    const waiting = await add(store, { createdAt: 0 });
-    expect(await store.prune({ succeededBefore: null, failedBefore: 5000 }, one)).toBe(1);
-    expect(await store.getJobErrors(ids[2]!)).toEqual([]);
-    expect(await store.getJob(ids[1]!)).toBeDefined();
-    expect(await store.getJob(waiting)).toBeDefined();
-  });
 
   it('prunes by sweeping the table window by window, skipping emptied ranges, and starts over', async () => {
     const store = tempStore();
@@ -479,136 +340,16 @@ describe('SqliteStore', () => {
     expect(calls).toEqual([1, 0, 0, 1]);
   });
 
-  it('removes one recurring job by signature', async () => {
-    const store = tempStore();
-    await store.upsertRecurring(recurring());
-    await store.upsertRecurring(recurring({ name: 'b' }));
-    expect(await store.removeRecurring('svc', 'tick', 'b')).toBe(true);
-    expect(await store.removeRecurring('svc', 'tick', 'b')).toBe(false);
-    expect((await store.listRecurring()).map((r) => r.name)).toEqual(['']);
-  });
 
-  it('gives released jobs back without counting the attempt, only for the attempt the worker holds', async () => {
-    const store = tempStore();
-    const id = await add(store);
-    const [job] = await claim(store, 'w', 1000);
-    await store.release('w', [{ ...job!, attempt: 2 }], 2000);
-    expect(await store.getJob(id)).toMatchObject({ state: 'running', attempts: 1 });
-    await store.release('w', [job!], 2000);
-    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 0, leaseOwner: null });
-  });
 
-  it('counts heartbeats per owner, and tells a worker which attempts it no longer holds', async () => {
-    const store = tempStore();
-    const [a, b] = await addMany(store, [newJob(), newJob()]);
-    const mine = await claim(store, 'w', 1000);
-    expect(await store.ownerBeats()).toEqual([{ owner: 'w', beat: 0 }]);
-    expect(await store.heartbeat('w', mine, 2000)).toEqual([]);
-    expect(await store.ownerBeats()).toEqual([{ owner: 'w', beat: 1 }]);
-    // b was taken back (another worker judged w dead) and claimed again: w holds a only.
-    await store.abandon('w', 3000, { name: 'LeaseExpiredError', message: 'no beat' }, { beat: 1 });
-    const [again] = await claim(store, 'w', 3000, 1);
-    expect(again).toMatchObject({ id: a, attempt: 2 });
-    const lost = await store.heartbeat('w', mine, 4000);
-    expect(lost.map((ref) => ref.id).sort()).toEqual([a, b].sort());
-    expect(await store.heartbeat('w', [again!, { ...again!, database: 'a deleted one' }], 5000)).toEqual([{ ...again!, database: 'a deleted one' }]);
-  });
 
-  it('takes an owner\'s jobs back only if its beat is still the one seen', async () => {
-    const store = tempStore();
-    const id = await add(store);
-    const [job] = await claim(store, 'w', 1000);
-    await store.heartbeat('w', [job!], 1500);
-    const lost = { name: 'LeaseExpiredError', message: 'no beat' };
-    expect(await store.abandon('w', 2000, lost, { beat: 0 })).toBe(0); // it beat since it was judged dead
-    expect(await store.getJob(id)).toMatchObject({ state: 'running', leaseOwner: 'w' });
-    expect(await store.abandon('w', 2000, lost, { beat: 1, isolate: true })).toBe(1);
-    expect(await store.getJob(id)).toMatchObject({ state: 'waiting', attempts: 1, isolated: true, leaseOwner: null });
-    expect(await store.ownerBeats()).toEqual([]);
-  });
 
-  it('runs isolated jobs alone: never next to others, in their turn for an idle worker', async () => {
-    const store = tempStore();
-    const [first, blocker, after] = await addMany(store, [newJob({ runAt: 100 }), newJob({ runAt: 200, maxAttempts: 3 }), newJob({ runAt: 300 })]);
-    const [held] = await claim(store, 'w', 1000, 1);
-    expect(held!.id).toBe(first);
-    const [b] = await claim(store, 'w', 1000, 1);
-    await store.complete([{ ...b!, owner: 'w', outcome: 'failed', error: { name: 'JobTimeoutError', message: 'blocked' }, at: 1000, retryAt: 1000, isolate: true }]);
-    expect(await store.getJob(blocker!)).toMatchObject({ state: 'waiting', isolated: true });
-    // A busy worker skips it; an idle one takes the jobs before it, or it alone when it comes first.
-    expect((await claim(store, 'w', 2000)).map((job) => job.id)).toEqual([after]);
-    await addMany(store, [newJob({ runAt: 1500 })]);
-    expect((await store.claim({ owner: 'v', limit: 10, now: 2000, isolated: 'alone' }))).toEqual([expect.objectContaining({ id: blocker, isolated: true, attempt: 2 })]);
-    const [later] = (await store.listJobs({ state: 'waiting' })).map((job) => job.id);
-    expect((await store.claim({ owner: 'v', limit: 10, now: 2000, isolated: 'alone' })).map((job) => job.id)).toEqual([later]);
-  });
 
-  it('reports the earliest run time of a waiting job', async () => {
-    const store = tempStore();
-    expect(await store.nextJobAt()).toBeNull();
-    await add(store, { runAt: 5000 });
-    await add(store, { runAt: 7000 });
-    expect(await store.nextJobAt()).toBe(5000);
-    await store.upsertRecurring(recurring({ nextRunAt: 4000 }));
-    expect(await store.nextJobAt()).toBe(5000);
-  });
 
-  it('finds the next due time across priorities, however many', async () => {
-    const store = tempStore();
-    await add(store, { priority: 10, runAt: 9000 });
-    await add(store, { priority: -5, runAt: 7000 });
-    await add(store, { priority: 0, runAt: 8000 });
-    expect(await store.nextJobAt()).toBe(7000);
-    for (let p = 100; p < 140; p++) await add(store, { priority: p, runAt: 10_000 + p });
-    await add(store, { priority: -50, runAt: 6000 });
-    expect(await store.nextJobAt()).toBe(6000);
-  });
 
-  describe('recurring jobs', () => {
-    it('replaces by signature; an unchanged schedule keeps its next run', async () => {
-      const store = tempStore();
-      const first = await store.upsertRecurring(recurring({ params: '{"json":1}', nextRunAt: 5000 }));
-      const again = await store.upsertRecurring(recurring({ params: '{"json":2}', nextRunAt: 9000, anchor: 9000 }));
-      expect(again).toMatchObject({ id: first.id, params: '{"json":2}', nextRunAt: 5000, anchor: 1000 });
-      const changed = await store.upsertRecurring(recurring({ everyMs: 5000, nextRunAt: 9000, anchor: 9000 }));
-      expect(changed).toMatchObject({ id: first.id, everyMs: 5000, nextRunAt: 9000, anchor: 9000 });
-      const named = await store.upsertRecurring(recurring({ name: 'other' }));
-      expect(named.id).not.toBe(first.id);
-      expect(await store.listRecurring()).toHaveLength(2);
-    });
 
-    it('enqueues each occurrence once, however many schedulers try', async () => {
-      const store = tempStore();
-      const record = await store.upsertRecurring(recurring({ nextRunAt: 5000 }));
-      expect(await store.fireRecurring(record.id, 5000, [5000], 6000, 5001)).toBe(true);
-      // A second scheduler that read the old next run loses the compare-and-set.
-      expect(await store.fireRecurring(record.id, 5000, [5000], 6000, 5002)).toBe(false);
-      const jobs = await store.listJobs();
-      expect(jobs).toHaveLength(1);
-      expect(jobs[0]).toMatchObject({ recurringId: record.id, fireTime: 5000, runAt: 5000, service: 'svc', method: 'tick' });
-      expect((await store.dueRecurring(5999))).toEqual([]);
-      expect((await store.dueRecurring(6000)).map((r) => r.id)).toEqual([record.id]);
-    });
 
-    it('refuses a second copy of an occurrence even if the schedule was moved back', async () => {
-      const store = tempStore();
-      const record = await store.upsertRecurring(recurring({ nextRunAt: 5000 }));
-      await store.fireRecurring(record.id, 5000, [5000], 6000, 5000);
-      // E.g. the schedule was re-registered with a different interval and computed the same fire time.
-      await store.upsertRecurring(recurring({ everyMs: 2000, nextRunAt: 5000 }));
-      await store.fireRecurring(record.id, 5000, [5000], 7000, 5000);
-      expect(await store.listJobs()).toHaveLength(1);
-    });
 
-    it('clears recurring jobs but keeps the jobs they added', async () => {
-      const store = tempStore();
-      const record = await store.upsertRecurring(recurring({ nextRunAt: 5000 }));
-      await store.fireRecurring(record.id, 5000, [5000], 6000, 5000);
-      expect(await store.clearRecurring()).toBe(1);
-      expect(await store.listRecurring()).toEqual([]);
-      expect(await store.listJobs()).toHaveLength(1);
-    });
-  });
 
   it('adds a bulk of jobs in order, whole statements and the rest alike, with their tags and keys', async () => {
     const store = tempStore();
@@ -636,38 +377,6 @@ describe('SqliteStore', () => {
     const keyed = await addMany(store, [newJob({ key: 'k' }), newJob(), newJob({ key: 'k' })]);
     expect(keyed[2]).toBe(keyed[0]);
     expect(keyed[1]).not.toBe(keyed[0]);
-  });
-
-  it('commits concurrent adds together, each resolving to its own job', async () => {
-    const store = tempStore();
-    const ids = await Promise.all(Array.from({ length: 300 }, (_, i) => add(store, { params: String(i) })));
-    expect(new Set(ids).size).toBe(300);
-    expect(ids).toEqual([...ids].sort((a, b) => a - b));
-    // 100 at a time in one statement, whose ids are inferred: each must be the row its caller added
-    const params = new Map((await store.listJobs({ limit: 1000 })).map((job) => [job.id, job.params]));
-    expect(ids.map((id) => params.get(id))).toEqual(ids.map((_, i) => String(i)));
-    // keys coalesce inside a shared commit as they do across commits
-    const [first, second] = await Promise.all([add(store, { key: 'k' }), add(store, { key: 'k' })]);
-    expect(second).toBe(first);
-  });
-
-  it('fails only the bad add among concurrent ones', async () => {
-    const store = tempStore();
-    const bad = newJob({ service: null as unknown as string });
-    const results = await Promise.allSettled([store.addJob(newJob()), store.addJob(bad), store.addJob(newJob({ key: 'k' }))]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(String((results[1] as PromiseRejectedResult).reason)).toContain('NOT NULL');
-    expect(await store.listJobs()).toHaveLength(2);
-  });
-
-  it('lists jobs newest first, by state', async () => {
-    const store = tempStore();
-    const a = await add(store);
-    const b = await add(store);
-    await claim(store, 'w', 1000, 1);
-    expect((await store.listJobs()).map((j) => j.id)).toEqual([b, a]);
-    expect((await store.listJobs({ state: 'running' })).map((j) => j.id)).toEqual([a]);
-    expect((await store.listJobs({ limit: 1 })).map((j) => j.id)).toEqual([b]);
   });
 
   it('reopens a database file deleted under it, instead of writing into the unlinked file', async () => {
@@ -712,21 +421,4 @@ describe('SqliteStore', () => {
     });
   });
 
-  it('tells listeners about another connection\'s commits', async () => {
-    const store = tempStore({ checkIntervalMs: 50 });
-    let signals = 0;
-    const unsubscribe = store.onChange(() => { signals += 1; });
-    const other = new Database(store.path);
-    other.exec("INSERT INTO targets (service, method) VALUES ('s', 'm'); INSERT INTO jobs (target_id, params, run_at, created_at) VALUES (last_insert_rowid(), 'null', 0, 0)");
-    other.close();
-    await expect.poll(() => signals, { timeout: 2000 }).toBeGreaterThan(0);
-    unsubscribe();
-  });
 });
-
-function recurring(overrides: Partial<RecurringSpec> = {}): RecurringSpec {
-  return {
-    service: 'svc', method: 'tick', name: '', params: '{"json":null}', everyMs: 1000, cron: null, tz: null, misfire: 'once',
-    priority: 0, maxAttempts: 3, timeoutMs: null, anchor: 1000, nextRunAt: 1000, createdAt: 1000, ...overrides,
-  };
-}
