@@ -119,11 +119,14 @@ function createDatabaseFile(path: string, busyTimeoutMs: number): void {
       const db = new Database(temp);
       try {
         db.pragma('journal_mode = WAL');
+        // Nobody sees this file before it is complete: one sync of the whole file below, not one per migration.
+        db.pragma('synchronous = OFF');
         migrate(db);
       } finally {
         // A clean close checkpoints and deletes the temp file's own -wal and -shm.
         db.close();
       }
+      syncFile(temp);
       for (const leftover of ['-wal', '-shm', '-journal']) rmSync(path + leftover, { force: true });
       try {
         linkSync(temp, path);
@@ -141,12 +144,27 @@ function createDatabaseFile(path: string, busyTimeoutMs: number): void {
  * Runs `fn` holding an exclusive lock shared by every process that creates
  * the job database at `path`: SQLite's own file lock on a small lock
  * database next to it, so it is released if the holder dies. Hidden, so
- * that `rm deploy/worker.db*` does not take it away from a holder.
+ * that `rm deploy/worker.db*` does not take it away from a holder. A
+ * process waiting for the lock looks at the path every couple of
+ * milliseconds and gives up waiting as soon as the file is there (the holder
+ * made it): SQLite's own busy handler would sleep up to 100 ms at a time.
  */
 function withCreationLock(path: string, busyTimeoutMs: number, fn: () => void): void {
-  const lock = new Database(join(dirname(path), `.${basename(path)}.lock`), { timeout: busyTimeoutMs });
+  const lock = new Database(join(dirname(path), `.${basename(path)}.lock`), { timeout: 0 });
   try {
-    lock.exec('BEGIN EXCLUSIVE');
+    const deadline = Date.now() + busyTimeoutMs;
+    for (;;) {
+      try {
+        lock.exec('BEGIN EXCLUSIVE');
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'SQLITE_BUSY') throw error;
+        if (identityOf(path) !== undefined) return;
+        if (Date.now() > deadline) throw new DatabaseUnavailableError(`timed out waiting for another process to create the jobs database ${path}`, { cause: error });
+        // Opening is synchronous (better-sqlite3): a short blocking pause is the honest way to wait here.
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      }
+    }
     try {
       fn();
     } finally {
@@ -159,14 +177,19 @@ function withCreationLock(path: string, busyTimeoutMs: number, fn: () => void): 
 
 /** The link into a folder survives a power cut only once the folder is synced. */
 function syncFolder(folder: string): void {
-  let fd: number | undefined;
   try {
-    fd = openSync(folder, 'r');
-    fsyncSync(fd);
+    syncFile(folder);
   } catch {
     // Some file systems refuse to sync a folder; the link is then as durable as they make it.
+  }
+}
+
+function syncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    closeSync(fd);
   }
 }
 
