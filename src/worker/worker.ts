@@ -345,11 +345,31 @@ export class Worker {
       }
     } catch (error) {
       this.#log.error({ err: error }, 'worker loop failed; retrying in 1 s');
+      await this.#releaseLostClaims();
       this.#armTimer(1000);
     } finally {
       this.#pumping = false;
     }
     if (this.#again) this.#wake();
+  }
+
+  /**
+   * After a claim failed: a claim over a network can commit and lose its
+   * answer with the connection (PostgreSQL), leaving jobs leased to this
+   * worker that it never started. They are handed back, uncounted, instead
+   * of waiting for a lease to expire that this worker keeps renewing.
+   */
+  async #releaseLostClaims(): Promise<void> {
+    try {
+      // Running here, or finished here with an outcome still to write: neither is lost.
+      const runningHere = new Set([...this.#running.values(), ...this.#finished].map(({ job }) => `${job.id}:${job.attempt}`));
+      const lost = (await this.#store.runningJobs(this.owner)).filter((job) => !runningHere.has(`${job.id}:${job.attempt}`));
+      if (lost.length === 0) return;
+      this.#log.warn({ jobIds: lost.map((job) => job.id) }, 'a claim lost its answer: handing back the jobs it leased to this worker');
+      await this.#store.release(this.owner, lost, this.#clock.now());
+    } catch (error) {
+      this.#log.debug({ err: error }, 'could not look for claims that lost their answer; the next failure looks again');
+    }
   }
 
   async #sleepUntilNextDue(): Promise<void> {
