@@ -180,6 +180,25 @@ describe('PluginManager.loadPlugins', () => {
     expect(events).toEqual(['once']);
   });
 
+  it('loads built-in plugin folders beside the plugins directories, in the same order', async () => {
+    const [dir, builtins] = [tempDir('pm-'), tempDir('pm-builtin-')];
+    writePlugin(dir, 'app', { 'loads-after': ['jobs'] }, recording('app'));
+    const worker = writePlugin(builtins, 'worker', { implements: ['jobs'] }, recording('built-in worker', "pm.registerService('jobs', {});"));
+    const { pm, events } = manager();
+    const loaded = await pm.loadPlugins([dir], { builtins: [worker] });
+    expect(events).toEqual(['built-in worker', 'app']);
+    expect(loaded.map((p) => p.folder)).toEqual([worker, join(dir, 'app')]);
+  });
+
+  it('lets a plugin of the same name in the plugins directories replace a built-in one', async () => {
+    const [dir, builtins] = [tempDir('pm-'), tempDir('pm-builtin-')];
+    writePlugin(dir, 'worker', { implements: ['jobs'] }, recording('own worker', "pm.registerService('jobs', {});"));
+    const worker = writePlugin(builtins, 'worker', { implements: ['jobs'] }, recording('built-in worker', "pm.registerService('jobs', {});"));
+    const { pm, events } = manager();
+    await pm.loadPlugins([dir], { builtins: [worker] });
+    expect(events).toEqual(['own worker']);
+  });
+
   it('refuses a plugin implementing a core service', async () => {
     const dir = tempDir('pm-');
     writePlugin(dir, 'fake', { implements: ['config'] });
