@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
@@ -248,7 +248,7 @@ async function importSetup(plugin: FoundPlugin): Promise<PluginSetup> {
     if (plugin.moduleFile.endsWith('.ts')) await ensureTypeScriptLoader();
     module = await import(pathToFileURL(plugin.moduleFile).href);
   } catch (error) {
-    throw new PluginError(`plugin ${label(plugin)}: cannot import ${file}: ${messageOf(error)}`, { cause: error });
+    throw new PluginError(`plugin ${label(plugin)}: cannot import ${file}: ${messageOf(error)}${moduleTypeHint(plugin.path)}`, { cause: error });
   }
   const setup = typeof module === 'object' && module !== null && 'setup' in module ? module.setup : undefined;
   if (typeof setup !== 'function') {
@@ -256,6 +256,29 @@ async function importSetup(plugin: FoundPlugin): Promise<PluginSetup> {
     throw new PluginError(`plugin ${label(plugin)}: ${file} must export a function named "setup", but ${got}`);
   }
   return setup as PluginSetup;
+}
+
+/**
+ * Plugins are ES modules, and Node and tsx read a `.js` or `.ts` file as one
+ * only under a package.json saying `"type": "module"` (`npm init` writes
+ * `"commonjs"`). When the nearest package.json does not, the error of a
+ * failed import rarely says so: this does.
+ */
+function moduleTypeHint(folder: string): string {
+  for (let dir = folder; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      let type: unknown;
+      try {
+        type = (JSON.parse(readFileSync(file, 'utf8')) as { type?: unknown }).type;
+      } catch {
+        // Node reports a broken package.json itself, in the error this hint follows.
+        return '';
+      }
+      return type === 'module' ? '' : ` (${displayPath(file)} does not declare "type": "module", which plugins written as ES modules need)`;
+    }
+    if (dirname(dir) === dir) return ' (no package.json above the plugin declares "type": "module", which plugins written as ES modules need)';
+  }
 }
 
 /** `path` relative to the working directory when inside it (shorter, as users typed it), else absolute. */

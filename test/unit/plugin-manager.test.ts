@@ -284,6 +284,15 @@ describe('PluginManager.loadPlugins', () => {
     expect(error.cause).toBeInstanceOf(Error);
   });
 
+  it('says when the package.json over a plugin that cannot be imported does not declare ES modules', async () => {
+    const project = tempDir('pm-project-');
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', type: 'commonjs' }));
+    const folder = writePlugin(join(project, 'plugins'), 'a', {}, 'export function setup( {');
+    const error = await loadError(manager().pm, [join(project, 'plugins')]);
+    expect(error.message.startsWith(`plugin a (${folder}): cannot import ${join(folder, 'plugin.js')}: `)).toBe(true);
+    expect(error.message).toMatch(/ \(\S+package\.json does not declare "type": "module", which plugins written as ES modules need\)$/);
+  });
+
   it('may load plugins only once', async () => {
     const { pm } = manager();
     await pm.loadPlugins([]);
