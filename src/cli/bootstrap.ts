@@ -4,11 +4,15 @@ import { oneOf } from '../config/config-values.ts';
 import { CORE_KEYS } from '../config/core-keys.ts';
 import { ConfigError } from '../errors.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
-import { PluginManager } from '../plugins/plugin-manager.ts';
+import type { PluginManager } from '../plugins/plugin-manager.ts';
 
 /** What the command line says about where things are. */
 export interface HostOptions {
-  /** Folder holding main.ts; relative paths in config resolve against it. */
+  /**
+   * The project: where `plugins/`, `deploy/config.json` and a relative
+   * `worker.dbpath` are found. The folder of main.ts in this repository; the
+   * current directory (or `--root`) for the installed command.
+   */
   readonly projectRoot: string;
   /** `--config FILE`; default `deploy/config.json` (optional). */
   readonly configFile?: string | undefined;
@@ -19,6 +23,7 @@ export interface HostOptions {
 
 /** Services every plugin can rely on, registered before any plugin loads. */
 export interface HostInfo {
+  /** Where `plugins/`, `deploy/config.json` and a relative `worker.dbpath` are found. */
   readonly projectRoot: string;
   /** Which process this is: plugins load in both, and may add one-off jobs in one only. */
   readonly role: 'app' | 'worker';
@@ -43,19 +48,29 @@ export function createHostLogger(config: ConfigService, role: string): Logger {
   });
 }
 
+/** Where a process finds its plugins. */
+export interface PluginSources {
+  readonly pluginDirs: readonly string[];
+  /** Plugin folders that come with the host; a plugin of the same name in `pluginDirs` replaces one. */
+  readonly builtinPlugins?: readonly string[] | undefined;
+}
+
 /**
- * Loads the plugins of `pluginDirs` with `config`, `log` and `host` as core
- * services, then refuses config keys no plugin installed.
+ * Loads the plugins of `pluginDirs` (and the built-in ones) with `config`,
+ * `log` and `host` as core services, then refuses config keys no plugin installed.
  */
 export async function loadPlugins(
   config: ConfigService,
   logger: Logger,
-  options: HostOptions & { readonly pluginDirs: readonly string[]; readonly role: HostInfo['role'] },
+  options: HostOptions & PluginSources & { readonly role: HostInfo['role'] },
 ): Promise<PluginManager> {
+  // Imported here, not at the top: the jobs command loads no plugins and need not load ajv.
+  const { PluginManager } = await import('../plugins/plugin-manager.ts');
   const host: HostInfo = { projectRoot: options.projectRoot, role: options.role };
   const pm = new PluginManager({ logger, coreServices: { config, log: logger, host } });
   await pm.loadPlugins(options.pluginDirs.map((dir) => resolve(options.projectRoot, dir)), {
     beforeSetup: (manifests) => assertPluginNamespaces(config, manifests.map((m) => m.name)),
+    builtins: options.builtinPlugins ?? [],
   });
   config.assertNoUnknownKeys();
   return pm;

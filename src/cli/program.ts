@@ -7,11 +7,18 @@ import { openWorkerService } from '../worker/open-worker-service.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { createConfig, type HostOptions } from './bootstrap.ts';
 import { addJob, cancelJob, clearJobs, listJobs, removeRecurring, retryJob, showJob, watchJob, type Output } from './jobs-command.ts';
-import { runApp, runWorker } from './run-processes.ts';
 
 /** Where the command line runs: injected so tests run it in-process. */
 export interface CliEnvironment {
+  /** How usage and help name the program. @default 'main.ts' */
+  readonly name?: string;
+  /** The project root unless `--root` names another: see {@link HostOptions.projectRoot}. */
   readonly projectRoot: string;
+  /**
+   * Plugin folders loaded besides the plugins directories (the installed
+   * package's `worker` plugin); a plugin of the same name in them replaces one.
+   */
+  readonly builtinPlugins?: readonly string[];
   /** This program's entry file, to start worker children. */
   readonly mainPath: string;
   readonly cwd: string;
@@ -24,6 +31,7 @@ export interface CliEnvironment {
 
 interface GlobalFlags {
   worker?: boolean;
+  root?: string;
   plugins: string[];
   config?: string;
   set: string[];
@@ -70,11 +78,12 @@ export async function runCli(argv: readonly string[], env: CliEnvironment): Prom
 }
 
 function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (exitCode?: number) => void): Command {
-  const program = new Command('main.ts')
+  const program = new Command(env.name ?? 'main.ts')
     .description('A SQLite-backed job scheduler in the style of AMsoil\'s worker.\n\n' +
       'Without a command, runs the app process: loads the plugins and runs their setup until SIGINT/SIGTERM.\n' +
       'With --worker, runs the worker process that claims and runs due jobs.')
     .option('--worker', 'run the worker process')
+    .option('--root <dir>', `the project folder: plugins/, deploy/config.json and a relative worker.dbpath are found in it (default: ${env.projectRoot})`)
     .option('--plugins <dir>', 'a plugins directory; repeatable; replaces the default plugins/', collect, [])
     .option('--config <file>', 'config file (default: deploy/config.json)')
     .option('--set <key=value>', 'set a config key; repeatable; wins over file and environment', collect, [])
@@ -86,7 +95,10 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .configureOutput({ writeOut: env.stdout, writeErr: env.stderr })
     .action(async () => {
       const flags = program.opts<GlobalFlags>();
-      const options = { ...hostOptions(env, flags), pluginDirs: pluginDirs(env, flags) };
+      const host = hostOptions(env, flags);
+      const options = { ...host, pluginDirs: pluginDirs(env, flags, host.projectRoot), builtinPlugins: env.builtinPlugins };
+      // Imported here, not at the top: the jobs commands should not pay for loading the worker and its supervisor.
+      const { runApp, runWorker } = await import('./run-processes.ts');
       if (flags.worker === true) {
         onStarted(await runWorker({ ...options, child: flags.workerChild === true, mainPath: env.mainPath, argv }));
       } else {
@@ -197,15 +209,15 @@ function hostOptions(env: CliEnvironment, flags: GlobalFlags): HostOptions {
   if (flags.concurrency !== undefined) overrides['worker.concurrency'] = String(flags.concurrency);
   if (flags.processes !== undefined) overrides['worker.processes'] = String(flags.processes);
   return {
-    projectRoot: env.projectRoot,
+    projectRoot: flags.root === undefined ? env.projectRoot : resolve(env.cwd, flags.root),
     configFile: flags.config === undefined ? undefined : resolve(env.cwd, flags.config),
     overrides,
     env: env.env,
   };
 }
 
-function pluginDirs(env: CliEnvironment, flags: GlobalFlags): string[] {
-  return flags.plugins.length === 0 ? [resolve(env.projectRoot, 'plugins')] : flags.plugins.map((dir) => resolve(env.cwd, dir));
+function pluginDirs(env: CliEnvironment, flags: GlobalFlags, projectRoot: string): string[] {
+  return flags.plugins.length === 0 ? [resolve(projectRoot, 'plugins')] : flags.plugins.map((dir) => resolve(env.cwd, dir));
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -8,19 +8,17 @@ import { CHILD_BEAT_MS, EXIT_RECYCLE, Supervisor, type ChildMessage } from '../w
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import { Worker } from '../worker/worker.ts';
 import { WorkerService } from '../worker/worker-service.ts';
-import { createConfig, createHostLogger, loadPlugins, type HostOptions } from './bootstrap.ts';
+import { createConfig, createHostLogger, loadPlugins, type HostOptions, type PluginSources } from './bootstrap.ts';
 import { onShutdownSignal } from './signals.ts';
 
 /** Options of `main.ts` and `main.ts --worker`. */
-export interface ProcessOptions extends HostOptions {
-  readonly pluginDirs: readonly string[];
-}
+export interface ProcessOptions extends HostOptions, PluginSources {}
 
 /** What the worker needs to start copies of itself. */
 export interface WorkerProcessOptions extends ProcessOptions {
   /** This process is a worker child of a supervisor (`--worker-child`). */
   readonly child: boolean;
-  /** main.ts and the arguments it was started with, to fork children. */
+  /** The entry script (main.ts, or the installed command's) and the arguments it was started with, to fork children. */
   readonly mainPath: string;
   readonly argv: readonly string[];
 }

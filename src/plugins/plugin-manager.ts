@@ -1,11 +1,12 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ServiceRegistry } from '../worker/resolve-target.ts';
 import { loadOrder, type PluginCandidate } from './load-order.ts';
 import { MANIFEST_FILE, readManifest, type Manifest } from './manifest.ts';
+import { ensureTypeScriptLoader } from './typescript-loader.ts';
 
 export type { Manifest } from './manifest.ts';
 export type { ServiceRegistry } from '../worker/resolve-target.ts';
@@ -40,6 +41,12 @@ export interface LoadOptions {
    * runs: the last point at which the host can refuse start-up with nothing done.
    */
   readonly beforeSetup?: (manifests: readonly Manifest[]) => void;
+  /**
+   * Plugin folders that come with the host (the installed package's `worker`
+   * plugin). Each loads unless a plugin found in the plugins directories has
+   * the same name, which replaces it.
+   */
+  readonly builtins?: readonly string[];
 }
 
 /** Module files that make a folder with a manifest loadable, in order of preference. */
@@ -148,7 +155,11 @@ export class PluginManager implements ServiceRegistry {
     if (this.#loadStarted) throw new PluginError('loadPlugins() may be called only once per PluginManager');
     this.#loadStarted = true;
 
-    const ordered = loadOrder(findPlugins(dirs), this.#coreNames);
+    const found = findPlugins(dirs);
+    const names = new Set(found.map((plugin) => plugin.manifest.name));
+    const builtins = (options.builtins ?? []).map((folder) => readPlugin(resolve(folder)));
+    found.push(...builtins.filter((plugin) => !names.has(plugin.manifest.name)));
+    const ordered = loadOrder(found, this.#coreNames);
     this.#ordered = ordered;
     options.beforeSetup?.(ordered.map((plugin) => plugin.manifest));
     const setups: PluginSetup[] = [];
@@ -212,16 +223,21 @@ function findPlugins(dirs: readonly string[]): FoundPlugin[] {
       // statSync follows symlinks, so a linked plugin folder counts.
       if (statSync(path, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
       if (!existsSync(join(path, MANIFEST_FILE))) continue;
-      const folder = displayPath(path);
-      const manifest = readManifest(folder);
-      const moduleFile = MODULE_FILES.map((file) => join(path, file)).find((file) => existsSync(file));
-      if (moduleFile === undefined) {
-        throw new PluginError(`plugin folder ${folder} has ${MANIFEST_FILE} but no ${MODULE_FILES.join(' or ')}`);
-      }
-      found.push({ manifest, folder, path, moduleFile });
+      found.push(readPlugin(path));
     }
   }
   return found;
+}
+
+/** The plugin in the folder `path` (absolute), with its manifest read and its module file found. */
+function readPlugin(path: string): FoundPlugin {
+  const folder = displayPath(path);
+  const manifest = readManifest(folder);
+  const moduleFile = MODULE_FILES.map((file) => join(path, file)).find((file) => existsSync(file));
+  if (moduleFile === undefined) {
+    throw new PluginError(`plugin folder ${folder} has ${MANIFEST_FILE} but no ${MODULE_FILES.join(' or ')}`);
+  }
+  return { manifest, folder, path, moduleFile };
 }
 
 /** Imports the plugin's module and returns its `setup` export. */
@@ -229,9 +245,10 @@ async function importSetup(plugin: FoundPlugin): Promise<PluginSetup> {
   const file = displayPath(plugin.moduleFile);
   let module: unknown;
   try {
+    if (plugin.moduleFile.endsWith('.ts')) await ensureTypeScriptLoader();
     module = await import(pathToFileURL(plugin.moduleFile).href);
   } catch (error) {
-    throw new PluginError(`plugin ${label(plugin)}: cannot import ${file}: ${messageOf(error)}`, { cause: error });
+    throw new PluginError(`plugin ${label(plugin)}: cannot import ${file}: ${messageOf(error)}${moduleTypeHint(plugin.path)}`, { cause: error });
   }
   const setup = typeof module === 'object' && module !== null && 'setup' in module ? module.setup : undefined;
   if (typeof setup !== 'function') {
@@ -239,6 +256,29 @@ async function importSetup(plugin: FoundPlugin): Promise<PluginSetup> {
     throw new PluginError(`plugin ${label(plugin)}: ${file} must export a function named "setup", but ${got}`);
   }
   return setup as PluginSetup;
+}
+
+/**
+ * Plugins are ES modules, and Node and tsx read a `.js` or `.ts` file as one
+ * only under a package.json saying `"type": "module"` (`npm init` writes
+ * `"commonjs"`). When the nearest package.json does not, the error of a
+ * failed import rarely says so: this does.
+ */
+function moduleTypeHint(folder: string): string {
+  for (let dir = folder; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      let type: unknown;
+      try {
+        type = (JSON.parse(readFileSync(file, 'utf8')) as { type?: unknown }).type;
+      } catch {
+        // Node reports a broken package.json itself, in the error this hint follows.
+        return '';
+      }
+      return type === 'module' ? '' : ` (${displayPath(file)} does not declare "type": "module", which plugins written as ES modules need)`;
+    }
+    if (dirname(dir) === dir) return ' (no package.json above the plugin declares "type": "module", which plugins written as ES modules need)';
+  }
 }
 
 /** `path` relative to the working directory when inside it (shorter, as users typed it), else absolute. */

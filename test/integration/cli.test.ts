@@ -1,3 +1,4 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -145,6 +146,18 @@ describe('main.ts jobs', () => {
     expect(await run('jobs', 'add', 'courrier', 'envoyé')).toMatchObject({ code: 0, stdout: '2\n' });
     const store = SqliteStore.open({ path: dbPath });
     expect((await store.listJobs()).map((job) => `${job.service} ${job.method}`)).toEqual(['courrier envoyé', 'mail.eu send_v2$']);
+    await store.close();
+  });
+});
+
+describe('main.ts --root', () => {
+  it('finds deploy/config.json and a relative worker.dbpath in the folder it names', async () => {
+    const root = tempDir('cli-root-');
+    mkdirSync(join(root, 'deploy'));
+    writeFileSync(join(root, 'deploy', 'config.json'), JSON.stringify({ 'worker.dbpath': 'deploy/jobs.db' }));
+    expect(await runCliHere(['--root', root, 'jobs', 'add', 'mail', 'send'])).toEqual({ code: 0, stdout: '1\n', stderr: '' });
+    const store = SqliteStore.open({ path: join(root, 'deploy', 'jobs.db') });
+    expect(await store.listJobs()).toEqual([expect.objectContaining({ id: 1, service: 'mail', method: 'send' })]);
     await store.close();
   });
 });

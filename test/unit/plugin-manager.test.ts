@@ -180,6 +180,25 @@ describe('PluginManager.loadPlugins', () => {
     expect(events).toEqual(['once']);
   });
 
+  it('loads built-in plugin folders beside the plugins directories, in the same order', async () => {
+    const [dir, builtins] = [tempDir('pm-'), tempDir('pm-builtin-')];
+    writePlugin(dir, 'app', { 'loads-after': ['jobs'] }, recording('app'));
+    const worker = writePlugin(builtins, 'worker', { implements: ['jobs'] }, recording('built-in worker', "pm.registerService('jobs', {});"));
+    const { pm, events } = manager();
+    const loaded = await pm.loadPlugins([dir], { builtins: [worker] });
+    expect(events).toEqual(['built-in worker', 'app']);
+    expect(loaded.map((p) => p.folder)).toEqual([worker, join(dir, 'app')]);
+  });
+
+  it('lets a plugin of the same name in the plugins directories replace a built-in one', async () => {
+    const [dir, builtins] = [tempDir('pm-'), tempDir('pm-builtin-')];
+    writePlugin(dir, 'worker', { implements: ['jobs'] }, recording('own worker', "pm.registerService('jobs', {});"));
+    const worker = writePlugin(builtins, 'worker', { implements: ['jobs'] }, recording('built-in worker', "pm.registerService('jobs', {});"));
+    const { pm, events } = manager();
+    await pm.loadPlugins([dir], { builtins: [worker] });
+    expect(events).toEqual(['own worker']);
+  });
+
   it('refuses a plugin implementing a core service', async () => {
     const dir = tempDir('pm-');
     writePlugin(dir, 'fake', { implements: ['config'] });
@@ -263,6 +282,15 @@ describe('PluginManager.loadPlugins', () => {
     expect(error.message.startsWith(`plugin a (${folder}): cannot import ${join(folder, 'plugin.js')}: `)).toBe(true);
     // Node throws a SyntaxError; vitest's module runner its own Error: only the wrapping matters here.
     expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  it('says when the package.json over a plugin that cannot be imported does not declare ES modules', async () => {
+    const project = tempDir('pm-project-');
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', type: 'commonjs' }));
+    const folder = writePlugin(join(project, 'plugins'), 'a', {}, 'export function setup( {');
+    const error = await loadError(manager().pm, [join(project, 'plugins')]);
+    expect(error.message.startsWith(`plugin a (${folder}): cannot import ${join(folder, 'plugin.js')}: `)).toBe(true);
+    expect(error.message).toMatch(/ \(\S+package\.json does not declare "type": "module", which plugins written as ES modules need\)$/);
   });
 
   it('may load plugins only once', async () => {
