@@ -47,6 +47,12 @@ export class Worker {
   readonly #beats: BeatWatch;
   /** Attempts whose method settled, to write: outcomes to record, or jobs to give back. */
   #finished: FinishedAttempt[] = [];
+  /** Jobs claimed with the outcomes of the jobs they replace, started on the next turn of the event loop. */
+  #pendingStart: ClaimedJob[] = [];
+  /** A claim is under way: no second one may count the same free slots. */
+  #claiming = false;
+  /** The last claim found fewer due jobs than slots: the loop need not ask again until something changes or falls due. */
+  #dueSeenEmpty = false;
   #flushQueued = false;
   #flushing: Promise<void> | undefined;
   #progressTimer: NodeJS.Timeout | undefined;
@@ -149,6 +155,7 @@ export class Worker {
     this.#unsubscribe = this.#store.onChange((change) => {
       if (change === 'outcomes' || change === 'closed') return; // our own records, or another job's: nothing new to claim
       this.#recurringDueAt = 0; // a recurring job may have been added or changed
+      this.#dueSeenEmpty = false;
       this.#wake();
       void this.#abortCancelled();
     });
@@ -250,7 +257,10 @@ export class Worker {
    * Writes the outcomes of the attempts that finished, once the microtask
    * queue that finished them has run: every job settling in this turn shares
    * the write, and it commits (synchronously, on SQLite) before any timer or
-   * I/O callback, where another job could block the process, runs.
+   * I/O callback, where another job could block the process, runs. The same
+   * transaction claims jobs for the slots they freed (one commit per batch);
+   * those start on the next turn of the event loop, so that jobs that
+   * finish at once cannot keep the loop in microtasks and starve timers and I/O.
    */
   #flushSoon(): void {
     if (this.#flushQueued) return;
@@ -264,7 +274,7 @@ export class Worker {
   async #flush(): Promise<void> {
     if (this.#flushing !== undefined || this.#finished.length === 0) return;
     // A job's last progress reports go before its outcome: once it is finished, they would be refused.
-    const flushing = this.#flushProgress().then(() => this.#write(null)).then(
+    const flushing = this.#flushProgress().then(() => this.#writeAndClaim()).then(
       () => undefined,
       (error: unknown) => {
         this.#log.error({ err: error }, 'recording job outcomes failed; retrying in 1 s');
@@ -316,6 +326,35 @@ export class Worker {
     });
   }
 
+  /** Writes what finished, claiming for the free slots in the same transaction when the worker may claim. */
+  async #writeAndClaim(): Promise<void> {
+    const request = this.#claiming ? null : this.#claimRequest();
+    if (request === null) {
+      await this.#write(null);
+      return;
+    }
+    this.#claiming = true;
+    try {
+      const jobs = await this.#write(request);
+      if (jobs.length < request.limit) this.#dueSeenEmpty = true;
+      if (jobs.length > 0) {
+        this.#pendingStart.push(...jobs);
+        this.#wake();
+      }
+    } finally {
+      this.#claiming = false;
+    }
+  }
+
+  /** What to claim now, or null: stopping, full, or an isolated job runs (or is about to) alone. */
+  #claimRequest(): ClaimRequest | null {
+    if (this.#state !== 'running' || this.#isolatedRunning > 0 || this.#pendingStart.some((job) => job.isolated)) return null;
+    const busy = this.#running.size + this.#pendingStart.length;
+    const free = this.#concurrency - busy;
+    if (free <= 0) return null;
+    return { owner: this.owner, limit: free, now: this.#clock.now(), isolated: busy === 0 ? 'alone' : 'skip' };
+  }
+
   async #pump(): Promise<void> {
     this.#pumping = true;
     this.#again = false;
@@ -324,22 +363,32 @@ export class Worker {
       await this.#flushProgress();
       const now = this.#clock.now();
       if (now >= this.#recurringDueAt) this.#recurringDueAt = await this.#recurring.fireDue(now);
-      const free = this.#concurrency - this.#running.size;
-      if (free <= 0 || this.#state !== 'running' || this.#isolatedRunning > 0) {
-        // Full, or an isolated job runs alone: its end wakes the loop.
+      // A write under way may be claiming: let it, then start what it claimed.
+      if (this.#flushing !== undefined) await this.#flushing;
+      for (const job of this.#pendingStart.splice(0)) this.#start(job);
+      const request = this.#claimRequest();
+      if (request === null) {
+        // Stopping, full, or an isolated job runs alone: its end wakes the loop.
         if (this.#flushing === undefined) await this.#write(null);
+      } else if (this.#dueSeenEmpty) {
+        // The claim that went with the last outcomes found nothing more due: sleep until something is.
+        this.#dueSeenEmpty = false;
+        this.#idleIfNothingRuns();
+        await this.#sleepUntilNextDue();
       } else {
         // Anything not yet written goes with the claim, in one transaction.
-        const isolated = this.#running.size === 0 ? 'alone' : 'skip';
-        const jobs = await this.#write({ owner: this.owner, limit: free, now, isolated });
+        this.#claiming = true;
+        let jobs: ClaimedJob[];
+        try {
+          jobs = await this.#write(request);
+        } finally {
+          this.#claiming = false;
+        }
         for (const job of jobs) this.#start(job);
-        if (jobs.length === free) {
+        if (jobs.length === request.limit) {
           this.#again = true; // more may be due
         } else if (!jobs.some((job) => job.isolated)) {
-          if (jobs.length === 0 && this.#running.size === 0 && !this.#idle) {
-            this.#idle = true;
-            this.#events.emit('idle', {});
-          }
+          this.#idleIfNothingRuns();
           await this.#sleepUntilNextDue();
         }
       }
@@ -372,6 +421,13 @@ export class Worker {
     }
   }
 
+  #idleIfNothingRuns(): void {
+    if (this.#running.size === 0 && !this.#idle) {
+      this.#idle = true;
+      this.#events.emit('idle', {});
+    }
+  }
+
   async #sleepUntilNextDue(): Promise<void> {
     const next = Math.min((await this.#store.nextJobAt()) ?? Number.POSITIVE_INFINITY, this.#recurringDueAt);
     const delay = Number.isFinite(next) ? next - this.#clock.now() : this.#maxSleepMs;
@@ -381,7 +437,10 @@ export class Worker {
   #armTimer(delayMs: number): void {
     clearTimeout(this.#wakeTimer);
     if (this.#state !== 'running') return;
-    this.#wakeTimer = setTimeout(() => this.#wake(), delayMs);
+    this.#wakeTimer = setTimeout(() => {
+      this.#dueSeenEmpty = false;
+      this.#wake();
+    }, delayMs);
   }
 
   #start(job: ClaimedJob): void {

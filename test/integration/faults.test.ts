@@ -28,10 +28,12 @@ describe('faults, with real processes', () => {
   it('loses nothing when worker processes are SIGKILLed repeatedly: only jobs running at a kill run twice', async () => {
     const { dbPath, store, jobs, probeFile } = fixture();
     const count = 3000;
-    for (let i = 0; i < count; i++) await jobs.add('probe', 'sleep', { ms: 1 });
+    const kills = 4;
+    // A new child claims the jobs its dead predecessor ran first (they are the oldest due): one may be
+    // running at every kill, so each job may need an attempt per kill and one more.
+    await jobs.addMany(Array.from({ length: count }, () => ({ service: 'probe', method: 'sleep', params: { ms: 1 }, options: { maxAttempts: kills + 1 } })));
     const concurrency = 8;
     const worker = startMain(workerArgs(dbPath, '--worker', '--concurrency', String(concurrency), '--set', `probe.file=${probeFile}`));
-    const kills = 4;
     for (let k = 0; k < kills; k++) {
       await expect.poll(() => childPids(worker).length, { timeout: 15_000, interval: 10 }).toBe(k + 1);
       // Let the new child get into its stride, then kill it mid-work.
