@@ -39,6 +39,8 @@ export function onShutdownSignal(
   let firstAt: number | undefined;
   let forced = false;
   const exit = (code: number): void => {
+    // Said in the log: a launcher in between (npm, npx) may report the signal instead of this status.
+    logger.info({ exitCode: code }, `stopped; exit status ${code}`);
     process.exit(code);
   };
   const handle = (signal: NodeJS.Signals | 'request'): void => {
