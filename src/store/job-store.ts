@@ -10,6 +10,13 @@
 /** What kind of change {@link JobStore.onChange} reports. */
 export type StoreChange = 'work' | 'outcomes' | 'any' | 'closed';
 
+/**
+ * Attempts a job gets when neither its adder nor its method said (see
+ * {@link NewJob.maxAttempts}); what a store assumes for a job whose worker
+ * died before it could apply its method's default.
+ */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
 /** A job's life: waiting → running → succeeded | failed | cancelled (running → waiting again on retry or lost lease). */
 export type JobState = 'waiting' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const JOB_STATES: readonly JobState[] = ['waiting', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -30,7 +37,14 @@ export interface NewJob {
   readonly runAt: number;
   /** Higher runs first. */
   readonly priority: number;
+  /**
+   * Attempts before the job ends failed; 0 when the caller gave none: the
+   * worker that runs it applies its method's default (`outsideprocess({
+   * maxAttempts })`), else {@link DEFAULT_MAX_ATTEMPTS}, and records it
+   * ({@link JobStore.applyDefaults}).
+   */
   readonly maxAttempts: number;
+  /** Null when the caller gave none: the method's default timeout applies where it runs, else the worker's. */
   readonly timeoutMs: number | null;
   readonly createdAt: number;
   /** Unique key: while a job with the same service, method and key is waiting or running, no other is added. */
@@ -149,6 +163,7 @@ export interface ClaimedJob {
   readonly params: string;
   /** 1 for the first attempt; counted at claim time, so a job that kills its worker still uses up attempts. */
   readonly attempt: number;
+  /** 0: none given when added; see {@link NewJob.maxAttempts}. */
   readonly maxAttempts: number;
   readonly timeoutMs: number | null;
   /** Runs alone: the worker claims nothing else while it runs (see {@link ClaimRequest.isolated}). */
@@ -254,6 +269,7 @@ export interface RecurringSpec {
   readonly tz: string | null;
   readonly misfire: string;
   readonly priority: number;
+  /** 0 for none given: see {@link NewJob.maxAttempts}. */
   readonly maxAttempts: number;
   readonly timeoutMs: number | null;
   /** Interval schedules: the instant their n-th run is counted from. */
@@ -366,6 +382,15 @@ export interface JobStore {
    * @returns the ones of `held` it no longer holds.
    */
   heartbeat(owner: string, held: readonly AttemptRef[], now: number): Promise<AttemptRef[]>;
+
+  /**
+   * Records the defaults the worker found for jobs added without them (their
+   * method's `outsideprocess({ maxAttempts, timeout })`): `maxAttempts` where
+   * the job has 0, `timeoutMs` where it has none; fenced like {@link
+   * complete}. So every process (a supervisor timing the job, a worker
+   * taking it back after a crash) goes by them.
+   */
+  applyDefaults(owner: string, defaults: readonly (AttemptRef & { readonly maxAttempts: number; readonly timeoutMs: number | null })[]): Promise<void>;
 
   /** Gives jobs back unstarted (shutdown); the interrupted attempt is not counted. Fenced like {@link complete}. */
   release(owner: string, attempts: readonly AttemptRef[], now: number): Promise<void>;

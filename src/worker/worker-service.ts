@@ -5,7 +5,7 @@ import { serialize } from '../serialization/payload.ts';
 import type { CancelOutcome, JobStore, NewJob, RecurringRecord } from '../store/job-store.ts';
 import { JobHandle } from './job-handle.ts';
 import {
-  assertName, resolveJobOptions, resolveKey, resolveMisfire, resolveTags, type JobOptions, type RecurringOptions,
+  assertName, resolveJobOptions, resolveKey, resolveMisfire, resolveTags, type JobOptions, type RecurringOptions, type ResolvedJobOptions,
 } from './job-options.ts';
 import { ResultWatcher } from './result-watcher.ts';
 import { WorkerEvents } from './worker-events.ts';
@@ -119,7 +119,7 @@ export class WorkerService {
     const name = options?.name ?? '';
     if (typeof name !== 'string') throw new InvalidArgumentError(`Expected \`name\` to be a string, got ${typeof name}`);
     const input = parseSchedule(every, options?.tz);
-    const resolved = resolveJobOptions(options, this.#methodDefaults(service, method));
+    const resolved = this.#options(options, service, method);
     const misfire = resolveMisfire(options?.misfire);
     const serialized = serialize(params, 'params', this.#maxPayloadBytes);
     const now = this.#clock.now();
@@ -176,6 +176,23 @@ export class WorkerService {
     return this.store.removeRecurring(service, method, name);
   }
 
+  /**
+   * Validates the options of a job of `service.method`. Only the priority
+   * takes the method's default here (it orders the claim, so it is fixed
+   * when the job is added); attempts and timeout the caller did not give are
+   * stored as not given (0, null) and take the method's defaults where the
+   * job runs (Worker; JobStore.applyDefaults), as they are then, wherever
+   * the job was added from (the `jobs` command loads no plugins).
+   */
+  #options(options: JobOptions | undefined, service: string, method: string): ResolvedJobOptions {
+    const resolved = resolveJobOptions(options, { priority: this.#methodDefaults(service, method).priority });
+    return {
+      maxAttempts: options?.maxAttempts === undefined ? 0 : resolved.maxAttempts,
+      timeoutMs: options?.timeout === undefined ? null : resolved.timeoutMs,
+      priority: resolved.priority,
+    };
+  }
+
   #methodDefaults(service: string, method: string): MethodOptions {
     if (this.#services === undefined) return {};
     try {
@@ -201,7 +218,7 @@ export class WorkerService {
   #resolve(service: string, method: string, options: JobOptions | undefined): ResolvedTarget {
     assertName(service, 'service');
     assertName(method, 'method');
-    const { maxAttempts, timeoutMs, priority } = resolveJobOptions(options, this.#methodDefaults(service, method));
+    const { maxAttempts, timeoutMs, priority } = this.#options(options, service, method);
     return { service, method, maxAttempts, timeoutMs, priority, key: resolveKey(options?.key), tags: resolveTags(options?.tags) };
   }
 }

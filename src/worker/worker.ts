@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { monotonicOf, systemClock, type Clock } from '../schedule/clock.ts';
-import type { AttemptRef, ClaimedJob, ClaimRequest, Completion, JobStore, Refusals } from '../store/job-store.ts';
+import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type ClaimedJob, type ClaimRequest, type Completion, type JobStore, type Refusals } from '../store/job-store.ts';
+import type { MethodOptions } from './outsideprocess.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
 import { RecurringFirer } from './fire-recurring.ts';
@@ -477,6 +478,7 @@ export class Worker {
       this.#finished.unshift(...batch);
       throw error;
     }
+    if (result.claimed.length > 0) result.claimed = await this.#withDefaults(result.claimed);
     if (result.refused.length > 0) {
       this.#log.warn({ jobIds: result.refused }, 'outcome not recorded: another worker took these jobs back (it judged this worker dead: no heartbeat for a lease\'s length)');
     }
@@ -485,6 +487,39 @@ export class Worker {
     }
     if (completions.length > 0) emitOutcomes(this.#events, batch, [...result.refused, ...result.gone]);
     return result.claimed;
+  }
+
+  /**
+   * Jobs added without attempts or a timeout (by the `jobs` command, or a
+   * process without the method's plugin) take their method's
+   * `outsideprocess` defaults here, where the method is loaded; the store
+   * records them, so a supervisor timing the job and a worker taking it back
+   * go by them too.
+   */
+  async #withDefaults(jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
+    if (!jobs.some((job) => job.maxAttempts === 0 || job.timeoutMs === null)) return jobs;
+    const found: (AttemptRef & { maxAttempts: number; timeoutMs: number | null })[] = [];
+    const withDefaults = jobs.map((job) => {
+      if (job.maxAttempts !== 0 && job.timeoutMs !== null) return job;
+      let defaults: MethodOptions = {};
+      try {
+        defaults = this.#runner.resolve(job.service, job.method).options;
+      } catch {
+        // An unknown or unmarked method: the attempt fails at once, with the global defaults.
+      }
+      const maxAttempts = job.maxAttempts !== 0 ? job.maxAttempts : (defaults.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+      const timeoutMs = job.timeoutMs ?? (defaults.timeout === undefined ? null : Math.round(defaults.timeout * 1000));
+      if (maxAttempts === job.maxAttempts && timeoutMs === job.timeoutMs) return job;
+      found.push({ id: job.id, attempt: job.attempt, database: job.database, maxAttempts, timeoutMs });
+      return { ...job, maxAttempts, timeoutMs };
+    });
+    try {
+      await this.#store.applyDefaults(this.owner, found);
+    } catch (error) {
+      // They still apply to this attempt; a crash before they are recorded falls back to the global ones.
+      this.#log.warn({ err: error }, 'could not record the method defaults of claimed jobs');
+    }
+    return withDefaults;
   }
 
   async #flushProgress(): Promise<void> {

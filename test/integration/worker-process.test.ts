@@ -5,6 +5,7 @@ import { deserialize } from '../../src/serialization/payload.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { JobRecord } from '../../src/store/job-store.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
+import { runCliHere } from '../helpers/cli.ts';
 import { startMain, workerArgs } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/temp.ts';
 
@@ -32,6 +33,18 @@ function runsPerJob(probeFile: string): Map<number, number> {
 }
 
 describe('worker process (main.ts --worker)', () => {
+  it('applies a method\'s outsideprocess defaults to a job the jobs command added, which loads no plugins', async () => {
+    const { dbPath, store } = fixture();
+    const added = await runCliHere(['jobs', 'add', 'probe', 'markedTimeout', ...workerArgs(dbPath)]);
+    expect(added.code).toBe(0);
+    const id = Number(added.stdout.trim());
+    expect(await store.getJob(id)).toMatchObject({ maxAttempts: 0, timeoutMs: null });
+    const worker = startMain(workerArgs(dbPath, '--worker', '--set', 'worker.killGraceSeconds=0.2'));
+    expect(await finished(store, id)).toMatchObject({ state: 'failed', attempts: 1, maxAttempts: 1, timeoutMs: 300, error: { name: 'JobTimeoutError' } });
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+
   it('runs immediate, scheduled and recurring jobs with their params, across processes', async () => {
     const { dbPath, store, jobs } = fixture();
     const worker = startMain(workerArgs(dbPath, '--worker'));

@@ -107,6 +107,22 @@ describe('leases', () => {
     await worker.stop();
   });
 
+  it('applies a method\'s outsideprocess defaults to a job added where the method is not loaded, and records them', async () => {
+    const store = tempStore();
+    const jobs = new WorkerService(store); // as the `jobs` command: no plugins, so no method defaults
+    let runs = 0;
+    const svc = { stuck: outsideprocess({ timeout: 0.05, maxAttempts: 2 })(async () => { runs += 1; await sleep(200); }) };
+    const worker = new Worker({ store, services: serviceMap({ svc }), logger: memoryLogger().logger, lingerMs: 60_000, backoff: { baseMs: 1 } });
+    const { id } = await jobs.add('svc', 'stuck', null);
+    const given = await jobs.add('svc', 'stuck', null, { maxAttempts: 1, timeout: 0.03 });
+    expect(await store.getJob(id)).toMatchObject({ maxAttempts: 0, timeoutMs: null });
+    worker.start();
+    expect(await settled(store, id)).toMatchObject({ state: 'failed', attempts: 2, maxAttempts: 2, timeoutMs: 50, error: { name: 'JobTimeoutError' } });
+    expect(await settled(store, given.id)).toMatchObject({ state: 'failed', attempts: 1, maxAttempts: 1, timeoutMs: 30 });
+    expect(runs).toBe(3);
+    await worker.stop();
+  });
+
   it('times out after a timeout longer than setTimeout can wait (24.8 days), not at once', async () => {
     const store = tempStore();
     const jobs = new WorkerService(store);

@@ -27,7 +27,7 @@ describe('WorkerService', () => {
   it('add stores a job due now and resolves to a handle with its id', async () => {
     const { store, jobs } = service();
     const handle = await jobs.add('mail', 'send', { to: 'ada' });
-    expect(await store.getJob(handle.id)).toMatchObject({ service: 'mail', method: 'send', state: 'waiting', runAt: 1_000_000, maxAttempts: 3, priority: 0 });
+    expect(await store.getJob(handle.id)).toMatchObject({ service: 'mail', method: 'send', state: 'waiting', runAt: 1_000_000, maxAttempts: 0, timeoutMs: null, priority: 0 });
   });
 
   it('addAsScheduled stores the run time', async () => {
@@ -69,19 +69,20 @@ describe('WorkerService', () => {
     await expect(jobs.add('s', 'm', null, options as never)).rejects.toThrow(message);
   });
 
-  it('applies the defaults a method was marked with; options given to add win', async () => {
+  it('fixes the method\'s default priority when a job is added; attempts and timeout given stay, those not given are left to the worker', async () => {
     const store = tempStore();
     const registry = serviceMap({
       reports: { build: outsideprocess({ maxAttempts: 7, timeout: 60, priority: 'low' })(async () => 'built') },
     });
     const jobs = new WorkerService(store, { services: registry });
     const marked = await jobs.add('reports', 'build', null);
-    expect(await store.getJob(marked.id)).toMatchObject({ maxAttempts: 7, timeoutMs: 60_000, priority: -10 });
-    const overridden = await jobs.add('reports', 'build', null, { maxAttempts: 2 });
-    expect(await store.getJob(overridden.id)).toMatchObject({ maxAttempts: 2, timeoutMs: 60_000 });
-    // A service this process does not load gets the global defaults; the worker checks the target later.
+    // Priority orders the claim: it is fixed now. Attempts and timeout: where the job runs, as the method says then.
+    expect(await store.getJob(marked.id)).toMatchObject({ maxAttempts: 0, timeoutMs: null, priority: -10 });
+    const overridden = await jobs.add('reports', 'build', null, { maxAttempts: 2, timeout: 5, priority: 'high' });
+    expect(await store.getJob(overridden.id)).toMatchObject({ maxAttempts: 2, timeoutMs: 5000, priority: 10 });
+    // A service this process does not load: the normal priority.
     const elsewhere = await jobs.add('elsewhere', 'run', null);
-    expect(await store.getJob(elsewhere.id)).toMatchObject({ maxAttempts: 3, timeoutMs: null, priority: 0 });
+    expect(await store.getJob(elsewhere.id)).toMatchObject({ maxAttempts: 0, timeoutMs: null, priority: 0 });
   });
 
   it('refuses bad method defaults where the method is marked', () => {

@@ -19,7 +19,7 @@ import { recordOutcomes, recordOutcomesStatement } from './record-outcomes.ts';
 import { recordProgress, recordProgressStatement } from './record-progress.ts';
 import { fireRecurring, recurringStatements, upsertRecurring } from './recurring.ts';
 import { schemaOf } from './schema.ts';
-import { abandonOwner, releaseJobs, retireOwner, takeBackStatements } from './take-back.ts';
+import { abandonOwner, applyDefaults, releaseJobs, retireOwner, takeBackStatements } from './take-back.ts';
 
 export type { PostgresStoreOptions } from './options.ts';
 
@@ -201,6 +201,12 @@ export class PostgresStore implements JobStore {
   }
 
   /** Retried on a lost connection: a second release finds nothing held. */
+  /** Retried on a lost connection: applying the same defaults twice is harmless. */
+  async applyDefaults(owner: string, defaults: readonly (AttemptRef & { readonly maxAttempts: number; readonly timeoutMs: number | null })[]): Promise<void> {
+    if (defaults.length === 0) return;
+    await this.#run(() => this.#db.read((client) => applyDefaults(client, this.#sql.takeBack, owner, defaults)));
+  }
+
   async release(owner: string, attempts: readonly AttemptRef[], _now: number): Promise<void> {
     if (attempts.length === 0) return;
     const released = await this.#run(() => this.#db.read((client) => releaseJobs(client, this.#sql.takeBack, owner, attempts)));

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { AttemptRef, JobErrorInfo } from '../job-store.ts';
+import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type JobErrorInfo } from '../job-store.ts';
 import { archive } from './archive-jobs.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
@@ -10,13 +10,26 @@ import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 export interface TakeBackStatements {
   readonly release: string;
+  readonly applyDefaults: string;
   readonly lockOwner: string;
   readonly abandon: string;
   readonly forgetOwner: string;
 }
 
+/** A lost job's attempts: 0 stands for none given, until its worker applies its method's default (JobStore.applyDefaults). */
+const MAX = `(CASE l.max_attempts WHEN 0 THEN ${DEFAULT_MAX_ATTEMPTS} ELSE l.max_attempts END)`;
+
 export function takeBackStatements(s: Schema): TakeBackStatements {
   return {
+    // Fenced like outcomes: the defaults a worker found for jobs added without them; what a job has stays.
+    applyDefaults: `
+      UPDATE ${s.q}.jobs j
+         SET max_attempts = CASE WHEN j.max_attempts = 0 THEN i.max_attempts ELSE j.max_attempts END,
+             timeout_ms = COALESCE(j.timeout_ms, i.timeout_ms)
+        FROM unnest($2::bigint[], $3::integer[], $4::text[], $5::integer[], $6::bigint[]) AS i(id, attempt, db, max_attempts, timeout_ms),
+             ${s.q}.owners o
+       WHERE o.name = $1 AND j.id = i.id AND j.lease_owner + 0 = o.id AND j.attempts = i.attempt AND j.state = ${STATE.running}
+         AND i.db = ${databaseId(s)}`,
     // Fenced like outcomes. The interrupted attempt was the worker's doing, not the job's: it is not counted.
     release: `
       WITH input AS (
@@ -50,10 +63,10 @@ export function takeBackStatements(s: Schema): TakeBackStatements {
         SELECT id, attempts, $2, $3, $4, ${NOW_MS} FROM lost
       ), requeued AS (
         UPDATE ${s.q}.jobs j SET state = ${STATE.waiting}, lease_owner = NULL, error = $5, isolated = j.isolated OR $6
-          FROM lost l WHERE j.id = l.id AND NOT l.cancel_requested AND l.attempts < l.max_attempts
+          FROM lost l WHERE j.id = l.id AND NOT l.cancel_requested AND l.attempts < ${MAX}
       ), moved AS (
         DELETE FROM ${s.q}.jobs j USING lost l
-         WHERE j.id = l.id AND (l.cancel_requested OR l.attempts >= l.max_attempts)
+         WHERE j.id = l.id AND (l.cancel_requested OR l.attempts >= ${MAX})
         RETURNING j.*
       ), archived AS (
         ${archive(s, 'moved', {
@@ -80,6 +93,20 @@ export async function releaseJobs(client: pg.ClientBase, sql: TakeBackStatements
     values: [owner, attempts.map((a) => a.id), attempts.map((a) => a.attempt), attempts.map((a) => a.database)],
   });
   return rows[0]!.released;
+}
+
+/** See {@link JobStore.applyDefaults}. */
+export async function applyDefaults(
+  client: pg.ClientBase,
+  sql: TakeBackStatements,
+  owner: string,
+  defaults: readonly (AttemptRef & { readonly maxAttempts: number; readonly timeoutMs: number | null })[],
+): Promise<void> {
+  await client.query({
+    name: 'apply-defaults',
+    text: sql.applyDefaults,
+    values: [owner, defaults.map((d) => d.id), defaults.map((d) => d.attempt), defaults.map((d) => d.database), defaults.map((d) => d.maxAttempts), defaults.map((d) => d.timeoutMs)],
+  });
 }
 
 /** Inside a transaction: see {@link JobStore.abandon}. */

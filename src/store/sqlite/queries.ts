@@ -1,3 +1,5 @@
+import { DEFAULT_MAX_ATTEMPTS } from '../job-store.ts';
+
 /*
  * Every SQL statement the SQLite store runs, named after what it does, so a
  * reader finds the claim query by its name. Columns are aliased to the
@@ -11,6 +13,9 @@
  */
 export const STATE = { waiting: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const;
 const { waiting: WAITING, running: RUNNING, succeeded: SUCCEEDED, failed: FAILED, cancelled: CANCELLED } = STATE;
+
+/** A job's attempts: 0 stands for none given (JobStore NewJob.maxAttempts), until its worker applies its method's default. */
+const MAX_ATTEMPTS = `(CASE max_attempts WHEN 0 THEN ${DEFAULT_MAX_ATTEMPTS} ELSE max_attempts END)`;
 
 /** The stored state as its name, for the rows the store returns. */
 const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} THEN 'running' WHEN ${SUCCEEDED} THEN 'succeeded'
@@ -193,6 +198,16 @@ export const completeCancelled = `
      SET state = ${CANCELLED}, error = @error, finished_at = @at, lease_owner = NULL
    WHERE ${HELD}`;
 
+/**
+ * Fenced: the defaults a worker found for a job added without them (see
+ * JobStore.applyDefaults); an attempt count or a timeout the job has stays.
+ */
+export const applyDefaults = `
+  UPDATE jobs
+     SET max_attempts = CASE WHEN max_attempts = 0 THEN @maxAttempts ELSE max_attempts END,
+         timeout_ms = COALESCE(timeout_ms, @timeoutMs)
+   WHERE ${HELD}`;
+
 /** A worker's heartbeat: one row, however many jobs it runs (see {@link heldBy} for what it still holds). */
 export const beat = `UPDATE owners SET beat = beat + 1, beat_at = @now WHERE id = @owner`;
 
@@ -215,9 +230,9 @@ export const releaseJob = `
  */
 export const abandonOwner = `
   UPDATE jobs
-     SET state = CASE WHEN cancel_requested = 1 THEN ${CANCELLED} WHEN attempts >= max_attempts THEN ${FAILED} ELSE ${WAITING} END,
+     SET state = CASE WHEN cancel_requested = 1 THEN ${CANCELLED} WHEN attempts >= ${MAX_ATTEMPTS} THEN ${FAILED} ELSE ${WAITING} END,
          error = json_object('name', @name, 'message', @message),
-         finished_at = CASE WHEN cancel_requested = 1 OR attempts >= max_attempts THEN @now ELSE NULL END,
+         finished_at = CASE WHEN cancel_requested = 1 OR attempts >= ${MAX_ATTEMPTS} THEN @now ELSE NULL END,
          lease_owner = NULL, isolated = max(isolated, @isolate)
    WHERE state = ${RUNNING} AND lease_owner = @owner`;
 export const recordAbandonedErrors = `

@@ -166,6 +166,16 @@ export class SqliteStore implements JobStore {
     return held.filter((a) => a.database !== holding.database || holding.attempts.get(a.id) !== a.attempt);
   }
 
+  async applyDefaults(owner: string, defaults: readonly (AttemptRef & { readonly maxAttempts: number; readonly timeoutMs: number | null })[]): Promise<void> {
+    if (defaults.length === 0) return;
+    this.#conn.write((s, database) => {
+      const ownerId = s.knownOwnerId(owner);
+      for (const d of defaults) {
+        if (d.database === database) s.applyDefaults.run({ id: d.id, attempt: d.attempt, owner: ownerId, maxAttempts: d.maxAttempts, timeoutMs: d.timeoutMs });
+      }
+    }, { transaction: true, onReplaced: 'moot' });
+  }
+
   async release(owner: string, attempts: readonly AttemptRef[], now: number): Promise<void> {
     this.#conn.write((s, database) => {
       const ownerId = s.knownOwnerId(owner);

@@ -96,6 +96,7 @@ export class Statements {
   readonly beat: Statement<[{ owner: number | null; now: number }]>;
   readonly heldBy: Statement<[number], [number, number]>;
   readonly releaseJob: Statement;
+  readonly applyDefaults: Statement;
   readonly abandonOwner: Statement;
   readonly recordAbandonedErrors: Statement;
   readonly ownerBeats: Statement<[], OwnerBeat>;
@@ -155,6 +156,7 @@ export class Statements {
     this.beat = db.prepare<[{ owner: number | null; now: number }]>(sql.beat);
     this.heldBy = db.prepare<[number], [number, number]>(sql.heldBy).raw();
     this.releaseJob = db.prepare(sql.releaseJob);
+    this.applyDefaults = db.prepare(sql.applyDefaults);
     this.abandonOwner = db.prepare(sql.abandonOwner);
     this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
     this.ownerBeats = db.prepare<[], OwnerBeat>(sql.ownerBeats);
