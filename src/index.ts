@@ -24,7 +24,7 @@ export { WorkerEvents, type WorkerEventMap, type WorkerEventName } from './worke
 export { Worker, type WorkerOptions } from './worker/worker.ts';
 export { outsideprocess, type MethodOptions, type OutsideprocessMarker } from './worker/outsideprocess.ts';
 export type { JobContext } from './worker/job-context.ts';
-export { NonRetryableError, JobTimeoutError, JobCancelledError } from './worker/job-errors.ts';
+export { NonRetryableError, JobTimeoutError, JobCancelledError, LeaseLostError, WorkerShutdownError } from './worker/job-errors.ts';
 export type { JobOptions, RecurringOptions, Priority } from './worker/job-options.ts';
 export { serviceMap, type ServiceRegistry } from './worker/resolve-target.ts';
 export { openWorkerService } from './worker/open-worker-service.ts';
@@ -38,5 +38,5 @@ export type { Clock } from './schedule/clock.ts';
 export type { MisfirePolicy } from './schedule/schedule.ts';
 export {
   SchedulerError, InvalidArgumentError, SerializationError, PluginError, ConfigError, JobTargetError, JobNotFoundError,
-  RecurringNotFoundError, SchemaTooNewError,
+  RecurringNotFoundError, SchemaTooNewError, DatabaseReplacedError, DatabaseUnavailableError, StoreClosedError,
 } from './errors.ts';

@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -93,5 +96,28 @@ describe('main.ts jobs add --wait, --priority, --key, --tag; jobs show --watch',
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
     await store.close();
+  });
+});
+
+describe('watchers and waits never hold a process open', () => {
+  const SCRIPT = fileURLToPath(new URL('../fixtures/watch-and-exit.ts', import.meta.url));
+  const run = async (mode: string): Promise<{ code: number | string; line: Record<string, unknown> }> => {
+    const path = join(tempDir('watch-'), 'jobs.db');
+    const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, path, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    const [code, signal] = await once(child, 'exit') as [number | null, string | null];
+    return { code: code ?? signal ?? '?', line: JSON.parse(out.trim()) as Record<string, unknown> };
+  };
+
+  it('closing the store rejects a pending result and ends the progress watch: the script exits', async () => {
+    expect(await run('close')).toEqual({ code: 0, line: { result: 'rejected ERR_STORE_CLOSED', ended: true } });
+  });
+
+  it('a progress watch ends once its job has finished, after its last reports: the script exits', async () => {
+    // Reports are coalesced (a watcher gets the latest), so one or both; the last one is never missed.
+    const { code, line } = await run('finish');
+    expect({ code, result: line.result, ended: line.ended }).toEqual({ code: 0, result: 'resolved done', ended: true });
+    expect(line.events).toContain('progress');
   });
 });
