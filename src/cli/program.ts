@@ -116,7 +116,7 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     assertKnownOverrides(config, options.overrides);
     const logger = createLogger({ level: 'warn', pretty: false, base: { role: 'cli' } });
     // One command and out: no checkpoint thread for it.
-    const worker = openWorkerService({ config, projectRoot: options.projectRoot, logger, checkpoint: 'inline' });
+    const worker = await openWorkerService({ config, projectRoot: options.projectRoot, logger, checkpoint: 'inline' });
     try {
       await run(worker, { out: (text) => env.stdout(`${text}\n`), write: env.stdout });
     } finally {

@@ -132,7 +132,7 @@ async function runSupervisor(config: ConfigService, options: WorkerProcessOption
   }
   // The supervisor loads no plugins: it only needs the database, to account for the jobs of children it loses.
   // It writes only when a child is lost: SQLite's own checkpoints are enough.
-  const service = openWorkerService({ config, projectRoot: options.projectRoot, logger, checkpoint: 'inline' });
+  const service = await openWorkerService({ config, projectRoot: options.projectRoot, logger, checkpoint: 'inline' });
   const supervisor = new Supervisor({
     processes,
     spawn: () => fork(options.mainPath, [...options.argv, '--worker-child'], { execArgv: process.execArgv }),

@@ -5,7 +5,10 @@ import { isAbsolute, resolve } from 'node:path';
  * and the CLI need them without loading plugins.
  */
 export const CORE_KEYS = [
-  { key: 'worker.dbpath', default: 'deploy/worker.db', description: 'Job database file; a relative path is resolved against the project root. Deleting it (with -wal and -shm) clears every job.' },
+  { key: 'worker.dbpath', default: 'deploy/worker.db', description: 'Job database: a SQLite file (a relative path is resolved against the project root; deleting it clears every job), or a postgres:// or postgresql:// URL.' },
+  { key: 'worker.postgres.schema', default: 'amsoil_scheduler', description: 'PostgreSQL only: the schema holding the tables (created if missing). Dropping it clears every job.' },
+  { key: 'worker.postgres.poolSize', default: 10, description: 'PostgreSQL only: connections per process (one more listens for notifications).' },
+  { key: 'worker.postgres.connectTimeoutSeconds', default: 10, description: 'PostgreSQL only: how long a call waits for the server to come back before it fails, naming the database.' },
   { key: 'worker.concurrency', default: 10, description: 'Jobs one worker process runs at once.' },
   { key: 'worker.processes', default: 1, description: 'Worker processes main.ts --worker keeps running under its supervisor; 0 runs the worker in the main process, without a supervisor (no hard timeouts).' },
   { key: 'worker.defaultTimeoutSeconds', default: 0, description: 'Timeout of jobs added without one; 0 for none.' },

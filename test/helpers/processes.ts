@@ -106,9 +106,10 @@ export async function runMain(args: readonly string[], env: Record<string, strin
   return { code: (code as number | null) ?? (signal as string), stdout, stderr };
 }
 
-/** The flags that point a process at a test database and the fixture plugins. */
-export function workerArgs(dbPath: string, ...extra: string[]): string[] {
-  return ['--plugins', FIXTURE_PLUGINS, '--set', `worker.dbpath=${dbPath}`, '--set', 'log.pretty=false', ...extra];
+/** The flags that point a process at a test database (a SQLite path, or a {@link TestDatabase}) and the fixture plugins. */
+export function workerArgs(db: string | { readonly args: readonly string[] }, ...extra: string[]): string[] {
+  const dbArgs = typeof db === 'string' ? ['--set', `worker.dbpath=${db}`] : db.args;
+  return ['--plugins', FIXTURE_PLUGINS, ...dbArgs, '--set', 'log.pretty=false', ...extra];
 }
 
 afterEach(() => {

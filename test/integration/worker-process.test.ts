@@ -1,23 +1,14 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { deserialize } from '../../src/serialization/payload.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { JobRecord } from '../../src/store/job-store.ts';
+import type { JobRecord, JobStore } from '../../src/store/job-store.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
 import { runCliHere } from '../helpers/cli.ts';
 import { startMain, workerArgs } from '../helpers/processes.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { describeStores, testDatabase } from '../helpers/test-database.ts';
 
-/** A database in a temp folder, a WorkerService on it for this (the "app") side, and a probe log file. */
-function fixture() {
-  const dir = tempDir('worker-');
-  const dbPath = join(dir, 'jobs.db');
-  const store = SqliteStore.open({ path: dbPath });
-  return { dir, dbPath, store, jobs: new WorkerService(store), probeFile: join(dir, 'runs.log') };
-}
-
-async function finished(store: SqliteStore, id: number, timeout = 15_000): Promise<JobRecord> {
+async function finished(store: JobStore, id: number, timeout = 15_000): Promise<JobRecord> {
   await expect.poll(async () => (await store.getJob(id))?.state, { timeout, interval: 20 }).toMatch(/^(succeeded|failed|cancelled)$/);
   return (await store.getJob(id))!;
 }
@@ -32,22 +23,29 @@ function runsPerJob(probeFile: string): Map<number, number> {
   return counts;
 }
 
-describe('worker process (main.ts --worker)', () => {
+describeStores('worker process (main.ts --worker)', (factory) => {
+  const fixture = async () => {
+    const db = await testDatabase(factory);
+    return { ...db, probeFile: join(db.dir, 'runs.log') };
+  };
+
   it('applies a method\'s outsideprocess defaults to a job the jobs command added, which loads no plugins', async () => {
-    const { dbPath, store } = fixture();
-    const added = await runCliHere(['jobs', 'add', 'probe', 'markedTimeout', ...workerArgs(dbPath)]);
+    const db = await fixture();
+    const { store } = db;
+    const added = await runCliHere(['jobs', 'add', 'probe', 'markedTimeout', ...workerArgs(db)]);
     expect(added.code).toBe(0);
     const id = Number(added.stdout.trim());
     expect(await store.getJob(id)).toMatchObject({ maxAttempts: 0, timeoutMs: null });
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', 'worker.killGraceSeconds=0.2'));
+    const worker = startMain(workerArgs(db, '--worker', '--set', 'worker.killGraceSeconds=0.2'));
     expect(await finished(store, id)).toMatchObject({ state: 'failed', attempts: 1, maxAttempts: 1, timeoutMs: 300, error: { name: 'JobTimeoutError' } });
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
   });
 
   it('runs immediate, scheduled and recurring jobs with their params, across processes', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker'));
+    const db = await fixture();
+    const { store, jobs } = db;
+    const worker = startMain(workerArgs(db, '--worker'));
     await worker.waitForLog((l) => l.msg === 'worker started');
 
     const params = { when: new Date('2026-05-01T09:30:00Z'), big: 2n ** 70n, map: new Map([['k', new Set([1])]]), bytes: Buffer.from('hi'), missing: undefined };
@@ -75,11 +73,11 @@ describe('worker process (main.ts --worker)', () => {
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    await store.close();
   });
 
   it('fails bad targets cleanly and keeps running', async () => {
-    const { dbPath, store, jobs } = fixture();
+    const db = await fixture();
+    const { store, jobs } = db;
     const bad = [
       await jobs.add('nowhere', 'run', null),
       await jobs.add('probe', 'missing', null),
@@ -88,7 +86,7 @@ describe('worker process (main.ts --worker)', () => {
       await jobs.add('probe', 'constructor', null),
       await jobs.add('probe', 'toString', null),
     ];
-    const worker = startMain(workerArgs(dbPath, '--worker'));
+    const worker = startMain(workerArgs(db, '--worker'));
     for (const { id } of bad) {
       expect(await finished(store, id)).toMatchObject({ state: 'failed', attempts: 1, error: { name: 'JobTargetError' } });
     }
@@ -102,14 +100,13 @@ describe('worker process (main.ts --worker)', () => {
     expect(worker.child.exitCode).toBeNull();
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    await store.close();
   });
 
   it('two workers run 1,000 jobs with no job run twice', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
-    const ids: number[] = [];
-    for (let i = 0; i < 1000; i++) ids.push((await jobs.add('probe', 'echo', i)).id);
-    const args = workerArgs(dbPath, '--worker', '--set', `probe.file=${probeFile}`, '--concurrency', '8');
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
+    const ids = (await jobs.addMany(Array.from({ length: 1000 }, (_, i) => ({ service: 'probe', method: 'echo', params: i })))).map((handle) => handle.id);
+    const args = workerArgs(db, '--worker', '--set', `probe.file=${probeFile}`, '--concurrency', '8');
     const workers = [startMain(args), startMain(args)];
     await expect.poll(async () => (await store.listJobs({ state: 'succeeded', limit: 2000 })).length, { timeout: 30_000, interval: 100 }).toBe(1000);
     for (const worker of workers) worker.child.kill('SIGTERM');
@@ -118,12 +115,12 @@ describe('worker process (main.ts --worker)', () => {
     expect(runs.size).toBe(1000);
     expect([...runs.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(ids)).toEqual(new Set(runs.keys()));
-    await store.close();
   });
 
   it('on SIGTERM stops claiming, lets the running job finish, and exits 0', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker', '--concurrency', '1'));
+    const db = await fixture();
+    const { store, jobs } = db;
+    const worker = startMain(workerArgs(db, '--worker', '--concurrency', '1'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     const slow = await jobs.add('probe', 'sleep', { ms: 600 });
     const queued = await jobs.add('probe', 'echo', 'queued behind');
@@ -132,25 +129,23 @@ describe('worker process (main.ts --worker)', () => {
     expect(await worker.exited).toBe(0);
     expect((await store.getJob(slow.id))?.state).toBe('succeeded');
     expect((await store.getJob(queued.id))?.state).toBe('waiting');
-    await store.close();
   });
 
-  it('notices its database deleted, reopens a fresh one, and runs jobs added afterwards', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker'));
+  it('notices its database deleted, makes a fresh one, and runs jobs added afterwards', async () => {
+    const db = await fixture();
+    const { store, jobs } = db;
+    const worker = startMain(workerArgs(db, '--worker'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     const before = await jobs.add('probe', 'echo', 'before');
     expect((await finished(store, before.id)).state).toBe('succeeded');
-    await store.close();
-    for (const suffix of ['', '-wal', '-shm']) rmSync(dbPath + suffix, { force: true });
+    await db.drop();
 
-    await worker.waitForLog((l) => String(l.msg).startsWith('the jobs database file was deleted: creating a new one'), 10_000);
-    const fresh = SqliteStore.open({ path: dbPath });
-    expect(await fresh.listJobs()).toEqual([]);
+    const fresh = await db.reopen();
     const after = await new WorkerService(fresh).add('probe', 'echo', 'after');
+    expect(after.database).not.toBe(before.database);
     expect((await finished(fresh, after.id)).state).toBe('succeeded');
+    expect((await fresh.listJobs()).map((job) => job.id)).toEqual([after.id]);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    await fresh.close();
   });
 });
