@@ -93,3 +93,14 @@ export function describeStores(title: string, body: (factory: StoreFactory) => v
     describe.skipIf(factory.skip !== null)(name, () => body(factory));
   }
 }
+
+/** The factory of store `name`, for a test file of its own (files run in parallel; the describes of one file do not). */
+export function factoryNamed(name: StoreFactory['name']): StoreFactory {
+  return name === 'sqlite' ? sqlite : postgres;
+}
+
+/** `describe(title)` for one store, skipped with the reason where it is unavailable. */
+export function describeStore(factory: StoreFactory, title: string, body: () => void): void {
+  const name = factory.skip === null ? `${title} [${factory.name}]` : `${title} [${factory.name}: skipped, ${factory.skip}]`;
+  describe.skipIf(factory.skip !== null)(name, body);
+}

@@ -4,11 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { JobFailedError } from '../../src/worker/job-handle.ts';
-import type { ProgressEvent } from '../../src/worker/result-watcher.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
 import { runCliHere } from '../helpers/cli.ts';
-import { runMain, startMain, workerArgs } from '../helpers/processes.ts';
+import { startMain, workerArgs } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 function fixture() {
@@ -16,48 +14,6 @@ function fixture() {
   const store = SqliteStore.open({ path: dbPath });
   return { dbPath, store, jobs: new WorkerService(store) };
 }
-
-describe('results and progress across processes', () => {
-  it('an app process gets results, errors and progress of jobs the worker process runs', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker'));
-    const value = { when: new Date('2026-01-02T03:04:05.678Z'), big: -(2n ** 65n), map: new Map([['k', [1, undefined]]]), set: new Set([new Date(0)]), bytes: new Uint8Array([0, 255]), buffer: Buffer.from('ok'), nothing: undefined, nested: { list: [null, 'x'] } };
-    const echo = await jobs.add('probe', 'echo', value);
-    expect(await echo.result()).toEqual(value);
-
-    const failing = await jobs.add('probe', 'fail', { message: 'remote failure' }, { maxAttempts: 1 });
-    const error = await failing.result().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(JobFailedError);
-    expect((error as JobFailedError).jobError).toMatchObject({ name: 'Error', message: 'remote failure' });
-    expect((error as JobFailedError).jobError.stack).toContain('plugin.ts');
-
-    const steps = await jobs.add('probe', 'steps', { steps: 4, ms: 30 });
-    const events: ProgressEvent[] = [];
-    steps.onProgress((event) => events.push(event));
-    expect(await steps.result()).toBe(4);
-    await expect.poll(() => events.some((e) => e.type === 'warning')).toBe(true);
-    const progress = events.filter((e) => e.type === 'progress').map((e) => (e.type === 'progress' ? e.current : -1));
-    // Reports can coalesce between two looks, but they arrive in order and end at 4 of 4.
-    expect(progress.at(-1)).toBe(4);
-    expect([...progress].sort((a, b) => a - b)).toEqual(progress);
-    expect(events[0]).toMatchObject({ type: 'note', message: 'starting' });
-    expect(events.at(-1)).toMatchObject({ type: 'warning', message: 'done, with a warning' });
-
-    worker.child.kill('SIGTERM');
-    expect(await worker.exited).toBe(0);
-    await store.close();
-  });
-
-  it('two processes adding the same key at once get one job', async () => {
-    const { dbPath, store } = fixture();
-    const runs = await Promise.all(Array.from({ length: 4 }, () =>
-      runMain(['--set', `worker.dbpath=${dbPath}`, 'jobs', 'add', 'svc', 'sync', '--key', 'account-1'])));
-    expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
-    expect(new Set(runs.map((r) => r.stdout)).size).toBe(1);
-    expect(await store.listJobs()).toHaveLength(1);
-    await store.close();
-  });
-});
 
 describe('main.ts jobs add --wait, --priority, --key, --tag; jobs show --watch', () => {
   it('waits for a foreground job and prints its result; a failure exits 1', async () => {

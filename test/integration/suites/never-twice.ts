@@ -1,10 +1,9 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { JobRecord } from '../../src/store/job-store.ts';
-import { WorkerService } from '../../src/worker/worker-service.ts';
-import { probeLines, startMain, workerArgs } from '../helpers/processes.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { expect, it } from 'vitest';
+import type { JobRecord, JobStore } from '../../../src/store/job-store.ts';
+import { probeLines, startMain, workerArgs } from '../../helpers/processes.ts';
+import { describeStore, type StoreFactory } from '../../helpers/store-factories.ts';
+import { testDatabase } from '../../helpers/test-database.ts';
 
 /*
  * "Never twice at once", with real worker processes: the defects issue 14
@@ -12,23 +11,25 @@ import { tempDir } from '../helpers/temp.ts';
  * same time as its retry). Each test fails on the code before its fix.
  */
 
-function fixture() {
-  const dir = tempDir('twice-');
-  const dbPath = join(dir, 'jobs.db');
-  const store = SqliteStore.open({ path: dbPath });
-  return { dbPath, store, jobs: new WorkerService(store), probeFile: join(dir, 'runs.log') };
-}
 
-async function finished(store: SqliteStore, id: number, timeout = 20_000): Promise<JobRecord> {
+async function finished(store: JobStore, id: number, timeout = 20_000): Promise<JobRecord> {
   await expect.poll(async () => (await store.getJob(id))?.state, { timeout, interval: 25 }).toMatch(/^(succeeded|failed|cancelled)$/);
   return (await store.getJob(id))!;
 }
 
-describe('never twice at once', () => {
+/** never twice at once: run against `factory`'s store (see the never-twice.*.test.ts files). */
+export function neverTwiceTests(factory: StoreFactory): void {
+  describeStore(factory, 'never twice at once', () => {
+  const fixture = async () => {
+    const db = await testDatabase(factory);
+    return { ...db, probeFile: join(db.dir, 'runs.log') };
+  };
+
   it('starts a timed-out job\'s retry only once the method of its first attempt has returned', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
     // killGraceSeconds long enough that the lingering method is not stopped by replacing its process.
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', `probe.file=${probeFile}`, '--set', 'worker.killGraceSeconds=20'));
+    const worker = startMain(workerArgs(db, '--worker', '--set', `probe.file=${probeFile}`, '--set', 'worker.killGraceSeconds=20'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     // Times out at 0.2 s, but ignores its signal and runs 1.5 s; the retry would be due about a second after the timeout.
     const job = await jobs.add('probe', 'linger', { ms: 1500 }, { timeout: 0.2, maxAttempts: 2 });
@@ -42,9 +43,10 @@ describe('never twice at once', () => {
   });
 
   it('a stopping worker renews its leases until its last job ends, so no other worker runs that job again', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
     // Without a supervisor, and with leases of 0.6 s: a worker that stopped beating loses its jobs within a second.
-    const args = workerArgs(dbPath, '--worker', '--processes', '0', '--set', 'worker.leaseSeconds=0.6', '--set', `probe.file=${probeFile}`);
+    const args = workerArgs(db, '--worker', '--processes', '0', '--set', 'worker.leaseSeconds=0.6', '--set', `probe.file=${probeFile}`);
     const stopping = startMain(args);
     await stopping.waitForLog((l) => l.msg === 'worker started');
     const job = await jobs.add('probe', 'linger', { ms: 3000 }, { maxAttempts: 1 });
@@ -61,8 +63,9 @@ describe('never twice at once', () => {
   });
 
   it('takes one SIGTERM to the whole process group (systemd, kill -TERM -PGID) as one graceful stop', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', `probe.file=${probeFile}`), { detached: true });
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
+    const worker = startMain(workerArgs(db, '--worker', '--set', `probe.file=${probeFile}`), { detached: true });
     await worker.waitForLog((l) => l.msg === 'worker started');
     const job = await jobs.add('probe', 'linger', { ms: 800 }, { maxAttempts: 1 });
     await expect.poll(async () => (await store.getJob(job.id))?.state, { interval: 10 }).toBe('running');
@@ -74,8 +77,9 @@ describe('never twice at once', () => {
   });
 
   it('records the jobs that finish next to a job that then blocks its process: they run exactly once', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', `probe.file=${probeFile}`, '--set', 'worker.killGraceSeconds=0.2'));
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
+    const worker = startMain(workerArgs(db, '--worker', '--set', `probe.file=${probeFile}`, '--set', 'worker.killGraceSeconds=0.2'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     // Claimed in one batch and started in order: the five timers fire in one turn of the event loop, the
     // blocker's last; the five jobs finish just before it blocks the process for good.
@@ -89,3 +93,4 @@ describe('never twice at once', () => {
     expect(await worker.exited).toBe(0);
   });
 });
+}

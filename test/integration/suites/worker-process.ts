@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { deserialize } from '../../src/serialization/payload.ts';
-import type { JobRecord, JobStore } from '../../src/store/job-store.ts';
-import { WorkerService } from '../../src/worker/worker-service.ts';
-import { runCliHere } from '../helpers/cli.ts';
-import { startMain, workerArgs } from '../helpers/processes.ts';
-import { describeStores, testDatabase } from '../helpers/test-database.ts';
+import { deserialize } from '../../../src/serialization/payload.ts';
+import type { JobRecord, JobStore } from '../../../src/store/job-store.ts';
+import { WorkerService } from '../../../src/worker/worker-service.ts';
+import { runCliHere } from '../../helpers/cli.ts';
+import { startMain, workerArgs } from '../../helpers/processes.ts';
+import { describeStore, type StoreFactory } from '../../helpers/store-factories.ts';
+import { testDatabase } from '../../helpers/test-database.ts';
 
 async function finished(store: JobStore, id: number, timeout = 15_000): Promise<JobRecord> {
   await expect.poll(async () => (await store.getJob(id))?.state, { timeout, interval: 20 }).toMatch(/^(succeeded|failed|cancelled)$/);
@@ -23,7 +24,9 @@ function runsPerJob(probeFile: string): Map<number, number> {
   return counts;
 }
 
-describeStores('worker process (main.ts --worker)', (factory) => {
+/** worker process (main.ts --worker): run against `factory`'s store (see the worker-process.*.test.ts files). */
+export function workerProcessTests(factory: StoreFactory): void {
+  describeStore(factory, 'worker process (main.ts --worker)', () => {
   const fixture = async () => {
     const db = await testDatabase(factory);
     return { ...db, probeFile: join(db.dir, 'runs.log') };
@@ -149,3 +152,4 @@ describeStores('worker process (main.ts --worker)', (factory) => {
     expect(await worker.exited).toBe(0);
   });
 });
+}

@@ -1,20 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import type { JobRecord } from '../../src/store/job-store.ts';
-import { WorkerService } from '../../src/worker/worker-service.ts';
-import { startMain, workerArgs, type MainProcess } from '../helpers/processes.ts';
-import { tempDir } from '../helpers/temp.ts';
+import { expect, it } from 'vitest';
+import type { JobRecord, JobStore } from '../../../src/store/job-store.ts';
+import { startMain, workerArgs, type MainProcess } from '../../helpers/processes.ts';
+import { describeStore, type StoreFactory } from '../../helpers/store-factories.ts';
+import { testDatabase } from '../../helpers/test-database.ts';
 
-function fixture() {
-  const dir = tempDir('faults-');
-  const dbPath = join(dir, 'jobs.db');
-  const store = SqliteStore.open({ path: dbPath });
-  return { dbPath, store, jobs: new WorkerService(store), probeFile: join(dir, 'runs.log') };
-}
 
-async function finished(store: SqliteStore, id: number, timeout = 20_000): Promise<JobRecord> {
+async function finished(store: JobStore, id: number, timeout = 20_000): Promise<JobRecord> {
   await expect.poll(async () => (await store.getJob(id))?.state, { timeout, interval: 25 }).toMatch(/^(succeeded|failed|cancelled)$/);
   return (await store.getJob(id))!;
 }
@@ -24,23 +17,31 @@ function childPids(worker: MainProcess): number[] {
   return worker.logs().filter((l) => l.msg === 'worker started').map((l) => l.pid as number);
 }
 
-describe('faults, with real processes', () => {
+/** faults, with real processes: run against `factory`'s store (see the faults.*.test.ts files). */
+export function faultsTests(factory: StoreFactory): void {
+  describeStore(factory, 'faults, with real processes', () => {
+  const fixture = async () => {
+    const db = await testDatabase(factory);
+    return { ...db, probeFile: join(db.dir, 'runs.log') };
+  };
+
   it('loses nothing when worker processes are SIGKILLed repeatedly: only jobs running at a kill run twice', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
     const count = 3000;
     const kills = 4;
     // A new child claims the jobs its dead predecessor ran first (they are the oldest due): one may be
     // running at every kill, so each job may need an attempt per kill and one more.
     await jobs.addMany(Array.from({ length: count }, () => ({ service: 'probe', method: 'sleep', params: { ms: 1 }, options: { maxAttempts: kills + 1 } })));
     const concurrency = 8;
-    const worker = startMain(workerArgs(dbPath, '--worker', '--concurrency', String(concurrency), '--set', `probe.file=${probeFile}`));
+    const worker = startMain(workerArgs(db, '--worker', '--concurrency', String(concurrency), '--set', `probe.file=${probeFile}`));
     for (let k = 0; k < kills; k++) {
       await expect.poll(() => childPids(worker).length, { timeout: 15_000, interval: 10 }).toBe(k + 1);
       // Let the new child get into its stride, then kill it mid-work.
       await expect.poll(async () => (await store.listJobs({ state: 'running' })).length, { timeout: 15_000, interval: 5 }).toBeGreaterThan(0);
       process.kill(childPids(worker)[k]!, 'SIGKILL');
     }
-    await expect.poll(async () => (await store.listJobs({ state: 'succeeded', limit: count + 1 })).length, { timeout: 30_000, interval: 100 }).toBe(count);
+    await expect.poll(async () => (await store.listJobs({ state: 'succeeded', limit: count + 1 })).length, { timeout: 45_000, interval: 100 }).toBe(count);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
 
@@ -54,12 +55,13 @@ describe('faults, with real processes', () => {
     expect(twice.length).toBeLessThanOrEqual(kills * concurrency);
     for (const id of twice) expect((await store.getJob(id))!.attempts).toBeGreaterThan(1);
     expect(worker.logs().filter((l) => l.msg === 'worker process exited: worker process exited unexpectedly (SIGKILL)')).toHaveLength(kills);
-  });
+  }, 60_000);
 
   it('ends a job that kills its worker every time as failed once its attempts are used, instead of crash-looping', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
     const deadly = await jobs.add('probe', 'suicide', null, { maxAttempts: 2 });
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', `probe.file=${probeFile}`));
+    const worker = startMain(workerArgs(db, '--worker', '--set', `probe.file=${probeFile}`));
     const job = await finished(store, deadly.id);
     expect(job).toMatchObject({ state: 'failed', attempts: 2, error: { name: 'WorkerLostError' } });
     expect(readFileSync(probeFile, 'utf8').trim().split('\n')).toHaveLength(2);
@@ -71,8 +73,9 @@ describe('faults, with real processes', () => {
   });
 
   it('kills and replaces a worker process whose job busy-loops past its timeout; other jobs keep going', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', 'worker.killGraceSeconds=0.2'));
+    const db = await fixture();
+    const { store, jobs } = db;
+    const worker = startMain(workerArgs(db, '--worker', '--set', 'worker.killGraceSeconds=0.2'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     const spinning = await jobs.add('probe', 'spin', {}, { timeout: 0.3, maxAttempts: 1 });
     const job = await finished(store, spinning.id);
@@ -87,8 +90,9 @@ describe('faults, with real processes', () => {
   });
 
   it('fails a job that never settles at its timeout, then replaces the process it lingers in', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', 'worker.killGraceSeconds=0.2'));
+    const db = await fixture();
+    const { store, jobs } = db;
+    const worker = startMain(workerArgs(db, '--worker', '--set', 'worker.killGraceSeconds=0.2'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     const hanging = await jobs.add('probe', 'hang', null, { timeout: 0.2, maxAttempts: 1 });
     const other = await jobs.add('probe', 'echo', 'meanwhile');
@@ -102,8 +106,9 @@ describe('faults, with real processes', () => {
   });
 
   it('kills a worker process whose event loop stays blocked, and counts the attempt', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker', '--set', 'worker.stuckSeconds=1'));
+    const db = await fixture();
+    const { store, jobs } = db;
+    const worker = startMain(workerArgs(db, '--worker', '--set', 'worker.stuckSeconds=1'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     const spinning = await jobs.add('probe', 'spin', {}, { maxAttempts: 1 });
     const job = await finished(store, spinning.id);
@@ -114,8 +119,9 @@ describe('faults, with real processes', () => {
   });
 
   it('cancels a running job from another process: its signal fires and it ends cancelled', async () => {
-    const { dbPath, store, jobs } = fixture();
-    const worker = startMain(workerArgs(dbPath, '--worker'));
+    const db = await fixture();
+    const { store, jobs } = db;
+    const worker = startMain(workerArgs(db, '--worker'));
     await worker.waitForLog((l) => l.msg === 'worker started');
     const slow = await jobs.add('probe', 'sleep', { ms: 60_000 });
     await expect.poll(async () => (await store.getJob(slow.id))?.state, { interval: 10 }).toBe('running');
@@ -129,9 +135,10 @@ describe('faults, with real processes', () => {
   });
 
   it('enqueues each occurrence of a recurring job once with several supervisors', async () => {
-    const { dbPath, store, jobs, probeFile } = fixture();
+    const db = await fixture();
+    const { store, jobs, probeFile } = db;
     const record = await jobs.addAsRecurring('probe', 'echo', 'tick', 0.05);
-    const args = workerArgs(dbPath, '--worker', '--processes', '2', '--set', `probe.file=${probeFile}`);
+    const args = workerArgs(db, '--worker', '--processes', '2', '--set', `probe.file=${probeFile}`);
     const workers = [startMain(args), startMain(args)];
     await expect.poll(async () => (await store.listJobs({ state: 'succeeded' })).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(20);
     for (const worker of workers) worker.child.kill('SIGTERM');
@@ -143,3 +150,4 @@ describe('faults, with real processes', () => {
     expect(new Set(lines).size).toBe(lines.length);
   });
 });
+}
