@@ -78,6 +78,8 @@ export class Worker {
   /** When (monotonic) the store last took a heartbeat: a worker that cannot beat must not run jobs others will take. */
   #lastBeat: number;
   #stuckReported = false;
+  /** A heartbeat is on its way. */
+  #beating = false;
 
   constructor(options: WorkerOptions) {
     this.#store = options.store;
@@ -545,10 +547,13 @@ export class Worker {
 
   /**
    * Renews this worker's leases and aborts the attempts it turns out no
-   * longer to hold. A worker that has not managed to beat for most of a
-   * lease aborts everything it runs: other workers are about to take it back.
+   * longer to hold. A beat that has not come back (a connection the network
+   * swallowed) is not sent again on top of it.
    */
   async #heartbeatAndPrune(): Promise<void> {
+    this.#abortIfLeasesLapse();
+    if (this.#beating) return;
+    this.#beating = true;
     const now = this.#clock.now();
     const running = this.#running.values().filter((attempt) => !attempt.dropped);
     try {
@@ -563,11 +568,10 @@ export class Worker {
       }
     } catch (error) {
       this.#log.error({ err: error }, 'lease heartbeat failed');
-      if (running.length > 0 && this.#monotonic() - this.#lastBeat > (this.#leaseMs * 5) / 6) {
-        this.#log.error({ jobIds: running.map((attempt) => attempt.job.id) }, 'no heartbeat for most of a lease: aborting running jobs, which other workers will take back');
-        for (const attempt of running) attempt.abort(new LeaseLostError('this worker could not renew its lease'), DROPPED);
-      }
+    } finally {
+      this.#beating = false;
     }
+    this.#abortIfLeasesLapse();
     if (this.#state !== 'running') return;
     try {
       const pruned = await pruneFinished(this.#store, now, this.#retention);
@@ -577,7 +581,24 @@ export class Worker {
     }
   }
 
+  /**
+   * A worker that has not managed to beat for two thirds of a lease (two
+   * beats missed) aborts everything it runs, before the lease runs out and
+   * other workers take the jobs back: its outcomes would be refused anyway,
+   * and their signals let the methods stop instead of running twice at once.
+   * Looked at with every beat and every liveness round (each second).
+   */
+  #abortIfLeasesLapse(): void {
+    const silentMs = this.#monotonic() - this.#lastBeat;
+    if (silentMs <= (this.#leaseMs * 2) / 3) return;
+    const running = this.#running.values().filter((attempt) => !attempt.dropped);
+    if (running.length === 0) return;
+    this.#log.error({ jobIds: running.map((attempt) => attempt.job.id), silentMs: Math.round(silentMs) }, 'could not renew leases for most of a lease: aborting running jobs, which other workers will take back');
+    for (const attempt of running) attempt.abort(new LeaseLostError(`this worker could not renew its lease for ${Math.round(silentMs / 1000)} s`), DROPPED);
+  }
+
   async #recoverLostJobs(): Promise<void> {
+    this.#abortIfLeasesLapse();
     if (this.#state !== 'running') return;
     try {
       if ((await this.#beats.takeBackLostJobs(this.#store, this.owner, this.#clock.now(), this.#log)) > 0) this.#wake();

@@ -1,0 +1,4 @@
+import { factoryNamed } from '../helpers/store-factories.ts';
+import { hostsTests } from './suites/hosts.ts';
+
+hostsTests(factoryNamed('postgres'));
