@@ -14,6 +14,12 @@ export interface JobJson {
   service: string;
   method: string;
   params: unknown;
+  /**
+   * The params as stored, types and all: superjson's `{ json, meta }`, where
+   * `meta` (absent for plain JSON) says which values are a Date, BigInt, Map….
+   * `jobs add --params-superjson` takes it back.
+   */
+  paramsSuperjson: { json: unknown; meta?: unknown };
   state: string;
   priority: number;
   attempts: number;
@@ -53,6 +59,7 @@ export function jobToJson(job: JobRecord): JobJson {
     service: job.service,
     method: job.method,
     params: readable(job.params),
+    paramsSuperjson: JSON.parse(job.params) as { json: unknown; meta?: unknown },
     state: job.state,
     priority: job.priority,
     attempts: job.attempts,

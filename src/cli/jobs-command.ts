@@ -1,8 +1,10 @@
 import { InvalidArgumentError, JobNotFoundError, RecurringNotFoundError } from '../errors.ts';
 import { JOB_STATES, type JobState } from '../store/job-store.ts';
 import { parseSchedule } from '../schedule/schedule.ts';
+import { deserialize } from '../serialization/payload.ts';
 import type { Priority } from '../worker/job-options.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
+import { waitForJob, type WaitOptions } from './wait-for-job.ts';
 import { attemptErrorToJson, noteToJson, jobDetails, jobsTable, jobToJson, readableValue, recurringTable, recurringToJson } from './format.ts';
 
 /** Where `jobs` subcommands write; injectable so tests read the output directly. */
@@ -11,6 +13,8 @@ export interface Output {
   out(text: string): void;
   /** Text as it is (a progress bar redrawn in place). */
   write(text: string): void;
+  /** A line on stderr: a notice beside the output, not part of it. */
+  err(text: string): void;
 }
 
 /** `[#########...........]  45% (45/100)` */
@@ -23,6 +27,7 @@ export function progressBar(current: number, total: number, width = 30): string 
 /** Flags of `jobs add`. */
 export interface AddFlags {
   readonly params?: string;
+  readonly paramsSuperjson?: string;
   readonly at?: string;
   readonly every?: string;
   readonly cron?: string;
@@ -34,12 +39,28 @@ export interface AddFlags {
   readonly key?: string;
   readonly tag?: readonly string[];
   readonly wait?: boolean;
+  readonly waitTimeout?: string;
 }
 
-/** `jobs add SERVICE METHOD`: prints the new job's id (or the recurring job's id). */
-export async function addJob(worker: WorkerService, service: string, method: string, flags: AddFlags, output: Output): Promise<void> {
+/**
+ * `jobs add SERVICE METHOD`: prints the new job's id (or the recurring job's id).
+ * @param waiting where the jobs are, for `--wait`'s messages, and when it says that no worker claims the job.
+ */
+export async function addJob(
+  worker: WorkerService,
+  service: string,
+  method: string,
+  flags: AddFlags,
+  output: Output,
+  waiting: Omit<WaitOptions, 'timeoutSeconds'>,
+): Promise<void> {
   assertMethodName(method);
-  const params = parseParams(flags.params);
+  if (flags.waitTimeout !== undefined && flags.wait !== true) throw new InvalidArgumentError('--wait-timeout applies to --wait: add --wait, or drop it');
+  const waitTimeout = flags.waitTimeout === undefined ? undefined : parseSeconds(flags.waitTimeout, '--wait-timeout');
+  if (flags.params !== undefined && flags.paramsSuperjson !== undefined) {
+    throw new InvalidArgumentError('--params and --params-superjson exclude each other: give the params once');
+  }
+  const params = flags.paramsSuperjson !== undefined ? parseSuperjsonParams(flags.paramsSuperjson) : parseParams(flags.params);
   const kinds = [flags.at, flags.every, flags.cron].filter((v) => v !== undefined).length;
   if (kinds > 1) throw new InvalidArgumentError('--at, --every and --cron exclude each other: give at most one');
   if (flags.tz !== undefined && flags.cron === undefined) throw new InvalidArgumentError('--tz applies to --cron only');
@@ -80,7 +101,7 @@ export async function addJob(worker: WorkerService, service: string, method: str
     return;
   }
   // A foreground job (Gearman's SUBMIT_JOB): the result on stdout, a failure as the exit status.
-  const result = await handle.result();
+  const result = await waitForJob(worker, handle, { ...waiting, timeoutSeconds: waitTimeout }, output);
   output.out(JSON.stringify(readableValue(result), null, 2) ?? 'undefined');
 }
 
@@ -179,6 +200,35 @@ function parseParams(text: string | undefined): unknown {
     return JSON.parse(text);
   } catch (error) {
     throw new InvalidArgumentError(`--params must be JSON, got \`${text}\`: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Params with their types, in the form `jobs show --json` prints as
+ * `paramsSuperjson`: `{"json": …, "meta": …}`, where `meta` says which values
+ * of `json` are a Date, a BigInt, a Map… (superjson's format). Only the types
+ * params may hold get through: `add` checks the result as it checks any params.
+ */
+function parseSuperjsonParams(text: string): unknown {
+  const expected = 'an object {"json": …, "meta": …} as `jobs show --json` prints in "paramsSuperjson"';
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`--params-superjson must be JSON, got \`${text}\`: ${(error as Error).message}`);
+  }
+  const fields = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value) : undefined;
+  if (fields === undefined || !fields.includes('json') || fields.some((field) => field !== 'json' && field !== 'meta')) {
+    throw new InvalidArgumentError(`--params-superjson must be ${expected}, got \`${text}\``);
+  }
+  const meta = (value as { meta?: unknown }).meta;
+  if (meta !== undefined && (typeof meta !== 'object' || meta === null || Array.isArray(meta))) {
+    throw new InvalidArgumentError(`--params-superjson must be ${expected}: its "meta" must be an object, got \`${JSON.stringify(meta)}\``);
+  }
+  try {
+    return deserialize(JSON.stringify(value));
+  } catch (error) {
+    throw new InvalidArgumentError(`--params-superjson has a "meta" that does not fit its "json" (${(error as Error).message}): pass "paramsSuperjson" from \`jobs show --json\` as it is`);
   }
 }
 

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError as CommanderArgumentError, Option } from 'commander';
 import { parseSetFlag, type ConfigService } from '../config/config-service.ts';
-import { ConfigError, SchedulerError } from '../errors.ts';
+import { ConfigError, DatabaseUnavailableError, PluginError, SchedulerError } from '../errors.ts';
+import { resolveDbPath } from '../config/core-keys.ts';
 import { createLogger } from '../log/logger.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
@@ -67,7 +68,9 @@ export async function runCli(argv: readonly string[], env: CliEnvironment): Prom
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version' ? 0 : EXIT_USAGE;
     }
     if (error instanceof SchedulerError) {
-      env.stderr(`error: ${error.message}\n`);
+      // A database that cannot be opened is the setting's fault, not the worker plugin's that opened it.
+      const shown = error instanceof PluginError && error.cause instanceof DatabaseUnavailableError ? error.cause : error;
+      env.stderr(`error: ${shown.message}\n`);
       // A bad config value met inside a plugin's setup() is still the user's input.
       const cause = error.cause instanceof SchedulerError ? error.cause : error;
       return USAGE_CODES.has(error.code) || USAGE_CODES.has(cause.code) ? EXIT_USAGE : 1;
@@ -108,7 +111,7 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     });
 
   const jobs = program.command('jobs').description('inspect and manage jobs in the database (plugins are not loaded)');
-  const withService = async (run: (worker: WorkerService, output: Output) => Promise<void>): Promise<void> => {
+  const withService = async (run: (worker: WorkerService, output: Output, database: string) => Promise<void>): Promise<void> => {
     const flags = program.opts<GlobalFlags>();
     if (flags.worker === true) throw new CommanderArgumentError('--worker cannot be combined with the jobs command');
     const options = hostOptions(env, flags);
@@ -118,7 +121,8 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     // One command and out: no checkpoint thread for it.
     const worker = await openWorkerService({ config, projectRoot: options.projectRoot, logger, checkpoint: 'inline' });
     try {
-      await run(worker, { out: (text) => env.stdout(`${text}\n`), write: env.stdout });
+      const output: Output = { out: (text) => env.stdout(`${text}\n`), write: env.stdout, err: (text) => env.stderr(`${text}\n`) };
+      await run(worker, output, resolveDbPath(String(config.get('worker.dbpath')), options.projectRoot));
     } finally {
       await worker.store.close();
     }
@@ -128,6 +132,7 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .description('add a job; prints its id (a recurring job\'s id with --every or --cron)')
     .argument('<service>').argument('<method>')
     .option('--params <json>', 'params as JSON (default: null)')
+    .option('--params-superjson <text>', 'params with their types (Date, BigInt, Map…): {"json":…,"meta":…}, as jobs show --json prints in paramsSuperjson')
     .option('--at <iso-8601>', 'run at or after this instant, e.g. 2026-05-01T09:30:00Z')
     .option('--every <seconds>', 'recurring: every this many seconds, first run at once')
     .option('--cron <expr>', 'recurring: a cron expression, first run at its next fire time')
@@ -138,9 +143,10 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .option('--priority <p>', 'high, normal, low or an integer; higher runs first (default normal)')
     .option('--key <key>', 'unique key: while a job with this service, method and key waits or runs, print its id instead of adding one')
     .option('--tag <tag>', 'a label for jobs list --tag; repeatable', collect, undefined)
-    .option('--wait', 'wait for the job to finish and print its result (exit 1 if it fails)')
+    .option('--wait', 'wait for the job to finish and print its result (exit 1 if it fails); says on stderr when no worker claims it')
+    .option('--wait-timeout <seconds>', 'with --wait: stop waiting after this many seconds (exit 1); the job stays')
     .action(async (service: string, method: string, flags: Record<string, string>) =>
-      withService((worker, output) => addJob(worker, service, method, flags, output)));
+      withService((worker, output, database) => addJob(worker, service, method, flags, output, { database })));
 
   jobs.command('list')
     .description('list jobs, newest first (or recurring jobs)')

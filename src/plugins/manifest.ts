@@ -5,6 +5,8 @@ import { join } from 'node:path';
 // whole module object (not constructable). The named export is the same class.
 import { Ajv2020, type DefinedError, type ValidateFunction } from 'ajv/dist/2020.js';
 import manifestSchema from '../../manifest.schema.json' with { type: 'json' };
+import { didYouMean } from '../text/did-you-mean.ts';
+import { findJsonSyntaxError } from '../text/json-syntax.ts';
 import { PluginError } from '../errors.ts';
 
 /** The file that makes a folder a plugin. */
@@ -60,12 +62,16 @@ export function readManifest(folder: string): Manifest {
   } catch (error) {
     throw new PluginError(`${file}: cannot read the file: ${messageOf(error)}`, { cause: error });
   }
+  // Some editors on Windows save a byte-order mark, which JSON.parse refuses.
+  const json = text.replace(/^\uFEFF/, '');
   let value: unknown;
   try {
-    // Some editors on Windows save a byte-order mark, which JSON.parse refuses.
-    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+    value = JSON.parse(json);
   } catch (error) {
-    throw new PluginError(`${file}: not valid JSON: ${messageOf(error)}`, { cause: error });
+    // Lines and columns, as editors count them: JSON.parse gives a character position at best.
+    const at = findJsonSyntaxError(json);
+    const where = at === undefined ? `: ${messageOf(error)}` : ` at line ${at.line}, column ${at.column}: ${at.problem}`;
+    throw new PluginError(`${file}: not valid JSON${where}`, { cause: error });
   }
   return validateManifest(value, file);
 }
@@ -119,7 +125,7 @@ function describeError(error: DefinedError, manifest: unknown): { key: string; t
   }
   if (error.keyword === 'additionalProperties') {
     const field = error.params.additionalProperty;
-    return { key: field, text: `unknown field "${field}"${suggestField(field)}` };
+    return { key: field, text: `unknown field "${field}"${didYouMean(field, Object.keys(FIELD_EXPECTATIONS))}` };
   }
   const [field, item] = pointerSegments(error.instancePath);
   if (field === undefined) {
@@ -136,13 +142,6 @@ function describeError(error: DefinedError, manifest: unknown): { key: string; t
     problem = `got ${describeValue(value)}`;
   }
   return { key: field, text: `field "${field}" must be ${expected}, ${problem}` };
-}
-
-/** ` (did you mean "loads-after"?)` for `loads_after`, `Loads-After`, …; otherwise empty. */
-function suggestField(field: string): string {
-  const normalise = (name: string): string => name.toLowerCase().replace(/[_\s]/g, '-');
-  const match = Object.keys(FIELD_EXPECTATIONS).find((known) => normalise(known) === normalise(field));
-  return match === undefined ? '' : ` (did you mean "${match}"?)`;
 }
 
 /** `/loads-after/0` → `['loads-after', '0']`, undoing JSON Pointer escapes. */

@@ -148,14 +148,15 @@ export class PluginManager implements ServiceRegistry {
    * awaited in turn, and must register every service its manifest implements.
    *
    * @param dirs Plugins directories; each child folder holding MANIFEST.json is a
-   *   plugin, other entries are ignored. A directory listed twice counts once.
+   *   plugin. Other folders are skipped with a warning naming them (silently if
+   *   their names start with "."); files are ignored. A directory listed twice counts once.
    * @throws PluginError naming the plugin folder and the problem. May be called once.
    */
   async loadPlugins(dirs: readonly string[], options: LoadOptions = {}): Promise<PluginInfo[]> {
     if (this.#loadStarted) throw new PluginError('loadPlugins() may be called only once per PluginManager');
     this.#loadStarted = true;
 
-    const found = findPlugins(dirs);
+    const found = findPlugins(dirs, this.#logger);
     const names = new Set(found.map((plugin) => plugin.manifest.name));
     const builtins = (options.builtins ?? []).map((folder) => readPlugin(resolve(folder)));
     found.push(...builtins.filter((plugin) => !names.has(plugin.manifest.name)));
@@ -210,8 +211,13 @@ export class PluginManager implements ServiceRegistry {
   }
 }
 
-/** Every plugin folder in `dirs`, with its manifest read and its module file found. */
-function findPlugins(dirs: readonly string[]): FoundPlugin[] {
+/**
+ * Every plugin folder in `dirs`, with its manifest read and its module file
+ * found. A folder without MANIFEST.json is not a plugin and is skipped, with a
+ * warning naming it (a manifest misspelt or forgotten would otherwise make a
+ * plugin vanish without a word); folders whose names start with "." are skipped silently.
+ */
+function findPlugins(dirs: readonly string[], logger: Logger): FoundPlugin[] {
   const found: FoundPlugin[] = [];
   for (const dir of new Set(dirs.map((d) => resolve(d)))) {
     const stats = statSync(dir, { throwIfNoEntry: false });
@@ -221,9 +227,27 @@ function findPlugins(dirs: readonly string[]): FoundPlugin[] {
     for (const entry of readdirSync(dir).sort()) {
       const path = join(dir, entry);
       // statSync follows symlinks, so a linked plugin folder counts.
-      if (statSync(path, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
-      if (!existsSync(join(path, MANIFEST_FILE))) continue;
-      found.push(readPlugin(path));
+      if (entry.startsWith('.') || statSync(path, { throwIfNoEntry: false })?.isDirectory() !== true) continue;
+      // By the names in the folder, not existsSync: a case-insensitive file system would find manifest.json
+      // as MANIFEST.json, and the project would load there but not on Linux.
+      let files: string[];
+      try {
+        files = readdirSync(path);
+      } catch (error) {
+        throw new PluginError(`cannot read plugin folder ${displayPath(path)}: ${messageOf(error)}`, { cause: error });
+      }
+      if (files.includes(MANIFEST_FILE)) {
+        found.push(readPlugin(path));
+        continue;
+      }
+      const folder = displayPath(path);
+      const misnamed = files.find((file) => file.toLowerCase() === MANIFEST_FILE.toLowerCase());
+      logger.warn(
+        { folder },
+        misnamed === undefined
+          ? `skipped folder ${folder}: it has no ${MANIFEST_FILE}, so it is not a plugin`
+          : `skipped folder ${folder}: its manifest is named ${misnamed}, but it must be named ${MANIFEST_FILE} (in capitals)`,
+      );
     }
   }
   return found;

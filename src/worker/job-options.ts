@@ -1,8 +1,12 @@
+import { didYouMean } from '../text/did-you-mean.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { MISFIRE_POLICIES, type MisfirePolicy } from '../schedule/schedule.ts';
 import type { MethodOptions } from './outsideprocess.ts';
 
-/** Options accepted by `add` and `addAsScheduled`. Each overrides the method's `outsideprocess` default. */
+/**
+ * Options accepted by `add`, `addAsScheduled` and `addMany`. Each overrides the method's
+ * `outsideprocess` default. A key not listed here is refused (InvalidArgumentError naming it).
+ */
 export interface JobOptions {
   /** Attempts before the job ends `failed`; a failed attempt is retried with exponential backoff. @default 3 */
   readonly maxAttempts?: number;
@@ -20,7 +24,7 @@ export interface JobOptions {
   readonly tags?: readonly string[];
 }
 
-/** Options accepted by `addAsRecurring`. */
+/** Options accepted by `addAsRecurring`. A key not listed here is refused (InvalidArgumentError naming it). */
 export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags'> {
   /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
   readonly name?: string;
@@ -112,4 +116,59 @@ export function assertName(value: unknown, argument: string): asserts value is s
   if (typeof value !== 'string' || value.trim() === '') {
     throw new InvalidArgumentError(`Expected \`${argument}\` to be a non-empty string, got ${value === '' ? 'an empty string' : `\`${String(value)}\` (${typeof value})`}`);
   }
+}
+
+/*
+ * The keys each options object takes. A key not listed is refused rather than
+ * ignored: `maxAttempt: 5` or `after: [job]` stored as if never given is a
+ * silent surprise. Records, so that the compiler insists on every key of the type.
+ */
+const JOB_OPTION_KEYS: Readonly<Record<keyof JobOptions, true>> = { maxAttempts: true, timeout: true, priority: true, key: true, tags: true };
+const RECURRING_OPTION_KEYS: Readonly<Record<keyof RecurringOptions, true>> = {
+  maxAttempts: true, timeout: true, priority: true, name: true, tz: true, misfire: true,
+};
+const METHOD_OPTION_KEYS: Readonly<Record<keyof MethodOptions, true>> = { maxAttempts: true, timeout: true, priority: true };
+
+/** @throws InvalidArgumentError naming every key of `options` that {@link JobOptions} does not have. */
+export function assertJobOptionKeys(options: unknown, argument = 'options'): void {
+  assertKnownKeys(options, JOB_OPTION_KEYS, argument, 'option');
+}
+
+/** @throws InvalidArgumentError naming every key of `options` that {@link RecurringOptions} does not have. */
+export function assertRecurringOptionKeys(options: unknown, argument = 'options'): void {
+  assertKnownKeys(options, RECURRING_OPTION_KEYS, argument, 'option');
+}
+
+/** @throws InvalidArgumentError naming every key of `options` that {@link MethodOptions} does not have. */
+export function assertMethodOptionKeys(options: unknown, argument = 'options'): void {
+  assertKnownKeys(options, METHOD_OPTION_KEYS, argument, 'option');
+}
+
+/**
+ * @param value checked only when it is an object: other values are for the caller's type checks to refuse.
+ * @param argument how messages name `value`, e.g. `jobs[3].options`.
+ * @param what what a key of it is called: `option`, `field`.
+ * @throws InvalidArgumentError naming each unknown key (with a "did you mean") and the known ones.
+ */
+export function assertKnownKeys(value: unknown, known: Readonly<Record<string, true>>, argument: string, what: string): void {
+  if (typeof value !== 'object' || value === null || hasOnlyKeys(value, known)) return;
+  const unknown: string[] = [];
+  // Inherited keys too, as hasOnlyKeys sees them: `options.maxAttempts` reads those as well.
+  for (const key in value) if (!Object.hasOwn(known, key)) unknown.push(key);
+  const names = Object.keys(known);
+  const listed = unknown.map((key) => `"${key}"${didYouMean(key, names)}`);
+  throw new InvalidArgumentError(
+    `Unknown ${what}${unknown.length === 1 ? '' : 's'} ${inWords(listed)} in \`${argument}\`; expected only ${inWords(names)}`,
+  );
+}
+
+/** Whether every key of `value` is in `known`: the check alone, cheap enough to make for each of a million bulk jobs. */
+export function hasOnlyKeys(value: object, known: Readonly<Record<string, true>>): boolean {
+  for (const key in value) if (!Object.hasOwn(known, key)) return false;
+  return true;
+}
+
+/** `a`, `a and b`, `a, b and c`. */
+function inWords(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
 }

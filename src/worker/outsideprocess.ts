@@ -5,7 +5,7 @@
  * function that was not marked in code.
  */
 
-import { resolveJobOptions, type Priority } from './job-options.ts';
+import { assertMethodOptionKeys, resolveJobOptions, type Priority } from './job-options.ts';
 
 /** Defaults a method gives its jobs; options given to `add*` win. */
 export interface MethodOptions {
@@ -45,6 +45,7 @@ export function outsideprocess<F extends AnyFunction>(fnOrOptions: F | MethodOpt
     marked.set(fnOrOptions, {});
     return fnOrOptions;
   }
+  assertMethodOptionKeys(fnOrOptions, 'outsideprocess(options)');
   const options = { ...fnOrOptions };
   resolveJobOptions(options); // refuse bad defaults where they are written, not when a job is added
   return <G extends AnyFunction>(fn: G): G => {

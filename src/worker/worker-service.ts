@@ -2,10 +2,11 @@ import { InvalidArgumentError, JobNotFoundError, JobTargetError } from '../error
 import { parseSchedule, startSchedule } from '../schedule/schedule.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import { serialize } from '../serialization/payload.ts';
-import type { CancelOutcome, JobStore, NewJob, RecurringRecord } from '../store/job-store.ts';
+import type { CancelOutcome, JobState, JobStore, NewJob, RecurringRecord } from '../store/job-store.ts';
 import { JobHandle } from './job-handle.ts';
 import {
-  assertName, resolveJobOptions, resolveKey, resolveMisfire, resolveTags, type JobOptions, type RecurringOptions, type ResolvedJobOptions,
+  assertJobOptionKeys, assertKnownKeys, assertName, assertRecurringOptionKeys, hasOnlyKeys, resolveJobOptions, resolveKey, resolveMisfire, resolveTags,
+  type JobOptions, type RecurringOptions, type ResolvedJobOptions,
 } from './job-options.ts';
 import { ResultWatcher } from './result-watcher.ts';
 import { WorkerEvents } from './worker-events.ts';
@@ -21,6 +22,9 @@ export interface BulkJob {
   readonly runAt?: Date;
   readonly options?: JobOptions;
 }
+
+/** The fields of a {@link BulkJob}: any other is refused, naming it. */
+const BULK_JOB_KEYS: Readonly<Record<keyof BulkJob, true>> = { service: true, method: true, params: true, runAt: true, options: true };
 
 /**
  * The `worker` service: what plugins use to add jobs (AMsoil's API, in
@@ -93,8 +97,11 @@ export class WorkerService {
       const job = jobs[index];
       if (typeof job !== 'object' || job === null) throw new InvalidArgumentError(`Expected \`jobs[${index}]\` to be an object, got ${String(job)}`);
       const runAt = job.runAt === undefined ? now : assertRunAt(job.runAt, `jobs[${index}].runAt`);
+      // Checked before the message is built: this runs for every job of a batch.
+      if (!hasOnlyKeys(job, BULK_JOB_KEYS)) assertKnownKeys(job, BULK_JOB_KEYS, `jobs[${index}]`, 'field');
       const { service, method, options } = job;
       if (last === undefined || last.service !== service || last.method !== method || last.options !== options) {
+        assertJobOptionKeys(options, `jobs[${index}].options`);
         last = { service, method, options, resolved: this.#resolve(service, method, options) };
       }
       yield toNewJob(last.resolved, serialize(job.params, `jobs[${index}].params`, this.#maxPayloadBytes), runAt, now);
@@ -116,6 +123,7 @@ export class WorkerService {
   async addAsRecurring(service: string, method: string, params: unknown, every: number | string, options?: RecurringOptions): Promise<RecurringRecord> {
     assertName(service, 'service');
     assertName(method, 'method');
+    assertRecurringOptionKeys(options);
     const name = options?.name ?? '';
     if (typeof name !== 'string') throw new InvalidArgumentError(`Expected \`name\` to be a string, got ${typeof name}`);
     const input = parseSchedule(every, options?.tz);
@@ -161,8 +169,9 @@ export class WorkerService {
    */
   async retry(id: number): Promise<void> {
     if (await this.store.retry(assertJobId(id), this.#clock.now())) return;
-    const state = (await this.store.getJob(id))?.state ?? 'gone';
-    throw new InvalidArgumentError(`job ${id} is ${state}: only failed or cancelled jobs can be retried`);
+    const job = await this.store.getJob(id);
+    if (job === undefined) throw new JobNotFoundError(id);
+    throw new InvalidArgumentError(`job ${id} cannot be retried because ${NOT_RETRIABLE[job.state] ?? `it is ${job.state}`}: only failed or cancelled jobs can be retried`);
   }
 
   /**
@@ -205,6 +214,7 @@ export class WorkerService {
   }
 
   async #insert<T>(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle<T>> {
+    assertJobOptionKeys(options);
     const { id, database } = await this.store.addJob(this.#row(service, method, params, runAt, options, this.#clock.now()));
     return new JobHandle<T>(id, database, this.#watcher);
   }
@@ -241,6 +251,13 @@ function toNewJob(target: ResolvedTarget, params: string, runAt: number, created
     tags: target.tags ?? null,
   };
 }
+
+/** Why `retry` refuses a job in this state, in words (failed and cancelled jobs are retried). */
+const NOT_RETRIABLE: Partial<Record<JobState, string>> = {
+  succeeded: 'it succeeded (add a new job to run it again)',
+  waiting: 'it is waiting to run already',
+  running: 'it is running',
+};
 
 /** `service.method` or `service.method#name`. Service names may hold dots; method names do not. */
 export function parseSignature(signature: string): { service: string; method: string; name: string } {

@@ -1,7 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { deserialize } from '../../src/serialization/payload.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { WorkerService } from '../../src/worker/worker-service.ts';
 import { runCliHere } from '../helpers/cli.ts';
 import { runMain } from '../helpers/processes.ts';
 import { tempDir } from '../helpers/temp.ts';
@@ -68,7 +70,7 @@ describe('main.ts jobs', () => {
     expect(await run('jobs', 'cancel', '1')).toMatchObject({ code: 0, stdout: 'job 1 cancelled\n' });
     expect(await run('jobs', 'cancel', '1')).toMatchObject({ code: 0, stdout: 'job 1 had already finished; nothing to cancel\n' });
     expect(await run('jobs', 'retry', '1')).toMatchObject({ code: 0, stdout: 'job 1 is waiting again\n' });
-    expect(await run('jobs', 'retry', '1')).toMatchObject({ code: 2, stderr: 'error: job 1 is waiting: only failed or cancelled jobs can be retried\n' });
+    expect(await run('jobs', 'retry', '1')).toMatchObject({ code: 2, stderr: 'error: job 1 cannot be retried because it is waiting to run already: only failed or cancelled jobs can be retried\n' });
     expect(await run('jobs', 'cancel', '7')).toMatchObject({ code: 1, stderr: 'error: no job with id 7\n' });
 
     await run('jobs', 'add', 'rm', 'check', '--every', '60', '--name', 'hourly');
@@ -78,6 +80,49 @@ describe('main.ts jobs', () => {
 
     const store = SqliteStore.open({ path: dbPath });
     expect(await store.getJob(1)).toMatchObject({ state: 'waiting', maxAttempts: 5, timeoutMs: 2500 });
+    await store.close();
+  });
+
+  it('says why a job that succeeded or is running cannot be retried', async () => {
+    const { dbPath, run } = db();
+    const store = SqliteStore.open({ path: dbPath });
+    const job = () => ({ service: 's', method: 'm', params: '{"json":null}', runAt: 0, priority: 0, maxAttempts: 2, timeoutMs: null, createdAt: 0 });
+    await store.addJob(job());
+    await store.addJob(job());
+    const [done, running] = await store.claim({ owner: 'w', limit: 2, now: 1, isolated: 'skip' });
+    await store.complete([{ ...done!, owner: 'w', outcome: 'succeeded', result: null, at: 2 }]);
+    await store.close();
+    expect(await run('jobs', 'retry', String(done!.id))).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: job ${done!.id} cannot be retried because it succeeded (add a new job to run it again): only failed or cancelled jobs can be retried\n`,
+    });
+    expect(await run('jobs', 'retry', String(running!.id))).toMatchObject({
+      code: 2,
+      stderr: `error: job ${running!.id} cannot be retried because it is running: only failed or cancelled jobs can be retried\n`,
+    });
+  });
+
+  it('takes typed params back as jobs show --json prints them: a Date, a BigInt, a Map come back as themselves', async () => {
+    const { dbPath, run } = db();
+    const params = { at: new Date('2026-05-01T09:30:00Z'), big: 2n ** 70n, byName: new Map([['ada', new Set([1, 2])]]), bytes: Buffer.from('hi'), plain: [1, 'two'] };
+    const store = SqliteStore.open({ path: dbPath });
+    await new WorkerService(store).add('mail', 'send', params);
+    const shown = JSON.parse((await run('jobs', 'show', '1', '--json')).stdout) as { params: unknown; paramsSuperjson: unknown };
+    // The readable part stays what it was; the typed form is beside it.
+    expect(shown.params).toMatchObject({ at: '2026-05-01T09:30:00.000Z', big: '1180591620717411303424' });
+    expect(shown.paramsSuperjson).toEqual(JSON.parse((await store.getJob(1))!.params));
+    expect(await run('jobs', 'add', 'mail', 'send', '--params-superjson', JSON.stringify(shown.paramsSuperjson))).toEqual({ code: 0, stdout: '2\n', stderr: '' });
+    const copy = deserialize((await store.getJob(2))!.params) as typeof params;
+    expect(copy).toEqual(params);
+    expect(copy.at).toBeInstanceOf(Date);
+    expect(typeof copy.big).toBe('bigint');
+    expect(copy.byName.get('ada')).toEqual(new Set([1, 2]));
+    expect(Buffer.isBuffer(copy.bytes)).toBe(true);
+    // Plain JSON in the typed form needs no "meta"; jobs list --json prints the typed form too.
+    expect(await run('jobs', 'add', 'mail', 'send', '--params-superjson', '{"json":{"to":"ada"}}')).toMatchObject({ code: 0, stdout: '3\n' });
+    const listed = JSON.parse((await run('jobs', 'list', '--json')).stdout) as { id: number; paramsSuperjson: unknown }[];
+    expect(listed.find((job) => job.id === 3)?.paramsSuperjson).toEqual({ json: { to: 'ada' } });
     await store.close();
   });
 
@@ -111,6 +156,13 @@ describe('main.ts jobs', () => {
     [['jobs', 'add', 'svc', 'm', '--cron', '0 * * * *', '--tz', 'Moon/Base'], 'Expected --tz to be an IANA time zone such as "Europe/Berlin", got `Moon/Base` (unknown time zone)'],
     [['jobs', 'add', 'svc', 'm', '--at', '2030-01-01T00:00:00Z', '--every', '5'], '--at, --every and --cron exclude each other'],
     [['jobs', 'add', '', 'm'], 'Expected `service` to be a non-empty string'],
+    [['jobs', 'add', 'svc', 'm', '--params', '1', '--params-superjson', '{"json":1}'], '--params and --params-superjson exclude each other'],
+    [['jobs', 'add', 'svc', 'm', '--params-superjson', '{"at":"2026-01-01"}'], '--params-superjson must be an object {"json": …, "meta": …} as `jobs show --json` prints in "paramsSuperjson", got `{"at":"2026-01-01"}`'],
+    [['jobs', 'add', 'svc', 'm', '--params-superjson', '{"json":1,"meta":"Date"}'], 'its "meta" must be an object, got `"Date"`'],
+    [['jobs', 'add', 'svc', 'm', '--params-superjson', '{"json":{"a":"x"},"meta":{"values":{"a":["Nope"]}}}'], '--params-superjson has a "meta" that does not fit its "json" (Unknown transformation: Nope)'],
+    [['jobs', 'add', 'svc', 'm', '--params-superjson', '{"json":{"a":"x"},"meta":{"values":{"a":["Date"]}}}'], 'params.a is an invalid Date'],
+    [['jobs', 'add', 'svc', 'm', '--wait-timeout', '5'], '--wait-timeout applies to --wait: add --wait, or drop it'],
+    [['jobs', 'add', 'svc', 'm', '--wait', '--wait-timeout', 'soon'], '--wait-timeout must be a positive number of seconds, got `soon`'],
     [['jobs', 'list', '--state', 'done'], '--state must be one of waiting, running, succeeded, failed, cancelled; got `done`'],
     [['jobs', 'show', 'abc'], 'ID must be a positive integer, got `abc`'],
     [['jobs', 'clear'], 'jobs clear needs --recurring'],
@@ -173,6 +225,20 @@ describe('main.ts as a process', () => {
     expect(refused.stderr).toContain('--attempts must be an integer >= 1, got `0`');
     const store = SqliteStore.open({ path: dbPath });
     expect(await store.listJobs()).toEqual([expect.objectContaining({ id: 1, service: 'svc', method: 'm', params: '{"json":{"to":"ada"}}' })]);
+    await store.close();
+  });
+
+  it('jobs add --wait --wait-timeout gives up waiting with exit 1, saying that no worker claimed the job, which stays', async () => {
+    const dbPath = join(tempDir('cli-'), 'jobs.db');
+    const result = await runMain(['--set', `worker.dbpath=${dbPath}`, 'jobs', 'add', 'svc', 'm', '--wait', '--wait-timeout', '1']);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: job 1 did not finish within 1 s (--wait-timeout): no worker has claimed it: no worker is running jobs on ${dbPath} `
+        + '(is a worker, --worker, running with this worker.dbpath?); it stays in the database (jobs cancel 1 drops it)\n',
+    });
+    const store = SqliteStore.open({ path: dbPath });
+    expect(await store.getJob(1)).toMatchObject({ state: 'waiting', attempts: 0 });
     await store.close();
   });
 

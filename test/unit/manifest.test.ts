@@ -64,9 +64,14 @@ describe('readManifest', () => {
     expect(readManifest('plugins/example').implements).toEqual(['example']);
   });
 
-  it('says when the file is not valid JSON, with the parse error', () => {
-    const { message, file } = errorFor('{ "name": "mailer", }');
-    expect(message).toMatch(new RegExp(`^${escape(file)}: not valid JSON: .+`));
+  it('says where the file is not valid JSON, by line and column, and what was expected', () => {
+    expect(errorFor('{ "name": "mailer", }').message).toMatch(
+      /: not valid JSON at line 1, column 21: expected a property name after ',', found '\}' \(JSON allows no trailing comma\)$/,
+    );
+    const { message, file } = errorFor('{\n  "name": "mailer",\n  "version": "1.0.0"\n  "implements": []\n}\n');
+    expect(message).toBe(`${file}: not valid JSON at line 4, column 3: expected ',' or '}' after a property value, found '"'`);
+    // Counted after a byte-order mark, as editors count.
+    expect(errorFor('\uFEFF{\n  "name": tru\n}').message).toMatch(/: not valid JSON at line 2, column 11: expected a value .*, found 't'$/);
   });
 
   it('says when the file cannot be read', () => {
@@ -159,7 +164,3 @@ describe('manifest.schema.json', () => {
     expect(Object.keys(schema.properties).sort()).toEqual(Object.keys(FIELD_EXPECTATIONS).sort());
   });
 });
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PluginError } from '../../src/errors.ts';
@@ -127,6 +127,23 @@ describe('PluginManager.loadPlugins', () => {
     expect(lines().map((line) => [line.level, line.msg, line.plugin])).toEqual([[30, 'plugin loaded', 'a'], [30, 'plugin loaded', 'b']]);
   });
 
+  it('warns, naming the folder, about a folder skipped for a manifest misnamed or missing', async () => {
+    const dir = tempDir('pm-');
+    writePlugin(dir, 'good');
+    const lower = writePlugin(dir, 'lower');
+    renameSync(join(lower, 'MANIFEST.json'), join(lower, 'manifest.json'));
+    const bare = join(dir, 'bare');
+    mkdirSync(bare);
+    writeFileSync(join(bare, 'plugin.js'), 'export function setup() {}');
+    mkdirSync(join(dir, '.hidden'));
+    const { pm, lines } = manager();
+    expect((await pm.loadPlugins([dir])).map((plugin) => plugin.name)).toEqual(['good']);
+    expect(lines().filter((line) => line.level === 40).map((line) => [line.msg, line.folder])).toEqual([
+      [`skipped folder ${bare}: it has no MANIFEST.json, so it is not a plugin`, bare],
+      [`skipped folder ${lower}: its manifest is named manifest.json, but it must be named MANIFEST.json (in capitals)`, lower],
+    ]);
+  });
+
   it('names a plugins directory that does not exist', async () => {
     const missing = join(tempDir('pm-'), 'nowhere');
     const error = await loadError(manager().pm, [missing]);
@@ -146,7 +163,7 @@ describe('PluginManager.loadPlugins', () => {
     const folder = writePlugin(dir, 'broken');
     writeFileSync(join(folder, 'MANIFEST.json'), '{ "name": ');
     const error = await loadError(manager().pm, [dir]);
-    expect(error.message).toMatch(/MANIFEST\.json: not valid JSON: /);
+    expect(error.message).toMatch(/MANIFEST\.json: not valid JSON at line 1, column 11: expected a value/);
     expect(error.message.startsWith(join(folder, 'MANIFEST.json'))).toBe(true);
   });
 

@@ -89,6 +89,35 @@ describe('WorkerService', () => {
     expect(() => outsideprocess({ maxAttempts: 0 })).toThrow('Expected `maxAttempts` to be an integer >= 1, got `0`');
   });
 
+  it('refuses option keys it does not know, naming each, and stores nothing', async () => {
+    const { store, jobs } = service();
+    const first = await jobs.add('probe', 'echo', {});
+    const unknownOptions = { after: [first], debounce: { seconds: 5 }, maxAttempt: 5 } as never;
+    const expected = 'Unknown options "after", "debounce" and "maxAttempt" (did you mean "maxAttempts"?) in `options`; '
+      + 'expected only maxAttempts, timeout, priority, key and tags';
+    await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(InvalidArgumentError);
+    await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(expected);
+    await expect(jobs.addAsScheduled('probe', 'echo', {}, new Date(2_000_000), { timout: 3 } as never)).rejects.toThrow(
+      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key and tags',
+    );
+    // A key given as undefined is still a typo.
+    await expect(jobs.add('probe', 'echo', {}, { prority: undefined } as never)).rejects.toThrow('Unknown option "prority" (did you mean "priority"?)');
+    await expect(jobs.addMany([{ service: 'a', method: 'm' }, { service: 'a', method: 'm', options: { attempts: 2 } as never }])).rejects.toThrow(
+      'Unknown option "attempts" (did you mean "maxAttempts"?) in `jobs[1].options`',
+    );
+    await expect(jobs.addMany([{ service: 'a', method: 'm' }, { service: 'a', method: 'm', parms: 1 } as never])).rejects.toThrow(
+      'Unknown field "parms" (did you mean "params"?) in `jobs[1]`; expected only service, method, params, runAt and options',
+    );
+    await expect(jobs.addAsRecurring('s', 'm', null, 60, { key: 'k', misfier: 'skip' } as never)).rejects.toThrow(
+      'Unknown options "key" and "misfier" (did you mean "misfire"?) in `options`; expected only maxAttempts, timeout, priority, name, tz and misfire',
+    );
+    expect(() => outsideprocess({ retries: 3, maxAttempts: 2 } as never)).toThrow(
+      'Unknown option "retries" in `outsideprocess(options)`; expected only maxAttempts, timeout and priority',
+    );
+    expect((await store.listJobs()).map((job) => job.id)).toEqual([first.id]);
+    expect(await store.listRecurring()).toEqual([]);
+  });
+
   it('refuses params that cannot be stored, before storing anything', async () => {
     const { store, jobs } = service();
     await expect(jobs.add('s', 'm', { user: { save() {} } })).rejects.toThrow(SerializationError);
