@@ -56,6 +56,10 @@ export class Worker {
   #dueSeenEmpty = false;
   #flushQueued = false;
   #flushing: Promise<void> | undefined;
+  /** Outcome writes sent while {@link #flushing} was under way (see {@link #writeAlongside}). */
+  readonly #alongside = new Set<Promise<void>>();
+  /** Batches of finished attempts whose write is under way: neither running nor waiting to be written, yet not lost. */
+  readonly #writing = new Set<readonly FinishedAttempt[]>();
   #progressTimer: NodeJS.Timeout | undefined;
   #idle = false;
   #wakePending = false;
@@ -275,7 +279,11 @@ export class Worker {
   }
 
   async #flush(): Promise<void> {
-    if (this.#flushing !== undefined || this.#finished.length === 0) return;
+    if (this.#finished.length === 0) return;
+    if (this.#flushing !== undefined) {
+      this.#writeAlongside();
+      return;
+    }
     // A job's last progress reports go before its outcome: once it is finished, they would be refused.
     const flushing = this.#flushProgress().then(() => this.#writeAndClaim()).then(
       () => undefined,
@@ -290,12 +298,33 @@ export class Worker {
     if (this.#finished.length > 0) this.#flushSoon();
   }
 
-  /** Waits for a write under way, then writes everything still to write. */
+  /**
+   * Outcomes of attempts that finish while a write is under way go at once,
+   * in a write of their own, rather than after that write's answer: over a
+   * network the store sends them before this turn of the event loop ends,
+   * and the server commits them even if another job blocks the process
+   * before any answer comes back. (On SQLite no write is ever under way
+   * across turns.) No claim goes with them: the write under way may be
+   * claiming.
+   */
+  #writeAlongside(): void {
+    const write = this.#flushProgress().then(() => this.#write(null)).then(
+      () => undefined,
+      (error: unknown) => {
+        this.#log.error({ err: error }, 'recording job outcomes failed; retrying in 1 s');
+        setTimeout(() => this.#flushSoon(), 1000).unref();
+      },
+    );
+    this.#alongside.add(write);
+    void write.finally(() => this.#alongside.delete(write));
+  }
+
+  /** Waits for the writes under way, then writes everything still to write. */
   async #flushAll(): Promise<void> {
     await this.#flushProgress();
-    for (let tries = 0; this.#flushing !== undefined || this.#finished.length > 0; tries++) {
-      if (this.#flushing !== undefined) {
-        await this.#flushing;
+    for (let tries = 0; this.#flushing !== undefined || this.#alongside.size > 0 || this.#finished.length > 0; tries++) {
+      if (this.#flushing !== undefined || this.#alongside.size > 0) {
+        await Promise.all([this.#flushing, ...this.#alongside]);
         continue;
       }
       try {
@@ -414,7 +443,7 @@ export class Worker {
   async #releaseLostClaims(): Promise<void> {
     try {
       // Running here, or finished here with an outcome still to write: neither is lost.
-      const runningHere = new Set([...this.#running.values(), ...this.#finished].map(({ job }) => `${job.id}:${job.attempt}`));
+      const runningHere = new Set([...this.#running.values(), ...this.#finished, ...[...this.#writing].flat()].map(({ job }) => `${job.id}:${job.attempt}`));
       const lost = (await this.#store.runningJobs(this.owner)).filter((job) => !runningHere.has(`${job.id}:${job.attempt}`));
       if (lost.length === 0) return;
       this.#log.warn({ jobIds: lost.map((job) => job.id) }, 'a claim lost its answer: handing back the jobs it leased to this worker');
@@ -465,6 +494,15 @@ export class Worker {
   async #write(claim: ClaimRequest | null): Promise<ClaimedJob[]> {
     const batch = this.#finished;
     this.#finished = [];
+    this.#writing.add(batch);
+    try {
+      return await this.#writeBatch(batch, claim);
+    } finally {
+      this.#writing.delete(batch);
+    }
+  }
+
+  async #writeBatch(batch: FinishedAttempt[], claim: ClaimRequest | null): Promise<ClaimedJob[]> {
     const completions: Completion[] = [];
     const releases: AttemptRef[] = [];
     for (const f of batch) {

@@ -15,7 +15,7 @@ import { cancelRequests, heartbeat, ownerBeats, ownerStatements, runningJobs } f
 import { clientConfig, Connections } from './pool.ts';
 import { PruneSweep, pruneStatements } from './prune-sweep.ts';
 import * as read from './read-jobs.ts';
-import { recordOutcomes, recordOutcomesStatement } from './record-outcomes.ts';
+import { outcomesAndClaimStatements, recordOutcomes, recordOutcomesAndClaim, recordOutcomesStatement } from './record-outcomes.ts';
 import { recordProgress, recordProgressStatement } from './record-progress.ts';
 import { fireRecurring, recurringStatements, upsertRecurring } from './recurring.ts';
 import { schemaOf } from './schema.ts';
@@ -89,6 +89,7 @@ export class PostgresStore implements JobStore {
       insert: insertStatements(s),
       claim: claimStatements(s),
       outcomes: recordOutcomesStatement(s),
+      outcomesAndClaim: outcomesAndClaimStatements(s),
       progress: recordProgressStatement(s),
       takeBack: takeBackStatements(s),
       owners: ownerStatements(s),
@@ -161,23 +162,20 @@ export class PostgresStore implements JobStore {
 
   async complete(completions: readonly Completion[]): Promise<Refusals> {
     if (completions.length === 0) return { refused: [], gone: [] };
-    const refusals = await this.#run(() => this.#db.writeOnce((client) => recordOutcomes(client, this.#sql.outcomes, completions)));
+    const refusals = await this.#run(() => this.#db.pipelined((client) => recordOutcomes(client, this.#sql.outcomes, completions)));
     this.#finished(completions);
     return refusals;
   }
 
   async completeAndClaim(completions: readonly Completion[], request: ClaimRequest): Promise<Refusals & { claimed: ClaimedJob[] }> {
-    const result = await this.#run(() => this.#db.transaction(async (client) => {
-      const refusals = await recordOutcomes(client, this.#sql.outcomes, completions);
-      return { ...refusals, claimed: await claimJobs(client, this.#sql.claim, request) };
-    }));
+    const result = await this.#run(() => this.#db.pipelined((client) => recordOutcomesAndClaim(client, this.#sql.outcomesAndClaim, completions, request)));
     this.#finished(completions);
     return result;
   }
 
   async recordProgress(updates: readonly ProgressUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    await this.#run(() => this.#db.writeOnce((client) => recordProgress(client, this.#sql.progress, updates)));
+    await this.#run(() => this.#db.pipelined((client) => recordProgress(client, this.#sql.progress, updates)));
     this.#changed('outcomes');
   }
 
