@@ -28,6 +28,37 @@ export interface JobErrorInfo {
   readonly stack?: string;
 }
 
+/**
+ * The run time of a job that waits for others (a parent) to end: never due.
+ * The run time asked for is kept apart until the last parent ends.
+ */
+export const BLOCKED_RUN_AT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A job a new job runs after (see {@link NewJob.after}): one already added
+ * (`database`, when given, is checked: a handle from a database deleted
+ * since is refused), or an earlier entry of the same {@link JobStore.addJobs}
+ * call, by its index.
+ */
+export type ParentRef = { readonly id: number; readonly database?: string } | { readonly entry: number };
+
+/** The error a job ends with when a parent it waits for ends failed or cancelled. */
+export function parentFailedError(parent: number, ended: 'failed' | 'cancelled'): JobErrorInfo {
+  return { name: 'ParentFailedError', message: `job ${parent}, which this job runs after, ended ${ended}` };
+}
+
+/** How a parent of a running job ended, for `ctx.parents`. */
+export interface ParentOutcome {
+  readonly id: number;
+  readonly service: string;
+  readonly method: string;
+  /** `pruned`: retention deleted it before its dependant ran. */
+  readonly state: JobState | 'pruned';
+  /** Serialized; set only if it succeeded. */
+  readonly result: string | null;
+  readonly error: JobErrorInfo | null;
+}
+
 /** A job to insert. */
 export interface NewJob {
   readonly service: string;
@@ -50,6 +81,17 @@ export interface NewJob {
   /** Unique key: while a job with the same service, method and key is waiting or running, no other is added. */
   readonly key?: string | null;
   readonly tags?: readonly string[] | null;
+  /**
+   * Jobs this one runs after: it becomes due (at `runAt` or when the last of
+   * them ends, whichever is later) once all have succeeded. Each must exist;
+   * a job can name only jobs added before it, so no cycle can be made. When
+   * one ends failed or cancelled, this job ends cancelled at once, naming it
+   * (and so do the jobs waiting for this one), unless `onParentFailure` is
+   * `run`; a retry of that parent brings them back.
+   */
+  readonly after?: readonly ParentRef[];
+  /** @default 'cancel' */
+  readonly onParentFailure?: 'cancel' | 'run';
 }
 
 /** Finish times before which {@link JobStore.prune} deletes jobs; null keeps that kind forever. */
@@ -153,6 +195,12 @@ export interface JobRecord {
   readonly isolated: boolean;
   /** The identity of the database the record was read from (see {@link AddedJobs.database}). */
   readonly database: string;
+  /** The jobs it runs after ({@link NewJob.after}), in that order; empty for most jobs. */
+  readonly after: readonly number[];
+  /** Of those, how many it still waits for: a waiting job with any is not due whatever its `runAt`. */
+  readonly waitingFor: number;
+  /** The parent whose failure or cancellation cancelled it, if that is how it ended. */
+  readonly cancelledBy: number | null;
 }
 
 /** What the worker gets when it claims a job. */
@@ -170,6 +218,8 @@ export interface ClaimedJob {
   readonly isolated: boolean;
   /** The identity of the database it was claimed from: its outcome is recorded only there. */
   readonly database: string;
+  /** How many jobs it ran after: the worker reads how they ended ({@link JobStore.parentOutcomes}) for `ctx.parents`. */
+  readonly parents: number;
 }
 
 /** What {@link JobStore.claim} is asked for. */
@@ -420,6 +470,16 @@ export interface JobStore {
   /** The jobs `owner` is running. */
   runningJobs(owner: string): Promise<RunningJob[]>;
 
+  /**
+   * How the parents of each of `ids` ended, in the order of their `after`:
+   * what a running dependant sees as `ctx.parents`.
+   * @throws DatabaseReplacedError if `database` is not the one in use.
+   */
+  parentOutcomes(database: string, ids: readonly number[]): Promise<Map<number, ParentOutcome[]>>;
+
+  /** The jobs that run after job `id` (its dependants), oldest first. */
+  dependantsOf(id: number): Promise<number[]>;
+
   /** Ids of jobs `owner` runs that someone asked to cancel. */
   cancelRequests(owner: string): Promise<number[]>;
 
@@ -432,6 +492,7 @@ export interface JobStore {
 
   /**
    * Puts a failed or cancelled job back to waiting with all its attempts.
+   * The dependants its failure cancelled wait for it again (and theirs for them).
    * @returns false if the job is not failed or cancelled.
    * @throws JobNotFoundError
    */

@@ -170,7 +170,7 @@ describeStores('JobStore contract', (factory) => {
       await claim(store, 'w', 3);
       const held = await store.runningJobs('w');
       expect(ids(held)).toEqual([a, b, c]);
-      const claimed = (id: number): ClaimedJob => ({ id, attempt: 1, database: '', service: 'svc', method: 'run', params: '', maxAttempts: 3, timeoutMs: null, isolated: false });
+      const claimed = (id: number): ClaimedJob => ({ id, attempt: 1, database: '', service: 'svc', method: 'run', params: '', maxAttempts: 3, timeoutMs: null, isolated: false, parents: 0 });
       const database = (await store.getJob(a))!.database;
       const mark = { ...claimed(b), database };
       await store.complete([failed(mark, 'w', 0, { isolate: true }), failed({ ...claimed(a), database }, 'w', 0), failed({ ...claimed(c), database }, 'w', 0)]);
@@ -465,6 +465,126 @@ describeStores('JobStore contract', (factory) => {
       const active = await store.addJob(job({ key: 'k' }));
       await expect(store.retry(id, Date.now())).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(`job ${active.id}`) });
       expect(await store.getJob(id)).toMatchObject({ state: 'failed' });
+    });
+  });
+
+  describe('jobs that wait for other jobs', () => {
+    /** Claims everything due for `owner` and records it succeeded. */
+    const runAll = async (store: JobStore, owner = 'w'): Promise<number[]> => {
+      const claimed = await claim(store, owner, 100);
+      await store.complete(claimed.map((j) => ok(j, owner, `{"json":${j.id}}`)));
+      return ids(claimed);
+    };
+
+    it('runs a diamond in order: d only after b and c, and d sees their results in the order of its after', async () => {
+      const store = await open();
+      const { ids: [a, b, c, d], database } = await store.addJobs([
+        job(),
+        job({ after: [{ entry: 0 }] }),
+        job({ after: [{ entry: 0 }] }),
+        job({ after: [{ entry: 2 }, { entry: 1 }] }),
+      ]);
+      expect(await store.getJob(d!)).toMatchObject({ state: 'waiting', after: [c, b], waitingFor: 2 });
+      expect(await runAll(store)).toEqual([a]);
+      expect((await runAll(store)).sort()).toEqual([b, c].sort());
+      const [last] = await claim(store, 'w');
+      expect(last).toMatchObject({ id: d, parents: 2 });
+      expect([...(await store.parentOutcomes(database, [d!])).entries()]).toEqual([[d, [
+        { id: c, service: 'svc', method: 'run', state: 'succeeded', result: `{"json":${c}}`, error: null },
+        { id: b, service: 'svc', method: 'run', state: 'succeeded', result: `{"json":${b}}`, error: null },
+      ]]]);
+      expect(await store.dependantsOf(a!)).toEqual([b, c]);
+    });
+
+    it('keeps a job that waits for parents out of every claim, whatever its run time, and reports the run time asked for', async () => {
+      const store = await open();
+      const parent = await store.addJob(job({ runAt: future() }));
+      const runAt = past();
+      const child = await store.addJob(job({ runAt, after: [{ id: parent.id, database: parent.database }] }));
+      expect(await claim(store, 'w', 10, 'alone')).toEqual([]);
+      expect(await store.getJob(child.id)).toMatchObject({ runAt, waitingFor: 1 });
+    });
+
+    it('a failed parent cancels its waiting dependants at once and transitively, naming it; a sibling branch is untouched', async () => {
+      const store = await open();
+      const { ids: [a, b, c, d, e] } = await store.addJobs([
+        job({ maxAttempts: 1 }),
+        job({ after: [{ entry: 0 }], maxAttempts: 1 }),
+        job({ after: [{ entry: 0 }], maxAttempts: 1 }),
+        job({ after: [{ entry: 1 }, { entry: 2 }] }),
+        job({ after: [{ entry: 3 }] }),
+      ]);
+      await runAll(store);
+      const claimed = await claim(store, 'w', 10);
+      const jb = claimed.find((j) => j.id === b)!;
+      const jc = claimed.find((j) => j.id === c)!;
+      await store.complete([failed(jb, 'w', null), ok(jc, 'w')]);
+      expect(await store.getJob(c!)).toMatchObject({ state: 'succeeded' });
+      for (const id of [d, e]) {
+        expect(await store.getJob(id!)).toMatchObject({ state: 'cancelled', error: { name: 'ParentFailedError' } });
+      }
+      expect(await store.getJob(d!)).toMatchObject({ cancelledBy: b, error: { message: expect.stringContaining(`job ${b}`) } });
+      expect(await store.getJob(e!)).toMatchObject({ cancelledBy: d });
+      expect(await claim(store, 'w')).toEqual([]);
+      expect(a).toBeDefined();
+    });
+
+    it('retrying the failed parent brings back the dependants it cancelled, and the graph finishes', async () => {
+      const store = await open();
+      const { ids: [b, d, e] } = await store.addJobs([
+        job({ maxAttempts: 1 }),
+        job({ after: [{ entry: 0 }] }),
+        job({ after: [{ entry: 1 }] }),
+      ]);
+      const [jb] = await claim(store, 'w');
+      await store.complete([failed(jb!, 'w', null)]);
+      expect(await store.getJob(e!)).toMatchObject({ state: 'cancelled' });
+      expect(await store.retry(b!, Date.now())).toBe(true);
+      expect(await store.getJob(d!)).toMatchObject({ state: 'waiting', waitingFor: 1, cancelledBy: null, error: null });
+      expect(await store.getJob(e!)).toMatchObject({ state: 'waiting', waitingFor: 1 });
+      expect(await runAll(store)).toEqual([b]);
+      expect(await runAll(store)).toEqual([d]);
+      expect(await runAll(store)).toEqual([e]);
+    });
+
+    it("a dependant with onParentFailure 'run' runs after a failed parent and sees the failure", async () => {
+      const store = await open();
+      const { ids: [a, d], database } = await store.addJobs([job({ maxAttempts: 1 }), job({ after: [{ entry: 0 }], onParentFailure: 'run' })]);
+      const [ja] = await claim(store, 'w');
+      await store.complete([failed(ja!, 'w', null)]);
+      const [jd] = await claim(store, 'w');
+      expect(jd?.id).toBe(d);
+      expect((await store.parentOutcomes(database, [d!])).get(d!)).toEqual([{ id: a, service: 'svc', method: 'run', state: 'failed', result: null, error: boom }]);
+    });
+
+    it('cancelling a waiting job cancels its waiting dependants', async () => {
+      const store = await open();
+      const parent = await store.addJob(job({ runAt: future() }));
+      const child = await store.addJob(job({ after: [{ id: parent.id }] }));
+      expect(await store.cancel(parent.id, Date.now())).toBe('cancelled');
+      expect(await store.getJob(child.id)).toMatchObject({ state: 'cancelled', cancelledBy: parent.id });
+    });
+
+    it('a job added after its parent already ended: runs at once if it succeeded, is cancelled at once if it failed', async () => {
+      const store = await open();
+      const { ids: [good, bad] } = await store.addJobs([job(), job({ maxAttempts: 1 })]);
+      const [jg, jb] = await claim(store, 'w');
+      await store.complete([ok(jg!, 'w'), failed(jb!, 'w', null)]);
+      const afterGood = await store.addJob(job({ after: [{ id: good! }] }));
+      const afterBad = await store.addJob(job({ after: [{ id: bad! }] }));
+      expect(await store.getJob(afterGood.id)).toMatchObject({ state: 'waiting', waitingFor: 0 });
+      expect(await store.getJob(afterBad.id)).toMatchObject({ state: 'cancelled', cancelledBy: bad });
+      expect(ids(await claim(store, 'w'))).toEqual([afterGood.id]);
+    });
+
+    it('refuses an unknown parent, a later entry, an entry in a single add and a handle from another database, storing nothing', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job());
+      await expect(store.addJob(job({ after: [{ id: id + 1000 }] }))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(`${id + 1000}`) });
+      await expect(store.addJobs([job(), job({ after: [{ entry: 1 }] })])).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('entry: 1') });
+      await expect(store.addJob(job({ after: [{ entry: 0 }] }))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+      await expect(store.addJob(job({ after: [{ id, database: 'another' }] }))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('another jobs database') });
+      expect(ids(await store.listJobs())).toEqual([id]);
     });
   });
 

@@ -4,7 +4,7 @@ import { RunningAttempts } from '../../src/worker/running-attempts.ts';
 
 /** An attempt that is never started: RunningAttempts only reads its job and slot. */
 function attempt(id: number): JobAttempt {
-  const job = { id, service: 's', method: 'm', params: '{"json":null}', attempt: 1, maxAttempts: 1, timeoutMs: null, isolated: false, database: 'db' };
+  const job = { id, service: 's', method: 'm', params: '{"json":null}', attempt: 1, maxAttempts: 1, timeoutMs: null, isolated: false, database: 'db', parents: 0 };
   return new JobAttempt(job, { clock: { now: () => 0 }, monotonic: () => 0 } as unknown as JobRunner);
 }
 

@@ -30,9 +30,11 @@ export function cancelRetryStatements(s: Schema): CancelRetryStatements {
         DELETE FROM ${s.q}.finished_jobs WHERE id = $1 AND state IN (${STATE.failed}, ${STATE.cancelled}) RETURNING *
       )
       INSERT INTO ${s.q}.jobs (id, state, priority, run_at, attempts, max_attempts, timeout_ms, isolated, service, method, params,
-                               recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at)
+                               recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at,
+                               parents, ready_at, on_parent_failure, has_dependants)
       SELECT id, ${STATE.waiting}, priority, ${NOW_MS}, 0, max_attempts, timeout_ms, isolated, service, method, params,
-             recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at
+             recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at,
+             parents, ready_at, on_parent_failure, has_dependants
         FROM moved
       RETURNING id`,
     exists: `SELECT 1 FROM ${s.q}.jobs WHERE id = $1 UNION ALL SELECT 1 FROM ${s.q}.finished_jobs WHERE id = $1`,
@@ -50,12 +52,15 @@ export async function cancelJob(client: pg.ClientBase, sql: CancelRetryStatement
   throw new JobNotFoundError(id);
 }
 
-/** See {@link JobStore.retry}. One statement: atomic alone. */
+/** Inside a transaction (with its dependants, job-parents.ts): see {@link JobStore.retry}. */
 export async function retryJob(client: pg.ClientBase, sql: CancelRetryStatements, id: number): Promise<boolean> {
+  // The key conflict below aborts the statement; the savepoint keeps the transaction usable to say which job holds the key.
+  await client.query('SAVEPOINT retry');
   try {
     if ((await client.query({ name: 'retry', text: sql.retry, values: [id] })).rowCount === 1) return true;
   } catch (error) {
     if ((error as { code?: string }).code !== '23505') throw error; // jobs_active_key: its key is taken by an active job
+    await client.query('ROLLBACK TO SAVEPOINT retry');
     const { rows: [active] } = await client.query<{ id: number; key: string }>({ name: 'active-by-key', text: sql.activeByKey, values: [id] });
     throw new InvalidArgumentError(
       `job ${id} cannot be retried: ${active === undefined ? 'a job' : `job ${active.id}`} with the same key "${active?.key ?? ''}" is waiting or running`,

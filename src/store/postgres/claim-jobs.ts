@@ -39,7 +39,7 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
            SET state = ${STATE.running}, lease_owner = (SELECT id FROM owner), attempts = j.attempts + 1, started_at = ${NOW_MS}
           FROM ${picked} p
          WHERE j.id = p.id
-        RETURNING j.id, j.service, j.method, j.params, j.attempts, j.max_attempts, j.timeout_ms, j.isolated, j.priority, j.run_at
+        RETURNING j.id, j.service, j.method, j.params, j.attempts, j.max_attempts, j.timeout_ms, j.isolated, j.priority, j.run_at, j.parents
       )`;
   return {
     // For a worker that runs other jobs: isolated jobs are never taken.
@@ -64,7 +64,7 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
 export function claimStatements(s: Schema): ClaimStatements {
   const parts = claimParts(s, { owner: '$1', limit: '$2' });
   const select = `
-      SELECT id, service, method, params, attempts, max_attempts, timeout_ms, isolated, ${databaseId(s)} AS database
+      SELECT id, service, method, params, attempts, max_attempts, timeout_ms, isolated, parents, ${databaseId(s)} AS database
         FROM leased ORDER BY ${ORDER}`;
   return { skip: `WITH ${parts.skip}${select}`, alone: `WITH ${parts.alone}${select}` };
 }
@@ -79,6 +79,7 @@ export interface ClaimedRow {
   max_attempts: number;
   timeout_ms: number | null;
   isolated: boolean;
+  parents: number;
   database: string;
 }
 
@@ -102,5 +103,6 @@ export function toClaimedJob(row: ClaimedRow): ClaimedJob {
     timeoutMs: row.timeout_ms,
     isolated: row.isolated,
     database: row.database,
+    parents: row.parents,
   };
 }

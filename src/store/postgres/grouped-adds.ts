@@ -1,6 +1,8 @@
 import { DatabaseUnavailableError } from '../../errors.ts';
 import type { AddedJob, NewJob } from '../job-store.ts';
-import { insertAll, insertKeyed, insertOne, isKeyed, type InsertStatements } from './insert-jobs.ts';
+import { hasParents } from '../parent-refs.ts';
+import { insertAll, insertKeyed, insertOne, insertWithParents, isKeyed, type InsertStatements } from './insert-jobs.ts';
+import type { ParentStatements } from './job-parents.ts';
 import type { Connections } from './pool.ts';
 
 /**
@@ -12,13 +14,17 @@ import type { Connections } from './pool.ts';
 export class GroupedAdds {
   readonly #db: Connections;
   readonly #sql: InsertStatements;
+  readonly #parents: ParentStatements;
+  readonly #database: () => Promise<string>;
   readonly #run: <T>(fn: () => Promise<T>) => Promise<T>;
   #pending: PendingAdd[] = [];
 
   /** @param run wraps each database call (the store's schema check). */
-  constructor(db: Connections, sql: InsertStatements, run: <T>(fn: () => Promise<T>) => Promise<T>) {
+  constructor(db: Connections, sql: InsertStatements, parents: ParentStatements, database: () => Promise<string>, run: <T>(fn: () => Promise<T>) => Promise<T>) {
     this.#db = db;
     this.#sql = sql;
+    this.#parents = parents;
+    this.#database = database;
     this.#run = run;
   }
 
@@ -38,7 +44,8 @@ export class GroupedAdds {
     }
     let added: { ids: number[]; database: string | undefined };
     try {
-      added = await this.#run(() => this.#db.transaction((client) => insertAll(client, this.#sql, batch.map(({ job }) => job))));
+      const database = batch.some(({ job }) => hasParents(job)) ? await this.#database() : '';
+      added = await this.#run(() => this.#db.transaction((client) => insertAll(client, this.#sql, this.#parents, batch.map(({ job }) => job), database)));
     } catch (error) {
       if (error instanceof DatabaseUnavailableError) {
         for (const add of batch) add.reject(error);
@@ -53,6 +60,12 @@ export class GroupedAdds {
 
   async #commitAlone({ job, resolve, reject }: PendingAdd): Promise<void> {
     try {
+      if (hasParents(job)) {
+        // An insert and its links: one transaction.
+        const database = await this.#database();
+        resolve(await this.#run(() => this.#db.transaction((client) => insertWithParents(client, this.#sql, this.#parents, job, database, []))));
+        return;
+      }
       // One statement either way, which commits by itself: never repeated once sent (Connections.writeOnce).
       resolve(await this.#run(() => this.#db.writeOnce((client) => (isKeyed(job) ? insertKeyed(client, this.#sql, job) : insertOne(client, this.#sql, job)))));
     } catch (error) {

@@ -1,5 +1,7 @@
 import type pg from 'pg';
 import type { NewJob } from '../job-store.ts';
+import { hasParents } from '../parent-refs.ts';
+import { linkParents, type ParentStatements } from './job-parents.ts';
 import { databaseId, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
@@ -43,7 +45,7 @@ export function insertStatements(s: Schema): InsertStatements {
         ON CONFLICT (service, method, key) WHERE key IS NOT NULL DO NOTHING
         RETURNING id
       )
-      SELECT id, ${databaseId(s)} AS database FROM (
+      SELECT id, ${databaseId(s)} AS database, rank = 0 AS fresh FROM (
         SELECT id, 0 AS rank FROM inserted
         UNION ALL
         SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
@@ -70,34 +72,38 @@ export async function insertOne(client: pg.ClientBase, sql: InsertStatements, jo
 }
 
 /** Inserts a keyed job, or finds the active one with its key. One statement, repeated only when a concurrent winner was not yet visible. */
-export async function insertKeyed(client: pg.ClientBase, sql: InsertStatements, job: NewJob & { key: string }): Promise<{ id: number; database: string }> {
+export async function insertKeyed(client: pg.ClientBase, sql: InsertStatements, job: NewJob & { key: string }): Promise<{ id: number; database: string; fresh: boolean }> {
   for (;;) {
-    const { rows } = await client.query<{ id: number; database: string }>({ name: 'insert-keyed', text: sql.keyed, values: [...values(job), job.key] });
+    const { rows } = await client.query<{ id: number; database: string; fresh: boolean }>({ name: 'insert-keyed', text: sql.keyed, values: [...values(job), job.key] });
     if (rows[0] !== undefined) return rows[0];
   }
 }
 
 /**
  * Inside a transaction: inserts `jobs` in order and returns their ids in the
+ * same order (`database`: the one in use, which parents must be of). See below.
+ *
  * same order. Runs of jobs without a key go BULK_ROWS to a statement, as
  * parallel arrays (one round trip each); a keyed job goes alone, so that it
  * sees the jobs inserted before it, in this batch too.
  */
-export async function insertAll(client: pg.ClientBase, sql: InsertStatements, jobs: readonly NewJob[]): Promise<{ ids: number[]; database: string | undefined }> {
+export async function insertAll(
+  client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, jobs: readonly NewJob[], database: string,
+): Promise<{ ids: number[]; database: string | undefined }> {
   const ids: number[] = [];
-  let database: string | undefined;
+  let found: string | undefined;
   let from = 0;
   while (from < jobs.length) {
     const first = jobs[from]!;
-    if (isKeyed(first)) {
-      const found = await insertKeyed(client, sql, first);
-      ids.push(found.id);
-      database = found.database;
+    if (goesAlone(first)) {
+      const added = await insertWithParents(client, sql, parents, first, database, ids);
+      ids.push(added.id);
+      found = added.database;
       from++;
       continue;
     }
     let to = from;
-    while (to < jobs.length && to - from < BULK_ROWS && !isKeyed(jobs[to]!)) to++;
+    while (to < jobs.length && to - from < BULK_ROWS && !goesAlone(jobs[to]!)) to++;
     const columns: unknown[][] = Array.from({ length: 9 }, () => new Array<unknown>(to - from));
     for (let i = from; i < to; i++) {
       const row = values(jobs[i]!);
@@ -105,8 +111,31 @@ export async function insertAll(client: pg.ClientBase, sql: InsertStatements, jo
     }
     const { rows } = await client.query<{ id: number; database: string }>({ name: 'insert-rows', text: sql.rows, values: columns });
     for (const row of rows) ids.push(row.id);
-    database = rows[0]?.database ?? database;
+    found = rows[0]?.database ?? found;
     from = to;
   }
-  return { ids, database };
+  return { ids, database: found };
+}
+
+/** A keyed job, or one that waits for others: inserted by itself, so that it sees the jobs inserted before it. */
+export function goesAlone(job: NewJob): boolean {
+  return isKeyed(job) || hasParents(job);
+}
+
+/**
+ * Inside a transaction: one job of any kind, linked to its parents (a key
+ * already active returns that job, which keeps the parents it was added
+ * with). `earlier`: the ids of the call's entries before it.
+ */
+export async function insertWithParents(
+  client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[],
+): Promise<{ id: number; database: string }> {
+  if (isKeyed(job)) {
+    const found = await insertKeyed(client, sql, job);
+    if (found.fresh && hasParents(job)) await linkParents(client, parents, found.id, job, database, earlier);
+    return found;
+  }
+  const added = await insertOne(client, sql, job);
+  if (hasParents(job)) await linkParents(client, parents, added.id, job, database, earlier);
+  return added;
 }

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { DatabaseReplacedError } from '../../errors.ts';
 import type {
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
+  JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ParentOutcome, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
   Refusals, RunningJob, StoreChange,
 } from '../job-store.ts';
 import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
 import { claimJobs, claimStatements } from './claim-jobs.ts';
+import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
 import { GroupedAdds } from './grouped-adds.ts';
+import { bringBackDependants, parentOutcomes, parentStatements } from './job-parents.ts';
 import { insertAll, insertStatements } from './insert-jobs.ts';
 import { checkSchemaName, migrate } from './migrate.ts';
 import { ChangeFeed, channelOf, Notifier } from './notifications.ts';
@@ -97,10 +100,11 @@ export class PostgresStore implements JobStore {
       recurring: recurringStatements(s),
       read: read.readStatements(s),
       prune: pruneStatements(s),
+      parents: parentStatements(s),
     };
     const pool = { url: options.url, poolSize: options.poolSize, connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: options.queryTimeoutMs, description: this.description, logger: options.logger };
     this.#db = new Connections(pool);
-    this.#adds = new GroupedAdds(this.#db, this.#sql.insert, (fn) => this.#run(fn));
+    this.#adds = new GroupedAdds(this.#db, this.#sql.insert, this.#sql.parents, () => this.#database(), (fn) => this.#run(fn));
     const instance = randomBytes(8).toString('hex');
     const channel = channelOf(options.schema);
     this.#notifier = new Notifier(this.#db, channel, instance, options.notifyCoalesceMs, options.logger);
@@ -135,6 +139,7 @@ export class PostgresStore implements JobStore {
   }
 
   async addJob(job: NewJob): Promise<AddedJob> {
+    refuseEntryRefs(job);
     const added = await this.#adds.add(job);
     this.#changed('work');
     return added;
@@ -144,7 +149,8 @@ export class PostgresStore implements JobStore {
     // Taken whole before the transaction: a transaction retried after a lost connection must not iterate it again.
     const list = Array.from(jobs);
     if (list.length === 0) return { database: await this.#database(), ids: [] };
-    const added = await this.#run(() => this.#db.transaction((client) => insertAll(client, this.#sql.insert, list)));
+    const database = list.some(hasParents) ? await this.#database() : '';
+    const added = await this.#run(() => this.#db.transaction((client) => insertAll(client, this.#sql.insert, this.#sql.parents, list, database)));
     this.#changed('work');
     return { database: added.database!, ids: added.ids };
   }
@@ -241,9 +247,29 @@ export class PostgresStore implements JobStore {
   }
 
   async retry(id: number, _now: number): Promise<boolean> {
-    const retried = await this.#run(() => this.#db.writeOnce((client) => retryJob(client, this.#sql.cancelRetry, id)));
+    // With the dependants its failure cancelled: one transaction.
+    const retried = await this.#run(() => this.#db.transaction(async (client) => {
+      const done = await retryJob(client, this.#sql.cancelRetry, id);
+      if (done) await bringBackDependants(client, this.#sql.parents, id);
+      return done;
+    }));
     if (retried) this.#changed('work');
     return retried;
+  }
+
+  async parentOutcomes(database: string, ids: readonly number[]): Promise<Map<number, ParentOutcome[]>> {
+    if (ids.length === 0) return new Map();
+    const found = await this.#run(() => this.#db.read(async (client) => ({
+      database: (await client.query<{ database: string }>({ name: 'database-id', text: this.#sql.read.database })).rows[0]!.database,
+      outcomes: await parentOutcomes(client, this.#sql.parents, ids),
+    })));
+    if (found.database !== database) throw new DatabaseReplacedError(`jobs ${ids.join(', ')}`, this.description);
+    return found.outcomes;
+  }
+
+  async dependantsOf(id: number): Promise<number[]> {
+    const { rows } = await this.#run(() => this.#db.read((client) => client.query<{ job_id: number }>({ name: 'parents-dependants', text: this.#sql.parents.dependants, values: [id] })));
+    return rows.map((row) => row.job_id);
   }
 
   async prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number> {

@@ -45,7 +45,9 @@ export function jobColumns(s: Schema, table: 'jobs' | 'finished_jobs'): string {
     ${live ? 'NULL::text' : 'j.result'} AS result, j.error, j.recurring_id, j.fire_time,
     ${live ? `(SELECT o.name FROM ${s.q}.owners o WHERE o.id = j.lease_owner)` : 'NULL::text'} AS lease_owner,
     j.created_at, j.started_at, ${live ? 'NULL::bigint' : 'j.finished_at'} AS finished_at, j.key, j.tags,
-    j.progress_current, j.progress_total, j.progress_at, j.isolated`;
+    j.progress_current, j.progress_total, j.progress_at, j.isolated, j.parents, j.ready_at,
+    ${live ? 'j.waiting_for' : '0'} AS waiting_for, ${live ? 'NULL::bigint' : 'j.cancelled_by'} AS cancelled_by,
+    CASE WHEN j.parents > 0 THEN ARRAY(SELECT p.parent_id FROM ${s.q}.job_parents p WHERE p.job_id = j.id ORDER BY p.position) END AS after_ids`;
 }
 
 /** A row of {@link jobColumns}. */
@@ -74,6 +76,11 @@ export interface JobRow {
   progress_total: number | null;
   progress_at: number | null;
   isolated: boolean;
+  parents: number;
+  ready_at: number | null;
+  waiting_for: number;
+  cancelled_by: number | null;
+  after_ids: number[] | null;
 }
 
 export function toJobRecord(row: JobRow, database: string): JobRecord {
@@ -84,7 +91,7 @@ export function toJobRecord(row: JobRow, database: string): JobRecord {
     params: row.params,
     state: stateName(row.state),
     priority: row.priority,
-    runAt: row.run_at,
+    runAt: row.parents > 0 && row.ready_at !== null ? row.ready_at : row.run_at,
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     timeoutMs: row.timeout_ms,
@@ -101,6 +108,9 @@ export function toJobRecord(row: JobRow, database: string): JobRecord {
     progress: progressOf(row.progress_current, row.progress_total, row.progress_at),
     isolated: row.isolated,
     database,
+    after: row.after_ids ?? [],
+    waitingFor: row.waiting_for,
+    cancelledBy: row.cancelled_by,
   };
 }
 

@@ -23,9 +23,9 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
   if (changes !== rows.length) throw new Error(`claim read ${rows.length} due jobs but leased ${changes}`);
   const claimed = new Array<ClaimedJob>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [id, targetId, params, attempt, maxAttempts, timeoutMs, isolated] = rows[i]!;
+    const [id, targetId, params, attempt, maxAttempts, timeoutMs, isolated, parents] = rows[i]!;
     const { service, method } = s.target(targetId);
-    claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs, isolated: isolated === 1, database };
+    claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs, isolated: isolated === 1, database, parents };
   }
   return claimed;
 }

@@ -1,6 +1,6 @@
 import type { AddedJob, NewJob } from '../job-store.ts';
 import type { Connection } from './connection.ts';
-import { insertAll, insertAny, isKeyed } from './insert-jobs.ts';
+import { insertAll, insertAny, needsTransaction } from './insert-jobs.ts';
 
 /**
  * Single adds made in the same turn of the event loop (concurrent callers:
@@ -34,7 +34,7 @@ export class GroupedAdds {
     }
     let added: { ids: number[]; database: string };
     try {
-      added = this.#conn.write((s, database) => ({ ids: insertAll(s, batch.map(({ job }) => job)), database }), { transaction: true, onReplaced: 'again' });
+      added = this.#conn.write((s, database) => ({ ids: insertAll(s, batch.map(({ job }) => job), database), database }), { transaction: true, onReplaced: 'again' });
     } catch {
       // The shared transaction rolled back: no caller's add may fail for another's bad job, so each goes alone.
       for (const add of batch) this.#commitAlone(add);
@@ -47,8 +47,8 @@ export class GroupedAdds {
 
   #commitAlone({ job, resolve, reject }: PendingAdd): void {
     try {
-      // A keyed insert is a check and an insert: it needs a transaction; a plain one is a statement alone.
-      resolve(this.#conn.write((s, database) => ({ id: insertAny(s, job), database }), { transaction: isKeyed(job), onReplaced: 'again' }));
+      // A keyed insert is a check and an insert, a job with parents an insert and its links: each needs a transaction; a plain one is a statement alone.
+      resolve(this.#conn.write((s, database) => ({ id: insertAny(s, job, database), database }), { transaction: needsTransaction(job), onReplaced: 'again' }));
       this.#conn.changedHere('work');
     } catch (error) {
       reject(error);

@@ -1,4 +1,6 @@
 import type { NewJob } from '../job-store.ts';
+import { hasParents } from '../parent-refs.ts';
+import { linkParents } from './job-parents.ts';
 import * as sql from './queries.ts';
 import type { InsertValues, Statements } from './statements.ts';
 
@@ -7,10 +9,27 @@ import type { InsertValues, Statements } from './statements.ts';
  * caller's transaction (a plain insert may also run alone).
  */
 
-/** Inserts one job of either kind; a keyed one must run inside a transaction. */
-export function insertAny(s: Statements, job: NewJob): number {
+/**
+ * Inserts one job of any kind; a keyed one, or one that waits for others,
+ * must run inside a transaction. `earlier`: the ids of the call's entries
+ * before this one, which its `after` may name.
+ */
+export function insertAny(s: Statements, job: NewJob, database: string, earlier: readonly number[] = []): number {
   const values = insertValues(s, job);
-  return isKeyed(job) ? insertKeyed(s, values, job.key) : Number(s.insertJob.run(...values).lastInsertRowid);
+  if (!isKeyed(job)) {
+    const id = Number(s.insertJob.run(...values).lastInsertRowid);
+    if (hasParents(job)) linkParents(s.parents, id, job, database, earlier);
+    return id;
+  }
+  const inserted = insertKeyed(s, values, job.key);
+  // A key already active returns that job, which keeps the parents it was added with.
+  if (inserted.fresh && hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
+  return inserted.id;
+}
+
+/** Whether `job` needs a transaction of its own and cannot go in a multi-row insert. */
+export function needsTransaction(job: NewJob): boolean {
+  return isKeyed(job) || hasParents(job);
 }
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {
@@ -30,7 +49,7 @@ function insertValues(s: Statements, job: NewJob): InsertValues {
  * collector nothing large to copy. An error thrown by the iterable rolls
  * back the caller's transaction like any other.
  */
-export function insertAll(s: Statements, jobs: Iterable<NewJob>): number[] {
+export function insertAll(s: Statements, jobs: Iterable<NewJob>, database: string): number[] {
   const ids: number[] = [];
   const chunk: NewJob[] = [];
   // Bound values, filled in place for each statement call: no array per job.
@@ -39,8 +58,8 @@ export function insertAll(s: Statements, jobs: Iterable<NewJob>): number[] {
   for (const job of jobs) {
     chunk.push(job);
     if (chunk.length < sql.BULK_INSERT_ROWS) continue;
-    if (chunk.some(isKeyed)) {
-      for (const one of chunk) ids.push(insertAny(s, one));
+    if (chunk.some(needsTransaction)) {
+      for (const one of chunk) ids.push(insertAny(s, one, database, ids));
     } else {
       const last = sharesAttributes(chunk) ? insertSharedRows(s, chunk, pairs) : insertRows(s, chunk, values);
       // No RETURNING (SQLite buffers its rows through a trigger): under the write lock, a plain insert gives each
@@ -49,7 +68,7 @@ export function insertAll(s: Statements, jobs: Iterable<NewJob>): number[] {
     }
     chunk.length = 0;
   }
-  for (const job of chunk) ids.push(insertAny(s, job));
+  for (const job of chunk) ids.push(insertAny(s, job, database, ids));
   return ids;
 }
 
@@ -104,8 +123,8 @@ function tagsText(job: NewJob): string | null {
   return job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
 }
 
-/** Inside a transaction: a keyed job that finds an active one with its key returns that one's id. */
-function insertKeyed(s: Statements, values: InsertValues, key: string): number {
+/** Inside a transaction: a keyed job that finds an active one with its key returns that one's id (not fresh). */
+function insertKeyed(s: Statements, values: InsertValues, key: string): { id: number; fresh: boolean } {
   const info = s.insertKeyedJob.run(...values, key);
-  return info.changes === 1 ? Number(info.lastInsertRowid) : s.selectActiveByKey.get(values[0], key)!;
+  return info.changes === 1 ? { id: Number(info.lastInsertRowid), fresh: true } : { id: s.selectActiveByKey.get(values[0], key)!, fresh: false };
 }

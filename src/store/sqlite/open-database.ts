@@ -76,6 +76,8 @@ export function openDatabase(path: string, options: OpenOptions = {}): OpenedDat
         continue;
       }
       db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+      // A parent that fails cancels its dependants, whose cancellation cancels theirs: the triggers of migration 0011 fire each other.
+      db.pragma('recursive_triggers = ON');
       if (options.autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${options.autocheckpointPages}`);
       migrate(db);
       const databaseId = db.prepare<[], string>(sql.databaseId).pluck().get()!;

@@ -21,11 +21,18 @@ const MAX_ATTEMPTS = `(CASE max_attempts WHEN 0 THEN ${DEFAULT_MAX_ATTEMPTS} ELS
 const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} THEN 'running' WHEN ${SUCCEEDED} THEN 'succeeded'
   WHEN ${FAILED} THEN 'failed' ELSE 'cancelled' END`;
 
-const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, run_at AS runAt, attempts,
+/** Of a job that waits for parents, the run time asked for (run_at is held at BLOCKED_RUN_AT meanwhile). */
+const RUN_AT = 'CASE WHEN parents > 0 THEN ready_at ELSE run_at END';
+
+/** A job's parents in `after` order, as a JSON array; read only for jobs that have any. */
+const AFTER = `CASE WHEN parents > 0 THEN (SELECT json_group_array(parent_id) FROM (SELECT parent_id FROM job_parents WHERE job_id = jobs.id ORDER BY position)) END`;
+
+const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, ${RUN_AT} AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
   fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
-  progress_total AS progressTotal, progress_at AS progressAt, isolated`;
+  progress_total AS progressTotal, progress_at AS progressAt, isolated, ${AFTER} AS afterIds, waiting_for AS waitingFor,
+  cancelled_by AS cancelledBy`;
 
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
@@ -106,7 +113,7 @@ export const selectOutcomes = `
  * job (migration 0009), which must run alone.
  */
 export const selectClaimable = `
-  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms, isolated FROM jobs
+  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms, isolated, parents FROM jobs
    WHERE state = ${WAITING} AND run_at <= @now AND isolated = 0
    ORDER BY priority DESC, run_at, id
    LIMIT @limit`;

@@ -2,7 +2,7 @@ import type { Logger } from '../../log/logger.ts';
 import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
+  JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ParentOutcome, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
   RecurringSpec, Refusals, RunningJob, StoreChange,
 } from '../job-store.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
@@ -10,6 +10,8 @@ import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { claimJobs } from './claim-jobs.ts';
 import { insertAll } from './insert-jobs.ts';
+import { refuseEntryRefs } from '../parent-refs.ts';
+import { bringBackDependants, toParentOutcomes } from './job-parents.ts';
 import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
@@ -68,6 +70,11 @@ export class SqliteStore implements JobStore {
 
   /** Concurrent calls share a commit: see {@link GroupedAdds}. */
   addJob(job: NewJob): Promise<AddedJob> {
+    try {
+      refuseEntryRefs(job);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#adds.add(job);
   }
 
@@ -80,7 +87,7 @@ export class SqliteStore implements JobStore {
       if (once && tries++ > 0) {
         throw new DatabaseUnavailableError(`the jobs database ${this.path} was deleted while jobs were added, and the jobs (a one-shot iterator) cannot be read again: add them again`);
       }
-      return { database, ids: insertAll(s, jobs) };
+      return { database, ids: insertAll(s, jobs, database) };
     }, { transaction: true, onReplaced: 'again' });
     if (added.ids.length > 0) this.#conn.changedHere('work');
     return added;
@@ -237,7 +244,10 @@ export class SqliteStore implements JobStore {
   async retry(id: number, now: number): Promise<boolean> {
     const retried = this.#conn.write((s) => {
       try {
-        if (s.retryJob.run({ id, now }).changes === 1) return true;
+        if (s.retryJob.run({ id, now }).changes === 1) {
+          bringBackDependants(s.parents, id);
+          return true;
+        }
       } catch (error) {
         if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
         const job = s.selectJob.get(id)!;
@@ -292,6 +302,16 @@ export class SqliteStore implements JobStore {
     const s = this.#conn.statements();
     const row = s.selectJob.get(id);
     return row === undefined ? undefined : toJobRecord(row, this.#conn.databaseId);
+  }
+
+  async parentOutcomes(database: string, ids: readonly number[]): Promise<Map<number, ParentOutcome[]>> {
+    if (database !== this.#conn.databaseId) throw new DatabaseReplacedError(`jobs ${ids.join(', ')}`, this.path);
+    if (ids.length === 0) return new Map();
+    return toParentOutcomes(this.#conn.statements().parents.parentOutcomes.all(JSON.stringify(ids)), stateName);
+  }
+
+  async dependantsOf(id: number): Promise<number[]> {
+    return this.#conn.statements().parents.dependantsOf.all(id);
   }
 
   async getJobErrors(id: number): Promise<AttemptError[]> {
@@ -360,9 +380,10 @@ type StatementName = { [K in keyof typeof sql]: (typeof sql)[K] extends string ?
 const MAX_PRIORITY_SEEKS = 16;
 
 function toJobRecord(row: JobRow, database: string): JobRecord {
-  const { progressCurrent, progressTotal, progressAt, isolated, ...rest } = row;
+  const { progressCurrent, progressTotal, progressAt, isolated, afterIds, ...rest } = row;
   return {
     ...rest,
+    after: afterIds === null ? [] : (JSON.parse(afterIds) as number[]),
     isolated: isolated === 1,
     database,
     state: row.state as JobState,
@@ -370,6 +391,12 @@ function toJobRecord(row: JobRow, database: string): JobRecord {
     tags: row.tags === null ? [] : (JSON.parse(row.tags) as string[]),
     progress: progressCurrent === null || progressTotal === null || progressAt === null ? null : { current: progressCurrent, total: progressTotal, at: progressAt },
   };
+}
+
+const STATE_NAMES = new Map<number, JobState>(Object.entries(sql.STATE).map(([name, value]) => [value, name as JobState]));
+
+function stateName(state: number): JobState {
+  return STATE_NAMES.get(state) ?? 'cancelled';
 }
 
 /** Whether iterating `jobs` again would not give the same jobs (a generator, an iterator). */

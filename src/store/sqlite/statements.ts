@@ -1,9 +1,11 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { AttemptError, JobNote, JobOutcome, JobRecord, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
+import { ParentStatements } from './job-parents.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
-export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database'> & {
+export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database' | 'after'> & {
+  afterIds: string | null;
   state: string;
   error: string | null;
   tags: string | null;
@@ -36,8 +38,8 @@ export interface SharedInsertValues {
   tags: string | null;
 }
 
-/** A row of {@link sql.selectClaimable}, read raw: id, targetId, params, attempt, maxAttempts, timeoutMs, isolated. */
-export type ClaimedRow = [number, number, string, number, number, number | null, number];
+/** A row of {@link sql.selectClaimable}, read raw: id, targetId, params, attempt, maxAttempts, timeoutMs, isolated, parents. */
+export type ClaimedRow = [number, number, string, number, number, number | null, number, number];
 
 /** What {@link sql.markClaimed} binds. */
 export interface MarkClaimedValues {
@@ -90,6 +92,7 @@ export class Statements {
   /** By batch size, prepared on first use: see {@link successStatements}. */
   readonly #successes = new Map<number, SuccessStatements>();
   readonly #db: Database;
+  #parents: ParentStatements | undefined;
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -133,6 +136,11 @@ export class Statements {
   /** Read on every change signal: prepared once (`db.pragma()` prepares on each call). */
   readonly dataVersion: Statement<[], number>;
   readonly databaseId: Statement<[], string>;
+
+  /** The statements of jobs that wait for others, prepared on first use: most files never need them. */
+  get parents(): ParentStatements {
+    return (this.#parents ??= new ParentStatements(this.#db));
+  }
 
   constructor(db: Database) {
     this.#db = db;

@@ -1,0 +1,37 @@
+import { InvalidArgumentError } from '../errors.ts';
+import type { NewJob } from './job-store.ts';
+
+/* A new job's `after` (NewJob.after), as both stores read it. */
+
+/** Whether a new job waits for others. */
+export function hasParents(job: NewJob): boolean {
+  return job.after !== undefined && job.after.length > 0;
+}
+
+/** `job.after` as parent ids, each once, in order; entries of the same call by their ids. */
+export function resolveParents(job: NewJob, database: string, earlier: readonly number[]): number[] {
+  const ids: number[] = [];
+  for (const ref of job.after ?? []) {
+    let id: number;
+    if ('entry' in ref) {
+      if (!Number.isInteger(ref.entry) || ref.entry < 0 || ref.entry >= earlier.length) {
+        throw new InvalidArgumentError(`after: { entry: ${ref.entry} } must name an earlier entry of the same call (0 to ${earlier.length - 1})`);
+      }
+      id = earlier[ref.entry]!;
+    } else {
+      if (ref.database !== undefined && ref.database !== database) {
+        throw new InvalidArgumentError(`after: job ${ref.id} is from another jobs database (deleted or replaced since), not this one`);
+      }
+      id = ref.id;
+    }
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+/** `addJob` adds one job: `{ entry }` names an entry of an `addJobs` call, and there is none. */
+export function refuseEntryRefs(job: NewJob): void {
+  if (job.after?.some((ref) => 'entry' in ref) === true) {
+    throw new InvalidArgumentError('after: `{ entry }` names an earlier entry of the same addMany call; a single add has none (give a job handle or id)');
+  }
+}

@@ -1,0 +1,148 @@
+import type pg from 'pg';
+import { InvalidArgumentError } from '../../errors.ts';
+import { BLOCKED_RUN_AT, parentFailedError, type NewJob, type ParentOutcome } from '../job-store.ts';
+import { resolveParents } from '../parent-refs.ts';
+import { archive } from './archive-jobs.ts';
+import { parseError, STATE, stateName, type Schema } from './schema.ts';
+
+/*
+ * Jobs that wait for other jobs, on PostgreSQL (migration 0003): linking a
+ * new job to its parents, reading parents' outcomes for `ctx.parents`, and
+ * bringing back dependants when a parent is retried. What happens when a
+ * parent ends is done by the migration's trigger.
+ */
+
+export interface ParentStatements {
+  readonly markActive: string;
+  readonly markFinished: string;
+  readonly link: string;
+  readonly hold: string;
+  readonly cancelAtAdd: string;
+  readonly outcomes: string;
+  readonly dependants: string;
+  readonly cancelledBecauseOf: string;
+  readonly bringBack: string;
+  readonly rewaitRunAnyway: string;
+}
+
+export function parentStatements(s: Schema): ParentStatements {
+  const cancelledSet = { state: String(STATE.cancelled), finished_at: '$3', result: 'NULL', error: '$4', cancelled_by: '$2' } as const;
+  return {
+    // Takes each waiting or running parent's row lock: a parent cannot end (and miss this dependant) before the add commits.
+    markActive: `UPDATE ${s.q}.jobs SET has_dependants = true WHERE id = ANY($1::bigint[]) RETURNING id, state`,
+    markFinished: `UPDATE ${s.q}.finished_jobs SET has_dependants = true WHERE id = ANY($1::bigint[]) RETURNING id, state`,
+    link: `INSERT INTO ${s.q}.job_parents (job_id, position, parent_id) SELECT $1, p.ord - 1, p.id FROM unnest($2::bigint[]) WITH ORDINALITY AS p(id, ord)`,
+    hold: `
+      UPDATE ${s.q}.jobs SET parents = $2, waiting_for = $3, on_parent_failure = $4, ready_at = run_at,
+             run_at = CASE WHEN $3 > 0 THEN ${BLOCKED_RUN_AT} ELSE run_at END
+       WHERE id = $1`,
+    cancelAtAdd: `
+      WITH moved AS (DELETE FROM ${s.q}.jobs WHERE id = $1 RETURNING *)
+      ${archive(s, 'moved', cancelledSet)}`,
+    outcomes: `
+      SELECT p.job_id, p.parent_id AS id, COALESCE(f.service, a.service) AS service, COALESCE(f.method, a.method) AS method,
+             COALESCE(f.state, a.state) AS state, f.result, COALESCE(f.error, a.error) AS error
+        FROM ${s.q}.job_parents p
+        LEFT JOIN ${s.q}.finished_jobs f ON f.id = p.parent_id
+        LEFT JOIN ${s.q}.jobs a ON a.id = p.parent_id
+       WHERE p.job_id = ANY($1::bigint[])
+       ORDER BY p.job_id, p.position`,
+    dependants: `SELECT job_id FROM ${s.q}.job_parents WHERE parent_id = $1 ORDER BY job_id`,
+    cancelledBecauseOf: `
+      WITH RECURSIVE back(id) AS (
+        SELECT id FROM ${s.q}.finished_jobs WHERE cancelled_by = $1 AND state = ${STATE.cancelled}
+        UNION
+        SELECT f.id FROM ${s.q}.finished_jobs f JOIN back b ON f.cancelled_by = b.id WHERE f.state = ${STATE.cancelled}
+      ) SELECT id FROM back ORDER BY id`,
+    // Waiting again, for every parent that has not succeeded; not if another parent of its has failed for good.
+    bringBack: `
+      WITH moved AS (
+        DELETE FROM ${s.q}.finished_jobs f
+         WHERE f.id = $1 AND f.state = ${STATE.cancelled}
+           AND NOT EXISTS (SELECT 1 FROM ${s.q}.job_parents p JOIN ${s.q}.finished_jobs q ON q.id = p.parent_id
+                            WHERE p.job_id = f.id AND q.state IN (${STATE.failed}, ${STATE.cancelled}))
+        RETURNING *
+      )
+      INSERT INTO ${s.q}.jobs (id, state, priority, run_at, attempts, max_attempts, timeout_ms, isolated, service, method, params,
+                               recurring_id, fire_time, key, tags, created_at, parents, ready_at, on_parent_failure, has_dependants,
+                               waiting_for)
+      SELECT id, ${STATE.waiting}, priority, ${BLOCKED_RUN_AT}, attempts, max_attempts, timeout_ms, isolated, service, method, params,
+             recurring_id, fire_time, key, tags, created_at, parents, ready_at, on_parent_failure, has_dependants,
+             (SELECT count(*) FROM ${s.q}.job_parents p
+               WHERE p.job_id = moved.id
+                 AND NOT EXISTS (SELECT 1 FROM ${s.q}.finished_jobs q WHERE q.id = p.parent_id AND q.state = ${STATE.succeeded}))
+        FROM moved
+      RETURNING id`,
+    rewaitRunAnyway: `
+      UPDATE ${s.q}.jobs SET waiting_for = waiting_for + 1, run_at = ${BLOCKED_RUN_AT}
+       WHERE id IN (SELECT job_id FROM ${s.q}.job_parents WHERE parent_id = $1) AND state = ${STATE.waiting} AND on_parent_failure`,
+  };
+}
+
+/**
+ * Inside the add's transaction, right after job `id` was inserted: as the
+ * SQLite store's `linkParents` (see there), on the two job tables.
+ * @throws InvalidArgumentError naming a parent that does not exist here.
+ */
+export async function linkParents(client: pg.ClientBase, sql: ParentStatements, id: number, job: NewJob, database: string, earlier: readonly number[]): Promise<void> {
+  const parents = resolveParents(job, database, earlier);
+  const states = new Map<number, number>();
+  for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-active', text: sql.markActive, values: [parents] })).rows) states.set(row.id, row.state);
+  const rest = parents.filter((parent) => !states.has(parent));
+  if (rest.length > 0) {
+    for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-finished', text: sql.markFinished, values: [rest] })).rows) states.set(row.id, row.state);
+  }
+  let waitingFor = 0;
+  let failedParent: { id: number; state: number } | undefined;
+  const runAnyway = job.onParentFailure === 'run';
+  for (const parent of parents) {
+    const state = states.get(parent);
+    if (state === undefined) throw new InvalidArgumentError(`after: no job with id ${parent} in this database (it never existed, or was pruned)`);
+    if (state === STATE.waiting || state === STATE.running) waitingFor++;
+    else if (state !== STATE.succeeded && !runAnyway) failedParent ??= { id: parent, state };
+  }
+  await client.query({ name: 'parents-link', text: sql.link, values: [id, parents] });
+  await client.query({ name: 'parents-hold', text: sql.hold, values: [id, parents.length, waitingFor, runAnyway] });
+  if (failedParent !== undefined) {
+    const error = JSON.stringify(parentFailedError(failedParent.id, failedParent.state === STATE.failed ? 'failed' : 'cancelled'));
+    await client.query({ name: 'parents-cancel-at-add', text: sql.cancelAtAdd, values: [id, failedParent.id, job.createdAt, error] });
+  }
+}
+
+/** Inside a retry's transaction, once job `id` is waiting again: its dependants wait for it again. */
+export async function bringBackDependants(client: pg.ClientBase, sql: ParentStatements, id: number): Promise<void> {
+  await client.query({ name: 'parents-rewait', text: sql.rewaitRunAnyway, values: [id] });
+  const { rows } = await client.query<{ id: number }>({ name: 'parents-cancelled-because', text: sql.cancelledBecauseOf, values: [id] });
+  // In id order: a dependant was added after its parents, so each comes back after the parent it waits for.
+  for (const row of rows) await client.query({ name: 'parents-bring-back', text: sql.bringBack, values: [row.id] });
+}
+
+interface OutcomeRow {
+  job_id: number;
+  id: number;
+  service: string | null;
+  method: string | null;
+  state: number | null;
+  result: string | null;
+  error: string | null;
+}
+
+/** How the parents of each of `ids` ended (a parent still running or waiting, rare, shows as such). */
+export async function parentOutcomes(client: pg.ClientBase, sql: ParentStatements, ids: readonly number[]): Promise<Map<number, ParentOutcome[]>> {
+  const { rows } = await client.query<OutcomeRow>({ name: 'parents-outcomes', text: sql.outcomes, values: [ids] });
+  const byJob = new Map<number, ParentOutcome[]>();
+  for (const row of rows) {
+    let list = byJob.get(row.job_id);
+    if (list === undefined) byJob.set(row.job_id, (list = []));
+    list.push({
+      id: row.id,
+      service: row.service ?? '',
+      method: row.method ?? '',
+      state: row.state === null ? 'pruned' : stateName(row.state),
+      result: row.state === STATE.succeeded ? row.result : null,
+      error: row.state === STATE.succeeded ? null : parseError(row.error),
+    });
+  }
+  return byJob;
+}
+
