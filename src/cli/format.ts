@@ -35,6 +35,11 @@ export interface JobJson {
   fireTime: string | null;
   key: string | null;
   tags: readonly string[];
+  /** The jobs it runs after, in order; `waitingFor`: how many of them it still waits for. */
+  after: readonly number[];
+  waitingFor: number;
+  /** The job whose failure or cancellation cancelled it. */
+  cancelledBy: number | null;
   progress: { current: number; total: number; at: string } | null;
 }
 
@@ -75,6 +80,9 @@ export function jobToJson(job: JobRecord): JobJson {
     fireTime: isoOrNull(job.fireTime),
     key: job.key,
     tags: job.tags,
+    after: job.after,
+    waitingFor: job.waitingFor,
+    cancelledBy: job.cancelledBy,
     progress: job.progress === null ? null : { current: job.progress.current, total: job.progress.total, at: iso(job.progress.at) },
   };
 }
@@ -139,7 +147,13 @@ export function noteToJson(note: JobNote): { level: string; message: string; at:
 }
 
 /** `jobs show`: one field per line, params and result pretty-printed, notes, every attempt's error with its stack. */
-export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = [], notes: readonly JobNote[] = []): string {
+/** Jobs a job runs after, or that run after it, with their states (`jobs show`). */
+export interface JobRelations {
+  readonly parents: readonly { readonly id: number; readonly state: string }[];
+  readonly dependants: readonly { readonly id: number; readonly state: string }[];
+}
+
+export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = [], notes: readonly JobNote[] = [], relations?: JobRelations): string {
   const json = jobToJson(job);
   const lines: [string, string][] = [
     ['id', String(json.id)],
@@ -156,6 +170,12 @@ export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = [],
   if (json.recurringId !== null) lines.push(['recurring', `#${json.recurringId}, fire time ${json.fireTime ?? '-'}`]);
   if (json.key !== null) lines.push(['key', json.key]);
   if (json.tags.length > 0) lines.push(['tags', json.tags.join(', ')]);
+  const listed = (jobs: JobRelations['parents']): string => jobs.map(({ id, state }) => `#${id} ${state}`).join(', ');
+  if (relations !== undefined && relations.parents.length > 0) {
+    lines.push(['runs after', `${listed(relations.parents)}${json.state === 'waiting' && json.waitingFor > 0 ? ` (waiting for ${json.waitingFor})` : ''}`]);
+  }
+  if (relations !== undefined && relations.dependants.length > 0) lines.push(['dependants', listed(relations.dependants)]);
+  if (json.cancelledBy !== null) lines.push(['cancelled by', `#${json.cancelledBy} (a job it runs after ended without success)`]);
   if (json.progress !== null) lines.push(['progress', `${json.progress.current}/${json.progress.total} at ${json.progress.at}`]);
   lines.push(['params', indent(JSON.stringify(json.params, null, 2))]);
   if (json.result !== null) lines.push(['result', indent(JSON.stringify(json.result, null, 2))]);

@@ -38,6 +38,7 @@ export interface AddFlags {
   readonly priority?: string;
   readonly key?: string;
   readonly tag?: readonly string[];
+  readonly after?: readonly string[];
   readonly wait?: boolean;
   readonly waitTimeout?: string;
 }
@@ -73,8 +74,8 @@ export async function addJob(
     ...(flags.priority === undefined ? {} : { priority: /^-?\d+$/.test(flags.priority) ? Number(flags.priority) : (flags.priority as Priority) }),
   };
   const recurring = flags.every !== undefined || flags.cron !== undefined;
-  if (recurring && (flags.key !== undefined || flags.tag !== undefined || flags.wait === true)) {
-    throw new InvalidArgumentError('--key, --tag and --wait apply to one-off jobs, not to --every or --cron');
+  if (recurring && (flags.key !== undefined || flags.tag !== undefined || flags.wait === true || flags.after !== undefined)) {
+    throw new InvalidArgumentError('--key, --tag, --after and --wait apply to one-off jobs, not to --every or --cron');
   }
   if (recurring) {
     // Checked here too so that a bad one is named by its flag, not by the API's argument.
@@ -92,6 +93,7 @@ export async function addJob(
     ...options,
     ...(flags.key === undefined ? {} : { key: flags.key }),
     ...(flags.tag === undefined ? {} : { tags: flags.tag }),
+    ...(flags.after === undefined ? {} : { after: flags.after.map((text) => parsePositiveInteger(text, '--after')) }),
   };
   const handle = flags.at !== undefined
     ? await worker.addAsScheduled(service, method, params, parseInstant(flags.at), oneOff)
@@ -156,9 +158,14 @@ export async function showJob(worker: WorkerService, idText: string, flags: { js
   if (job === undefined) throw new JobNotFoundError(id);
   const errors = await worker.store.getJobErrors(id);
   const notes = await worker.store.getJobNotes(id);
+  const stateOf = async (other: number): Promise<{ id: number; state: string }> => ({ id: other, state: (await worker.store.getJob(other))?.state ?? 'pruned' });
+  const relations = {
+    parents: await Promise.all(job.after.map(stateOf)),
+    dependants: await Promise.all((await worker.store.dependantsOf(id)).map(stateOf)),
+  };
   output.out(flags.json === true
-    ? JSON.stringify({ ...jobToJson(job), errors: errors.map(attemptErrorToJson), notes: notes.map(noteToJson) }, null, 2)
-    : jobDetails(job, errors, notes));
+    ? JSON.stringify({ ...jobToJson(job), errors: errors.map(attemptErrorToJson), notes: notes.map(noteToJson), ...relations }, null, 2)
+    : jobDetails(job, errors, notes, relations));
 }
 
 /** `jobs cancel ID`. */

@@ -143,6 +143,7 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .option('--priority <p>', 'high, normal, low or an integer; higher runs first (default normal)')
     .option('--key <key>', 'unique key: while a job with this service, method and key waits or runs, print its id instead of adding one')
     .option('--tag <tag>', 'a label for jobs list --tag; repeatable', collect, undefined)
+    .option('--after <id>', 'run only after job ID succeeded (cancelled if it fails); repeatable', collect, undefined)
     .option('--wait', 'wait for the job to finish and print its result (exit 1 if it fails); says on stderr when no worker claims it')
     .option('--wait-timeout <seconds>', 'with --wait: stop waiting after this many seconds (exit 1); the job stays')
     .action(async (service: string, method: string, flags: Record<string, string>) =>

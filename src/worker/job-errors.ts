@@ -1,3 +1,4 @@
+import type { JobErrorInfo } from '../store/job-store.ts';
 import { SchedulerError } from '../errors.ts';
 
 /**
@@ -19,8 +20,12 @@ export class JobTimeoutError extends SchedulerError {
 
 /** Someone cancelled the job while it ran (`jobs cancel`, `worker.cancel`). */
 export class JobCancelledError extends SchedulerError {
-  constructor() {
-    super('ERR_JOB_CANCELLED', 'the job was cancelled while it ran');
+  /** Why, when the store recorded a reason: a job it ran after ended failed or cancelled (`ParentFailedError`). */
+  readonly reason: JobErrorInfo | null;
+
+  constructor(reason: JobErrorInfo | null = null) {
+    super('ERR_JOB_CANCELLED', reason === null ? 'the job was cancelled' : `the job was cancelled: ${reason.message}`);
+    this.reason = reason;
   }
 }
 

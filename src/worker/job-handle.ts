@@ -88,7 +88,7 @@ export class JobHandle<T = unknown> {
   async #outcome(signal: AbortSignal | undefined): Promise<T> {
     const outcome = await this.#watcher.whenFinished(this.database, this.id, signal);
     if (outcome.state === 'succeeded') return (outcome.result === null ? undefined : deserialize(outcome.result)) as T;
-    if (outcome.state === 'cancelled') throw new JobCancelledError();
+    if (outcome.state === 'cancelled') throw new JobCancelledError(outcome.error?.name === 'JobCancelledError' ? null : outcome.error);
     throw new JobFailedError(this.id, outcome.error ?? { name: 'Error', message: 'failed without an error' });
   }
 }

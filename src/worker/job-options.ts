@@ -1,6 +1,7 @@
 import { didYouMean } from '../text/did-you-mean.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { MISFIRE_POLICIES, type MisfirePolicy } from '../schedule/schedule.ts';
+import type { ParentRef } from '../store/job-store.ts';
 import type { MethodOptions } from './outsideprocess.ts';
 
 /**
@@ -22,10 +23,24 @@ export interface JobOptions {
   readonly key?: string;
   /** Labels (aws-flow's tag_list), for `jobs list --tag`. */
   readonly tags?: readonly string[];
+  /**
+   * Jobs this one runs after (JobCenter's workflow steps): handles or ids of
+   * jobs already added, or in `addMany` `{ entry: i }` for the i-th entry of
+   * the same call (an earlier one). It runs once all of them succeeded, and
+   * sees how they ended in `ctx.parents`; if one ends failed or cancelled it
+   * ends `cancelled` (and so do the jobs waiting for it), unless
+   * `onParentFailure` is `'run'`. Retrying that parent brings them back.
+   */
+  readonly after?: readonly JobRef[];
+  /** What a parent that failed or was cancelled does to this job. @default 'cancel' */
+  readonly onParentFailure?: 'cancel' | 'run';
 }
 
+/** A job to run after: a handle, an id, or (in `addMany`) an earlier entry of the same call. */
+export type JobRef = number | { readonly id: number; readonly database: string } | { readonly entry: number };
+
 /** Options accepted by `addAsRecurring`. A key not listed here is refused (InvalidArgumentError naming it). */
-export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags'> {
+export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags' | 'after' | 'onParentFailure'> {
   /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
   readonly name?: string;
   /**
@@ -104,6 +119,37 @@ export function resolveTags(tags: unknown): string[] | null {
   return [...new Set(tags as string[])];
 }
 
+/**
+ * `after` as the store takes it.
+ * @param entries how many entries of the same `addMany` call come before
+ *   this job (`{ entry }` may name those); undefined for a single add.
+ * @throws InvalidArgumentError naming the bad element.
+ */
+export function resolveAfter(after: unknown, entries?: number): ParentRef[] | undefined {
+  if (after === undefined) return undefined;
+  if (!Array.isArray(after)) throw new InvalidArgumentError(`Expected \`after\` to be an array of job handles or ids, got ${typeof after}`);
+  return after.map((ref: unknown, index): ParentRef => {
+    if (typeof ref === 'number' && Number.isSafeInteger(ref) && ref > 0) return { id: ref };
+    if (typeof ref === 'object' && ref !== null) {
+      const { id, database, entry } = ref as { id?: unknown; database?: unknown; entry?: unknown };
+      if (typeof id === 'number' && Number.isSafeInteger(id) && id > 0 && typeof database === 'string') return { id, database };
+      if (entry !== undefined) {
+        if (entries === undefined) throw new InvalidArgumentError(`Expected \`after[${index}]\` to be a job handle or id: \`{ entry }\` names an entry of the same addMany call`);
+        if (typeof entry === 'number' && Number.isInteger(entry) && entry >= 0 && entry < entries) return { entry };
+        const range = entries === 0 ? 'this is the first entry: it has none before it' : `0 to ${entries - 1}`;
+        throw new InvalidArgumentError(`Expected \`after[${index}].entry\` to be the index of an earlier entry of this addMany call (${range}), got \`${String(entry)}\``);
+      }
+    }
+    throw new InvalidArgumentError(`Expected \`after[${index}]\` to be a job handle, a job id (a positive integer) or { entry }, got \`${String(ref)}\``);
+  });
+}
+
+/** @throws InvalidArgumentError unless `onParentFailure` is 'cancel' or 'run'. */
+export function resolveOnParentFailure(value: unknown): 'cancel' | 'run' | undefined {
+  if (value === undefined || value === 'cancel' || value === 'run') return value;
+  throw new InvalidArgumentError(`Expected \`onParentFailure\` to be "cancel" or "run", got \`${String(value)}\``);
+}
+
 /** @throws InvalidArgumentError unless `misfire` is a known policy. */
 export function resolveMisfire(misfire: unknown): MisfirePolicy {
   if (misfire === undefined) return 'once';
@@ -123,7 +169,9 @@ export function assertName(value: unknown, argument: string): asserts value is s
  * ignored: `maxAttempt: 5` or `after: [job]` stored as if never given is a
  * silent surprise. Records, so that the compiler insists on every key of the type.
  */
-const JOB_OPTION_KEYS: Readonly<Record<keyof JobOptions, true>> = { maxAttempts: true, timeout: true, priority: true, key: true, tags: true };
+const JOB_OPTION_KEYS: Readonly<Record<keyof JobOptions, true>> = {
+  maxAttempts: true, timeout: true, priority: true, key: true, tags: true, after: true, onParentFailure: true,
+};
 const RECURRING_OPTION_KEYS: Readonly<Record<keyof RecurringOptions, true>> = {
   maxAttempts: true, timeout: true, priority: true, name: true, tz: true, misfire: true,
 };

@@ -3,9 +3,9 @@ import type { Logger } from '../log/logger.ts';
 import type { Clock } from '../schedule/clock.ts';
 import { setLongTimeout, type LongTimeout } from '../schedule/long-timer.ts';
 import { deserialize, serialize } from '../serialization/payload.ts';
-import type { ClaimedJob, Completion, JobErrorInfo } from '../store/job-store.ts';
+import type { ClaimedJob, Completion, JobErrorInfo, ParentOutcome } from '../store/job-store.ts';
 import { retryDelayMs, type BackoffOptions } from './backoff.ts';
-import type { JobContext } from './job-context.ts';
+import type { JobContext, JobParent } from './job-context.ts';
 import type { ProgressBuffer } from './progress-buffer.ts';
 import type { FinishedJob } from './worker-events.ts';
 import { JobCancelledError, JobTimeoutError, NonRetryableError } from './job-errors.ts';
@@ -74,8 +74,15 @@ const DROP: AttemptEnd = { kind: 'drop' };
  * one per job, and per-job allocations are most of its cost on short jobs.
  * It is also the {@link FinishedJob} the worker's events read, once finished.
  */
+/**
+ * A claimed job as the worker runs it: with how its parents ended, read
+ * after the claim for a job that ran after others (`ctx.parents`), or the
+ * error that kept them from being read.
+ */
+export type RunnableJob = ClaimedJob & { readonly parentOutcomes?: readonly ParentOutcome[] | Error };
+
 export class JobAttempt implements FinishedJob {
-  readonly job: ClaimedJob;
+  readonly job: RunnableJob;
   /** Wall-clock start, as recorded. */
   readonly startedAt: number;
   readonly #startedMono: number;
@@ -244,6 +251,7 @@ export const DROPPED = DROP;
  * costs none.
  */
 class AttemptContext implements JobContext {
+  #parents: readonly JobParent[] | undefined;
   readonly id: number;
   readonly service: string;
   readonly method: string;
@@ -266,6 +274,20 @@ class AttemptContext implements JobContext {
 
   get signal(): AbortSignal {
     return this.#attempt.signal;
+  }
+
+  get parents(): readonly JobParent[] {
+    const outcomes = this.#attempt.job.parentOutcomes;
+    if (outcomes instanceof Error) throw outcomes;
+    // Results deserialized on first use, once: types intact (a Date stays a Date).
+    return (this.#parents ??= (outcomes ?? []).map((parent) => Object.freeze({
+      id: parent.id,
+      service: parent.service,
+      method: parent.method,
+      state: parent.state,
+      result: parent.result === null ? undefined : deserialize(parent.result),
+      error: parent.error,
+    })));
   }
 
   get log(): Logger {

@@ -5,7 +5,8 @@ import { serialize } from '../serialization/payload.ts';
 import type { CancelOutcome, JobState, JobStore, NewJob, RecurringRecord } from '../store/job-store.ts';
 import { JobHandle } from './job-handle.ts';
 import {
-  assertJobOptionKeys, assertKnownKeys, assertName, assertRecurringOptionKeys, hasOnlyKeys, resolveJobOptions, resolveKey, resolveMisfire, resolveTags,
+  assertJobOptionKeys, assertKnownKeys, assertName, assertRecurringOptionKeys, hasOnlyKeys, resolveAfter, resolveJobOptions, resolveKey, resolveMisfire,
+  resolveOnParentFailure, resolveTags,
   type JobOptions, type RecurringOptions, type ResolvedJobOptions,
 } from './job-options.ts';
 import { ResultWatcher } from './result-watcher.ts';
@@ -100,9 +101,10 @@ export class WorkerService {
       // Checked before the message is built: this runs for every job of a batch.
       if (!hasOnlyKeys(job, BULK_JOB_KEYS)) assertKnownKeys(job, BULK_JOB_KEYS, `jobs[${index}]`, 'field');
       const { service, method, options } = job;
-      if (last === undefined || last.service !== service || last.method !== method || last.options !== options) {
+      // Jobs that run after others name entries relative to their own place: resolved each.
+      if (last === undefined || last.service !== service || last.method !== method || last.options !== options || options?.after !== undefined) {
         assertJobOptionKeys(options, `jobs[${index}].options`);
-        last = { service, method, options, resolved: this.#resolve(service, method, options) };
+        last = { service, method, options, resolved: this.#resolve(service, method, options, index) };
       }
       yield toNewJob(last.resolved, serialize(job.params, `jobs[${index}].params`, this.#maxPayloadBytes), runAt, now);
     }
@@ -225,11 +227,18 @@ export class WorkerService {
   }
 
   /** Validates a job's target and options, with the method's defaults applied. */
-  #resolve(service: string, method: string, options: JobOptions | undefined): ResolvedTarget {
+  #resolve(service: string, method: string, options: JobOptions | undefined, entries?: number): ResolvedTarget {
     assertName(service, 'service');
     assertName(method, 'method');
     const { maxAttempts, timeoutMs, priority } = this.#options(options, service, method);
-    return { service, method, maxAttempts, timeoutMs, priority, key: resolveKey(options?.key), tags: resolveTags(options?.tags) };
+    const target: ResolvedTarget = { service, method, maxAttempts, timeoutMs, priority, key: resolveKey(options?.key), tags: resolveTags(options?.tags) };
+    const after = resolveAfter(options?.after, entries);
+    const onParentFailure = resolveOnParentFailure(options?.onParentFailure);
+    if (after === undefined) {
+      if (onParentFailure !== undefined) throw new InvalidArgumentError('`onParentFailure` applies only to a job with `after`');
+      return target;
+    }
+    return { ...target, after, onParentFailure: onParentFailure ?? 'cancel' };
   }
 }
 
@@ -249,6 +258,7 @@ function toNewJob(target: ResolvedTarget, params: string, runAt: number, created
     createdAt,
     key: target.key ?? null,
     tags: target.tags ?? null,
+    ...(target.after === undefined ? {} : { after: target.after, onParentFailure: target.onParentFailure ?? 'cancel' }),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { monotonicOf, systemClock, type Clock } from '../schedule/clock.ts';
-import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type ClaimedJob, type ClaimRequest, type Completion, type JobStore, type Refusals } from '../store/job-store.ts';
+import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type ClaimedJob, type ClaimRequest, type Completion, type JobStore, type ParentOutcome, type Refusals } from '../store/job-store.ts';
 import type { MethodOptions } from './outsideprocess.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
@@ -12,7 +12,7 @@ import { BeatWatch, pruneFinished, type Retention } from './maintenance.ts';
 import { ownerName } from './owner-identity.ts';
 import { resolveTarget, type JobTarget } from './resolve-target.ts';
 import { RunningAttempts } from './running-attempts.ts';
-import { afterUnless, DROPPED, JobAttempt, type JobRunner } from './run-job.ts';
+import { afterUnless, DROPPED, JobAttempt, type JobRunner, type RunnableJob } from './run-job.ts';
 import type { WorkerOptions } from './worker-options.ts';
 
 export type { WorkerOptions } from './worker-options.ts';
@@ -518,7 +518,7 @@ export class Worker {
       this.#finished.unshift(...batch);
       throw error;
     }
-    if (result.claimed.length > 0) result.claimed = await this.#withDefaults(result.claimed);
+    if (result.claimed.length > 0) result.claimed = await this.#withParents(await this.#withDefaults(result.claimed));
     if (result.refused.length > 0) {
       this.#log.warn({ jobIds: result.refused }, 'outcome not recorded: another worker took these jobs back (it judged this worker dead: no heartbeat for a lease\'s length)');
     }
@@ -527,6 +527,23 @@ export class Worker {
     }
     if (completions.length > 0) emitOutcomes(this.#events, batch, [...result.refused, ...result.gone]);
     return result.claimed;
+  }
+
+  /**
+   * Jobs that ran after others get how those ended (`ctx.parents`), in one
+   * read for the batch; most batches have none and read nothing. If the read
+   * fails, those jobs' attempts fail with its error (and are retried).
+   */
+  async #withParents(jobs: ClaimedJob[]): Promise<RunnableJob[]> {
+    const dependants = jobs.filter((job) => job.parents > 0);
+    if (dependants.length === 0) return jobs;
+    let outcomes: Map<number, ParentOutcome[]> | Error;
+    try {
+      outcomes = await this.#store.parentOutcomes(dependants[0]!.database, dependants.map((job) => job.id));
+    } catch (error) {
+      outcomes = error instanceof Error ? error : new Error(String(error));
+    }
+    return jobs.map((job) => (job.parents === 0 ? job : { ...job, parentOutcomes: outcomes instanceof Error ? outcomes : (outcomes.get(job.id) ?? []) }));
   }
 
   /**

@@ -174,6 +174,27 @@ describe('main.ts jobs', () => {
     expect(result.stdout).toBe('');
   });
 
+  it('adds a job that runs after others (--after, repeatable) and shows parents and dependants with their states', async () => {
+    const { run } = db();
+    expect((await run('jobs', 'add', 'a', 'one')).stdout).toBe('1\n');
+    expect((await run('jobs', 'add', 'a', 'two')).stdout).toBe('2\n');
+    expect(await run('jobs', 'add', 'a', 'three', '--after', '2', '--after', '1')).toMatchObject({ code: 0, stdout: '3\n' });
+    const shown = (await run('jobs', 'show', '3')).stdout;
+    expect(shown).toMatch(/^runs after:\s+#2 waiting, #1 waiting \(waiting for 2\)$/m);
+    expect((await run('jobs', 'show', '1')).stdout).toMatch(/^dependants:\s+#3 waiting$/m);
+    expect(JSON.parse((await run('jobs', 'show', '3', '--json')).stdout)).toMatchObject({ after: [2, 1], waitingFor: 2, parents: [{ id: 2, state: 'waiting' }, { id: 1, state: 'waiting' }], dependants: [] });
+    expect(await run('jobs', 'cancel', '1')).toMatchObject({ code: 0 });
+    expect((await run('jobs', 'show', '3')).stdout).toMatch(/^cancelled by:\s+#1 /m);
+
+    const unknown = await run('jobs', 'add', 'a', 'four', '--after', '99');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/after: no job with id 99/);
+    const bad = await run('jobs', 'add', 'a', 'four', '--after', 'x');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--after/);
+    expect(JSON.parse((await run('jobs', 'list', '--json')).stdout)).toHaveLength(3);
+  });
+
   it('exits 1 for a job id that does not exist', async () => {
     const { run } = db();
     expect(await run('jobs', 'show', '42')).toMatchObject({ code: 1, stderr: 'error: no job with id 42\n' });

@@ -92,13 +92,13 @@ describe('WorkerService', () => {
   it('refuses option keys it does not know, naming each, and stores nothing', async () => {
     const { store, jobs } = service();
     const first = await jobs.add('probe', 'echo', {});
-    const unknownOptions = { after: [first], debounce: { seconds: 5 }, maxAttempt: 5 } as never;
-    const expected = 'Unknown options "after", "debounce" and "maxAttempt" (did you mean "maxAttempts"?) in `options`; '
-      + 'expected only maxAttempts, timeout, priority, key and tags';
+    const unknownOptions = { afterr: [first], debounce: { seconds: 5 }, maxAttempt: 5 } as never;
+    const expected = 'Unknown options "afterr" (did you mean "after"?), "debounce" and "maxAttempt" (did you mean "maxAttempts"?) in `options`; '
+      + 'expected only maxAttempts, timeout, priority, key, tags, after and onParentFailure';
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(InvalidArgumentError);
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(expected);
     await expect(jobs.addAsScheduled('probe', 'echo', {}, new Date(2_000_000), { timout: 3 } as never)).rejects.toThrow(
-      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key and tags',
+      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key, tags, after and onParentFailure',
     );
     // A key given as undefined is still a typo.
     await expect(jobs.add('probe', 'echo', {}, { prority: undefined } as never)).rejects.toThrow('Unknown option "prority" (did you mean "priority"?)');
@@ -116,6 +116,24 @@ describe('WorkerService', () => {
     );
     expect((await store.listJobs()).map((job) => job.id)).toEqual([first.id]);
     expect(await store.listRecurring()).toEqual([]);
+  });
+
+  it('takes handles, ids and earlier addMany entries in after, and refuses anything else, naming it, storing nothing', async () => {
+    const { store, jobs } = service();
+    const first = await jobs.add('a', 'm');
+    const second = await jobs.add('a', 'm', null, { after: [first, first.id] });
+    expect(await store.getJob(second.id)).toMatchObject({ after: [first.id], waitingFor: 1 });
+    const [x, y] = await jobs.addMany([{ service: 'a', method: 'm' }, { service: 'a', method: 'm', options: { after: [{ entry: 0 }, second], onParentFailure: 'run' } }]);
+    expect(await store.getJob(y!.id)).toMatchObject({ after: [x!.id, second.id], waitingFor: 2 });
+    const before = (await store.listJobs()).length;
+    await expect(jobs.add('a', 'm', null, { after: first as never })).rejects.toThrow('Expected `after` to be an array of job handles or ids, got object');
+    await expect(jobs.add('a', 'm', null, { after: [0] })).rejects.toThrow('Expected `after[0]` to be a job handle, a job id (a positive integer) or { entry }, got `0`');
+    await expect(jobs.add('a', 'm', null, { after: [{ entry: 0 }] })).rejects.toThrow('`{ entry }` names an entry of the same addMany call');
+    await expect(jobs.addMany([{ service: 'a', method: 'm', options: { after: [{ entry: 0 }] } }])).rejects.toThrow('Expected `after[0].entry` to be the index of an earlier entry of this addMany call (this is the first entry: it has none before it), got `0`');
+    await expect(jobs.add('a', 'm', null, { onParentFailure: 'run' })).rejects.toThrow('`onParentFailure` applies only to a job with `after`');
+    await expect(jobs.add('a', 'm', null, { after: [first], onParentFailure: 'ignore' as never })).rejects.toThrow('Expected `onParentFailure` to be "cancel" or "run", got `ignore`');
+    await expect(jobs.add('a', 'm', null, { after: [999] })).rejects.toThrow('after: no job with id 999');
+    expect((await store.listJobs()).length).toBe(before);
   });
 
   it('refuses params that cannot be stored, before storing anything', async () => {

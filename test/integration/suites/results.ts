@@ -38,6 +38,46 @@ export function resultsTests(factory: StoreFactory): void {
     expect(await worker.exited).toBe(0);
   });
 
+  it('runs a diamond of jobs in order: the last sees its parents\' results, types intact; a failed parent cancels it until retried', async () => {
+    const db = await testDatabase(factory);
+    const { jobs, store } = db;
+    const worker = startMain(workerArgs(db, '--worker'));
+    const when = new Date('2026-03-04T05:06:07.000Z');
+    const [a, b, c, d] = await jobs.addMany([
+      { service: 'probe', method: 'echo', params: 'a' },
+      { service: 'probe', method: 'echo', params: { when }, options: { after: [{ entry: 0 }] } },
+      { service: 'probe', method: 'echo', params: 2n, options: { after: [{ entry: 0 }] } },
+      { service: 'probe', method: 'parents', options: { after: [{ entry: 1 }, { entry: 2 }] } },
+    ]);
+    expect(await d!.result()).toEqual([
+      { id: b!.id, state: 'succeeded', result: { when }, error: null },
+      { id: c!.id, state: 'succeeded', result: 2n, error: null },
+    ]);
+    const startOf = async (id: number) => (await store.getJob(id))!.startedAt!;
+    const endOf = async (id: number) => (await store.getJob(id))!.finishedAt!;
+    expect(await startOf(d!.id)).toBeGreaterThanOrEqual(Math.max(await endOf(b!.id), await endOf(c!.id)));
+    expect(await startOf(b!.id)).toBeGreaterThanOrEqual(await endOf(a!.id));
+
+    // A failing branch: its dependant ends cancelled at once, naming it; the other branch runs; a retry brings it back.
+    const [root, bad, good, last] = await jobs.addMany([
+      { service: 'probe', method: 'echo', params: 'root' },
+      { service: 'probe', method: 'fail', params: { message: 'step failed' }, options: { after: [{ entry: 0 }], maxAttempts: 1 } },
+      { service: 'probe', method: 'echo', params: 'good', options: { after: [{ entry: 0 }] } },
+      { service: 'probe', method: 'parents', options: { after: [{ entry: 1 }, { entry: 2 }] } },
+    ]);
+    await expect(last!.result()).rejects.toMatchObject({ code: 'ERR_JOB_CANCELLED', reason: { name: 'ParentFailedError', message: expect.stringContaining(`job ${bad!.id}`) } });
+    expect(await good!.result()).toBe('good');
+    expect(await store.getJob(last!.id)).toMatchObject({ state: 'cancelled', cancelledBy: bad!.id, attempts: 0 });
+    expect(await root!.result()).toBe('root');
+    await jobs.retry(bad!.id);
+    expect(await store.getJob(last!.id)).toMatchObject({ state: 'waiting', waitingFor: 1 });
+    await expect(bad!.result()).rejects.toMatchObject({ jobError: { message: 'step failed' } });
+    expect(await store.getJob(last!.id)).toMatchObject({ state: 'cancelled', cancelledBy: bad!.id });
+
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  });
+
   it('two processes adding the same key at once get one job', async () => {
     const db = await testDatabase(factory);
     const { store } = db;
