@@ -577,6 +577,22 @@ describeStores('JobStore contract', (factory) => {
       expect(ids(await claim(store, 'w'))).toEqual([afterGood.id]);
     });
 
+    it('pruning keeps a parent while a job that runs after it waits, and deletes it once that one ended', async () => {
+      const store = await open();
+      const { ids: [parent, other, child] } = await store.addJobs([job(), job({ runAt: future() }), job({ after: [{ entry: 0 }, { entry: 1 }] })]);
+      const [jp] = await claim(store, 'w');
+      await store.complete([ok(jp!, 'w')]);
+      const budget = { batch: 100, batches: 10, windows: 10 };
+      expect(await store.prune({ succeededBefore: future(), failedBefore: future() }, budget)).toBe(0);
+      expect(await store.getJob(parent!)).toMatchObject({ state: 'succeeded' });
+      expect(await store.cancel(other!, Date.now())).toBe('cancelled');
+      expect(await store.getJob(child!)).toMatchObject({ state: 'cancelled' });
+      // The child is the newest job, which pruning never deletes; the parent and the other go.
+      expect(await store.prune({ succeededBefore: future(), failedBefore: future() }, budget)).toBe(2);
+      expect(await store.getJob(parent!)).toBeUndefined();
+      expect(await store.dependantsOf(parent!)).toEqual([child]);
+    });
+
     it('refuses an unknown parent, a later entry, an entry in a single add and a handle from another database, storing nothing', async () => {
       const store = await open();
       const { id } = await store.addJob(job());

@@ -24,12 +24,17 @@ export function pruneStatements(s: Schema): PruneStatements {
          WHERE id > $1 AND id <= $2
            AND id < (SELECT greatest((SELECT max(id) FROM ${s.q}.jobs), (SELECT max(id) FROM ${s.q}.finished_jobs)))
            AND ((state = ${STATE.succeeded} AND finished_at < $3) OR (state IN (${STATE.failed}, ${STATE.cancelled}) AND finished_at < $4))
+           -- A parent is kept while jobs that run after it wait or run (all in jobs): they read its result (ctx.parents).
+           AND (NOT has_dependants OR NOT EXISTS (SELECT 1 FROM ${s.q}.job_parents p JOIN ${s.q}.jobs d ON d.id = p.job_id
+                                                   WHERE p.parent_id = finished_jobs.id))
          ORDER BY id LIMIT $5
            FOR UPDATE
       ), errors AS (
         DELETE FROM ${s.q}.job_errors WHERE job_id IN (SELECT id FROM doomed)
       ), notes AS (
         DELETE FROM ${s.q}.job_notes WHERE job_id IN (SELECT id FROM doomed)
+      ), links AS (
+        DELETE FROM ${s.q}.job_parents WHERE job_id IN (SELECT id FROM doomed)
       ), fires AS (
         DELETE FROM ${s.q}.recurring_fires f USING doomed d WHERE f.recurring_id = d.recurring_id AND f.fire_time = d.fire_time
       ), gone AS (

@@ -34,6 +34,7 @@ export class PruneSweep {
         found = conn.transaction((t) => {
           t.pruneJobErrors.run(params);
           t.pruneJobNotes.run(params);
+          t.pruneJobParents.run(params);
           return t.pruneJobs.run(params).changes;
         });
         deleted += found;

@@ -279,7 +279,11 @@ const PRUNABLE = `
    WHERE id > @after AND id <= @upTo AND id < (SELECT max(id) FROM jobs)
      AND ((state = ${SUCCEEDED} AND finished_at < @succeededBefore)
        OR (state IN (${FAILED}, ${CANCELLED}) AND finished_at < @failedBefore))
+     -- A parent is kept while jobs that run after it wait or run: they read its result (ctx.parents).
+     AND (has_dependants = 0 OR NOT EXISTS (SELECT 1 FROM job_parents p JOIN jobs d ON d.id = p.job_id
+                                             WHERE p.parent_id = jobs.id AND d.state IN (${WAITING}, ${RUNNING})))
    ORDER BY id LIMIT @limit`;
+export const pruneJobParents = `DELETE FROM job_parents WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobErrors = `DELETE FROM job_errors WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobNotes = `DELETE FROM job_notes WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobs = `DELETE FROM jobs WHERE id IN (${PRUNABLE})`;

@@ -112,6 +112,7 @@ export class Statements {
   readonly selectJobErrors: Statement<[number], AttemptErrorRow>;
   readonly pruneJobErrors: Statement;
   readonly pruneJobNotes: Statement;
+  readonly pruneJobParents: Statement;
   readonly pruneJobs: Statement;
   readonly maxJobId: Statement<[], number | null>;
   readonly anyPrunable: Statement<Record<string, number | null>, number>;
@@ -177,6 +178,7 @@ export class Statements {
     this.selectJobErrors = db.prepare(sql.selectJobErrors);
     this.pruneJobErrors = db.prepare(sql.pruneJobErrors);
     this.pruneJobNotes = db.prepare(sql.pruneJobNotes);
+    this.pruneJobParents = db.prepare(sql.pruneJobParents);
     this.pruneJobs = db.prepare(sql.pruneJobs);
     this.maxJobId = db.prepare<[], number | null>(sql.maxJobId).pluck();
     this.anyPrunable = db.prepare<Record<string, number | null>, number>(sql.anyPrunable).pluck();
