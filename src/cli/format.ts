@@ -40,6 +40,9 @@ export interface JobJson {
   waitingFor: number;
   /** The job whose failure or cancellation cancelled it. */
   cancelledBy: number | null;
+  /** Its concurrency key and limit; `parked`: waiting because the key is full. */
+  concurrency: { key: string; limit: number } | null;
+  parked: boolean;
   progress: { current: number; total: number; at: string } | null;
 }
 
@@ -83,6 +86,8 @@ export function jobToJson(job: JobRecord): JobJson {
     after: job.after,
     waitingFor: job.waitingFor,
     cancelledBy: job.cancelledBy,
+    concurrency: job.concurrency,
+    parked: job.parked,
     progress: job.progress === null ? null : { current: job.progress.current, total: job.progress.total, at: iso(job.progress.at) },
   };
 }
@@ -175,6 +180,7 @@ export function jobDetails(job: JobRecord, errors: readonly AttemptError[] = [],
     lines.push(['runs after', `${listed(relations.parents)}${json.state === 'waiting' && json.waitingFor > 0 ? ` (waiting for ${json.waitingFor})` : ''}`]);
   }
   if (relations !== undefined && relations.dependants.length > 0) lines.push(['dependants', listed(relations.dependants)]);
+  if (job.concurrency !== null) lines.push(['concurrency', `key "${job.concurrency.key}", at most ${job.concurrency.limit} at once${job.parked ? ' (waiting: the key is full)' : ''}`]);
   if (json.cancelledBy !== null) lines.push(['cancelled by', `#${json.cancelledBy} (a job it runs after ended without success)`]);
   if (json.progress !== null) lines.push(['progress', `${json.progress.current}/${json.progress.total} at ${json.progress.at}`]);
   lines.push(['params', indent(JSON.stringify(json.params, null, 2))]);

@@ -39,6 +39,8 @@ export interface AddFlags {
   readonly key?: string;
   readonly tag?: readonly string[];
   readonly after?: readonly string[];
+  readonly concurrencyKey?: string;
+  readonly concurrencyLimit?: string;
   readonly wait?: boolean;
   readonly waitTimeout?: string;
 }
@@ -77,6 +79,10 @@ export async function addJob(
   if (recurring && (flags.key !== undefined || flags.tag !== undefined || flags.wait === true || flags.after !== undefined)) {
     throw new InvalidArgumentError('--key, --tag, --after and --wait apply to one-off jobs, not to --every or --cron');
   }
+  if (flags.concurrencyLimit !== undefined && flags.concurrencyKey === undefined) {
+    throw new InvalidArgumentError('--concurrency-limit applies to --concurrency-key: add the key');
+  }
+  if (recurring && flags.concurrencyKey !== undefined) throw new InvalidArgumentError('--concurrency-key applies to one-off jobs, not to --every or --cron');
   if (recurring) {
     // Checked here too so that a bad one is named by its flag, not by the API's argument.
     if (flags.cron !== undefined) parseSchedule(flags.cron, flags.tz, { every: '--cron', tz: '--tz' });
@@ -94,6 +100,9 @@ export async function addJob(
     ...(flags.key === undefined ? {} : { key: flags.key }),
     ...(flags.tag === undefined ? {} : { tags: flags.tag }),
     ...(flags.after === undefined ? {} : { after: flags.after.map((text) => parsePositiveInteger(text, '--after')) }),
+    ...(flags.concurrencyKey === undefined ? {} : {
+      concurrency: { key: flags.concurrencyKey, limit: flags.concurrencyLimit === undefined ? 1 : parsePositiveInteger(flags.concurrencyLimit, '--concurrency-limit') },
+    }),
   };
   const handle = flags.at !== undefined
     ? await worker.addAsScheduled(service, method, params, parseInstant(flags.at), oneOff)

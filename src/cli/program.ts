@@ -144,6 +144,8 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .option('--key <key>', 'unique key: while a job with this service, method and key waits or runs, print its id instead of adding one')
     .option('--tag <tag>', 'a label for jobs list --tag; repeatable', collect, undefined)
     .option('--after <id>', 'run only after job ID succeeded (cancelled if it fails); repeatable', collect, undefined)
+    .option('--concurrency-key <key>', 'at most --concurrency-limit jobs with this key run at once, on every worker')
+    .option('--concurrency-limit <n>', 'with --concurrency-key: how many may run at once (default 1)')
     .option('--wait', 'wait for the job to finish and print its result (exit 1 if it fails); says on stderr when no worker claims it')
     .option('--wait-timeout <seconds>', 'with --wait: stop waiting after this many seconds (exit 1); the job stays')
     .action(async (service: string, method: string, flags: Record<string, string>) =>

@@ -92,6 +92,20 @@ export interface NewJob {
   readonly after?: readonly ParentRef[];
   /** @default 'cancel' */
   readonly onParentFailure?: 'cancel' | 'run';
+  /**
+   * At most `limit` jobs with this `key` run at once, across every worker on
+   * the database (JobCenter's locks: limit 1). Checked in the claim; a job
+   * whose key is full waits (parked, out of every claim's way) and is let
+   * through, oldest first, as the key's running jobs stop.
+   */
+  readonly concurrency?: ConcurrencyLimit | null;
+}
+
+/** See {@link NewJob.concurrency}. */
+export interface ConcurrencyLimit {
+  readonly key: string;
+  /** A positive integer. */
+  readonly limit: number;
 }
 
 /** Finish times before which {@link JobStore.prune} deletes jobs; null keeps that kind forever. */
@@ -201,6 +215,10 @@ export interface JobRecord {
   readonly waitingFor: number;
   /** The parent whose failure or cancellation cancelled it, if that is how it ended. */
   readonly cancelledBy: number | null;
+  /** Its concurrency key and limit ({@link NewJob.concurrency}). */
+  readonly concurrency: ConcurrencyLimit | null;
+  /** Waiting because its concurrency key is full: let through as a slot frees. */
+  readonly parked: boolean;
 }
 
 /** What the worker gets when it claims a job. */

@@ -1,7 +1,7 @@
 import { didYouMean } from '../text/did-you-mean.ts';
 import { InvalidArgumentError } from '../errors.ts';
 import { MISFIRE_POLICIES, type MisfirePolicy } from '../schedule/schedule.ts';
-import type { ParentRef } from '../store/job-store.ts';
+import type { ConcurrencyLimit, ParentRef } from '../store/job-store.ts';
 import type { MethodOptions } from './outsideprocess.ts';
 
 /**
@@ -34,13 +34,29 @@ export interface JobOptions {
   readonly after?: readonly JobRef[];
   /** What a parent that failed or was cancelled does to this job. @default 'cancel' */
   readonly onParentFailure?: 'cancel' | 'run';
+  /**
+   * Per-key concurrency (JobCenter's locks): at most `limit` jobs with this
+   * `key` run at once, across every worker and host on the database. A job
+   * whose key is full waits, using no attempt and no polling, and is let
+   * through oldest first as the key's running jobs stop; other jobs pass it.
+   * A crashed worker's slot comes back with its job. Fixed when the job is
+   * added (overrides the method's `outsideprocess({ concurrency })`).
+   */
+  readonly concurrency?: ConcurrencyOption;
+}
+
+/** See {@link JobOptions.concurrency}. */
+export interface ConcurrencyOption {
+  readonly key: string;
+  /** A positive integer. @default 1 */
+  readonly limit?: number;
 }
 
 /** A job to run after: a handle, an id, or (in `addMany`) an earlier entry of the same call. */
 export type JobRef = number | { readonly id: number; readonly database: string } | { readonly entry: number };
 
 /** Options accepted by `addAsRecurring`. A key not listed here is refused (InvalidArgumentError naming it). */
-export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags' | 'after' | 'onParentFailure'> {
+export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags' | 'after' | 'onParentFailure' | 'concurrency'> {
   /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
   readonly name?: string;
   /**
@@ -150,6 +166,21 @@ export function resolveOnParentFailure(value: unknown): 'cancel' | 'run' | undef
   throw new InvalidArgumentError(`Expected \`onParentFailure\` to be "cancel" or "run", got \`${String(value)}\``);
 }
 
+/** `concurrency` as the store takes it. @throws InvalidArgumentError naming the bad field. */
+export function resolveConcurrency(value: unknown): ConcurrencyLimit | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`Expected \`concurrency\` to be { key, limit? }, got ${value === null ? 'null' : typeof value}`);
+  assertKnownKeys(value, CONCURRENCY_KEYS, 'concurrency', 'field');
+  const { key, limit = 1 } = value as { key?: unknown; limit?: unknown };
+  if (typeof key !== 'string' || key === '') {
+    throw new InvalidArgumentError(`Expected \`concurrency.key\` to be a non-empty string, got ${key === '' ? 'an empty string' : `\`${String(key)}\` (${typeof key})`}`);
+  }
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+    throw new InvalidArgumentError(`Expected \`concurrency.limit\` to be a positive integer, got \`${String(limit)}\``);
+  }
+  return { key, limit };
+}
+
 /** @throws InvalidArgumentError unless `misfire` is a known policy. */
 export function resolveMisfire(misfire: unknown): MisfirePolicy {
   if (misfire === undefined) return 'once';
@@ -170,12 +201,13 @@ export function assertName(value: unknown, argument: string): asserts value is s
  * silent surprise. Records, so that the compiler insists on every key of the type.
  */
 const JOB_OPTION_KEYS: Readonly<Record<keyof JobOptions, true>> = {
-  maxAttempts: true, timeout: true, priority: true, key: true, tags: true, after: true, onParentFailure: true,
+  maxAttempts: true, timeout: true, priority: true, key: true, tags: true, after: true, onParentFailure: true, concurrency: true,
 };
 const RECURRING_OPTION_KEYS: Readonly<Record<keyof RecurringOptions, true>> = {
   maxAttempts: true, timeout: true, priority: true, name: true, tz: true, misfire: true,
 };
-const METHOD_OPTION_KEYS: Readonly<Record<keyof MethodOptions, true>> = { maxAttempts: true, timeout: true, priority: true };
+const METHOD_OPTION_KEYS: Readonly<Record<keyof MethodOptions, true>> = { maxAttempts: true, timeout: true, priority: true, concurrency: true };
+const CONCURRENCY_KEYS: Readonly<Record<keyof ConcurrencyOption, true>> = { key: true, limit: true };
 
 /** @throws InvalidArgumentError naming every key of `options` that {@link JobOptions} does not have. */
 export function assertJobOptionKeys(options: unknown, argument = 'options'): void {

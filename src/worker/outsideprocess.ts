@@ -5,7 +5,7 @@
  * function that was not marked in code.
  */
 
-import { assertMethodOptionKeys, resolveJobOptions, type Priority } from './job-options.ts';
+import { assertMethodOptionKeys, resolveConcurrency, resolveJobOptions, type ConcurrencyOption, type Priority } from './job-options.ts';
 
 /** Defaults a method gives its jobs; options given to `add*` win. */
 export interface MethodOptions {
@@ -15,6 +15,8 @@ export interface MethodOptions {
   readonly timeout?: number;
   /** Claim order among due jobs: `high`, `normal`, `low` or an integer; higher first. */
   readonly priority?: Priority;
+  /** At most `limit` (default 1) of this method's jobs with this key run at once, everywhere (see JobOptions.concurrency). */
+  readonly concurrency?: ConcurrencyOption;
 }
 
 /** The function shape the worker calls: `(params, ctx)`. */
@@ -48,6 +50,7 @@ export function outsideprocess<F extends AnyFunction>(fnOrOptions: F | MethodOpt
   assertMethodOptionKeys(fnOrOptions, 'outsideprocess(options)');
   const options = { ...fnOrOptions };
   resolveJobOptions(options); // refuse bad defaults where they are written, not when a job is added
+  resolveConcurrency(options.concurrency);
   return <G extends AnyFunction>(fn: G): G => {
     marked.set(fn, options);
     return fn;

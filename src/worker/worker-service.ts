@@ -6,7 +6,7 @@ import type { CancelOutcome, JobState, JobStore, NewJob, RecurringRecord } from 
 import { JobHandle } from './job-handle.ts';
 import {
   assertJobOptionKeys, assertKnownKeys, assertName, assertRecurringOptionKeys, hasOnlyKeys, resolveAfter, resolveJobOptions, resolveKey, resolveMisfire,
-  resolveOnParentFailure, resolveTags,
+  resolveConcurrency, resolveOnParentFailure, resolveTags,
   type JobOptions, type RecurringOptions, type ResolvedJobOptions,
 } from './job-options.ts';
 import { ResultWatcher } from './result-watcher.ts';
@@ -231,7 +231,11 @@ export class WorkerService {
     assertName(service, 'service');
     assertName(method, 'method');
     const { maxAttempts, timeoutMs, priority } = this.#options(options, service, method);
-    const target: ResolvedTarget = { service, method, maxAttempts, timeoutMs, priority, key: resolveKey(options?.key), tags: resolveTags(options?.tags) };
+    const concurrency = resolveConcurrency(options?.concurrency ?? this.#methodDefaults(service, method).concurrency);
+    const target: ResolvedTarget = {
+      service, method, maxAttempts, timeoutMs, priority, key: resolveKey(options?.key), tags: resolveTags(options?.tags),
+      ...(concurrency === undefined ? {} : { concurrency }),
+    };
     const after = resolveAfter(options?.after, entries);
     const onParentFailure = resolveOnParentFailure(options?.onParentFailure);
     if (after === undefined) {
@@ -259,6 +263,7 @@ function toNewJob(target: ResolvedTarget, params: string, runAt: number, created
     key: target.key ?? null,
     tags: target.tags ?? null,
     ...(target.after === undefined ? {} : { after: target.after, onParentFailure: target.onParentFailure ?? 'cancel' }),
+    ...(target.concurrency === undefined || target.concurrency === null ? {} : { concurrency: target.concurrency }),
   };
 }
 

@@ -604,6 +604,52 @@ describeStores('JobStore contract', (factory) => {
     });
   });
 
+  describe('per-key concurrency', () => {
+    const keyed = (key: string, limit = 1, overrides: Partial<NewJob> = {}): NewJob => job({ concurrency: { key, limit }, ...overrides });
+
+    it('never claims more running jobs of a key than its limit, across claims and owners; others pass', async () => {
+      const store = await open();
+      const { ids: added } = await store.addJobs([keyed('zone', 2), keyed('zone', 2), keyed('zone', 2), job(), keyed('other', 1)]);
+      const first = await claim(store, 'a', 10);
+      expect(ids(first)).toEqual([added[0], added[1], added[3], added[4]]);
+      expect(await claim(store, 'b', 10)).toEqual([]);
+      expect(await store.getJob(added[2]!)).toMatchObject({ state: 'waiting', parked: true, concurrency: { key: 'zone', limit: 2 } });
+      // A slot frees: the parked job comes back, and only it.
+      await store.complete([ok(first[0]!, 'a')]);
+      expect(await store.getJob(added[2]!)).toMatchObject({ parked: false });
+      expect(ids(await claim(store, 'b', 10))).toEqual([added[2]]);
+    });
+
+    it('lets parked jobs through oldest first, one per freed slot, and keeps them out of the way of other jobs', async () => {
+      const store = await open();
+      const { ids: lock } = await store.addJobs(Array.from({ length: 50 }, () => keyed('lock')));
+      const [holder] = await claim(store, 'a', 1);
+      expect(holder?.id).toBe(lock[0]);
+      expect(await claim(store, 'a', 5)).toEqual([]); // all 49 others parked
+      const plain = await store.addJob(job());
+      expect(ids(await claim(store, 'a', 5))).toEqual([plain.id]);
+      await store.complete([ok(holder!, 'a')]);
+      const [next] = await claim(store, 'a', 5);
+      expect(next?.id).toBe(lock[1]);
+    });
+
+    it('a job taken back from a dead worker frees its slot; a retry waiting for its time holds none', async () => {
+      const store = await open();
+      const { ids: [x, y] } = await store.addJobs([keyed('k', 1, { maxAttempts: 2 }), keyed('k')]);
+      const [jx] = await claim(store, 'dead', 5);
+      expect(await claim(store, 'live', 5)).toEqual([]);
+      await store.abandon('dead', Date.now(), lostError);
+      // x is waiting again (an attempt left) and y came out of the parking: one of them runs, never both.
+      const next = await claim(store, 'live', 5);
+      expect(next).toHaveLength(1);
+      expect([x, y]).toContain(next[0]!.id);
+      await store.complete([failed(next[0]!, 'live', 3_600_000)]);
+      const other = next[0]!.id === x ? y : x;
+      expect(ids(await claim(store, 'live', 5))).toEqual([other]);
+      expect(jx?.id).toBe(x);
+    });
+  });
+
   describe('reading', () => {
     it('reads the outcomes of the finished jobs among many ids at once', async () => {
       const store = await open();

@@ -186,13 +186,20 @@ describe('main.ts jobs', () => {
     expect(await run('jobs', 'cancel', '1')).toMatchObject({ code: 0 });
     expect((await run('jobs', 'show', '3')).stdout).toMatch(/^cancelled by:\s+#1 /m);
 
+    expect(await run('jobs', 'add', 'z', 'w', '--concurrency-key', 'zone-a', '--concurrency-limit', '2')).toMatchObject({ code: 0, stdout: '4\n' });
+    expect((await run('jobs', 'show', '4')).stdout).toMatch(/^concurrency:\s+key "zone-a", at most 2 at once$/m);
+    const badLimit = await run('jobs', 'add', 'z', 'w', '--concurrency-key', 'zone-a', '--concurrency-limit', '0');
+    expect(badLimit.code).not.toBe(0);
+    expect(badLimit.stderr).toMatch(/--concurrency-limit/);
+    expect((await run('jobs', 'add', 'z', 'w', '--concurrency-limit', '2')).stderr).toMatch(/--concurrency-limit applies to --concurrency-key/);
+
     const unknown = await run('jobs', 'add', 'a', 'four', '--after', '99');
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/after: no job with id 99/);
     const bad = await run('jobs', 'add', 'a', 'four', '--after', 'x');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--after/);
-    expect(JSON.parse((await run('jobs', 'list', '--json')).stdout)).toHaveLength(3);
+    expect(JSON.parse((await run('jobs', 'list', '--json')).stdout)).toHaveLength(4);
   });
 
   it('exits 1 for a job id that does not exist', async () => {

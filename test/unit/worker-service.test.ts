@@ -94,11 +94,11 @@ describe('WorkerService', () => {
     const first = await jobs.add('probe', 'echo', {});
     const unknownOptions = { afterr: [first], debounce: { seconds: 5 }, maxAttempt: 5 } as never;
     const expected = 'Unknown options "afterr" (did you mean "after"?), "debounce" and "maxAttempt" (did you mean "maxAttempts"?) in `options`; '
-      + 'expected only maxAttempts, timeout, priority, key, tags, after and onParentFailure';
+      + 'expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure and concurrency';
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(InvalidArgumentError);
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(expected);
     await expect(jobs.addAsScheduled('probe', 'echo', {}, new Date(2_000_000), { timout: 3 } as never)).rejects.toThrow(
-      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key, tags, after and onParentFailure',
+      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure and concurrency',
     );
     // A key given as undefined is still a typo.
     await expect(jobs.add('probe', 'echo', {}, { prority: undefined } as never)).rejects.toThrow('Unknown option "prority" (did you mean "priority"?)');
@@ -112,7 +112,7 @@ describe('WorkerService', () => {
       'Unknown options "key" and "misfier" (did you mean "misfire"?) in `options`; expected only maxAttempts, timeout, priority, name, tz and misfire',
     );
     expect(() => outsideprocess({ retries: 3, maxAttempts: 2 } as never)).toThrow(
-      'Unknown option "retries" in `outsideprocess(options)`; expected only maxAttempts, timeout and priority',
+      'Unknown option "retries" in `outsideprocess(options)`; expected only maxAttempts, timeout, priority and concurrency',
     );
     expect((await store.listJobs()).map((job) => job.id)).toEqual([first.id]);
     expect(await store.listRecurring()).toEqual([]);
@@ -134,6 +134,21 @@ describe('WorkerService', () => {
     await expect(jobs.add('a', 'm', null, { after: [first], onParentFailure: 'ignore' as never })).rejects.toThrow('Expected `onParentFailure` to be "cancel" or "run", got `ignore`');
     await expect(jobs.add('a', 'm', null, { after: [999] })).rejects.toThrow('after: no job with id 999');
     expect((await store.listJobs()).length).toBe(before);
+  });
+
+  it('takes concurrency { key, limit } from the options or the method, and refuses a bad one, naming the field', async () => {
+    const services = serviceMap({ zone: { write: outsideprocess({ concurrency: { key: 'zone-a' } })(async () => 1) } });
+    const store = tempStore();
+    const jobs = new WorkerService(store, { services });
+    const byMethod = await jobs.add('zone', 'write');
+    const byOption = await jobs.add('zone', 'write', null, { concurrency: { key: 'zone-b', limit: 3 } });
+    expect((await store.getJob(byMethod.id))?.concurrency).toEqual({ key: 'zone-a', limit: 1 });
+    expect((await store.getJob(byOption.id))?.concurrency).toEqual({ key: 'zone-b', limit: 3 });
+    await expect(jobs.add('a', 'm', null, { concurrency: { key: 7 } as never })).rejects.toThrow('Expected `concurrency.key` to be a non-empty string, got `7` (number)');
+    await expect(jobs.add('a', 'm', null, { concurrency: { key: 'k', limit: 0 } })).rejects.toThrow('Expected `concurrency.limit` to be a positive integer, got `0`');
+    await expect(jobs.add('a', 'm', null, { concurrency: { key: 'k', limimt: 2 } as never })).rejects.toThrow('Unknown field "limimt" (did you mean "limit"?) in `concurrency`');
+    expect(() => outsideprocess({ concurrency: { key: '' } })).toThrow('Expected `concurrency.key` to be a non-empty string, got an empty string');
+    expect((await store.listJobs()).length).toBe(2);
   });
 
   it('refuses params that cannot be stored, before storing anything', async () => {

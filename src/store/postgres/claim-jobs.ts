@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ClaimedJob, ClaimRequest } from '../job-store.ts';
+import { BLOCKED_RUN_AT, type ClaimedJob, type ClaimRequest } from '../job-store.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 export interface ClaimStatements {
@@ -32,12 +32,34 @@ const ORDER = 'priority DESC, run_at, id';
  */
 export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
   const due = `state = ${STATE.waiting} AND run_at <= ${NOW_MS}`;
-  const lease = (picked: string) => `
+  const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit';
+  // Per-key concurrency (migration 0004): of the candidates, a keyed job is taken while its key has room, counting
+  // the key's running jobs (its row locked, in key order: no deadlock between claims) and the candidates before it.
+  // The key's other due jobs are parked (SKIP LOCKED: those another claim holds are left to it). Unkeyed jobs pass.
+  const lease = (candidates: string) => `
+      keys AS MATERIALIZED (
+        SELECT key, running FROM ${s.q}.concurrency_keys
+         WHERE key IN (SELECT concurrency_key FROM ${candidates} WHERE concurrency_key IS NOT NULL)
+         ORDER BY key FOR UPDATE
+      ), allowed AS MATERIALIZED (
+        SELECT c.id FROM (
+          SELECT c.*, row_number() OVER (PARTITION BY c.concurrency_key ORDER BY ${ORDER}) AS nth FROM ${candidates} c
+        ) c LEFT JOIN keys k ON k.key = c.concurrency_key
+         WHERE c.concurrency_key IS NULL OR COALESCE(k.running, 0) + c.nth <= COALESCE(c.concurrency_limit, 1)
+      ), parked AS (
+        UPDATE ${s.q}.jobs j SET parked = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
+         WHERE j.id IN (
+           SELECT w.id FROM ${s.q}.jobs w
+            WHERE w.state = ${STATE.waiting} AND NOT w.parked AND w.run_at <= ${NOW_MS}
+              AND w.concurrency_key IN (SELECT concurrency_key FROM ${candidates} WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM allowed))
+              AND w.id NOT IN (SELECT id FROM allowed)
+              FOR UPDATE SKIP LOCKED)
+      ),
       owner AS MATERIALIZED (SELECT ${s.q}.owner_id(${params.owner}) AS id),
       leased AS (
         UPDATE ${s.q}.jobs j
            SET state = ${STATE.running}, lease_owner = (SELECT id FROM owner), attempts = j.attempts + 1, started_at = ${NOW_MS}
-          FROM ${picked} p
+          FROM allowed p
          WHERE j.id = p.id
         RETURNING j.id, j.service, j.method, j.params, j.attempts, j.max_attempts, j.timeout_ms, j.isolated, j.priority, j.run_at, j.parents
       )`;
@@ -45,16 +67,16 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
     // For a worker that runs other jobs: isolated jobs are never taken.
     skip: `
       picked AS MATERIALIZED (
-        SELECT id FROM ${s.q}.jobs WHERE ${due} AND NOT isolated ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED
+        SELECT ${columns} FROM ${s.q}.jobs WHERE ${due} AND NOT isolated ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED
       ), ${lease('picked')}`,
     // For a worker running nothing: in order, up to the first isolated job, which is taken alone if it comes first.
     // The rows locked past it stay locked only until this statement's transaction ends.
     alone: `
       picked AS MATERIALIZED (
-        SELECT id, isolated, row_number() OVER (ORDER BY ${ORDER}) AS rank
-          FROM (SELECT id, isolated, priority, run_at FROM ${s.q}.jobs WHERE ${due} ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED) ordered
-      ), cut AS (
-        SELECT id FROM picked
+        SELECT *, row_number() OVER (ORDER BY ${ORDER}) AS rank
+          FROM (SELECT ${columns} FROM ${s.q}.jobs WHERE ${due} ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED) ordered
+      ), cut AS MATERIALIZED (
+        SELECT * FROM picked
          WHERE rank = 1 OR rank < COALESCE((SELECT min(rank) FROM picked WHERE isolated), 9223372036854775807)
       ), ${lease('cut')}`,
   };

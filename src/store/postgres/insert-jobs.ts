@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { NewJob } from '../job-store.ts';
+import type { ConcurrencyLimit, NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, type ParentStatements } from './job-parents.ts';
 import { databaseId, type Schema } from './schema.ts';
@@ -12,6 +12,8 @@ export interface InsertStatements {
   readonly one: string;
   readonly rows: string;
   readonly keyed: string;
+  readonly concurrencyKey: string;
+  readonly concurrencySet: string;
 }
 
 const COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
@@ -50,6 +52,8 @@ export function insertStatements(s: Schema): InsertStatements {
         UNION ALL
         SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
       ) found ORDER BY rank LIMIT 1`,
+    concurrencyKey: `INSERT INTO ${s.q}.concurrency_keys (key) VALUES ($1) ON CONFLICT DO NOTHING`,
+    concurrencySet: `UPDATE ${s.q}.jobs SET concurrency_key = $2, concurrency_limit = $3 WHERE id = $1`,
   };
 }
 
@@ -119,7 +123,16 @@ export async function insertAll(
 
 /** A keyed job, or one that waits for others: inserted by itself, so that it sees the jobs inserted before it. */
 export function goesAlone(job: NewJob): boolean {
-  return isKeyed(job) || hasParents(job);
+  return isKeyed(job) || hasParents(job) || hasConcurrency(job);
+}
+
+function hasConcurrency(job: NewJob): job is NewJob & { concurrency: ConcurrencyLimit } {
+  return job.concurrency !== undefined && job.concurrency !== null;
+}
+
+/** Whether adding `job` takes more than one statement (its links to parents, its concurrency key): a transaction. */
+export function needsTransaction(job: NewJob): boolean {
+  return hasParents(job) || hasConcurrency(job);
 }
 
 /**
@@ -130,12 +143,14 @@ export function goesAlone(job: NewJob): boolean {
 export async function insertWithParents(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[],
 ): Promise<{ id: number; database: string }> {
-  if (isKeyed(job)) {
-    const found = await insertKeyed(client, sql, job);
-    if (found.fresh && hasParents(job)) await linkParents(client, parents, found.id, job, database, earlier);
-    return found;
+  const added = isKeyed(job) ? await insertKeyed(client, sql, job) : { ...(await insertOne(client, sql, job)), fresh: true };
+  // A unique key already active returns that job, which keeps what it was added with.
+  if (!added.fresh) return { id: added.id, database: added.database };
+  if (hasConcurrency(job)) {
+    // The key's row is what claims lock before counting: it exists before any job of the key can be claimed.
+    await client.query({ name: 'concurrency-key', text: sql.concurrencyKey, values: [job.concurrency.key] });
+    await client.query({ name: 'concurrency-set', text: sql.concurrencySet, values: [added.id, job.concurrency.key, job.concurrency.limit] });
   }
-  const added = await insertOne(client, sql, job);
   if (hasParents(job)) await linkParents(client, parents, added.id, job, database, earlier);
-  return added;
+  return { id: added.id, database: added.database };
 }

@@ -1,4 +1,5 @@
 import type { ClaimedJob, ClaimRequest } from '../job-store.ts';
+import { parkOverLimit } from './concurrency-keys.ts';
 import type { ClaimedRow, Statements } from './statements.ts';
 
 /**
@@ -14,9 +15,15 @@ import type { ClaimedRow, Statements } from './statements.ts';
  */
 export function claimJobs(s: Statements, request: ClaimRequest, database: string): ClaimedJob[] {
   const alone = request.isolated === 'alone';
-  let rows = (alone ? s.selectClaimableAny : s.selectClaimable).all(request);
-  if (rows.length === 0) return [];
-  if (alone) rows = upToIsolated(rows);
+  let rows: ClaimedRow[];
+  for (;;) {
+    rows = (alone ? s.selectClaimableAny : s.selectClaimable).all(request);
+    if (rows.length === 0) return [];
+    if (alone) rows = upToIsolated(rows);
+    // Keyed jobs over their key's limit are parked (migration 0012); the rows read then differ from what the mark
+    // below would lease, so the claim reads again. Each pass parks a key's due jobs for good: few passes.
+    if (!rows.some(isKeyed) || !parkOverLimit(s.concurrency, rows, request.now)) break;
+  }
   const mark = alone ? s.markClaimedAny : s.markClaimed;
   const { changes } = mark.run({ owner: s.ownerId(request.owner), now: request.now, limit: rows.length });
   // The write lock is held from the read to the update: no other connection can change which jobs are due first.
@@ -28,6 +35,10 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs, isolated: isolated === 1, database, parents };
   }
   return claimed;
+}
+
+function isKeyed(row: ClaimedRow): boolean {
+  return row[8] !== null;
 }
 
 /** The rows before the first isolated one, or that one alone if it is first. */

@@ -16,20 +16,17 @@ import type { InsertValues, Statements } from './statements.ts';
  */
 export function insertAny(s: Statements, job: NewJob, database: string, earlier: readonly number[] = []): number {
   const values = insertValues(s, job);
-  if (!isKeyed(job)) {
-    const id = Number(s.insertJob.run(...values).lastInsertRowid);
-    if (hasParents(job)) linkParents(s.parents, id, job, database, earlier);
-    return id;
-  }
-  const inserted = insertKeyed(s, values, job.key);
-  // A key already active returns that job, which keeps the parents it was added with.
-  if (inserted.fresh && hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
+  const inserted = isKeyed(job) ? insertKeyed(s, values, job.key) : { id: Number(s.insertJob.run(...values).lastInsertRowid), fresh: true };
+  // A unique key already active returns that job, which keeps what it was added with.
+  if (!inserted.fresh) return inserted.id;
+  if (job.concurrency !== undefined && job.concurrency !== null) s.concurrency.setLimit.run(job.concurrency.key, job.concurrency.limit, inserted.id);
+  if (hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
   return inserted.id;
 }
 
 /** Whether `job` needs a transaction of its own and cannot go in a multi-row insert. */
 export function needsTransaction(job: NewJob): boolean {
-  return isKeyed(job) || hasParents(job);
+  return isKeyed(job) || hasParents(job) || (job.concurrency !== undefined && job.concurrency !== null);
 }
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {

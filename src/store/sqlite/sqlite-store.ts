@@ -380,9 +380,11 @@ type StatementName = { [K in keyof typeof sql]: (typeof sql)[K] extends string ?
 const MAX_PRIORITY_SEEKS = 16;
 
 function toJobRecord(row: JobRow, database: string): JobRecord {
-  const { progressCurrent, progressTotal, progressAt, isolated, afterIds, ...rest } = row;
+  const { progressCurrent, progressTotal, progressAt, isolated, afterIds, concurrencyKey, concurrencyLimit, parked, ...rest } = row;
   return {
     ...rest,
+    concurrency: concurrencyKey === null ? null : { key: concurrencyKey, limit: concurrencyLimit ?? 1 },
+    parked: parked === 1,
     after: afterIds === null ? [] : (JSON.parse(afterIds) as number[]),
     isolated: isolated === 1,
     database,

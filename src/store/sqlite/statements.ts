@@ -1,11 +1,15 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { AttemptError, JobNote, JobOutcome, JobRecord, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
+import { ConcurrencyStatements } from './concurrency-keys.ts';
 import { ParentStatements } from './job-parents.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
-export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database' | 'after'> & {
+export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database' | 'after' | 'concurrency' | 'parked'> & {
   afterIds: string | null;
+  concurrencyKey: string | null;
+  concurrencyLimit: number | null;
+  parked: number;
   state: string;
   error: string | null;
   tags: string | null;
@@ -38,8 +42,11 @@ export interface SharedInsertValues {
   tags: string | null;
 }
 
-/** A row of {@link sql.selectClaimable}, read raw: id, targetId, params, attempt, maxAttempts, timeoutMs, isolated, parents. */
-export type ClaimedRow = [number, number, string, number, number, number | null, number, number];
+/**
+ * A row of {@link sql.selectClaimable}, read raw: id, targetId, params,
+ * attempt, maxAttempts, timeoutMs, isolated, parents, concurrency key and limit.
+ */
+export type ClaimedRow = [number, number, string, number, number, number | null, number, number, string | null, number | null];
 
 /** What {@link sql.markClaimed} binds. */
 export interface MarkClaimedValues {
@@ -93,6 +100,7 @@ export class Statements {
   readonly #successes = new Map<number, SuccessStatements>();
   readonly #db: Database;
   #parents: ParentStatements | undefined;
+  #concurrency: ConcurrencyStatements | undefined;
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -141,6 +149,11 @@ export class Statements {
   /** The statements of jobs that wait for others, prepared on first use: most files never need them. */
   get parents(): ParentStatements {
     return (this.#parents ??= new ParentStatements(this.#db));
+  }
+
+  /** The statements of per-key concurrency, prepared on first use. */
+  get concurrency(): ConcurrencyStatements {
+    return (this.#concurrency ??= new ConcurrencyStatements(this.#db));
   }
 
   constructor(db: Database) {

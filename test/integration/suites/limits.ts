@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { probeLines, startMain, workerArgs } from '../../helpers/processes.ts';
+import { describeStore, type StoreFactory } from '../../helpers/store-factories.ts';
+import { testDatabase } from '../../helpers/test-database.ts';
+
+/** Per-key concurrency with real worker processes, on `factory`'s store (see the limits.*.test.ts files). */
+export function limitsTests(factory: StoreFactory): void {
+  describeStore(factory, 'per-key concurrency across worker processes', () => {
+    it('200 jobs on one key with limit 2, two worker processes: never more than 2 run at once, and all run', async () => {
+      const db = await testDatabase(factory);
+      const probeFile = join(db.dir, 'runs.log');
+      const count = 200;
+      const handles = await db.jobs.addMany(Array.from({ length: count }, () => (
+        { service: 'probe', method: 'linger', params: { ms: 3 }, options: { concurrency: { key: 'zone', limit: 2 } } })));
+      const args = workerArgs(db, '--worker', '--concurrency', '8', '--set', `probe.file=${probeFile}`);
+      const workers = [startMain(args), startMain(args)];
+      for (const worker of workers) await worker.waitForLog((l) => l.msg === 'worker started');
+      await expect.poll(async () => (await db.store.listJobs({ state: 'succeeded', limit: count + 1 })).length, { timeout: 40_000, interval: 100 }).toBe(count);
+      for (const worker of workers) worker.child.kill('SIGTERM');
+      for (const worker of workers) expect(await worker.exited).toBe(0);
+
+      const lines = probeLines(probeFile);
+      expect(new Set(lines.filter((l) => l.event === 'start').map((l) => l.id))).toEqual(new Set(handles.map((h) => h.id)));
+      // A job of the key is claimed only after another's outcome is recorded, which comes after its `end` line:
+      // at equal milliseconds an end goes first.
+      const events = lines.map((l) => ({ at: l.at, delta: l.event === 'start' ? 1 : -1 })).sort((a, b) => a.at - b.at || a.delta - b.delta);
+      let running = 0;
+      let most = 0;
+      for (const { delta } of events) {
+        running += delta;
+        most = Math.max(most, running);
+      }
+      expect(most).toBeLessThanOrEqual(2);
+    }, 60_000);
+
+    it('a killed worker\'s slot comes back with its job: the job runs again, then the one waiting behind it', async () => {
+      const db = await testDatabase(factory);
+      const probeFile = join(db.dir, 'runs.log');
+      const args = workerArgs(db, '--worker', '--set', `probe.file=${probeFile}`);
+      const first = startMain(args, { detached: true });
+      await first.waitForLog((l) => l.msg === 'worker started');
+      const options = { concurrency: { key: 'lock' } };
+      const holder = await db.jobs.add('probe', 'linger', { ms: 5, firstMs: 60_000 }, options);
+      const behind = await db.jobs.add('probe', 'linger', { ms: 5 }, options);
+      await expect.poll(async () => (await db.store.getJob(holder.id))?.state, { interval: 20 }).toBe('running');
+      await expect.poll(async () => (await db.store.getJob(behind.id))?.parked, { interval: 20 }).toBe(true);
+      process.kill(-first.child.pid!, 'SIGKILL'); // the supervisor and its worker at once: nothing hands the job back
+      await first.exited;
+      const second = startMain(args);
+      await second.waitForLog((l) => l.msg === 'worker started');
+      await expect(holder.result()).resolves.toBe('lingered');
+      await expect(behind.result()).resolves.toBe('lingered');
+      expect(await db.store.getJob(holder.id)).toMatchObject({ state: 'succeeded', attempts: 2 });
+      expect(await db.store.getJob(behind.id)).toMatchObject({ state: 'succeeded', attempts: 1 });
+      const starts = probeLines(probeFile).filter((l) => l.event === 'start').map((l) => l.id);
+      expect(starts).toEqual([holder.id, holder.id, behind.id]);
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+    }, 60_000);
+  });
+}
