@@ -99,6 +99,13 @@ export interface NewJob {
    * through, oldest first, as the key's running jobs stop.
    */
   readonly concurrency?: ConcurrencyLimit | null;
+  /**
+   * While a job with this service, method and debounce key is waiting, this
+   * add replaces its params and its run time (`runAt`, but never later than
+   * the waiting job's `untilAt`) and returns its id instead of inserting.
+   * `untilAt`: for a job this add inserts, the latest its run time may be moved to.
+   */
+  readonly debounce?: { readonly key: string; readonly untilAt: number | null } | null;
 }
 
 /** See {@link NewJob.concurrency}. */

@@ -43,6 +43,24 @@ export interface JobOptions {
    * added (overrides the method's `outsideprocess({ concurrency })`).
    */
   readonly concurrency?: ConcurrencyOption;
+  /**
+   * Debounce: while a job with this service, method and `key` is waiting,
+   * this add replaces its params and moves its run time to now + `seconds`
+   * (never later than `maxSeconds` after the first add), and returns the same
+   * handle: every caller's `result()` resolves with that one run's result.
+   * Once the job runs, the next add makes a new one. Only with `add` and
+   * `addMany` (it sets the run time), and not with a unique `key` or `after`.
+   */
+  readonly debounce?: DebounceOption;
+}
+
+/** See {@link JobOptions.debounce}. */
+export interface DebounceOption {
+  readonly key: string;
+  /** Positive. */
+  readonly seconds: number;
+  /** At least `seconds`. */
+  readonly maxSeconds?: number;
 }
 
 /** See {@link JobOptions.concurrency}. */
@@ -56,7 +74,7 @@ export interface ConcurrencyOption {
 export type JobRef = number | { readonly id: number; readonly database: string } | { readonly entry: number };
 
 /** Options accepted by `addAsRecurring`. A key not listed here is refused (InvalidArgumentError naming it). */
-export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags' | 'after' | 'onParentFailure' | 'concurrency'> {
+export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags' | 'after' | 'onParentFailure' | 'concurrency' | 'debounce'> {
   /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
   readonly name?: string;
   /**
@@ -166,6 +184,24 @@ export function resolveOnParentFailure(value: unknown): 'cancel' | 'run' | undef
   throw new InvalidArgumentError(`Expected \`onParentFailure\` to be "cancel" or "run", got \`${String(value)}\``);
 }
 
+/** `debounce`, checked. @throws InvalidArgumentError naming the bad field. */
+export function resolveDebounce(value: unknown): { key: string; seconds: number; maxSeconds: number | null } | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) throw new InvalidArgumentError(`Expected \`debounce\` to be { key, seconds, maxSeconds? }, got ${value === null ? 'null' : typeof value}`);
+  assertKnownKeys(value, DEBOUNCE_KEYS, 'debounce', 'field');
+  const { key, seconds, maxSeconds } = value as { key?: unknown; seconds?: unknown; maxSeconds?: unknown };
+  if (typeof key !== 'string' || key === '') {
+    throw new InvalidArgumentError(`Expected \`debounce.key\` to be a non-empty string, got ${key === '' ? 'an empty string' : `\`${String(key)}\` (${typeof key})`}`);
+  }
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+    throw new InvalidArgumentError(`Expected \`debounce.seconds\` to be a positive number, got \`${String(seconds)}\``);
+  }
+  if (maxSeconds !== undefined && (typeof maxSeconds !== 'number' || !Number.isFinite(maxSeconds) || maxSeconds < seconds)) {
+    throw new InvalidArgumentError(`Expected \`debounce.maxSeconds\` to be a number of seconds at least \`debounce.seconds\` (${seconds}), got \`${String(maxSeconds)}\``);
+  }
+  return { key, seconds, maxSeconds: maxSeconds ?? null };
+}
+
 /** `concurrency` as the store takes it. @throws InvalidArgumentError naming the bad field. */
 export function resolveConcurrency(value: unknown): ConcurrencyLimit | undefined {
   if (value === undefined) return undefined;
@@ -201,8 +237,9 @@ export function assertName(value: unknown, argument: string): asserts value is s
  * silent surprise. Records, so that the compiler insists on every key of the type.
  */
 const JOB_OPTION_KEYS: Readonly<Record<keyof JobOptions, true>> = {
-  maxAttempts: true, timeout: true, priority: true, key: true, tags: true, after: true, onParentFailure: true, concurrency: true,
+  maxAttempts: true, timeout: true, priority: true, key: true, tags: true, after: true, onParentFailure: true, concurrency: true, debounce: true,
 };
+const DEBOUNCE_KEYS: Readonly<Record<keyof DebounceOption, true>> = { key: true, seconds: true, maxSeconds: true };
 const RECURRING_OPTION_KEYS: Readonly<Record<keyof RecurringOptions, true>> = {
   maxAttempts: true, timeout: true, priority: true, name: true, tz: true, misfire: true,
 };

@@ -6,7 +6,7 @@ import type { CancelOutcome, JobState, JobStore, NewJob, RecurringRecord } from 
 import { JobHandle } from './job-handle.ts';
 import {
   assertJobOptionKeys, assertKnownKeys, assertName, assertRecurringOptionKeys, hasOnlyKeys, resolveAfter, resolveJobOptions, resolveKey, resolveMisfire,
-  resolveConcurrency, resolveOnParentFailure, resolveTags,
+  resolveConcurrency, resolveDebounce, resolveOnParentFailure, resolveTags,
   type JobOptions, type RecurringOptions, type ResolvedJobOptions,
 } from './job-options.ts';
 import { ResultWatcher } from './result-watcher.ts';
@@ -72,7 +72,7 @@ export class WorkerService {
 
   /** Runs `service.method(params)` as soon as a worker is free. */
   async add<T = unknown>(service: string, method: string, params?: unknown, options?: JobOptions): Promise<JobHandle<T>> {
-    return this.#insert(service, method, params, this.#clock.now(), options);
+    return this.#insert(service, method, params, 'now', options);
   }
 
   /**
@@ -106,12 +106,15 @@ export class WorkerService {
         assertJobOptionKeys(options, `jobs[${index}].options`);
         last = { service, method, options, resolved: this.#resolve(service, method, options, index) };
       }
-      yield toNewJob(last.resolved, serialize(job.params, `jobs[${index}].params`, this.#maxPayloadBytes), runAt, now);
+      if (options?.debounce !== undefined && job.runAt !== undefined) throw new InvalidArgumentError(`\`jobs[${index}]\`: \`debounce\` sets the run time (now + seconds); drop runAt`);
+      const target = options?.debounce === undefined ? last.resolved : this.#debounced(last.resolved, options, now);
+      yield toNewJob(target, serialize(job.params, `jobs[${index}].params`, this.#maxPayloadBytes), debounceRunAt(options, now) ?? runAt, now);
     }
   }
 
   /** Runs `service.method(params)` at or after `runAt`, never before. */
   async addAsScheduled<T = unknown>(service: string, method: string, params: unknown, runAt: Date, options?: JobOptions): Promise<JobHandle<T>> {
+    if (options?.debounce !== undefined) throw new InvalidArgumentError('`debounce` sets the run time (now + seconds): use add, not addAsScheduled');
     return this.#insert(service, method, params, assertRunAt(runAt, 'runAt'), options);
   }
 
@@ -215,15 +218,26 @@ export class WorkerService {
     }
   }
 
-  async #insert<T>(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined): Promise<JobHandle<T>> {
+  async #insert<T>(service: string, method: string, params: unknown, runAt: number | 'now', options: JobOptions | undefined): Promise<JobHandle<T>> {
     assertJobOptionKeys(options);
-    const { id, database } = await this.store.addJob(this.#row(service, method, params, runAt, options, this.#clock.now()));
+    const now = this.#clock.now();
+    const { id, database } = await this.store.addJob(this.#row(service, method, params, runAt === 'now' ? now : runAt, options, now));
     return new JobHandle<T>(id, database, this.#watcher);
   }
 
   /** Validates and serializes one job for the store. */
   #row(service: string, method: string, params: unknown, runAt: number, options: JobOptions | undefined, now: number): NewJob {
-    return toNewJob(this.#resolve(service, method, options), serialize(params, 'params', this.#maxPayloadBytes), runAt, now);
+    const target = this.#resolve(service, method, options);
+    return toNewJob(this.#debounced(target, options, now), serialize(params, 'params', this.#maxPayloadBytes), debounceRunAt(options, now) ?? runAt, now);
+  }
+
+  /** A debounced job's store form: its key and the latest its run time may move to. */
+  #debounced(target: ResolvedTarget, options: JobOptions | undefined, now: number): ResolvedTarget {
+    const debounce = resolveDebounce(options?.debounce);
+    if (debounce === undefined) return target;
+    if (target.key !== null && target.key !== undefined) throw new InvalidArgumentError('`debounce` and a unique `key` both decide which job an add joins: give one');
+    if (target.after !== undefined) throw new InvalidArgumentError('`debounce` and `after` cannot go together: a debounced add may join a job added with other parents');
+    return { ...target, debounce: { key: debounce.key, untilAt: debounce.maxSeconds === null ? null : now + Math.round(debounce.maxSeconds * 1000) } };
   }
 
   /** Validates a job's target and options, with the method's defaults applied. */
@@ -264,7 +278,14 @@ function toNewJob(target: ResolvedTarget, params: string, runAt: number, created
     tags: target.tags ?? null,
     ...(target.after === undefined ? {} : { after: target.after, onParentFailure: target.onParentFailure ?? 'cancel' }),
     ...(target.concurrency === undefined || target.concurrency === null ? {} : { concurrency: target.concurrency }),
+    ...(target.debounce === undefined || target.debounce === null ? {} : { debounce: target.debounce }),
   };
+}
+
+/** The run time a debounced add asks for: now + its seconds. */
+function debounceRunAt(options: JobOptions | undefined, now: number): number | undefined {
+  const debounce = resolveDebounce(options?.debounce);
+  return debounce === undefined ? undefined : now + Math.round(debounce.seconds * 1000);
 }
 
 /** Why `retry` refuses a job in this state, in words (failed and cancelled jobs are retried). */

@@ -650,6 +650,37 @@ describeStores('JobStore contract', (factory) => {
     });
   });
 
+  describe('debounce', () => {
+    it('an add that finds a waiting job with its debounce key updates that job: params, run time, capped by its untilAt', async () => {
+      const store = await open();
+      const at = Date.now();
+      const first = await store.addJob(job({ params: '{"json":1}', runAt: at + 1000, debounce: { key: 'd', untilAt: at + 1500 } }));
+      const second = await store.addJob(job({ params: '{"json":2}', runAt: at + 1200, debounce: { key: 'd', untilAt: at + 9999 } }));
+      expect(second.id).toBe(first.id);
+      expect(await store.getJob(first.id)).toMatchObject({ params: '{"json":2}', runAt: at + 1200 });
+      const third = await store.addJob(job({ params: '{"json":3}', runAt: at + 2000, debounce: { key: 'd', untilAt: null } }));
+      expect(third.id).toBe(first.id);
+      expect(await store.getJob(first.id)).toMatchObject({ params: '{"json":3}', runAt: at + 1500 });
+      // Another key, or another method, is another job.
+      const other = await store.addJob(job({ debounce: { key: 'e', untilAt: null } }));
+      const otherMethod = await store.addJob(job({ method: 'other', debounce: { key: 'd', untilAt: null } }));
+      expect(new Set([first.id, other.id, otherMethod.id]).size).toBe(3);
+    });
+
+    it('once the job runs, the next add makes a new one; concurrent adds in one batch all join one job', async () => {
+      const store = await open();
+      const a = await store.addJob(job({ debounce: { key: 'd', untilAt: null } }));
+      const [claimed] = await claim(store, 'w');
+      expect(claimed?.id).toBe(a.id);
+      const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => store.addJob(job({ params: `{"json":${i}}`, debounce: { key: 'd', untilAt: null } }))));
+      expect(new Set(burst.map((added) => added.id)).size).toBe(1);
+      expect(burst[0]!.id).not.toBe(a.id);
+      expect(await store.getJob(burst[0]!.id)).toMatchObject({ params: '{"json":9}' });
+      const { ids: many } = await store.addJobs([job({ runAt: future(), debounce: { key: 'm', untilAt: null } }), job({ runAt: future(), debounce: { key: 'm', untilAt: null } })]);
+      expect(many[0]).toBe(many[1]);
+    });
+  });
+
   describe('reading', () => {
     it('reads the outcomes of the finished jobs among many ids at once', async () => {
       const store = await open();

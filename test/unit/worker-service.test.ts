@@ -92,13 +92,13 @@ describe('WorkerService', () => {
   it('refuses option keys it does not know, naming each, and stores nothing', async () => {
     const { store, jobs } = service();
     const first = await jobs.add('probe', 'echo', {});
-    const unknownOptions = { afterr: [first], debounce: { seconds: 5 }, maxAttempt: 5 } as never;
-    const expected = 'Unknown options "afterr" (did you mean "after"?), "debounce" and "maxAttempt" (did you mean "maxAttempts"?) in `options`; '
-      + 'expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure and concurrency';
+    const unknownOptions = { afterr: [first], debounced: { seconds: 5 }, maxAttempt: 5 } as never;
+    const expected = 'Unknown options "afterr" (did you mean "after"?), "debounced" (did you mean "debounce"?) and "maxAttempt" (did you mean "maxAttempts"?) in `options`; '
+      + 'expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure, concurrency and debounce';
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(InvalidArgumentError);
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(expected);
     await expect(jobs.addAsScheduled('probe', 'echo', {}, new Date(2_000_000), { timout: 3 } as never)).rejects.toThrow(
-      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure and concurrency',
+      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure, concurrency and debounce',
     );
     // A key given as undefined is still a typo.
     await expect(jobs.add('probe', 'echo', {}, { prority: undefined } as never)).rejects.toThrow('Unknown option "prority" (did you mean "priority"?)');
@@ -149,6 +149,22 @@ describe('WorkerService', () => {
     await expect(jobs.add('a', 'm', null, { concurrency: { key: 'k', limimt: 2 } as never })).rejects.toThrow('Unknown field "limimt" (did you mean "limit"?) in `concurrency`');
     expect(() => outsideprocess({ concurrency: { key: '' } })).toThrow('Expected `concurrency.key` to be a non-empty string, got an empty string');
     expect((await store.listJobs()).length).toBe(2);
+  });
+
+  it('debounce: joins the waiting job, sets the run time from now, and refuses what conflicts with it', async () => {
+    const { store, jobs } = service(1_000_000);
+    const a = await jobs.add('m', 'x', 1, { debounce: { key: 'k', seconds: 2, maxSeconds: 5 } });
+    const b = await jobs.add('m', 'x', 2, { debounce: { key: 'k', seconds: 2 } });
+    expect(b.id).toBe(a.id);
+    expect(await store.getJob(a.id)).toMatchObject({ runAt: 1_002_000 });
+    await expect(jobs.add('m', 'x', 3, { debounce: { key: 'k', seconds: 0 } })).rejects.toThrow('Expected `debounce.seconds` to be a positive number, got `0`');
+    await expect(jobs.add('m', 'x', 3, { debounce: { key: 'k', seconds: 2, maxSeconds: 1 } })).rejects.toThrow('Expected `debounce.maxSeconds` to be a number of seconds at least `debounce.seconds` (2), got `1`');
+    await expect(jobs.add('m', 'x', 3, { key: 'u', debounce: { key: 'k', seconds: 2 } })).rejects.toThrow('`debounce` and a unique `key` both decide which job an add joins: give one');
+    await expect(jobs.add('m', 'x', 3, { after: [a], debounce: { key: 'k', seconds: 2 } })).rejects.toThrow('`debounce` and `after` cannot go together');
+    await expect(jobs.addAsScheduled('m', 'x', 3, new Date(2_000_000), { debounce: { key: 'k', seconds: 2 } })).rejects.toThrow('use add, not addAsScheduled');
+    await expect(jobs.add('m', 'x', 3, { debounce: { key: 'k', second: 2 } as never })).rejects.toThrow('Unknown field "second" (did you mean "seconds"?) in `debounce`');
+    expect(await store.getJob(a.id)).toMatchObject({ params: expect.stringContaining('2') });
+    expect((await store.listJobs()).length).toBe(1);
   });
 
   it('refuses params that cannot be stored, before storing anything', async () => {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { ConcurrencyLimit, NewJob } from '../job-store.ts';
+import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, type ParentStatements } from './job-parents.ts';
 import { databaseId, type Schema } from './schema.ts';
@@ -14,6 +14,7 @@ export interface InsertStatements {
   readonly keyed: string;
   readonly concurrencyKey: string;
   readonly concurrencySet: string;
+  readonly debounced: string;
 }
 
 const COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
@@ -53,6 +54,16 @@ export function insertStatements(s: Schema): InsertStatements {
         SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
       ) found ORDER BY rank LIMIT 1`,
     concurrencyKey: `INSERT INTO ${s.q}.concurrency_keys (key) VALUES ($1) ON CONFLICT DO NOTHING`,
+    // The waiting job with the debounce key takes these params and run time (never past its debounce_until; a job
+    // held back keeps run_at at never-due and moves ready_at), or this one is inserted. xmax = 0: inserted.
+    debounced: `
+      INSERT INTO ${s.q}.jobs AS j (${COLUMNS}, debounce_key, debounce_until)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ${TAGS('$9::text')}, $10, $11)
+      ON CONFLICT (service, method, debounce_key) WHERE state = 0 AND debounce_key IS NOT NULL DO UPDATE
+         SET params = EXCLUDED.params,
+             run_at = CASE WHEN j.run_at = ${BLOCKED_RUN_AT} THEN j.run_at ELSE least(EXCLUDED.run_at, coalesce(j.debounce_until, EXCLUDED.run_at)) END,
+             ready_at = CASE WHEN j.run_at = ${BLOCKED_RUN_AT} THEN least(EXCLUDED.run_at, coalesce(j.debounce_until, EXCLUDED.run_at)) ELSE j.ready_at END
+      RETURNING id, ${databaseId(s)} AS database, (xmax = 0) AS fresh`,
     concurrencySet: `UPDATE ${s.q}.jobs SET concurrency_key = $2, concurrency_limit = $3 WHERE id = $1`,
   };
 }
@@ -123,16 +134,25 @@ export async function insertAll(
 
 /** A keyed job, or one that waits for others: inserted by itself, so that it sees the jobs inserted before it. */
 export function goesAlone(job: NewJob): boolean {
-  return isKeyed(job) || hasParents(job) || hasConcurrency(job);
+  return isKeyed(job) || hasParents(job) || hasConcurrency(job) || isDebounced(job);
 }
 
 function hasConcurrency(job: NewJob): job is NewJob & { concurrency: ConcurrencyLimit } {
   return job.concurrency !== undefined && job.concurrency !== null;
 }
 
+function isDebounced(job: NewJob): job is NewJob & { debounce: { key: string; untilAt: number | null } } {
+  return job.debounce !== undefined && job.debounce !== null;
+}
+
+async function insertDebounced(client: pg.ClientBase, sql: InsertStatements, job: NewJob & { debounce: { key: string; untilAt: number | null } }): Promise<{ id: number; database: string; fresh: boolean }> {
+  const { rows } = await client.query<{ id: number; database: string; fresh: boolean }>({ name: 'insert-debounced', text: sql.debounced, values: [...values(job), job.debounce.key, job.debounce.untilAt] });
+  return rows[0]!;
+}
+
 /** Whether adding `job` takes more than one statement (its links to parents, its concurrency key): a transaction. */
 export function needsTransaction(job: NewJob): boolean {
-  return hasParents(job) || hasConcurrency(job);
+  return hasParents(job) || hasConcurrency(job) || isDebounced(job);
 }
 
 /**
@@ -143,7 +163,9 @@ export function needsTransaction(job: NewJob): boolean {
 export async function insertWithParents(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[],
 ): Promise<{ id: number; database: string }> {
-  const added = isKeyed(job) ? await insertKeyed(client, sql, job) : { ...(await insertOne(client, sql, job)), fresh: true };
+  const added = isDebounced(job) ? await insertDebounced(client, sql, job)
+    : isKeyed(job) ? await insertKeyed(client, sql, job)
+      : { ...(await insertOne(client, sql, job)), fresh: true };
   // A unique key already active returns that job, which keeps what it was added with.
   if (!added.fresh) return { id: added.id, database: added.database };
   if (hasConcurrency(job)) {

@@ -1,5 +1,6 @@
 import type { NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
+import { debounceInto, isDebounced } from './debounce.ts';
 import { linkParents } from './job-parents.ts';
 import * as sql from './queries.ts';
 import type { InsertValues, Statements } from './statements.ts';
@@ -16,9 +17,14 @@ import type { InsertValues, Statements } from './statements.ts';
  */
 export function insertAny(s: Statements, job: NewJob, database: string, earlier: readonly number[] = []): number {
   const values = insertValues(s, job);
+  if (isDebounced(job)) {
+    const found = debounceInto(s.debounce, values[0], job);
+    if (found !== undefined) return found;
+  }
   const inserted = isKeyed(job) ? insertKeyed(s, values, job.key) : { id: Number(s.insertJob.run(...values).lastInsertRowid), fresh: true };
   // A unique key already active returns that job, which keeps what it was added with.
   if (!inserted.fresh) return inserted.id;
+  if (isDebounced(job)) s.debounce.set.run({ id: inserted.id, key: job.debounce.key, untilAt: job.debounce.untilAt });
   if (job.concurrency !== undefined && job.concurrency !== null) s.concurrency.setLimit.run(job.concurrency.key, job.concurrency.limit, inserted.id);
   if (hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
   return inserted.id;
@@ -26,7 +32,7 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
 
 /** Whether `job` needs a transaction of its own and cannot go in a multi-row insert. */
 export function needsTransaction(job: NewJob): boolean {
-  return isKeyed(job) || hasParents(job) || (job.concurrency !== undefined && job.concurrency !== null);
+  return isKeyed(job) || hasParents(job) || (job.concurrency !== undefined && job.concurrency !== null) || isDebounced(job);
 }
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {

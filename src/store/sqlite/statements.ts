@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { AttemptError, JobNote, JobOutcome, JobRecord, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
 import { ConcurrencyStatements } from './concurrency-keys.ts';
+import { DebounceStatements } from './debounce.ts';
 import { ParentStatements } from './job-parents.ts';
 import * as sql from './queries.ts';
 
@@ -101,6 +102,7 @@ export class Statements {
   readonly #db: Database;
   #parents: ParentStatements | undefined;
   #concurrency: ConcurrencyStatements | undefined;
+  #debounce: DebounceStatements | undefined;
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -154,6 +156,11 @@ export class Statements {
   /** The statements of per-key concurrency, prepared on first use. */
   get concurrency(): ConcurrencyStatements {
     return (this.#concurrency ??= new ConcurrencyStatements(this.#db));
+  }
+
+  /** The statements of debounced adds, prepared on first use. */
+  get debounce(): DebounceStatements {
+    return (this.#debounce ??= new DebounceStatements(this.#db));
   }
 
   constructor(db: Database) {

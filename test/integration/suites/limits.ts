@@ -6,7 +6,26 @@ import { testDatabase } from '../../helpers/test-database.ts';
 
 /** Per-key concurrency with real worker processes, on `factory`'s store (see the limits.*.test.ts files). */
 export function limitsTests(factory: StoreFactory): void {
-  describeStore(factory, 'per-key concurrency across worker processes', () => {
+  describeStore(factory, 'per-key concurrency and debounce across worker processes', () => {
+    it('20 debounced adds in a burst run once, with the last params, and all 20 handles resolve with that result', async () => {
+      const db = await testDatabase(factory);
+      const probeFile = join(db.dir, 'runs.log');
+      const worker = startMain(workerArgs(db, '--worker', '--set', `probe.file=${probeFile}`));
+      await worker.waitForLog((l) => l.msg === 'worker started');
+      const handles = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+        db.jobs.add('probe', 'echo', { n: i }, { debounce: { key: 'burst', seconds: 0.3 } })));
+      expect(new Set(handles.map((h) => h.id)).size).toBe(1);
+      const results = await Promise.all(handles.map((h) => h.result()));
+      expect(results).toEqual(Array.from({ length: 20 }, () => ({ n: 19 })));
+      expect(probeLines(probeFile).filter((l) => l.id === handles[0]!.id)).toHaveLength(1);
+      // Once it ran, the next add is a new job.
+      const later = await db.jobs.add('probe', 'echo', { n: 20 }, { debounce: { key: 'burst', seconds: 0.05 } });
+      expect(later.id).not.toBe(handles[0]!.id);
+      expect(await later.result()).toEqual({ n: 20 });
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+    });
+
     it('200 jobs on one key with limit 2, two worker processes: never more than 2 run at once, and all run', async () => {
       const db = await testDatabase(factory);
       const probeFile = join(db.dir, 'runs.log');
