@@ -195,6 +195,25 @@ export async function retryJob(worker: WorkerService, idText: string, output: Ou
   output.out(`job ${id} is waiting again`);
 }
 
+/** `jobs pause TARGET` and `jobs resume TARGET`. */
+export async function pauseOrResume(worker: WorkerService, target: string, action: 'pause' | 'resume', output: Output): Promise<void> {
+  if (action === 'pause') {
+    output.out((await worker.pause(target)) ? `paused ${target}: its jobs wait until jobs resume ${target}` : `${target} was paused already`);
+  } else {
+    output.out((await worker.resume(target)) ? `resumed ${target}` : `${target} was not paused`);
+  }
+}
+
+/** `jobs paused`: what is paused. */
+export async function listPausedTargets(worker: WorkerService, flags: { json?: boolean }, output: Output): Promise<void> {
+  const paused = await worker.store.listPaused();
+  if (flags.json === true) {
+    output.out(JSON.stringify(paused.map((p) => ({ ...p, at: new Date(p.at).toISOString() })), null, 2));
+    return;
+  }
+  output.out(paused.length === 0 ? 'nothing is paused' : paused.map((p) => `${p.method === null ? p.service : `${p.service}.${p.method}`}  since ${new Date(p.at).toISOString()}`).join('\n'));
+}
+
 /** `jobs remove-recurring SIGNATURE`. */
 export async function removeRecurring(worker: WorkerService, signature: string, output: Output): Promise<void> {
   if (!(await worker.removeRecurring(signature))) throw new RecurringNotFoundError(signature);

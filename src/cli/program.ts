@@ -7,7 +7,7 @@ import { createLogger } from '../log/logger.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { createConfig, type HostOptions } from './bootstrap.ts';
-import { addJob, cancelJob, clearJobs, listJobs, removeRecurring, retryJob, showJob, watchJob, type Output } from './jobs-command.ts';
+import { addJob, cancelJob, clearJobs, listJobs, listPausedTargets, pauseOrResume, removeRecurring, retryJob, showJob, watchJob, type Output } from './jobs-command.ts';
 
 /** Where the command line runs: injected so tests run it in-process. */
 export interface CliEnvironment {
@@ -150,6 +150,20 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .option('--wait-timeout <seconds>', 'with --wait: stop waiting after this many seconds (exit 1); the job stays')
     .action(async (service: string, method: string, flags: Record<string, string>) =>
       withService((worker, output, database) => addJob(worker, service, method, flags, output, { database })));
+
+  for (const action of ['pause', 'resume'] as const) {
+    jobs.command(action)
+      .description(action === 'pause'
+        ? 'pause TARGET (service.method, or a whole service) on every worker: its jobs wait; running ones finish'
+        : 'resume a paused TARGET')
+      .argument('<target>')
+      .action(async (target: string) => withService((worker, output) => pauseOrResume(worker, target, action, output)));
+  }
+
+  jobs.command('paused')
+    .description('list what is paused')
+    .option('--json', 'print one JSON array')
+    .action(async (flags: { json?: boolean }) => withService((worker, output) => listPausedTargets(worker, flags, output)));
 
   jobs.command('list')
     .description('list jobs, newest first (or recurring jobs)')

@@ -226,6 +226,16 @@ export interface JobRecord {
   readonly concurrency: ConcurrencyLimit | null;
   /** Waiting because its concurrency key is full: let through as a slot frees. */
   readonly parked: boolean;
+  /** Waiting because its service or method is paused ({@link JobStore.pause}). */
+  readonly held: boolean;
+}
+
+/** A paused service (`method` null: all its methods) or method. */
+export interface PausedTarget {
+  readonly service: string;
+  readonly method: string | null;
+  /** When it was paused (the pausing process's clock). */
+  readonly at: number;
 }
 
 /** What the worker gets when it claims a job. */
@@ -504,6 +514,24 @@ export interface JobStore {
 
   /** The jobs that run after job `id` (its dependants), oldest first. */
   dependantsOf(id: number): Promise<number[]>;
+
+  /**
+   * Pauses a method (or, with `method` null, a whole service) for every
+   * worker on the database: its jobs are not claimed until it is resumed;
+   * running ones finish, adds still succeed. Pausing again changes nothing.
+   * @returns false if it was paused already.
+   */
+  pause(service: string, method: string | null, now: number): Promise<boolean>;
+
+  /**
+   * Resumes what {@link pause} paused (exactly that target: a method paused
+   * with its whole service stays paused until the service is resumed).
+   * @returns false if it was not paused.
+   */
+  resume(service: string, method: string | null): Promise<boolean>;
+
+  /** What is paused, by service and method. */
+  listPaused(): Promise<PausedTarget[]>;
 
   /** Ids of jobs `owner` runs that someone asked to cancel. */
   cancelRequests(owner: string): Promise<number[]>;

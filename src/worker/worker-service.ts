@@ -180,6 +180,27 @@ export class WorkerService {
   }
 
   /**
+   * Pauses `target` for every worker on the database: `service.method`, or a
+   * whole `service` (a name without a dot). Its jobs are not claimed until it
+   * is resumed; running ones finish; adds still succeed.
+   * @returns false if it was paused already.
+   */
+  async pause(target: string): Promise<boolean> {
+    const { service, method } = parseTarget(target);
+    return this.store.pause(service, method, this.#clock.now());
+  }
+
+  /**
+   * Resumes what {@link pause} paused with the same `target`. A method paused
+   * as part of its whole service stays paused until the service is resumed.
+   * @returns false if it was not paused.
+   */
+  async resume(target: string): Promise<boolean> {
+    const { service, method } = parseTarget(target);
+    return this.store.resume(service, method);
+  }
+
+  /**
    * Removes the recurring job with this signature: `service.method`, or
    * `service.method#name` for a named one (as `jobs list --recurring` shows).
    * Occurrences already added stay.
@@ -305,6 +326,15 @@ export function parseSignature(signature: string): { service: string; method: st
     throw new InvalidArgumentError(`Expected a recurring job signature such as "service.method" or "service.method#name", got \`${signature}\``);
   }
   return { service: target.slice(0, dot), method: target.slice(dot + 1), name };
+}
+
+/** `service.method` (split at the last dot: service names may hold dots) or a whole `service` (no dot). */
+export function parseTarget(target: unknown): { service: string; method: string | null } {
+  if (typeof target !== 'string' || target === '' || target.startsWith('.') || target.endsWith('.') || target.includes('#')) {
+    throw new InvalidArgumentError(`Expected a target such as "service.method" or "service", got \`${String(target)}\``);
+  }
+  const dot = target.lastIndexOf('.');
+  return dot === -1 ? { service: target, method: null } : { service: target.slice(0, dot), method: target.slice(dot + 1) };
 }
 
 function assertRunAt(runAt: unknown, argument: string): number {

@@ -681,6 +681,49 @@ describeStores('JobStore contract', (factory) => {
     });
   });
 
+  describe('pause and resume', () => {
+    it('a paused method is not claimed, whoever claims; adds succeed; others pass; resume makes its jobs due again', async () => {
+      const store = await open();
+      const { ids: [a, b] } = await store.addJobs([job({ method: 'send' }), job({ method: 'send' })]);
+      const other = await store.addJob(job({ method: 'other' }));
+      expect(await store.pause('svc', 'send', Date.now())).toBe(true);
+      expect(await store.pause('svc', 'send', Date.now())).toBe(false);
+      const later = await store.addJob(job({ method: 'send' }));
+      expect(ids(await claim(store, 'w1', 10))).toEqual([other.id]);
+      expect(await claim(store, 'w2', 10, 'alone')).toEqual([]);
+      expect(await store.getJob(a!)).toMatchObject({ state: 'waiting', held: true });
+      expect(await store.listPaused()).toEqual([{ service: 'svc', method: 'send', at: expect.any(Number) }]);
+      expect(await store.resume('svc', 'send')).toBe(true);
+      expect(await store.resume('svc', 'send')).toBe(false);
+      expect(ids(await claim(store, 'w1', 10)).sort((x, y) => x - y)).toEqual([a, b, later.id]);
+      expect(await store.listPaused()).toEqual([]);
+    });
+
+    it('a whole service paused holds all its methods; a method paused on its own stays paused when the service resumes', async () => {
+      const store = await open();
+      await store.addJobs([job({ method: 'one' }), job({ method: 'two' })]);
+      await store.pause('svc', null, Date.now());
+      await store.pause('svc', 'two', Date.now());
+      expect(await claim(store, 'w', 10)).toEqual([]);
+      await store.resume('svc', null);
+      const claimed = await claim(store, 'w', 10);
+      expect(claimed.map((j) => j.method)).toEqual(['one']);
+      await store.resume('svc', 'two');
+      expect((await claim(store, 'w', 10)).map((j) => j.method)).toEqual(['two']);
+    });
+
+    it('a running job of a paused method finishes; its retry waits for the resume', async () => {
+      const store = await open();
+      await store.addJob(job({ method: 'send' }));
+      const [running] = await claim(store, 'w', 10);
+      await store.pause('svc', 'send', Date.now());
+      await store.complete([failed(running!, 'w', 0)]);
+      expect(await claim(store, 'w', 10)).toEqual([]);
+      await store.resume('svc', 'send');
+      expect(ids(await claim(store, 'w', 10))).toEqual([running!.id]);
+    });
+  });
+
   describe('reading', () => {
     it('reads the outcomes of the finished jobs among many ids at once', async () => {
       const store = await open();

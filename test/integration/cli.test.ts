@@ -202,6 +202,24 @@ describe('main.ts jobs', () => {
     expect(JSON.parse((await run('jobs', 'list', '--json')).stdout)).toHaveLength(4);
   });
 
+  it('pauses and resumes a method or a whole service, lists what is paused, and refuses a bad target', async () => {
+    const { run } = db();
+    expect(await run('jobs', 'pause', 'mail.send')).toMatchObject({ code: 0, stdout: 'paused mail.send: its jobs wait until jobs resume mail.send\n' });
+    expect((await run('jobs', 'pause', 'mail.send')).stdout).toBe('mail.send was paused already\n');
+    expect((await run('jobs', 'pause', 'reports')).code).toBe(0);
+    expect((await run('jobs', 'paused')).stdout).toMatch(/^mail\.send {2}since \d{4}-.*\nreports {2}since /);
+    expect(JSON.parse((await run('jobs', 'paused', '--json')).stdout)).toEqual([
+      { service: 'mail', method: 'send', at: expect.any(String) }, { service: 'reports', method: null, at: expect.any(String) },
+    ]);
+    expect(await run('jobs', 'add', 'mail', 'send')).toMatchObject({ code: 0, stdout: '1\n' });
+    expect((await run('jobs', 'show', '1')).stdout).toMatch(/^state:\s+waiting$/m);
+    expect(await run('jobs', 'resume', 'mail.send')).toMatchObject({ code: 0, stdout: 'resumed mail.send\n' });
+    expect((await run('jobs', 'resume', 'mail.send')).stdout).toBe('mail.send was not paused\n');
+    const bad = await run('jobs', 'pause', 'mail.');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Expected a target such as "service\.method" or "service", got `mail\.`/);
+  });
+
   it('exits 1 for a job id that does not exist', async () => {
     const { run } = db();
     expect(await run('jobs', 'show', '42')).toMatchObject({ code: 1, stderr: 'error: no job with id 42\n' });

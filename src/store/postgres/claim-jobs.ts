@@ -32,18 +32,27 @@ const ORDER = 'priority DESC, run_at, id';
  */
 export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
   const due = `state = ${STATE.waiting} AND run_at <= ${NOW_MS}`;
-  const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit';
-  // Per-key concurrency (migration 0004): of the candidates, a keyed job is taken while its key has room, counting
-  // the key's running jobs (its row locked, in key order: no deadlock between claims) and the candidates before it.
+  const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method';
+  // Paused targets (migration 0006): a candidate of one is held (never due until resumed) instead of taken.
+  // Per-key concurrency (migration 0004): of the rest, a keyed job is taken while its key has room, counting the
+  // key's running jobs (its row locked, in key order: no deadlock between claims) and the candidates before it.
   // The key's other due jobs are parked (SKIP LOCKED: those another claim holds are left to it). Unkeyed jobs pass.
   const lease = (candidates: string) => `
-      keys AS MATERIALIZED (
+      paused_rows AS MATERIALIZED (
+        SELECT c.id FROM ${candidates} c
+         WHERE EXISTS (SELECT 1 FROM ${s.q}.paused p WHERE p.service = c.service AND p.method IN ('', c.method))
+      ), held AS (
+        UPDATE ${s.q}.jobs j SET held = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
+         WHERE j.id IN (SELECT id FROM paused_rows)
+      ), runnable AS MATERIALIZED (
+        SELECT * FROM ${candidates} WHERE id NOT IN (SELECT id FROM paused_rows)
+      ), keys AS MATERIALIZED (
         SELECT key, running FROM ${s.q}.concurrency_keys
-         WHERE key IN (SELECT concurrency_key FROM ${candidates} WHERE concurrency_key IS NOT NULL)
+         WHERE key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL)
          ORDER BY key FOR UPDATE
       ), allowed AS MATERIALIZED (
         SELECT c.id FROM (
-          SELECT c.*, row_number() OVER (PARTITION BY c.concurrency_key ORDER BY ${ORDER}) AS nth FROM ${candidates} c
+          SELECT c.*, row_number() OVER (PARTITION BY c.concurrency_key ORDER BY ${ORDER}) AS nth FROM runnable c
         ) c LEFT JOIN keys k ON k.key = c.concurrency_key
          WHERE c.concurrency_key IS NULL OR COALESCE(k.running, 0) + c.nth <= COALESCE(c.concurrency_limit, 1)
       ), parked AS (
@@ -51,8 +60,8 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
          WHERE j.id IN (
            SELECT w.id FROM ${s.q}.jobs w
             WHERE w.state = ${STATE.waiting} AND NOT w.parked AND w.run_at <= ${NOW_MS}
-              AND w.concurrency_key IN (SELECT concurrency_key FROM ${candidates} WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM allowed))
-              AND w.id NOT IN (SELECT id FROM allowed)
+              AND w.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM allowed))
+              AND w.id NOT IN (SELECT id FROM allowed) AND w.id NOT IN (SELECT id FROM paused_rows)
               FOR UPDATE SKIP LOCKED)
       ),
       owner AS MATERIALIZED (SELECT ${s.q}.owner_id(${params.owner}) AS id),

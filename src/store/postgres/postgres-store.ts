@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DatabaseReplacedError } from '../../errors.ts';
 import type {
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ParentOutcome, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
+  JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
   Refusals, RunningJob, StoreChange,
 } from '../job-store.ts';
 import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
@@ -10,6 +10,7 @@ import { claimJobs, claimStatements } from './claim-jobs.ts';
 import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { bringBackDependants, parentOutcomes, parentStatements } from './job-parents.ts';
+import { listPaused, pauseStatements, pauseTarget, resumeTarget } from './pause.ts';
 import { insertAll, insertStatements } from './insert-jobs.ts';
 import { checkSchemaName, migrate } from './migrate.ts';
 import { ChangeFeed, channelOf, Notifier } from './notifications.ts';
@@ -101,6 +102,7 @@ export class PostgresStore implements JobStore {
       read: read.readStatements(s),
       prune: pruneStatements(s),
       parents: parentStatements(s),
+      pause: pauseStatements(s),
     };
     const pool = { url: options.url, poolSize: options.poolSize, connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: options.queryTimeoutMs, description: this.description, logger: options.logger };
     this.#db = new Connections(pool);
@@ -265,6 +267,20 @@ export class PostgresStore implements JobStore {
     })));
     if (found.database !== database) throw new DatabaseReplacedError(`jobs ${ids.join(', ')}`, this.description);
     return found.outcomes;
+  }
+
+  async pause(service: string, method: string | null, now: number): Promise<boolean> {
+    return this.#run(() => this.#db.writeOnce((client) => pauseTarget(client, this.#sql.pause, service, method, now)));
+  }
+
+  async resume(service: string, method: string | null): Promise<boolean> {
+    const resumed = await this.#run(() => this.#db.writeOnce((client) => resumeTarget(client, this.#sql.pause, service, method)));
+    if (resumed) this.#changed('work');
+    return resumed;
+  }
+
+  async listPaused(): Promise<PausedTarget[]> {
+    return this.#run(() => this.#db.read((client) => listPaused(client, this.#sql.pause)));
   }
 
   async dependantsOf(id: number): Promise<number[]> {

@@ -1,5 +1,6 @@
 import type { ClaimedJob, ClaimRequest } from '../job-store.ts';
 import { parkOverLimit } from './concurrency-keys.ts';
+import { holdPaused } from './pause.ts';
 import type { ClaimedRow, Statements } from './statements.ts';
 
 /**
@@ -22,6 +23,8 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     if (alone) rows = upToIsolated(rows);
     // Keyed jobs over their key's limit are parked (migration 0012); the rows read then differ from what the mark
     // below would lease, so the claim reads again. Each pass parks a key's due jobs for good: few passes.
+    // Jobs of a paused target (migration 0014) are held likewise.
+    if (holdPaused(s, rows)) continue;
     if (!rows.some(isKeyed) || !parkOverLimit(s.concurrency, rows, request.now)) break;
   }
   const mark = alone ? s.markClaimedAny : s.markClaimed;

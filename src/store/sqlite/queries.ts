@@ -22,7 +22,7 @@ const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} TH
   WHEN ${FAILED} THEN 'failed' ELSE 'cancelled' END`;
 
 /** Of a job that waits for parents or for its key (parked), the run time asked for (run_at is held at BLOCKED_RUN_AT meanwhile). */
-const RUN_AT = 'CASE WHEN parents > 0 OR parked = 1 THEN ready_at ELSE run_at END';
+const RUN_AT = 'CASE WHEN parents > 0 OR parked = 1 OR held = 1 THEN ready_at ELSE run_at END';
 
 /** A job's parents in `after` order, as a JSON array; read only for jobs that have any. */
 const AFTER = `CASE WHEN parents > 0 THEN (SELECT json_group_array(parent_id) FROM (SELECT parent_id FROM job_parents WHERE job_id = jobs.id ORDER BY position)) END`;
@@ -32,7 +32,7 @@ const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method A
   fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
   progress_total AS progressTotal, progress_at AS progressAt, isolated, ${AFTER} AS afterIds, waiting_for AS waitingFor,
-  cancelled_by AS cancelledBy, concurrency_key AS concurrencyKey, concurrency_limit AS concurrencyLimit, parked`;
+  cancelled_by AS cancelledBy, concurrency_key AS concurrencyKey, concurrency_limit AS concurrencyLimit, parked, held`;
 
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
@@ -261,7 +261,7 @@ export const requestCancel = `UPDATE jobs SET cancel_requested = 1 WHERE id = @i
 export const retryJob = `
   UPDATE jobs
      SET state = ${WAITING}, run_at = @now, attempts = 0, cancel_requested = 0, result = NULL, error = NULL,
-         started_at = NULL, finished_at = NULL, parked = 0
+         started_at = NULL, finished_at = NULL, parked = 0, held = 0
    WHERE id = @id AND state IN (${FAILED}, ${CANCELLED})`;
 
 export const selectJobErrors = `SELECT attempt, name, message, stack, at FROM job_errors WHERE job_id = ? ORDER BY attempt, id`;

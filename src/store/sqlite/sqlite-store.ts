@@ -2,7 +2,7 @@ import type { Logger } from '../../log/logger.ts';
 import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ParentOutcome, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
+  JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
   RecurringSpec, Refusals, RunningJob, StoreChange,
 } from '../job-store.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
@@ -12,6 +12,7 @@ import { claimJobs } from './claim-jobs.ts';
 import { insertAll } from './insert-jobs.ts';
 import { refuseEntryRefs } from '../parent-refs.ts';
 import { bringBackDependants, toParentOutcomes } from './job-parents.ts';
+import { pauseTarget, resumeTarget, toPausedTargets } from './pause.ts';
 import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
@@ -310,6 +311,20 @@ export class SqliteStore implements JobStore {
     return toParentOutcomes(this.#conn.statements().parents.parentOutcomes.all(JSON.stringify(ids)), stateName);
   }
 
+  async pause(service: string, method: string | null, now: number): Promise<boolean> {
+    return this.#conn.write((s) => pauseTarget(s, service, method, now), { transaction: true, onReplaced: 'again' });
+  }
+
+  async resume(service: string, method: string | null): Promise<boolean> {
+    const resumed = this.#conn.write((s) => resumeTarget(s, service, method), { transaction: true, onReplaced: 'again' });
+    if (resumed) this.#conn.changedHere('work');
+    return resumed;
+  }
+
+  async listPaused(): Promise<PausedTarget[]> {
+    return toPausedTargets(this.#conn.statements().pause.all.all());
+  }
+
   async dependantsOf(id: number): Promise<number[]> {
     return this.#conn.statements().parents.dependantsOf.all(id);
   }
@@ -380,9 +395,10 @@ type StatementName = { [K in keyof typeof sql]: (typeof sql)[K] extends string ?
 const MAX_PRIORITY_SEEKS = 16;
 
 function toJobRecord(row: JobRow, database: string): JobRecord {
-  const { progressCurrent, progressTotal, progressAt, isolated, afterIds, concurrencyKey, concurrencyLimit, parked, ...rest } = row;
+  const { progressCurrent, progressTotal, progressAt, isolated, afterIds, concurrencyKey, concurrencyLimit, parked, held, ...rest } = row;
   return {
     ...rest,
+    held: held === 1,
     concurrency: concurrencyKey === null ? null : { key: concurrencyKey, limit: concurrencyLimit ?? 1 },
     parked: parked === 1,
     after: afterIds === null ? [] : (JSON.parse(afterIds) as number[]),

@@ -2,11 +2,13 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { AttemptError, JobNote, JobOutcome, JobRecord, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
 import { ConcurrencyStatements } from './concurrency-keys.ts';
 import { DebounceStatements } from './debounce.ts';
+import { PauseStatements } from './pause.ts';
 import { ParentStatements } from './job-parents.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
-export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database' | 'after' | 'concurrency' | 'parked'> & {
+export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database' | 'after' | 'concurrency' | 'parked' | 'held'> & {
+  held: number;
   afterIds: string | null;
   concurrencyKey: string | null;
   concurrencyLimit: number | null;
@@ -103,6 +105,7 @@ export class Statements {
   #parents: ParentStatements | undefined;
   #concurrency: ConcurrencyStatements | undefined;
   #debounce: DebounceStatements | undefined;
+  #pause: PauseStatements | undefined;
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -161,6 +164,11 @@ export class Statements {
   /** The statements of debounced adds, prepared on first use. */
   get debounce(): DebounceStatements {
     return (this.#debounce ??= new DebounceStatements(this.#db));
+  }
+
+  /** The statements of pause and resume, prepared on first use. */
+  get pause(): PauseStatements {
+    return (this.#pause ??= new PauseStatements(this.#db));
   }
 
   constructor(db: Database) {
