@@ -297,6 +297,83 @@ export interface JobFilter {
 }
 
 /**
+ * What {@link JobStore.searchJobs} and {@link JobStore.countJobs} look for:
+ * every field given narrows the match (all must hold).
+ */
+export interface JobSearch {
+  /** Any of these states. */
+  readonly states?: readonly JobState[];
+  readonly service?: string;
+  readonly method?: string;
+  /** Jobs carrying this tag. */
+  readonly tag?: string;
+  /** Jobs with this unique key. */
+  readonly key?: string;
+  /** Text found, ignoring case, in the serialized params or in the last error's name, message or stack. */
+  readonly text?: string;
+  /** Occurrences of this recurring job. */
+  readonly recurringId?: number;
+  /** Added at or after this instant. */
+  readonly createdFrom?: number;
+  /** Added before this instant. */
+  readonly createdBefore?: number;
+}
+
+/** Which part of the newest-first list {@link JobStore.searchJobs} reads. */
+export interface JobPageRequest {
+  /** Only jobs with a smaller id (the previous page's `next`); absent for the first page. */
+  readonly beforeId?: number;
+  /** At most this many jobs. */
+  readonly limit: number;
+  /**
+   * At most this many ids below `beforeId` are looked at: a search that
+   * matches few jobs returns fewer than `limit` (even none) with a `next`
+   * to go on from, instead of reading the whole table in one request.
+   * Absent: no bound.
+   */
+  readonly scanIds?: number;
+}
+
+/** One page of {@link JobStore.searchJobs}, newest first. */
+export interface JobPage {
+  readonly jobs: JobRecord[];
+  /** `beforeId` for the next page; null once no older job is left to look at. */
+  readonly next: number | null;
+}
+
+/** What {@link JobStore.deleteJob} did. `newest`: see the method. */
+export type DeleteOutcome = 'deleted' | 'active' | 'newest';
+
+/** A finished job as {@link JobStore.activity} reports it: what throughput and duration figures need. */
+export interface FinishedJobActivity {
+  readonly id: number;
+  readonly service: string;
+  readonly method: string;
+  readonly state: 'succeeded' | 'failed' | 'cancelled';
+  readonly createdAt: number;
+  readonly runAt: number;
+  /** Null for a job cancelled before it started. */
+  readonly startedAt: number | null;
+  readonly finishedAt: number;
+  readonly attempts: number;
+}
+
+/** Recent finished jobs (see {@link JobStore.activity}). */
+export interface Activity {
+  /** The largest job id handed out so far (0 in an empty database): its growth counts jobs added. */
+  readonly newestJobId: number;
+  readonly finished: FinishedJobActivity[];
+}
+
+/** Failed attempts recorded after a point (see {@link JobStore.attemptFailures}). */
+export interface AttemptFailures {
+  /** Pass as `afterId` next time. */
+  readonly lastId: number;
+  /** Oldest first; the method each failed attempt was of. */
+  readonly failures: { readonly service: string; readonly method: string; readonly at: number }[];
+}
+
+/**
  * Storage for jobs and recurring jobs. Every method is atomic.
  *
  * Liveness without clocks: a worker renews its leases by beating
@@ -474,6 +551,50 @@ export interface JobStore {
   getJobErrors(id: number): Promise<AttemptError[]>;
   listJobs(filter?: JobFilter): Promise<JobRecord[]>;
   listRecurring(): Promise<RecurringRecord[]>;
+
+  /**
+   * Jobs matching `search`, newest (highest id) first, a page at a time by
+   * keyset (`beforeId`), so the millionth job costs what the first does.
+   * A job that changes state between pages may show on two or none.
+   */
+  searchJobs(search: JobSearch, page: JobPageRequest): Promise<JobPage>;
+
+  /**
+   * How many jobs match `search`, counting no further than `cap`: a result
+   * equal to `cap` means "`cap` or more". Stops reading at the cap, so a
+   * count of a big table costs what `cap` rows cost.
+   */
+  countJobs(search: JobSearch, cap: number): Promise<number>;
+
+  /**
+   * Makes a waiting job due now (a scheduled one, or one waiting for its
+   * retry); one already due keeps its place.
+   * @returns false if the job is not waiting.
+   * @throws JobNotFoundError
+   */
+  runNow(id: number, now: number): Promise<boolean>;
+
+  /**
+   * Deletes a finished job with its errors and notes. A waiting or running
+   * one is left (`active`: cancel it first). A store whose ids would be
+   * handed out again if the newest job were deleted (SQLite) keeps the newest
+   * job (`newest`), as {@link prune} does.
+   * @throws JobNotFoundError
+   */
+  deleteJob(id: number): Promise<DeleteOutcome>;
+
+  /**
+   * Jobs that finished at or after `since`, among the newest `scanIds` job
+   * ids: a bounded read however large the table (a job added long before
+   * it finished may be missed), for throughput and duration figures.
+   */
+  activity(since: number, scanIds: number): Promise<Activity>;
+
+  /**
+   * Failed attempts recorded after `afterId`, at most `limit`. With
+   * `afterId` null, none: only where the record stands now, to count from.
+   */
+  attemptFailures(afterId: number | null, limit: number): Promise<AttemptFailures>;
   /** Deletes every recurring job; jobs already enqueued and the history stay. Returns how many were removed. */
   clearRecurring(): Promise<number>;
   /** Deletes the recurring job with this signature. Returns whether there was one. */

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type {
+  Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
   JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
   Refusals, RunningJob, StoreChange,
 } from '../job-store.ts';
 import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
 import { claimJobs, claimStatements } from './claim-jobs.ts';
+import * as dashboard from './dashboard-queries.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { insertAll, insertStatements } from './insert-jobs.ts';
 import { checkSchemaName, migrate } from './migrate.ts';
@@ -18,7 +20,7 @@ import * as read from './read-jobs.ts';
 import { recordOutcomes, recordOutcomesStatement } from './record-outcomes.ts';
 import { recordProgress, recordProgressStatement } from './record-progress.ts';
 import { fireRecurring, recurringStatements, upsertRecurring } from './recurring.ts';
-import { schemaOf } from './schema.ts';
+import { schemaOf, type Schema } from './schema.ts';
 import { abandonOwner, applyDefaults, releaseJobs, retireOwner, takeBackStatements } from './take-back.ts';
 
 export type { PostgresStoreOptions } from './options.ts';
@@ -78,6 +80,8 @@ export class PostgresStore implements JobStore {
   readonly #listeners = new Set<(change: StoreChange) => void>();
   #localChanges: StoreChange[] = [];
   #migrating: Promise<void> | undefined;
+  /** For the dashboard's queries, built per call from their filters. */
+  readonly #schema: Schema;
   #closed = false;
 
   private constructor(options: ResolvedOptions) {
@@ -85,6 +89,7 @@ export class PostgresStore implements JobStore {
     this.schema = options.schema;
     this.description = describeDatabase(options.url, options.schema);
     const s = schemaOf(options.schema);
+    this.#schema = s;
     this.#sql = {
       insert: insertStatements(s),
       claim: claimStatements(s),
@@ -280,6 +285,32 @@ export class PostgresStore implements JobStore {
 
   async listJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     return this.#run(() => this.#db.read((client) => read.listJobs(client, this.#sql.read, filter)));
+  }
+
+  async searchJobs(search: JobSearch, page: JobPageRequest): Promise<JobPage> {
+    return this.#run(() => this.#db.read((client) => dashboard.searchJobs(client, this.#schema, search, page)));
+  }
+
+  async countJobs(search: JobSearch, cap: number): Promise<number> {
+    return this.#run(() => this.#db.read((client) => dashboard.countJobs(client, this.#schema, search, cap)));
+  }
+
+  async runNow(id: number, _now: number): Promise<boolean> {
+    const moved = await this.#run(() => this.#db.writeOnce((client) => dashboard.runNow(client, this.#schema, id)));
+    if (moved) this.#changed('work');
+    return moved;
+  }
+
+  async deleteJob(id: number): Promise<DeleteOutcome> {
+    return this.#run(() => this.#db.transaction((client) => dashboard.deleteJob(client, this.#schema, id)));
+  }
+
+  async activity(since: number, scanIds: number): Promise<Activity> {
+    return this.#run(() => this.#db.read((client) => dashboard.activity(client, this.#schema, since, scanIds)));
+  }
+
+  async attemptFailures(afterId: number | null, limit: number): Promise<AttemptFailures> {
+    return this.#run(() => this.#db.read((client) => dashboard.attemptFailures(client, this.#schema, afterId, limit)));
   }
 
   async listRecurring(): Promise<RecurringRecord[]> {

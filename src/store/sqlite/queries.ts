@@ -21,7 +21,7 @@ const MAX_ATTEMPTS = `(CASE max_attempts WHEN 0 THEN ${DEFAULT_MAX_ATTEMPTS} ELS
 const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} THEN 'running' WHEN ${SUCCEEDED} THEN 'succeeded'
   WHEN ${FAILED} THEN 'failed' ELSE 'cancelled' END`;
 
-const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, run_at AS runAt, attempts,
+export const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, run_at AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
   fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
@@ -283,7 +283,7 @@ export const firstJobIdAfter = `SELECT id FROM jobs WHERE id > ? ORDER BY id LIM
 export const deleteRecurring = `DELETE FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 
 /** Jobs as the API shows them: with their target's names. */
-const JOBS_WITH_TARGETS = 'jobs JOIN targets ON targets.id = jobs.target_id';
+export const JOBS_WITH_TARGETS = 'jobs JOIN targets ON targets.id = jobs.target_id';
 export const selectJob = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} WHERE jobs.id = ?`;
 export const listJobs = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} ORDER BY jobs.id DESC LIMIT @limit`;
 export const listJobsFiltered = `

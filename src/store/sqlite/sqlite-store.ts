@@ -1,6 +1,7 @@
 import type { Logger } from '../../log/logger.ts';
 import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
+  Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
   JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
   RecurringSpec, Refusals, RunningJob, StoreChange,
@@ -13,6 +14,7 @@ import { insertAll } from './insert-jobs.ts';
 import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
+import * as dashboard from './dashboard-queries.ts';
 import * as sql from './queries.ts';
 import type { JobRow, Statements } from './statements.ts';
 
@@ -306,6 +308,38 @@ export class SqliteStore implements JobStore {
       : s.listJobsFiltered.all({ limit, state: filter.state === undefined ? null : sql.STATE[filter.state], tag: filter.tag ?? null });
     const database = this.#conn.databaseId;
     return rows.map((row) => toJobRecord(row, database));
+  }
+
+  async searchJobs(search: JobSearch, page: JobPageRequest): Promise<JobPage> {
+    const { rows, next } = dashboard.searchJobs(this.#conn.statements(), search, page);
+    const database = this.#conn.databaseId;
+    return { jobs: rows.map((row) => toJobRecord(row, database)), next };
+  }
+
+  async countJobs(search: JobSearch, cap: number): Promise<number> {
+    return dashboard.countJobs(this.#conn.statements(), search, cap);
+  }
+
+  async runNow(id: number, now: number): Promise<boolean> {
+    const moved = this.#conn.write((s) => dashboard.runNow(s, id, now), {
+      transaction: true, onReplaced: 'moot', onMoot: () => { throw new DatabaseReplacedError(`job ${id}`, this.path); },
+    });
+    if (moved) this.#conn.changedHere('work');
+    return moved;
+  }
+
+  async deleteJob(id: number): Promise<DeleteOutcome> {
+    return this.#conn.write((s) => dashboard.deleteJob(s, id), {
+      transaction: true, onReplaced: 'moot', onMoot: () => { throw new DatabaseReplacedError(`job ${id}`, this.path); },
+    });
+  }
+
+  async activity(since: number, scanIds: number): Promise<Activity> {
+    return dashboard.activity(this.#conn.statements(), since, scanIds);
+  }
+
+  async attemptFailures(afterId: number | null, limit: number): Promise<AttemptFailures> {
+    return dashboard.attemptFailures(this.#conn.statements(), afterId, limit);
   }
 
   async listRecurring(): Promise<RecurringRecord[]> {

@@ -90,6 +90,8 @@ export class Statements {
   /** By batch size, prepared on first use: see {@link successStatements}. */
   readonly #successes = new Map<number, SuccessStatements>();
   readonly #db: Database;
+  /** Statements whose text is built at run time (a search's filters), by text; see {@link adHoc}. */
+  readonly #adHoc = new Map<string, Statement>();
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -302,6 +304,21 @@ export class Statements {
       this.#successes.set(rows, statements);
     }
     return statements;
+  }
+
+  /**
+   * A statement built at run time, prepared once per text on this file. The
+   * texts come from a few dozen filter combinations; the cache is emptied if
+   * it ever holds more, rather than grow without bound.
+   */
+  adHoc<P extends unknown[] | {} = unknown[], R = unknown>(text: string): Statement<P, R> {
+    let statement = this.#adHoc.get(text);
+    if (statement === undefined) {
+      if (this.#adHoc.size >= 256) this.#adHoc.clear();
+      statement = this.#db.prepare(text);
+      this.#adHoc.set(text, statement);
+    }
+    return statement as Statement<P, R>;
   }
 }
 
