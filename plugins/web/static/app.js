@@ -19,6 +19,11 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+/** Replaces `el`'s children: lists flattened, null and undefined left out (the DOM's own would print them). */
+function put(el, ...children) {
+  el.replaceChildren(...children.flat(2).filter((c) => c !== null && c !== undefined && c !== ''));
+}
+
 function flash(text) {
   const el = document.getElementById('flash');
   el.textContent = text;
@@ -77,11 +82,11 @@ window.addEventListener('popstate', render);
 function render() {
   sourceUrl = null;
   connect();
-  main.replaceChildren();
+  put(main);
   const path = location.pathname;
   const jobMatch = /^\/jobs\/(\d+)$/.exec(path);
   const page = jobMatch ? jobPage(Number(jobMatch[1])) : path === '/jobs' ? jobsPage() : path === '/recurring' ? recurringPage() : overviewPage();
-  page.catch((error) => main.replaceChildren(h('p', { class: 'state-failed' }, `Could not load: ${error.message}`)));
+  page.catch((error) => put(main, h('p', { class: 'state-failed' }, `Could not load: ${error.message}`)));
 }
 
 // ---- charts: inline SVG ----
@@ -120,7 +125,7 @@ function lineChart(title, series, points, unit) {
 async function overviewPage() {
   const draw = (snap) => {
     const minutes = snap.minutes;
-    main.replaceChildren(
+    put(main, 
       h('h2', {}, 'Overview'),
       h('div', { class: 'cards' }, STATES.map((state) => h('a', { class: `card state-${state}`, href: `/jobs?state=${state}` },
         h('b', {}, snap.counts[state] >= 10_000_000 ? '10,000,000+' : snap.counts[state].toLocaleString()), state))),
@@ -183,7 +188,7 @@ async function jobsPage() {
   const bulkBar = h('div', { class: 'bar' }, 'Action:', action,
     h('button', { type: 'button', onclick: () => bulk({ ids: [...selected] }) }, 'on selected'),
     h('button', { type: 'button', onclick: () => bulk({ filter: filters }) }, 'on all matching this filter'), progress);
-  main.replaceChildren(h('h2', {}, 'Jobs'), form, h('p', {}, count), bulkBar, table, pager);
+  put(main, h('h2', {}, 'Jobs'), form, h('p', {}, count), bulkBar, table, pager);
 
   async function bulk(target) {
     if (target.ids && target.ids.length === 0) return flash('Select jobs first');
@@ -193,7 +198,7 @@ async function jobsPage() {
       let state = await api('/bulk', { method: 'POST', body: JSON.stringify({ action: action.value, ...target }) });
       const bar = h('progress', { max: Math.max(1, state.expected), value: 0 });
       const text = h('span', {});
-      progress.replaceChildren(bar, text);
+      put(progress, bar, text);
       while (state.state === 'running') {
         bar.value = state.done;
         text.textContent = ` ${state.done} / ${state.expected}`;
@@ -210,7 +215,7 @@ async function jobsPage() {
 
   async function load() {
     const page = await api(`/jobs?${query}`);
-    table.replaceChildren(
+    put(table, 
       h('tr', {}, h('th', {}, ''), h('th', {}, 'id'), h('th', {}, 'state'), h('th', {}, 'job'), h('th', {}, 'attempts'), h('th', {}, 'added'), h('th', {}, 'tags'), h('th', {}, 'params / error')),
       page.jobs.map((job) => h('tr', { 'data-id': job.id },
         h('td', {}, h('input', { type: 'checkbox', checked: selected.has(job.id), onchange: (e) => (e.target.checked ? selected.add(job.id) : selected.delete(job.id)) })),
@@ -221,7 +226,7 @@ async function jobsPage() {
         h('td', {}, time(job.createdAt)),
         h('td', {}, job.tags.join(', ')),
         h('td', { class: 'muted' }, (job.error ? `${job.error.name}: ${job.error.message}` : JSON.stringify(job.params) ?? '').slice(0, 120)))));
-    pager.replaceChildren(
+    put(pager, 
       before ? h('a', { href: `/jobs?${new URLSearchParams(filters)}` }, '« newest') : '',
       page.next !== null ? h('a', { href: `/jobs?${new URLSearchParams({ ...filters, before: page.next })}`, rel: 'next' }, page.partial ? `searched down to #${page.next}: look further »` : 'next page »') : h('span', { class: 'muted' }, 'end'));
     return page;
@@ -265,7 +270,7 @@ async function jobPage(id) {
       barText.textContent = ` ${job.progress.current} / ${job.progress.total}`;
     }
     result.textContent = job.result === null ? '–' : json(job.result);
-    timeline.replaceChildren(
+    put(timeline, 
       h('li', {}, `added ${time(job.createdAt)}`),
       h('li', {}, `due ${time(job.runAt)}`),
       job.startedAt ? h('li', {}, `started ${time(job.startedAt)} (attempt ${job.attempts})`) : null,
@@ -284,10 +289,10 @@ async function jobPage(id) {
       flash(error.message);
     }
   } }, action);
-  const drawErrors = (list) => errors.replaceChildren(list.length === 0 ? h('p', { class: 'muted' }, 'No failed attempts.') : list.map((e) =>
+  const drawErrors = (list) => put(errors, list.length === 0 ? h('p', { class: 'muted' }, 'No failed attempts.') : list.map((e) =>
     h('div', { class: 'attempt' }, h('h4', {}, `Attempt ${e.attempt} · ${time(e.at)}`), h('div', { class: 'state-failed' }, `${e.name}: `, e.message), e.stack ? h('pre', {}, e.stack) : null)));
   const job = data.job;
-  main.replaceChildren(
+  put(main, 
     h('h2', {}, `Job #${job.id} `, state),
     h('div', { class: 'bar' }, act('retry'), act('cancel'), act('run-now'), act('delete')),
     h('table', {},
@@ -331,7 +336,7 @@ async function recurringPage() {
       flash(error.message);
     }
   } }, label);
-  main.replaceChildren(
+  put(main, 
     h('h2', {}, 'Recurring jobs'),
     h('p', { class: 'muted' }, 'Pause and resume are not offered: the job stores have no paused state yet. "Run now" adds a one-off copy; the schedule stays.'),
     data.recurring.length === 0 ? h('p', {}, 'No recurring jobs.') : h('table', {},
