@@ -10,7 +10,8 @@ import { WorkerService } from '../../src/worker/worker-service.ts';
 import type { JobContext } from '../../src/worker/job-context.ts';
 import type { JobRecord } from '../../src/store/job-store.ts';
 import { IntervalStats } from '../../src/worker/interval-stats.ts';
-import { memoryLogger } from '../helpers/logger.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { memoryLogger, topLevelKeys } from '../helpers/logger.ts';
 import { tempStore } from '../helpers/store.ts';
 
 /** Starts a worker on a temp store; the test stops it. */
@@ -379,5 +380,39 @@ describe('IntervalStats', () => {
     stats.time(Number.NaN);
     stats.reset();
     expect(stats.percentile(99)).toBeNull();
+  });
+});
+
+describe('log lines of a job', () => {
+  it('carry each key once, even when the method logs a field its logger is bound to', async () => {
+    const written: string[] = [];
+    const logger = createLogger({ level: 'debug', pretty: false, destination: { write: (line: string) => { written.push(line); } } });
+    // As the example plugin's tick did: jobId again, next to the job logger's own binding.
+    const svc = {
+      tick: outsideprocess(async (_: unknown, ctx: JobContext) => { ctx.log.info({ jobId: ctx.id, service: ctx.service, attempt: ctx.attempt }, 'tick'); }),
+      boom: outsideprocess(async () => { throw new NonRetryableError('boom'); }),
+    };
+    const store = tempStore({ checkIntervalMs: 50 });
+    const jobs = new WorkerService(store);
+    const worker = new Worker({ store, services: serviceMap({ svc }), logger });
+    const tick = await jobs.add('svc', 'tick', null);
+    const boom = await jobs.add('svc', 'boom', null);
+    worker.start();
+    await settled(store, tick.id);
+    await settled(store, boom.id);
+    await worker.stop(0);
+    const lines = written.join('').split('\n').filter((line) => line !== '');
+    const tickLine = lines.find((line) => (JSON.parse(line) as { msg?: string }).msg === 'tick')!;
+    expect(topLevelKeys(tickLine).filter((key) => key === 'jobId')).toHaveLength(1);
+    expect(JSON.parse(tickLine)).toMatchObject({ jobId: tick.id, service: 'svc', method: 'tick', attempt: 1 });
+    expect(lines.filter((line) => (JSON.parse(line) as { jobId?: number }).jobId !== undefined).length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) {
+      const keys = topLevelKeys(line);
+      expect(keys, line).toEqual([...new Set(keys)]);
+    }
+  });
+
+  it('topLevelKeys sees a repeated key that JSON.parse hides', () => {
+    expect(topLevelKeys('{"a":1,"b":{"a":[1,{"c":"x\\"y,"}]},"a":"}"}')).toEqual(['a', 'b', 'a']);
   });
 });
