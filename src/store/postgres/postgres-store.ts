@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type {
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
-  Refusals, RunningJob, StoreChange,
+  JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
+  Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
 import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
 import { claimJobs, claimStatements } from './claim-jobs.ts';
@@ -15,6 +15,7 @@ import { cancelRequests, heartbeat, ownerBeats, ownerStatements, runningJobs } f
 import { clientConfig, Connections } from './pool.ts';
 import { PruneSweep, pruneStatements } from './prune-sweep.ts';
 import * as read from './read-jobs.ts';
+import * as readStats from './read-stats.ts';
 import { outcomesAndClaimStatements, recordOutcomes, recordOutcomesAndClaim, recordOutcomesStatement } from './record-outcomes.ts';
 import { recordProgress, recordProgressStatement } from './record-progress.ts';
 import { fireRecurring, recurringStatements, upsertRecurring } from './recurring.ts';
@@ -96,6 +97,7 @@ export class PostgresStore implements JobStore {
       cancelRetry: cancelRetryStatements(s),
       recurring: recurringStatements(s),
       read: read.readStatements(s),
+      stats: readStats.statsStatements(s),
       prune: pruneStatements(s),
     };
     const pool = { url: options.url, poolSize: options.poolSize, connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: options.queryTimeoutMs, description: this.description, logger: options.logger };
@@ -248,6 +250,16 @@ export class PostgresStore implements JobStore {
 
   async prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number> {
     return this.#run(() => this.#prune.run(this.#db, this.#sql.prune, cutoffs, budget));
+  }
+
+  /** By the server's clock, as due jobs are judged here: `now` is not used (see {@link JobStats.at}). */
+  async stats(_now: number): Promise<JobStats> {
+    return this.#run(() => this.#db.read((client) => readStats.stats(client, this.#sql.stats)));
+  }
+
+  /** Heartbeat ages by the server's clock, which recorded the beats: `now` is not used. */
+  async workers(_now: number): Promise<WorkerInfo[]> {
+    return this.#run(() => this.#db.read((client) => readStats.workers(client, this.#sql.stats)));
   }
 
   async nextRecurringAt(): Promise<number | null> {
