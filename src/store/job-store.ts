@@ -287,6 +287,65 @@ export interface RecurringRecord extends RecurringSpec {
   readonly id: number;
 }
 
+/** Failed attempts of one method, as {@link JobStats.failuresLastHour} counts them. */
+export interface MethodFailures {
+  readonly service: string;
+  readonly method: string;
+  /** Failed or lost attempts (retried ones included) recorded in the hour before {@link JobStats.at}. */
+  readonly failures: number;
+}
+
+/**
+ * What {@link JobStore.stats} reports: how many jobs are where, how far
+ * behind the workers are, and which methods fail. Plain data, for the
+ * `jobs stats` command and for dashboards.
+ */
+export interface JobStats {
+  /**
+   * The instant the figures are for, in epoch ms: the caller's `now`, or the
+   * database server's clock for a store that judges due jobs by it
+   * (PostgreSQL), so "due" and "the last hour" mean what the workers see.
+   */
+  readonly at: number;
+  /** Jobs in each state. `waiting` counts both {@link due} jobs and jobs scheduled for later. */
+  readonly counts: Readonly<Record<JobState, number>>;
+  /**
+   * Of the `waiting` jobs, those whose run time has come: the backlog the
+   * workers have yet to claim. `counts.waiting - due` are scheduled for later
+   * (added with a run time, or waiting for a retry).
+   */
+  readonly due: number;
+  /** How long the longest-due waiting job has been due (`at` minus its run time), in ms; null when none is due. */
+  readonly oldestDueMs: number | null;
+  /** Failed or lost attempts per `service.method` in the hour before `at`, from the attempts' recorded errors; most first. */
+  readonly failuresLastHour: readonly MethodFailures[];
+}
+
+/**
+ * A worker the store knows of, as {@link JobStore.workers} reports it: one
+ * that has claimed a job in this database and has not stopped since (a
+ * stopping worker retires; a dead one holding jobs is forgotten once they
+ * are taken back).
+ */
+export interface WorkerInfo {
+  /** Its lease owner name, `host:pid:random@scope` (see `worker/owner-identity.ts`). */
+  readonly owner: string;
+  /** The host and pid read from `owner`; null for a name of another form. */
+  readonly host: string | null;
+  readonly pid: number | null;
+  /** Jobs it is running now. */
+  readonly runningJobs: number;
+  /** When it last renewed its leases, in epoch ms (the worker's clock; the server's on PostgreSQL); null before its first beat. */
+  readonly lastHeartbeatAt: number | null;
+  /**
+   * How long ago that was, in ms: against the clock that recorded it (the
+   * server's on PostgreSQL), else against the caller's `now`. A worker beats
+   * every third of `worker.leaseSeconds`; one silent for longer than a lease
+   * is likely gone (a crashed idle worker is never taken back, so it stays listed).
+   */
+  readonly heartbeatAgeMs: number | null;
+}
+
 /** Filters for {@link JobStore.listJobs}. */
 export interface JobFilter {
   readonly state?: JobState;
@@ -528,6 +587,24 @@ export interface JobStore {
    * @returns how many jobs it deleted.
    */
   prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number>;
+
+  /**
+   * Counts of jobs by state, the due backlog and its oldest job's wait, and
+   * failed attempts per method in the last hour, from one snapshot. Cheap
+   * enough to poll: waiting and running jobs are counted on the indexes the
+   * claim uses, errors of the last hour on an index by time; finished jobs,
+   * which no index covers by state (it would cost every completion a write),
+   * are counted by one scan of the rows retention keeps.
+   * @param now the caller's clock; a store that judges due jobs by its server's clock uses that instead (see {@link JobStats.at}).
+   */
+  stats(now: number): Promise<JobStats>;
+
+  /**
+   * The workers the store knows of (see {@link WorkerInfo}), with what each
+   * runs and when it last beat, ordered by owner name.
+   * @param now the caller's clock, for {@link WorkerInfo.heartbeatAgeMs} where the store has no clock of its own.
+   */
+  workers(now: number): Promise<WorkerInfo[]>;
 
   /** The earliest next run of any recurring job, or null if there is none. */
   nextRecurringAt(): Promise<number | null>;

@@ -429,6 +429,71 @@ describeStores('JobStore contract', (factory) => {
     });
   });
 
+  describe('stats and workers', () => {
+    it('reports nothing for an empty database', async () => {
+      const store = await open();
+      const stats = await store.stats(Date.now());
+      expect(stats).toEqual({
+        at: expect.any(Number), counts: { waiting: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 }, due: 0, oldestDueMs: null, failuresLastHour: [],
+      });
+      // The caller's clock, or the server's: the same instant here, within the test's own time.
+      expect(Math.abs(stats.at - Date.now())).toBeLessThan(60_000);
+      expect(await store.workers(Date.now())).toEqual([]);
+    });
+
+    it('counts jobs by state in both job tables, due apart from later, and failed attempts per method', async () => {
+      const store = await open();
+      const { ids: [succeeded, failedForGood, retriedLater, running] } = await store.addJobs([
+        job(), job({ method: 'flaky', maxAttempts: 1 }), job({ method: 'flaky' }), job({ method: 'slow' }),
+      ]);
+      const { ids: [, toCancel] } = await store.addJobs([job({ runAt: future() }), job({ runAt: future() })]);
+      const claimed = await claim(store, 'w', 4);
+      expect(ids(claimed)).toEqual([succeeded, failedForGood, retriedLater, running]);
+      const byId = new Map(claimed.map((j) => [j.id, j]));
+      expect(await store.complete([
+        ok(byId.get(succeeded!)!, 'w'), failed(byId.get(failedForGood!)!, 'w', null), failed(byId.get(retriedLater!)!, 'w', HOUR),
+      ])).toEqual({ refused: [], gone: [] });
+      expect(await store.cancel(toCancel!, Date.now())).toBe('cancelled');
+      // A lost attempt is a failure of its method too; its job goes back, due since its run time an hour ago.
+      const { id: lost } = await store.addJob(job({ service: 'mail', method: 'send' }));
+      const [lostClaim] = await claim(store, 'gone', 1);
+      expect(lostClaim?.id).toBe(lost);
+      expect(await store.abandon('gone', Date.now(), lostError)).toBe(1);
+
+      const stats = await store.stats(Date.now());
+      expect(stats.counts).toEqual({ waiting: 3, running: 1, succeeded: 1, failed: 1, cancelled: 1 });
+      expect(stats.due).toBe(1); // the lost job; the retry and `later` are scheduled for later
+      expect(stats.oldestDueMs).toBeGreaterThan(HOUR - 60_000);
+      expect(stats.oldestDueMs).toBeLessThan(HOUR + 60_000);
+      expect(stats.failuresLastHour).toEqual([
+        { service: 'svc', method: 'flaky', failures: 2 },
+        { service: 'mail', method: 'send', failures: 1 },
+      ]);
+    });
+
+    it('lists the workers it knows, with their running jobs and last heartbeat, until they retire', async () => {
+      const store = await open();
+      await store.addJobs([job(), job(), job()]);
+      const web = 'web-1:4711:3f9a0c1e@5b1e0f9c2a7d.4026531836';
+      const jobsOfWeb = await claim(store, web, 2);
+      await claim(store, 'odd-name', 1);
+      expect(await store.heartbeat(web, jobsOfWeb.map(ref), Date.now())).toEqual([]);
+      const workers = await store.workers(Date.now());
+      expect(workers).toEqual([
+        { owner: 'odd-name', host: null, pid: null, runningJobs: 1, lastHeartbeatAt: null, heartbeatAgeMs: null },
+        { owner: web, host: 'web-1', pid: 4711, runningJobs: 2, lastHeartbeatAt: expect.any(Number), heartbeatAgeMs: expect.any(Number) },
+      ]);
+      expect(Math.abs(workers[1]!.lastHeartbeatAt! - Date.now())).toBeLessThan(60_000);
+      expect(workers[1]!.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+      expect(workers[1]!.heartbeatAgeMs).toBeLessThan(60_000);
+      // Idle, it is still a worker; retired, it is gone.
+      await store.complete(jobsOfWeb.map((j) => ok(j, web)));
+      expect((await store.workers(Date.now())).find((w) => w.owner === web)).toMatchObject({ runningJobs: 0 });
+      await store.retire(web);
+      expect((await store.workers(Date.now())).map((w) => w.owner)).toEqual(['odd-name']);
+    });
+  });
+
   describe('cancel and retry', () => {
     it('cancels a waiting job; flags a running one; leaves a finished one; refuses an unknown one', async () => {
       const store = await open();

@@ -93,6 +93,8 @@ export function clientConfig(options: PoolOptions): pg.ClientConfig {
 export class Connections {
   readonly #options: PoolOptions;
   #pool: pg.Pool;
+  #pipe: pg.Client | undefined;
+  #pipeConnecting: Promise<pg.Client> | undefined;
   #closed = false;
 
   constructor(options: PoolOptions) {
@@ -158,22 +160,85 @@ export class Connections {
     try {
       return await this.#use(client, () => fn(client));
     } catch (error) {
-      if (!isConnectionError(error) || error instanceof DatabaseUnavailableError) throw error;
-      if ((error as { code?: string }).code === '25006') {
-        // Refused, so certainly not stored: the server is a replica now (a failover); the pool was replaced.
-        throw new DatabaseUnavailableError(`the jobs database ${this.description} is read-only (a failover to a replica?); nothing was stored`, { cause: error });
-      }
-      throw new DatabaseUnavailableError(
-        `the jobs database ${this.description} went away during a write; it may or may not have been stored (${messageOf(error)})`,
-        { cause: error },
-      );
+      throw this.#afterWrite(error);
     }
+  }
+
+  /**
+   * Runs one statement that commits by itself, as {@link writeOnce} does, on
+   * the one connection kept in node-postgres's pipeline mode. Once connected,
+   * `fn`'s query is written to the socket before this returns, in the same
+   * turn of the event loop, even while earlier statements await their
+   * answers; through the pool it would wait for a free connection (perhaps
+   * one still to be opened). So an outcome a worker writes as its job
+   * finishes reaches the server even if another job blocks the process right
+   * after, and the server commits it (issue 15 §1b). Statements on it run in
+   * the order sent: progress written before an outcome lands before it.
+   */
+  async pipelined<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
+    const client = this.#pipe ?? (await this.#withRetries(() => this.#connectPipe()));
+    try {
+      return await fn(client);
+    } catch (error) {
+      if (isConnectionError(error)) this.#dropPipe(client);
+      if (needsRecycle(error)) this.#recycle(error);
+      throw this.#afterWrite(error);
+    }
+  }
+
+  /** What a write that failed rejects with: a connection error after sending may have committed. */
+  #afterWrite(error: unknown): unknown {
+    if (!isConnectionError(error) || error instanceof DatabaseUnavailableError) return error;
+    if ((error as { code?: string }).code === '25006') {
+      // Refused, so certainly not stored: the server is a replica now (a failover); the pool was replaced.
+      return new DatabaseUnavailableError(`the jobs database ${this.description} is read-only (a failover to a replica?); nothing was stored`, { cause: error });
+    }
+    return new DatabaseUnavailableError(
+      `the jobs database ${this.description} went away during a write; it may or may not have been stored (${messageOf(error)})`,
+      { cause: error },
+    );
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#pool.end();
+    const pipe = this.#pipe ?? (await this.#pipeConnecting?.catch(() => undefined));
+    this.#pipe = undefined;
+    await Promise.all([this.#pool.end(), pipe?.end().catch(() => {})]);
+  }
+
+  /** Opens the pipeline connection, once for all callers waiting on it. */
+  #connectPipe(): Promise<pg.Client> {
+    if (this.#closed) return Promise.reject(new Error('Client was closed and is not queryable'));
+    this.#pipeConnecting ??= (async () => {
+      const client = new pg.Client({ ...clientConfig(this.#options), pipeline: true });
+      // A connection that drops between statements emits here; the next statement reports it, and the next write reconnects.
+      client.on('error', (error) => {
+        this.#options.logger?.warn({ err: error, database: this.description }, 'jobs database write connection failed');
+        this.#dropPipe(client);
+      });
+      try {
+        await client.connect();
+      } catch (error) {
+        client.end().catch(() => {});
+        throw error;
+      }
+      if (this.#closed) {
+        await client.end().catch(() => {});
+        throw new Error('Client was closed and is not queryable');
+      }
+      this.#pipe = client;
+      return client;
+    })().finally(() => {
+      this.#pipeConnecting = undefined;
+    });
+    return this.#pipeConnecting;
+  }
+
+  #dropPipe(client: pg.Client): void {
+    if (this.#pipe !== client) return;
+    this.#pipe = undefined;
+    client.end().catch(() => {});
   }
 
   /** Releases `client` after `fn`: destroyed if its connection failed, back to the pool otherwise. */
@@ -213,6 +278,7 @@ export class Connections {
   /** Replaces the pool: its idle connections all point at a server that is gone or read-only now. */
   #recycle(cause: unknown): void {
     if (this.#closed) return;
+    if (this.#pipe !== undefined) this.#dropPipe(this.#pipe);
     const old = this.#pool;
     this.#pool = this.#newPool();
     this.#options.logger?.warn({ err: cause, database: this.description }, 'jobs database restarted or failed over; replacing the connection pool');

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
-  Refusals, RunningJob, StoreChange,
+  JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
+  Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
 import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
 import { claimJobs, claimStatements } from './claim-jobs.ts';
@@ -17,7 +17,8 @@ import { cancelRequests, heartbeat, ownerBeats, ownerStatements, runningJobs } f
 import { clientConfig, Connections } from './pool.ts';
 import { PruneSweep, pruneStatements } from './prune-sweep.ts';
 import * as read from './read-jobs.ts';
-import { recordOutcomes, recordOutcomesStatement } from './record-outcomes.ts';
+import * as readStats from './read-stats.ts';
+import { outcomesAndClaimStatements, recordOutcomes, recordOutcomesAndClaim, recordOutcomesStatement } from './record-outcomes.ts';
 import { recordProgress, recordProgressStatement } from './record-progress.ts';
 import { fireRecurring, recurringStatements, upsertRecurring } from './recurring.ts';
 import { schemaOf, type Schema } from './schema.ts';
@@ -94,12 +95,14 @@ export class PostgresStore implements JobStore {
       insert: insertStatements(s),
       claim: claimStatements(s),
       outcomes: recordOutcomesStatement(s),
+      outcomesAndClaim: outcomesAndClaimStatements(s),
       progress: recordProgressStatement(s),
       takeBack: takeBackStatements(s),
       owners: ownerStatements(s),
       cancelRetry: cancelRetryStatements(s),
       recurring: recurringStatements(s),
       read: read.readStatements(s),
+      stats: readStats.statsStatements(s),
       prune: pruneStatements(s),
     };
     const pool = { url: options.url, poolSize: options.poolSize, connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: options.queryTimeoutMs, description: this.description, logger: options.logger };
@@ -166,23 +169,20 @@ export class PostgresStore implements JobStore {
 
   async complete(completions: readonly Completion[]): Promise<Refusals> {
     if (completions.length === 0) return { refused: [], gone: [] };
-    const refusals = await this.#run(() => this.#db.writeOnce((client) => recordOutcomes(client, this.#sql.outcomes, completions)));
+    const refusals = await this.#run(() => this.#db.pipelined((client) => recordOutcomes(client, this.#sql.outcomes, completions)));
     this.#finished(completions);
     return refusals;
   }
 
   async completeAndClaim(completions: readonly Completion[], request: ClaimRequest): Promise<Refusals & { claimed: ClaimedJob[] }> {
-    const result = await this.#run(() => this.#db.transaction(async (client) => {
-      const refusals = await recordOutcomes(client, this.#sql.outcomes, completions);
-      return { ...refusals, claimed: await claimJobs(client, this.#sql.claim, request) };
-    }));
+    const result = await this.#run(() => this.#db.pipelined((client) => recordOutcomesAndClaim(client, this.#sql.outcomesAndClaim, completions, request)));
     this.#finished(completions);
     return result;
   }
 
   async recordProgress(updates: readonly ProgressUpdate[]): Promise<void> {
     if (updates.length === 0) return;
-    await this.#run(() => this.#db.writeOnce((client) => recordProgress(client, this.#sql.progress, updates)));
+    await this.#run(() => this.#db.pipelined((client) => recordProgress(client, this.#sql.progress, updates)));
     this.#changed('outcomes');
   }
 
@@ -255,6 +255,16 @@ export class PostgresStore implements JobStore {
 
   async prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number> {
     return this.#run(() => this.#prune.run(this.#db, this.#sql.prune, cutoffs, budget));
+  }
+
+  /** By the server's clock, as due jobs are judged here: `now` is not used (see {@link JobStats.at}). */
+  async stats(_now: number): Promise<JobStats> {
+    return this.#run(() => this.#db.read((client) => readStats.stats(client, this.#sql.stats)));
+  }
+
+  /** Heartbeat ages by the server's clock, which recorded the beats: `now` is not used. */
+  async workers(_now: number): Promise<WorkerInfo[]> {
+    return this.#run(() => this.#db.read((client) => readStats.workers(client, this.#sql.stats)));
   }
 
   async nextRecurringAt(): Promise<number | null> {

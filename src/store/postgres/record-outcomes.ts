@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { Completion, Refusals } from '../job-store.ts';
+import type { ClaimedJob, ClaimRequest, Completion, Refusals } from '../job-store.ts';
 import { archive } from './archive-jobs.ts';
+import { claimParts, toClaimedJob, type ClaimedRow, type ClaimStatements } from './claim-jobs.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 const KIND = { succeeded: 0, failed: 1, cancelled: 2 } as const;
@@ -19,8 +20,33 @@ const KIND = { succeeded: 0, failed: 1, cancelled: 2 } as const;
  * database's clock; a job someone asked to cancel ends cancelled.
  */
 export function recordOutcomesStatement(s: Schema): string {
+  return `WITH ${outcomeParts(s)}
+    SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held`;
+}
+
+/**
+ * Outcomes and a claim in one statement (one round trip, one commit, no
+ * transaction held open between them): what a worker sends as its jobs
+ * finish. Both see the same snapshot and touch different rows (the
+ * outcomes running jobs, the claim waiting ones), so a job an outcome puts
+ * back to waiting is not claimed by the same statement. The claim's
+ * owner and limit are `$10` and `$11`; the leased rows come back as JSON.
+ */
+export function outcomesAndClaimStatements(s: Schema): ClaimStatements {
+  const claim = claimParts(s, { owner: '$10', limit: '$11' });
+  const select = `
+    SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held,
+           (SELECT COALESCE(json_agg(l ORDER BY l.priority DESC, l.run_at, l.id), '[]') FROM leased l) AS claimed`;
+  return {
+    skip: `WITH ${outcomeParts(s)}, ${claim.skip}${select}`,
+    alone: `WITH ${outcomeParts(s)}, ${claim.alone}${select}`,
+  };
+}
+
+/** The outcome statement's common table expressions, without the leading WITH. */
+function outcomeParts(s: Schema): string {
   return `
-    WITH input AS (
+    input AS (
       SELECT * FROM unnest($1::bigint[], $2::integer[], $3::text[], $4::text[], $5::smallint[], $6::text[], $7::text[], $8::bigint[], $9::boolean[])
         AS t(id, attempt, owner, db, kind, result, error, delay, isolate)
     ), held AS MATERIALIZED (
@@ -60,13 +86,37 @@ export function recordOutcomesStatement(s: Schema): string {
         // The mark stays with the job, as on SQLite: what blocked its process once may again, if it is retried.
         isolated: 'isolated OR new_isolate',
       })}
-    )
-    SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held`;
+    )`;
 }
 
-/** Inside the caller's transaction (or alone): records `completions` and tells which were refused or gone. */
-export async function recordOutcomes(client: pg.ClientBase, sql: string, completions: readonly Completion[]): Promise<Refusals> {
+/** Records `completions` (one statement, committing by itself) and tells which were refused or gone. */
+export async function recordOutcomes(client: Queryable, sql: string, completions: readonly Completion[]): Promise<Refusals> {
   if (completions.length === 0) return { refused: [], gone: [] };
+  const { rows } = await client.query<OutcomeRow>({ name: 'record-outcomes', text: sql, values: outcomeValues(completions) });
+  return refusalsOf(rows[0]!, completions);
+}
+
+/** Records `completions` and claims by `request`, in one statement (see {@link outcomesAndClaimStatements}). */
+export async function recordOutcomesAndClaim(
+  client: Queryable, sql: ClaimStatements, completions: readonly Completion[], request: ClaimRequest,
+): Promise<Refusals & { claimed: ClaimedJob[] }> {
+  const text = request.isolated === 'alone' ? sql.alone : sql.skip;
+  const values = [...outcomeValues(completions), request.owner, Math.max(0, request.limit)];
+  const { rows } = await client.query<OutcomeRow & { claimed: Omit<ClaimedRow, 'database'>[] }>({ name: `record-outcomes-claim-${request.isolated}`, text, values });
+  const row = rows[0]!;
+  return { ...refusalsOf(row, completions), claimed: row.claimed.map((leased) => toClaimedJob({ ...leased, database: row.database })) };
+}
+
+/** What can run a query: a pooled client, or the store's write pipeline. */
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
+interface OutcomeRow {
+  database: string;
+  held: number[];
+}
+
+/** The statement's nine parallel arrays, one entry per completion. */
+function outcomeValues(completions: readonly Completion[]): unknown[][] {
   const n = completions.length;
   const columns = Array.from({ length: 9 }, () => new Array<unknown>(n));
   for (let i = 0; i < n; i++) {
@@ -82,8 +132,10 @@ export async function recordOutcomes(client: pg.ClientBase, sql: string, complet
     columns[7]![i] = c.outcome === 'failed' && c.retryAt !== null ? Math.max(0, Math.round(c.retryAt - c.at)) : null;
     columns[8]![i] = c.outcome === 'failed' && c.isolate === true;
   }
-  const { rows } = await client.query<{ database: string; held: number[] }>({ name: 'record-outcomes', text: sql, values: columns });
-  const { database, held } = rows[0]!;
+  return columns;
+}
+
+function refusalsOf({ database, held }: OutcomeRow, completions: readonly Completion[]): Refusals {
   const recorded = new Set(held);
   const refusals: Refusals = { refused: [], gone: [] };
   for (const c of completions) {

@@ -31,7 +31,7 @@ export function recordProgressStatement(s: Schema): string {
     SELECT 1`;
 }
 
-export async function recordProgress(client: pg.ClientBase, sql: string, updates: readonly ProgressUpdate[]): Promise<void> {
+export async function recordProgress(client: Pick<pg.ClientBase, 'query'>, sql: string, updates: readonly ProgressUpdate[]): Promise<void> {
   const columns = Array.from({ length: 7 }, () => new Array<unknown>(updates.length));
   const notes: unknown[][] = [[], [], [], []];
   updates.forEach((u, i) => {

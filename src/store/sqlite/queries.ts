@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_ATTEMPTS } from '../job-store.ts';
+import { DEFAULT_MAX_ATTEMPTS, type JobState } from '../job-store.ts';
 
 /*
  * Every SQL statement the SQLite store runs, named after what it does, so a
@@ -12,6 +12,8 @@ import { DEFAULT_MAX_ATTEMPTS } from '../job-store.ts';
  * indexes (`WHERE state = 0`).
  */
 export const STATE = { waiting: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const;
+/** The state names by stored number. */
+export const STATE_NAMES: readonly JobState[] = ['waiting', 'running', 'succeeded', 'failed', 'cancelled'];
 const { waiting: WAITING, running: RUNNING, succeeded: SUCCEEDED, failed: FAILED, cancelled: CANCELLED } = STATE;
 
 /** A job's attempts: 0 stands for none given (JobStore NewJob.maxAttempts), until its worker applies its method's default. */
@@ -242,6 +244,38 @@ export const recordAbandonedErrors = `
 /** The owners of running jobs and their beats: what every worker watches to find the dead ones. */
 export const ownerBeats = `SELECT name AS owner, beat FROM owners WHERE id IN (SELECT lease_owner FROM jobs WHERE state = ${RUNNING})`;
 export const ownerBeat = `SELECT beat FROM owners WHERE id = ?`;
+/**
+ * `jobs stats`, waiting and running jobs: covering scans of the partial
+ * indexes the claim and the heartbeats use (jobs_claim holds run_at), never
+ * of the table. @now decides what is due.
+ */
+export const statsActive = `
+  SELECT (SELECT count(*) FROM jobs WHERE state = ${WAITING}) AS waiting,
+         (SELECT count(*) FROM jobs WHERE state = ${WAITING} AND run_at <= @now) AS due,
+         (SELECT min(run_at) FROM jobs WHERE state = ${WAITING}) AS earliestRunAt,
+         (SELECT count(*) FROM jobs WHERE state = ${RUNNING}) AS running`;
+
+/**
+ * `jobs stats`, finished jobs: a scan of the table. No index has their state
+ * (0006 dropped the one there was: it cost every completion page writes), and
+ * retention bounds how many rows there are.
+ */
+export const statsFinished = `SELECT state, count(*) AS count FROM jobs WHERE state >= ${SUCCEEDED} GROUP BY state`;
+
+/** Failed and lost attempts since @since per method, from job_errors_at (migration 0010); most first. */
+export const failuresSince = `
+  SELECT targets.service AS service, targets.method AS method, count(*) AS failures
+    FROM job_errors JOIN jobs ON jobs.id = job_errors.job_id JOIN targets ON targets.id = jobs.target_id
+   WHERE job_errors.at > @since
+   GROUP BY jobs.target_id
+   ORDER BY failures DESC, service, method`;
+
+/** Every lease owner not yet retired or forgotten, with how many jobs it runs (through jobs_running_owner). */
+export const workers = `
+  SELECT name AS owner, beat_at AS beatAt,
+         (SELECT count(*) FROM jobs WHERE state = ${RUNNING} AND lease_owner = owners.id) AS runningJobs
+    FROM owners ORDER BY name`;
+
 export const runningJobsOf = `
   SELECT id, attempts AS attempt, max_attempts AS maxAttempts, started_at AS startedAt, timeout_ms AS timeoutMs
     FROM jobs WHERE state = ${RUNNING} AND lease_owner = ?`;

@@ -3,9 +3,10 @@ import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, 
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
-  RecurringSpec, Refusals, RunningJob, StoreChange,
+  JobOutcome, JobPulse, JobRecord, JobState, JobStats, JobStore, NewJob, OwnerBeat, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
+  RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
+import { STATS_WINDOW_MS, workerInfo } from '../stats.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
@@ -255,6 +256,29 @@ export class SqliteStore implements JobStore {
 
   async prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number> {
     return this.#pruneSweep.run(this.#conn, cutoffs, budget);
+  }
+
+  async stats(now: number): Promise<JobStats> {
+    const s = this.#conn.statements();
+    // One read transaction: every figure from the same snapshot, whatever other processes commit meanwhile.
+    return this.#conn.db.transaction(() => {
+      const active = s.statsActive.get({ now })!;
+      const counts: Record<JobState, number> = { waiting: active.waiting, running: active.running, succeeded: 0, failed: 0, cancelled: 0 };
+      for (const { state, count } of s.statsFinished.all()) counts[sql.STATE_NAMES[state]!] = count;
+      const earliest = active.earliestRunAt;
+      return {
+        at: now,
+        counts,
+        due: active.due,
+        // The earliest run time of all waiting jobs is the longest-due one's, if it is due at all.
+        oldestDueMs: earliest !== null && earliest <= now ? now - earliest : null,
+        failuresLastHour: s.failuresSince.all({ since: now - STATS_WINDOW_MS }),
+      };
+    })();
+  }
+
+  async workers(now: number): Promise<WorkerInfo[]> {
+    return this.#conn.statements().workers.all().map((row) => workerInfo(row.owner, row.runningJobs, row.beatAt, row.beatAt === null ? null : now - row.beatAt));
   }
 
   async nextRecurringAt(): Promise<number | null> {

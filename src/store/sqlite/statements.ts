@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { AttemptError, JobNote, JobOutcome, JobRecord, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
+import type { AttemptError, JobNote, JobOutcome, JobRecord, MethodFailures, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
@@ -58,6 +58,21 @@ export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | nu
 /** A row of {@link sql.selectOutcomes}: a {@link JobOutcome} with its error still JSON text. */
 export type OutcomeRow = Omit<JobOutcome, 'error'> & { error: string | null };
 
+/** A row of {@link sql.statsActive}. */
+export interface StatsActiveRow {
+  readonly waiting: number;
+  readonly due: number;
+  readonly earliestRunAt: number | null;
+  readonly running: number;
+}
+
+/** A row of {@link sql.workers}. */
+export interface WorkerRow {
+  readonly owner: string;
+  readonly beatAt: number | null;
+  readonly runningJobs: number;
+}
+
 /** Prepared once per connection; re-prepared when the file is reopened. */
 export class Statements {
   readonly insertJob: Statement<InsertValues>;
@@ -103,6 +118,10 @@ export class Statements {
   readonly recordAbandonedErrors: Statement;
   readonly ownerBeats: Statement<[], OwnerBeat>;
   readonly ownerBeat: Statement<[number], number>;
+  readonly statsActive: Statement<[{ now: number }], StatsActiveRow>;
+  readonly statsFinished: Statement<[], { state: number; count: number }>;
+  readonly failuresSince: Statement<[{ since: number }], MethodFailures>;
+  readonly workers: Statement<[], WorkerRow>;
   readonly runningJobsOf: Statement<[number | null], Omit<RunningJob, 'database'>>;
   readonly cancelRequestsOf: Statement<[number | null], number>;
   readonly cancelWaiting: Statement;
@@ -163,6 +182,10 @@ export class Statements {
     this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
     this.ownerBeats = db.prepare<[], OwnerBeat>(sql.ownerBeats);
     this.ownerBeat = db.prepare<[number], number>(sql.ownerBeat).pluck();
+    this.statsActive = db.prepare<[{ now: number }], StatsActiveRow>(sql.statsActive);
+    this.statsFinished = db.prepare<[], { state: number; count: number }>(sql.statsFinished);
+    this.failuresSince = db.prepare<[{ since: number }], MethodFailures>(sql.failuresSince);
+    this.workers = db.prepare<[], WorkerRow>(sql.workers);
     this.runningJobsOf = db.prepare<[number | null], RunningJob>(sql.runningJobsOf);
     this.cancelRequestsOf = db.prepare<[number | null], number>(sql.cancelRequestsOf).pluck();
     this.cancelWaiting = db.prepare(sql.cancelWaiting);
