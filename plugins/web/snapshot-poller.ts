@@ -1,21 +1,21 @@
-import type { FinishedJobActivity, JobNote, JobRecord, JobState, JobStore } from '../../src/store/job-store.ts';
-import { JOB_STATES } from '../../src/store/job-store.ts';
+import type { FinishedJobActivity, JobNote, JobRecord, JobState, JobStats, JobStore } from '../../src/store/job-store.ts';
 import { minuteFigures, percentiles, runMs, waitMs, type MinuteFigures, type Percentiles } from './activity-figures.ts';
 
-/** A worker holding jobs, as the overview lists it. */
-export interface WorkerInfo {
+/** A live worker, as the overview lists it. */
+export interface WorkerView {
   readonly owner: string;
-  readonly host: string;
+  readonly host: string | null;
   readonly pid: number | null;
   readonly running: number;
-  /** How many times it has renewed its leases: a number that stops growing means a stopped worker. */
-  readonly beat: number;
+  /** When it last renewed its leases (epoch ms), and how long ago. */
+  readonly lastHeartbeatAt: number | null;
+  readonly heartbeatAgeMs: number | null;
 }
 
 /** What every open page and /metrics see: one read of the database per interval, shared. */
 export interface Snapshot {
   readonly at: number;
-  /** Jobs by state, counted up to {@link COUNT_CAP}; refreshed every few intervals (counting is the costly part). */
+  /** Jobs by state (JobStore.stats); refreshed every few intervals (counting is the costly part). */
   readonly counts: Readonly<Record<JobState, number>>;
   readonly countsAt: number;
   /** How long the most overdue waiting job has been due, ms; 0 when none is due. */
@@ -25,7 +25,9 @@ export interface Snapshot {
   /** The last hour, minute by minute. */
   readonly minutes: readonly MinuteFigures[];
   readonly hour: { readonly wait: Percentiles; readonly run: Percentiles };
-  readonly workers: readonly WorkerInfo[];
+  readonly workers: readonly WorkerView[];
+  /** Failed attempts per service.method in the last hour (JobStore.stats). */
+  readonly failuresLastHour: readonly { readonly service: string; readonly method: string; readonly failures: number }[];
   /** How far the most overdue recurring job is behind its next run, ms. */
   readonly recurringLagMs: number;
   readonly recurring: number;
@@ -44,8 +46,6 @@ export interface JobView {
   readonly notes: readonly JobNote[];
 }
 
-/** Counted no further: a count this large reads as "this many or more". */
-export const COUNT_CAP = 10_000_000;
 /** Finished jobs among the newest this many ids make the hour's figures (bounded read; see JobStore.activity). */
 const ACTIVITY_SCAN_IDS = 50_000;
 const HOUR = 3_600_000;
@@ -67,7 +67,7 @@ export class SnapshotPoller {
   #timer: NodeJS.Timeout | undefined;
   #current: Snapshot | undefined;
   #refreshing: Promise<Snapshot> | undefined;
-  #counts: { at: number; value: Record<JobState, number> } | undefined;
+  #stats: { at: number; value: JobStats } | undefined;
   #seen = new Set<string>();
   #failureCursor: number | null = null;
   #newestJobId: number | undefined;
@@ -157,23 +157,19 @@ export class SnapshotPoller {
   async #refresh(): Promise<Snapshot> {
     const store = this.#store;
     const now = Date.now();
-    const [activity, failures, nextJobAt, owners, running, recurring] = await Promise.all([
+    const [activity, failures, workers, recurring] = await Promise.all([
       store.activity(now - HOUR, ACTIVITY_SCAN_IDS),
       store.attemptFailures(this.#failureCursor, 10_000),
-      store.nextJobAt(),
-      store.ownerBeats(),
-      store.searchJobs({ states: ['running'] }, { limit: 10_000 }),
+      store.workers(now),
       store.listRecurring(),
     ]);
     // Counting finished jobs reads the table: every fifth interval is enough for a figure people glance at.
-    if (this.#counts === undefined || now - this.#counts.at >= this.#intervalMs * 5) {
-      const counts = await Promise.all(JOB_STATES.map((state) => store.countJobs({ states: [state] }, COUNT_CAP)));
-      this.#counts = { at: now, value: Object.fromEntries(JOB_STATES.map((state, i) => [state, counts[i] ?? 0])) as Record<JobState, number> };
+    if (this.#stats === undefined || now - this.#stats.at >= this.#intervalMs * 5) {
+      this.#stats = { at: now, value: await store.stats(now) };
     }
+    const stats = this.#stats.value;
     this.#emitDelta(activity.newestJobId, activity.finished, failures.failures);
     this.#failureCursor = failures.lastId;
-    const runningBy = new Map<string, number>();
-    for (const job of running.jobs) if (job.leaseOwner !== null) runningBy.set(job.leaseOwner, (runningBy.get(job.leaseOwner) ?? 0) + 1);
     const waits: number[] = [];
     const runs: number[] = [];
     for (const job of activity.finished) {
@@ -184,13 +180,14 @@ export class SnapshotPoller {
     }
     const snapshot: Snapshot = {
       at: now,
-      counts: this.#counts.value,
-      countsAt: this.#counts.at,
-      oldestWaitingMs: nextJobAt === null ? 0 : Math.max(0, now - nextJobAt),
+      counts: stats.counts,
+      countsAt: this.#stats.at,
+      oldestWaitingMs: stats.oldestDueMs ?? 0,
       newestJobId: activity.newestJobId,
       minutes: minuteFigures(activity.finished, now),
       hour: { wait: percentiles(waits), run: percentiles(runs) },
-      workers: owners.map(({ owner, beat }) => ({ owner, ...hostAndPid(owner), running: runningBy.get(owner) ?? 0, beat })),
+      workers: workers.map((w) => ({ owner: w.owner, host: w.host, pid: w.pid, running: w.runningJobs, lastHeartbeatAt: w.lastHeartbeatAt, heartbeatAgeMs: w.heartbeatAgeMs })),
+      failuresLastHour: stats.failuresLastHour.map((f) => ({ service: f.service, method: f.method, failures: f.failures })),
       recurringLagMs: recurring.reduce((lag, r) => Math.max(lag, now - r.nextRunAt), 0),
       recurring: recurring.length,
     };
@@ -214,10 +211,3 @@ export class SnapshotPoller {
 }
 
 type AttemptFailuresList = readonly { readonly service: string; readonly method: string }[];
-
-/** Host and pid from a lease owner's name (`host:pid:random@scope`), as far as it has them. */
-function hostAndPid(owner: string): { host: string; pid: number | null } {
-  const [host = owner, pid] = owner.split(':');
-  const parsed = Number(pid);
-  return { host, pid: Number.isSafeInteger(parsed) ? parsed : null };
-}

@@ -120,7 +120,7 @@ describeStores('web API', (factory) => {
       return response.text();
     };
     await store.addJob({ service: 'svc', method: 'run', params: '{"json":1}', runAt: Date.now() - 5000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() - 5000 });
-    const count = vi.spyOn(store, 'countJobs');
+    const count = vi.spyOn(store, 'stats');
     const first = await metrics();
     expect(first).toContain('scheduler_jobs{state="waiting"} 1');
     expect(first).toContain('scheduler_build_info{version="0.1.0-test"} 1');

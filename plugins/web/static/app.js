@@ -128,7 +128,7 @@ async function overviewPage() {
     put(main, 
       h('h2', {}, 'Overview'),
       h('div', { class: 'cards' }, STATES.map((state) => h('a', { class: `card state-${state}`, href: `/jobs?state=${state}` },
-        h('b', {}, snap.counts[state] >= 10_000_000 ? '10,000,000+' : snap.counts[state].toLocaleString()), state))),
+        h('b', {}, snap.counts[state].toLocaleString()), state))),
       h('p', { class: 'muted' }, `Oldest due waiting job: ${(snap.oldestWaitingMs / 1000).toFixed(1)} s · recurring jobs: ${snap.recurring} · last hour: wait p50/p95/p99 ${ms(snap.hour.wait)}, run ${ms(snap.hour.run)} · updated ${new Date(snap.at).toLocaleTimeString()}`),
       h('div', { class: 'charts' },
         lineChart('Finished per minute (last hour)', [
@@ -140,8 +140,12 @@ async function overviewPage() {
       h('h3', {}, 'Workers'),
       snap.workers.length === 0
         ? h('p', { class: 'muted' }, 'No worker holds jobs right now.')
-        : h('table', {}, h('tr', {}, h('th', {}, 'host'), h('th', {}, 'pid'), h('th', {}, 'running'), h('th', {}, 'beats'), h('th', {}, 'owner')),
-          snap.workers.map((w) => h('tr', {}, h('td', {}, w.host), h('td', {}, w.pid ?? '–'), h('td', {}, w.running), h('td', {}, w.beat), h('td', { class: 'muted' }, w.owner)))),
+        : h('table', {}, h('tr', {}, h('th', {}, 'host'), h('th', {}, 'pid'), h('th', {}, 'running'), h('th', {}, 'last heartbeat'), h('th', {}, 'owner')),
+          snap.workers.map((w) => h('tr', {}, h('td', {}, w.host ?? '–'), h('td', {}, w.pid ?? '–'), h('td', {}, w.running),
+            h('td', {}, w.lastHeartbeatAt === null ? '–' : `${new Date(w.lastHeartbeatAt).toLocaleTimeString()} (${(w.heartbeatAgeMs / 1000).toFixed(0)} s ago)`), h('td', { class: 'muted' }, w.owner)))),
+      h('h3', {}, 'Failed attempts in the last hour'),
+      snap.failuresLastHour.length === 0 ? h('p', { class: 'muted' }, 'None.') : h('table', {}, snap.failuresLastHour.map((f) =>
+        h('tr', {}, h('td', {}, h('a', { href: `/jobs?state=failed&target=${encodeURIComponent(`${f.service}.${f.method}`)}` }, `${f.service}.${f.method}`)), h('td', {}, f.failures)))),
     );
   };
   draw(await api('/overview'));
