@@ -31,7 +31,7 @@ export { openWorkerService } from './worker/open-worker-service.ts';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.ts';
 export { PostgresStore, type PostgresStoreOptions } from './store/postgres/postgres-store.ts';
 export { openStore } from './store/open-store.ts';
-export type { JobStore, JobRecord, JobState, RecurringRecord } from './store/job-store.ts';
+export type { JobStore, JobRecord, JobState, RecurringRecord, JobStats, MethodFailures, WorkerInfo } from './store/job-store.ts';
 export { PluginManager, type PluginSetup } from './plugins/plugin-manager.ts';
 export { ConfigService } from './config/config-service.ts';
 export type { HostInfo } from './cli/bootstrap.ts';

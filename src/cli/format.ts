@@ -1,5 +1,5 @@
 import SuperJSON from 'superjson';
-import type { AttemptError, JobNote, JobRecord, RecurringRecord } from '../store/job-store.ts';
+import { JOB_STATES, type AttemptError, type JobNote, type JobRecord, type JobState, type JobStats, type RecurringRecord, type WorkerInfo } from '../store/job-store.ts';
 
 /*
  * How jobs look on the command line. `--json` output is one JSON value with
@@ -59,6 +59,92 @@ export interface RecurringJson {
   tz: string | null;
   misfire: string;
   nextRunAt: string;
+}
+
+/** `jobs stats --json`. Durations in seconds, instants as ISO-8601, as elsewhere in `--json` output. */
+export interface StatsJson {
+  at: string;
+  counts: Record<JobState, number>;
+  /** Waiting jobs whose run time has come; `scheduledLater` are the other waiting ones. */
+  due: number;
+  scheduledLater: number;
+  /** How long the longest-due waiting job has been due; null when none is due. */
+  oldestDueSeconds: number | null;
+  failuresLastHour: { service: string; method: string; failures: number }[];
+}
+
+/** A worker as `jobs workers --json` prints it. */
+export interface WorkerJson {
+  owner: string;
+  host: string | null;
+  pid: number | null;
+  runningJobs: number;
+  lastHeartbeatAt: string | null;
+  heartbeatAgeSeconds: number | null;
+}
+
+export function statsToJson(stats: JobStats): StatsJson {
+  return {
+    at: iso(stats.at),
+    counts: { ...stats.counts },
+    due: stats.due,
+    scheduledLater: stats.counts.waiting - stats.due,
+    oldestDueSeconds: stats.oldestDueMs === null ? null : stats.oldestDueMs / 1000,
+    failuresLastHour: stats.failuresLastHour.map((f) => ({ ...f })),
+  };
+}
+
+export function workerToJson(worker: WorkerInfo): WorkerJson {
+  return {
+    owner: worker.owner,
+    host: worker.host,
+    pid: worker.pid,
+    runningJobs: worker.runningJobs,
+    lastHeartbeatAt: isoOrNull(worker.lastHeartbeatAt),
+    heartbeatAgeSeconds: worker.heartbeatAgeMs === null ? null : worker.heartbeatAgeMs / 1000,
+  };
+}
+
+/** `jobs stats`: a line per state, the oldest due job's wait, then failures per method. */
+export function statsText(stats: JobStats): string {
+  const width = Math.max(...JOB_STATES.map((state) => state.length));
+  const digits = Math.max(...JOB_STATES.map((state) => String(stats.counts[state]).length));
+  const lines = JOB_STATES.map((state) => {
+    const line = `${state.padEnd(width)}  ${String(stats.counts[state]).padStart(digits)}`;
+    return state === 'waiting' ? `${line}  (${stats.due} due, ${stats.counts.waiting - stats.due} scheduled for later)` : line;
+  });
+  lines.push('', `oldest due job: ${stats.oldestDueMs === null ? 'none is due' : `due for ${duration(stats.oldestDueMs)}`}`);
+  if (stats.failuresLastHour.length === 0) {
+    lines.push('failed attempts in the last hour: none');
+  } else {
+    lines.push('failed attempts in the last hour:', indentBlock(table(['JOB', 'FAILURES'], stats.failuresLastHour.map((f) => [`${f.service}.${f.method}`, String(f.failures)]))));
+  }
+  return lines.join('\n');
+}
+
+/** `jobs workers`. */
+export function workersTable(workers: readonly WorkerInfo[]): string {
+  return table(
+    ['HOST', 'PID', 'RUNNING', 'LAST HEARTBEAT', 'OWNER'],
+    workers.map((w) => [
+      w.host ?? '?',
+      w.pid === null ? '?' : String(w.pid),
+      String(w.runningJobs),
+      w.heartbeatAgeMs === null ? 'none yet' : `${duration(Math.max(0, w.heartbeatAgeMs))} ago`,
+      w.owner,
+    ]),
+  );
+}
+
+/** 850 ms, 12.5 s, 3 min 20 s, 2 h 5 min: what a person reads at a glance. */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  if (minutes < 60) return `${minutes} min ${Math.floor((ms % 60_000) / 1000)} s`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ${minutes % 60} min`;
+  return `${Math.floor(hours / 24)} d ${hours % 24} h`;
 }
 
 export function jobToJson(job: JobRecord): JobJson {
@@ -222,6 +308,10 @@ function isoOrNull(ms: number | null): string | null {
 function truncate(text: string, max: number): string {
   const oneLine = text.replace(/\s+/g, ' ');
   return oneLine.length <= max ? oneLine : `${oneLine.slice(0, max - 1)}…`;
+}
+
+function indentBlock(text: string): string {
+  return text.split('\n').map((line) => `  ${line}`).join('\n');
 }
 
 function indent(text: string): string {

@@ -5,7 +5,9 @@ import { deserialize } from '../serialization/payload.ts';
 import type { Priority } from '../worker/job-options.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { waitForJob, type WaitOptions } from './wait-for-job.ts';
-import { attemptErrorToJson, noteToJson, jobDetails, jobsTable, jobToJson, readableValue, recurringTable, recurringToJson } from './format.ts';
+import {
+  attemptErrorToJson, noteToJson, jobDetails, jobsTable, jobToJson, readableValue, recurringTable, recurringToJson, statsText, statsToJson, workersTable, workerToJson,
+} from './format.ts';
 
 /** Where `jobs` subcommands write; injectable so tests read the output directly. */
 export interface Output {
@@ -158,6 +160,25 @@ export async function listJobs(
   const limit = flags.limit === undefined ? 100 : parsePositiveInteger(flags.limit, '--limit');
   const jobs = await worker.store.listJobs({ ...(state === undefined ? {} : { state }), ...(flags.tag === undefined ? {} : { tag: flags.tag }), limit });
   output.out(flags.json === true ? JSON.stringify(jobs.map(jobToJson), null, 2) : jobsTable(jobs));
+}
+
+/** `jobs stats`: jobs by state, how long the oldest due job has waited, failed attempts per method in the last hour. */
+export async function showStats(worker: WorkerService, flags: { json?: boolean }, output: Output): Promise<void> {
+  const stats = await worker.store.stats(Date.now());
+  output.out(flags.json === true ? JSON.stringify(statsToJson(stats), null, 2) : statsText(stats));
+}
+
+/** `jobs workers`: the worker processes the database knows, what each runs and when it last beat. */
+export async function listWorkers(worker: WorkerService, flags: { json?: boolean }, output: Output): Promise<void> {
+  const workers = await worker.store.workers(Date.now());
+  if (flags.json === true) {
+    output.out(JSON.stringify(workers.map(workerToJson), null, 2));
+  } else if (workers.length === 0) {
+    // Not "no worker runs": a worker registers with its first claim (see JobStore.workers).
+    output.out('no workers known to this database: a worker appears here once it has claimed its first job, and leaves when it stops');
+  } else {
+    output.out(workersTable(workers));
+  }
 }
 
 /** `jobs show ID`: the job and every failed attempt's error. */

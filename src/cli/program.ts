@@ -7,7 +7,7 @@ import { createLogger } from '../log/logger.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { createConfig, type HostOptions } from './bootstrap.ts';
-import { addJob, cancelJob, clearJobs, listJobs, listPausedTargets, pauseOrResume, removeRecurring, retryJob, showJob, watchJob, type Output } from './jobs-command.ts';
+import { addJob, cancelJob, clearJobs, listJobs, listPausedTargets, listWorkers, pauseOrResume, removeRecurring, retryJob, showJob, showStats, watchJob, type Output } from './jobs-command.ts';
 
 /** Where the command line runs: injected so tests run it in-process. */
 export interface CliEnvironment {
@@ -184,6 +184,16 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
       if (flags.watch === true && flags.json === true) throw new CommanderArgumentError('--watch and --json exclude each other');
       return flags.watch === true ? watchJob(worker, id, output, env.stdoutIsTerminal) : showJob(worker, id, flags, output);
     }));
+
+  jobs.command('stats')
+    .description('jobs by state (waiting: due or scheduled for later), how long the oldest due job has waited, failed attempts per method in the last hour')
+    .option('--json', 'print one JSON object')
+    .action(async (flags: { json?: boolean }) => withService((worker, output) => showStats(worker, flags, output)));
+
+  jobs.command('workers')
+    .description('worker processes the database knows: host, pid, running jobs, last heartbeat')
+    .option('--json', 'print one JSON array')
+    .action(async (flags: { json?: boolean }) => withService((worker, output) => listWorkers(worker, flags, output)));
 
   jobs.command('clear')
     .description('remove every recurring job (jobs already added and the history stay)')

@@ -99,6 +99,7 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
     retention: { succeededMs: durationMs(config, 'worker.retention.succeededDays', 'days'), failedMs: durationMs(config, 'worker.retention.failedDays', 'days') },
     events: service.events,
     maxResultBytes: wholeNumber(config, 'worker.maxPayloadBytes', 1),
+    statsIntervalMs: durationMs(config, 'worker.statsIntervalSeconds'),
     // Only a new process can stop a method that ignores its signal: finish the others, then ask the
     // supervisor for a replacement. Without a supervisor nothing would restart us, so we carry on.
     ...(options.child

@@ -18,6 +18,7 @@ export const CORE_KEYS = [
   { key: 'worker.retention.failedDays', default: 30, description: 'Failed and cancelled jobs are deleted this many days after they finished; 0 keeps them.' },
   { key: 'worker.leaseSeconds', default: 30, description: 'How long a claimed job stays leased without a heartbeat before another worker may take it.' },
   { key: 'worker.shutdownGraceSeconds', default: 30, description: 'On SIGINT/SIGTERM, how long running jobs may take to finish before they are aborted and given back.' },
+  { key: 'worker.statsIntervalSeconds', default: 10, description: 'How often each worker process logs one info line of what it did (jobs succeeded, failed, retried, cancelled; run time p50/p99) while it runs jobs; 0 for never.' },
   { key: 'worker.maxPayloadBytes', default: 1_048_576, description: 'Largest params or result, in bytes of stored text; larger ones are refused with an error.' },
   { key: 'worker.synchronous', default: 'NORMAL', description: 'SQLite synchronous setting: NORMAL (a power cut may lose the last commits) or FULL (durable, slower writes).' },
   { key: 'log.level', default: 'info', description: 'pino log level: trace, debug, info, warn, error, fatal or silent.' },

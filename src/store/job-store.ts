@@ -372,6 +372,65 @@ export interface RecurringRecord extends RecurringSpec {
   readonly id: number;
 }
 
+/** Failed attempts of one method, as {@link JobStats.failuresLastHour} counts them. */
+export interface MethodFailures {
+  readonly service: string;
+  readonly method: string;
+  /** Failed or lost attempts (retried ones included) recorded in the hour before {@link JobStats.at}. */
+  readonly failures: number;
+}
+
+/**
+ * What {@link JobStore.stats} reports: how many jobs are where, how far
+ * behind the workers are, and which methods fail. Plain data, for the
+ * `jobs stats` command and for dashboards.
+ */
+export interface JobStats {
+  /**
+   * The instant the figures are for, in epoch ms: the caller's `now`, or the
+   * database server's clock for a store that judges due jobs by it
+   * (PostgreSQL), so "due" and "the last hour" mean what the workers see.
+   */
+  readonly at: number;
+  /** Jobs in each state. `waiting` counts both {@link due} jobs and jobs scheduled for later. */
+  readonly counts: Readonly<Record<JobState, number>>;
+  /**
+   * Of the `waiting` jobs, those whose run time has come: the backlog the
+   * workers have yet to claim. `counts.waiting - due` are scheduled for later
+   * (added with a run time, or waiting for a retry).
+   */
+  readonly due: number;
+  /** How long the longest-due waiting job has been due (`at` minus its run time), in ms; null when none is due. */
+  readonly oldestDueMs: number | null;
+  /** Failed or lost attempts per `service.method` in the hour before `at`, from the attempts' recorded errors; most first. */
+  readonly failuresLastHour: readonly MethodFailures[];
+}
+
+/**
+ * A worker the store knows of, as {@link JobStore.workers} reports it: one
+ * that has claimed a job in this database and has not stopped since (a
+ * stopping worker retires; a dead one holding jobs is forgotten once they
+ * are taken back).
+ */
+export interface WorkerInfo {
+  /** Its lease owner name, `host:pid:random@scope` (see `worker/owner-identity.ts`). */
+  readonly owner: string;
+  /** The host and pid read from `owner`; null for a name of another form. */
+  readonly host: string | null;
+  readonly pid: number | null;
+  /** Jobs it is running now. */
+  readonly runningJobs: number;
+  /** When it last renewed its leases, in epoch ms (the worker's clock; the server's on PostgreSQL); null before its first beat. */
+  readonly lastHeartbeatAt: number | null;
+  /**
+   * How long ago that was, in ms: against the clock that recorded it (the
+   * server's on PostgreSQL), else against the caller's `now`. A worker beats
+   * every third of `worker.leaseSeconds`; one silent for longer than a lease
+   * is likely gone (a crashed idle worker is never taken back, so it stays listed).
+   */
+  readonly heartbeatAgeMs: number | null;
+}
+
 /** Filters for {@link JobStore.listJobs}. */
 export interface JobFilter {
   readonly state?: JobState;
@@ -379,6 +438,83 @@ export interface JobFilter {
   readonly tag?: string;
   /** Newest first; at most this many. */
   readonly limit?: number;
+}
+
+/**
+ * What {@link JobStore.searchJobs} and {@link JobStore.countJobs} look for:
+ * every field given narrows the match (all must hold).
+ */
+export interface JobSearch {
+  /** Any of these states. */
+  readonly states?: readonly JobState[];
+  readonly service?: string;
+  readonly method?: string;
+  /** Jobs carrying this tag. */
+  readonly tag?: string;
+  /** Jobs with this unique key. */
+  readonly key?: string;
+  /** Text found, ignoring case, in the serialized params or in the last error's name, message or stack. */
+  readonly text?: string;
+  /** Occurrences of this recurring job. */
+  readonly recurringId?: number;
+  /** Added at or after this instant. */
+  readonly createdFrom?: number;
+  /** Added before this instant. */
+  readonly createdBefore?: number;
+}
+
+/** Which part of the newest-first list {@link JobStore.searchJobs} reads. */
+export interface JobPageRequest {
+  /** Only jobs with a smaller id (the previous page's `next`); absent for the first page. */
+  readonly beforeId?: number;
+  /** At most this many jobs. */
+  readonly limit: number;
+  /**
+   * At most this many ids below `beforeId` are looked at: a search that
+   * matches few jobs returns fewer than `limit` (even none) with a `next`
+   * to go on from, instead of reading the whole table in one request.
+   * Absent: no bound.
+   */
+  readonly scanIds?: number;
+}
+
+/** One page of {@link JobStore.searchJobs}, newest first. */
+export interface JobPage {
+  readonly jobs: JobRecord[];
+  /** `beforeId` for the next page; null once no older job is left to look at. */
+  readonly next: number | null;
+}
+
+/** What {@link JobStore.deleteJob} did. `newest`: see the method. */
+export type DeleteOutcome = 'deleted' | 'active' | 'newest';
+
+/** A finished job as {@link JobStore.activity} reports it: what throughput and duration figures need. */
+export interface FinishedJobActivity {
+  readonly id: number;
+  readonly service: string;
+  readonly method: string;
+  readonly state: 'succeeded' | 'failed' | 'cancelled';
+  readonly createdAt: number;
+  readonly runAt: number;
+  /** Null for a job cancelled before it started. */
+  readonly startedAt: number | null;
+  readonly finishedAt: number;
+  readonly attempts: number;
+}
+
+/** Recent finished jobs (see {@link JobStore.activity}). */
+export interface Activity {
+  /** The largest job id handed out so far (0 in an empty database): its growth counts jobs added. */
+  readonly newestJobId: number;
+  readonly finished: FinishedJobActivity[];
+}
+
+/** Failed attempts recorded after a point (see {@link JobStore.attemptFailures}). */
+export interface AttemptFailures {
+  /** Pass as `afterId` next time. */
+  readonly lastId: number;
+  /** Oldest first; the method each failed attempt was of. */
+  readonly failures: { readonly service: string; readonly method: string; readonly at: number }[];
 }
 
 /**
@@ -566,6 +702,24 @@ export interface JobStore {
    */
   prune(cutoffs: PruneCutoffs, budget: PruneBudget): Promise<number>;
 
+  /**
+   * Counts of jobs by state, the due backlog and its oldest job's wait, and
+   * failed attempts per method in the last hour, from one snapshot. Cheap
+   * enough to poll: waiting and running jobs are counted on the indexes the
+   * claim uses, errors of the last hour on an index by time; finished jobs,
+   * which no index covers by state (it would cost every completion a write),
+   * are counted by one scan of the rows retention keeps.
+   * @param now the caller's clock; a store that judges due jobs by its server's clock uses that instead (see {@link JobStats.at}).
+   */
+  stats(now: number): Promise<JobStats>;
+
+  /**
+   * The workers the store knows of (see {@link WorkerInfo}), with what each
+   * runs and when it last beat, ordered by owner name.
+   * @param now the caller's clock, for {@link WorkerInfo.heartbeatAgeMs} where the store has no clock of its own.
+   */
+  workers(now: number): Promise<WorkerInfo[]>;
+
   /** The earliest next run of any recurring job, or null if there is none. */
   nextRecurringAt(): Promise<number | null>;
 
@@ -588,6 +742,50 @@ export interface JobStore {
   getJobErrors(id: number): Promise<AttemptError[]>;
   listJobs(filter?: JobFilter): Promise<JobRecord[]>;
   listRecurring(): Promise<RecurringRecord[]>;
+
+  /**
+   * Jobs matching `search`, newest (highest id) first, a page at a time by
+   * keyset (`beforeId`), so the millionth job costs what the first does.
+   * A job that changes state between pages may show on two or none.
+   */
+  searchJobs(search: JobSearch, page: JobPageRequest): Promise<JobPage>;
+
+  /**
+   * How many jobs match `search`, counting no further than `cap`: a result
+   * equal to `cap` means "`cap` or more". Stops reading at the cap, so a
+   * count of a big table costs what `cap` rows cost.
+   */
+  countJobs(search: JobSearch, cap: number): Promise<number>;
+
+  /**
+   * Makes a waiting job due now (a scheduled one, or one waiting for its
+   * retry); one already due keeps its place.
+   * @returns false if the job is not waiting.
+   * @throws JobNotFoundError
+   */
+  runNow(id: number, now: number): Promise<boolean>;
+
+  /**
+   * Deletes a finished job with its errors and notes. A waiting or running
+   * one is left (`active`: cancel it first). A store whose ids would be
+   * handed out again if the newest job were deleted (SQLite) keeps the newest
+   * job (`newest`), as {@link prune} does.
+   * @throws JobNotFoundError
+   */
+  deleteJob(id: number): Promise<DeleteOutcome>;
+
+  /**
+   * Jobs that finished at or after `since`, among the newest `scanIds` job
+   * ids: a bounded read however large the table (a job added long before
+   * it finished may be missed), for throughput and duration figures.
+   */
+  activity(since: number, scanIds: number): Promise<Activity>;
+
+  /**
+   * Failed attempts recorded after `afterId`, at most `limit`. With
+   * `afterId` null, none: only where the record stands now, to count from.
+   */
+  attemptFailures(afterId: number | null, limit: number): Promise<AttemptFailures>;
   /** Deletes every recurring job; jobs already enqueued and the history stay. Returns how many were removed. */
   clearRecurring(): Promise<number>;
   /** Deletes the recurring job with this signature. Returns whether there was one. */

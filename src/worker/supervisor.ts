@@ -228,12 +228,16 @@ export class Supervisor {
       return;
     }
     const stuck = killedFor?.reason === 'stuck';
+    // A recycle is asked for (EXIT_RECYCLE): not a crash, and the jobs' errors must not call it one.
+    const recycled = killedFor === undefined && code === EXIT_RECYCLE;
     const message = stuck
       ? `its worker process was killed: its event loop was blocked for more than ${(this.#options.stuckMs ?? 20_000) / 1000} s (its next attempt runs alone)`
-      : `its worker process exited unexpectedly (${signal ?? `code ${code ?? '?'}`})`;
+      : recycled
+        ? 'its worker process was replaced as planned (a job method ignored its abort signal) before this attempt was recorded'
+        : `its worker process exited unexpectedly (${signal ?? `code ${code ?? '?'}`})`;
     // Every job of a blocked process is suspect: which one blocked it cannot be told from outside.
     const abandoned = await store.abandon(owner, now, { name: 'WorkerLostError', message }, { isolate: stuck });
-    if (code === EXIT_RECYCLE) {
+    if (recycled) {
       this.#log.info({ owner, jobsTakenBack: abandoned }, 'worker process replaced as planned: a job method ignored its abort signal and only a new process stops it');
     } else if (killedFor !== undefined || code !== 0 || abandoned > 0) {
       this.#log.warn({ owner, code, signal, jobsTakenBack: abandoned }, `worker process exited: ${message.replace(/^its /, '')}`);

@@ -9,8 +9,8 @@ export interface WorkerEventMap {
   /** The job failed for good (no attempts left, or a permanent error). */
   failed: { readonly job: ClaimedJob; readonly error: JobErrorInfo; readonly durationMs: number };
   /** The attempt failed; the job runs again at `retryAt`. */
-  retrying: { readonly job: ClaimedJob; readonly error: JobErrorInfo; readonly retryAt: number };
-  cancelled: { readonly job: ClaimedJob };
+  retrying: { readonly job: ClaimedJob; readonly error: JobErrorInfo; readonly retryAt: number; readonly durationMs: number };
+  cancelled: { readonly job: ClaimedJob; readonly durationMs: number };
   /** Nothing is running and nothing is due. */
   idle: Record<string, never>;
 }
@@ -72,8 +72,8 @@ export function emitOutcomes(events: WorkerEvents, batch: readonly FinishedJob[]
   for (const { completion: c, job, durationMs } of batch) {
     if (c === undefined || skip.has(c.id)) continue;
     if (c.outcome === 'succeeded') events.emit('succeeded', { job, durationMs });
-    else if (c.outcome === 'cancelled') events.emit('cancelled', { job });
+    else if (c.outcome === 'cancelled') events.emit('cancelled', { job, durationMs });
     else if (c.retryAt === null) events.emit('failed', { job, error: c.error, durationMs });
-    else events.emit('retrying', { job, error: c.error, retryAt: c.retryAt });
+    else events.emit('retrying', { job, error: c.error, retryAt: c.retryAt, durationMs });
   }
 }

@@ -29,6 +29,12 @@ export interface WorkerOptions {
    * only a new process can stop it. The worker process exits to be replaced.
    */
   readonly onStuck?: (jobId: number) => void;
+  /**
+   * How often the worker logs one info line of what it did (outcomes by kind,
+   * run-time percentiles), while it runs jobs; an idle worker logs nothing.
+   * Null for none. @default 10000
+   */
+  readonly statsIntervalMs?: number | null;
   /** How long finished jobs are kept. @default keep forever */
   readonly retention?: Retention;
   /** Where lifecycle events go (the `worker` service's `events`). */

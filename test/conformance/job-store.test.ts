@@ -429,6 +429,71 @@ describeStores('JobStore contract', (factory) => {
     });
   });
 
+  describe('stats and workers', () => {
+    it('reports nothing for an empty database', async () => {
+      const store = await open();
+      const stats = await store.stats(Date.now());
+      expect(stats).toEqual({
+        at: expect.any(Number), counts: { waiting: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 }, due: 0, oldestDueMs: null, failuresLastHour: [],
+      });
+      // The caller's clock, or the server's: the same instant here, within the test's own time.
+      expect(Math.abs(stats.at - Date.now())).toBeLessThan(60_000);
+      expect(await store.workers(Date.now())).toEqual([]);
+    });
+
+    it('counts jobs by state in both job tables, due apart from later, and failed attempts per method', async () => {
+      const store = await open();
+      const { ids: [succeeded, failedForGood, retriedLater, running] } = await store.addJobs([
+        job(), job({ method: 'flaky', maxAttempts: 1 }), job({ method: 'flaky' }), job({ method: 'slow' }),
+      ]);
+      const { ids: [, toCancel] } = await store.addJobs([job({ runAt: future() }), job({ runAt: future() })]);
+      const claimed = await claim(store, 'w', 4);
+      expect(ids(claimed)).toEqual([succeeded, failedForGood, retriedLater, running]);
+      const byId = new Map(claimed.map((j) => [j.id, j]));
+      expect(await store.complete([
+        ok(byId.get(succeeded!)!, 'w'), failed(byId.get(failedForGood!)!, 'w', null), failed(byId.get(retriedLater!)!, 'w', HOUR),
+      ])).toEqual({ refused: [], gone: [] });
+      expect(await store.cancel(toCancel!, Date.now())).toBe('cancelled');
+      // A lost attempt is a failure of its method too; its job goes back, due since its run time an hour ago.
+      const { id: lost } = await store.addJob(job({ service: 'mail', method: 'send' }));
+      const [lostClaim] = await claim(store, 'gone', 1);
+      expect(lostClaim?.id).toBe(lost);
+      expect(await store.abandon('gone', Date.now(), lostError)).toBe(1);
+
+      const stats = await store.stats(Date.now());
+      expect(stats.counts).toEqual({ waiting: 3, running: 1, succeeded: 1, failed: 1, cancelled: 1 });
+      expect(stats.due).toBe(1); // the lost job; the retry and `later` are scheduled for later
+      expect(stats.oldestDueMs).toBeGreaterThan(HOUR - 60_000);
+      expect(stats.oldestDueMs).toBeLessThan(HOUR + 60_000);
+      expect(stats.failuresLastHour).toEqual([
+        { service: 'svc', method: 'flaky', failures: 2 },
+        { service: 'mail', method: 'send', failures: 1 },
+      ]);
+    });
+
+    it('lists the workers it knows, with their running jobs and last heartbeat, until they retire', async () => {
+      const store = await open();
+      await store.addJobs([job(), job(), job()]);
+      const web = 'web-1:4711:3f9a0c1e@5b1e0f9c2a7d.4026531836';
+      const jobsOfWeb = await claim(store, web, 2);
+      await claim(store, 'odd-name', 1);
+      expect(await store.heartbeat(web, jobsOfWeb.map(ref), Date.now())).toEqual([]);
+      const workers = await store.workers(Date.now());
+      expect(workers).toEqual([
+        { owner: 'odd-name', host: null, pid: null, runningJobs: 1, lastHeartbeatAt: null, heartbeatAgeMs: null },
+        { owner: web, host: 'web-1', pid: 4711, runningJobs: 2, lastHeartbeatAt: expect.any(Number), heartbeatAgeMs: expect.any(Number) },
+      ]);
+      expect(Math.abs(workers[1]!.lastHeartbeatAt! - Date.now())).toBeLessThan(60_000);
+      expect(workers[1]!.heartbeatAgeMs).toBeGreaterThanOrEqual(0);
+      expect(workers[1]!.heartbeatAgeMs).toBeLessThan(60_000);
+      // Idle, it is still a worker; retired, it is gone.
+      await store.complete(jobsOfWeb.map((j) => ok(j, web)));
+      expect((await store.workers(Date.now())).find((w) => w.owner === web)).toMatchObject({ runningJobs: 0 });
+      await store.retire(web);
+      expect((await store.workers(Date.now())).map((w) => w.owner)).toEqual(['odd-name']);
+    });
+  });
+
   describe('cancel and retry', () => {
     it('cancels a waiting job; flags a running one; leaves a finished one; refuses an unknown one', async () => {
       const store = await open();
@@ -918,6 +983,104 @@ describeStores('JobStore contract', (factory) => {
       expect(calls).toEqual([80, 80, 80, 10]);
       expect(await store.prune(cutoffs, { batch: 40, batches: 2, windows: 5 })).toBe(0);
       expect(await store.listJobs()).toHaveLength(1);
+    });
+  });
+
+  describe('dashboard reads and actions', () => {
+    /** Ten jobs: odd ones tagged `odd` in service `a`, the rest in `b`; job 7 has `needle` in its params; 3 and 4 finished. */
+    async function tenJobs(store: JobStore): Promise<number[]> {
+      const { ids: added } = await store.addJobs(Array.from({ length: 10 }, (_, i) => job({
+        service: i % 2 === 1 ? 'a' : 'b', params: i === 7 ? '{"json":{"q":"a NEEDLE here"}}' : `{"json":${i}}`,
+        tags: i % 2 === 1 ? ['odd'] : null, key: i === 2 ? 'k2' : null, createdAt: 1000 + i,
+      })));
+      return added;
+    }
+
+    it('searches newest first, page by page by keyset, with every filter', async () => {
+      const store = await open();
+      const added = await tenJobs(store);
+      const first = await store.searchJobs({}, { limit: 4 });
+      expect(ids(first.jobs)).toEqual(added.slice(6).reverse());
+      const second = await store.searchJobs({}, { limit: 4, beforeId: first.next! });
+      expect(ids(second.jobs)).toEqual(added.slice(2, 6).reverse());
+      const third = await store.searchJobs({}, { limit: 4, beforeId: second.next! });
+      expect(ids(third.jobs)).toEqual(added.slice(0, 2).reverse());
+      expect(third.next).toBeNull();
+      expect(ids((await store.searchJobs({ service: 'a', tag: 'odd' }, { limit: 100 })).jobs)).toEqual([9, 7, 5, 3, 1].map((i) => added[i]));
+      expect(ids((await store.searchJobs({ service: 'b', tag: 'odd' }, { limit: 100 })).jobs)).toEqual([]);
+      expect(ids((await store.searchJobs({ text: 'needle' }, { limit: 100 })).jobs)).toEqual([added[7]]);
+      expect(ids((await store.searchJobs({ key: 'k2', method: 'run' }, { limit: 100 })).jobs)).toEqual([added[2]]);
+      expect(ids((await store.searchJobs({ createdFrom: 1003, createdBefore: 1005 }, { limit: 100 })).jobs)).toEqual([added[4], added[3]]);
+      const [c1, c2] = await claim(store, 'w', 2);
+      await store.complete([ok(c1!, 'w'), failed(c2!, 'w', null, { error: { name: 'Error', message: 'Disk FULL' } })]);
+      expect(ids((await store.searchJobs({ states: ['succeeded', 'failed'] }, { limit: 100 })).jobs).sort()).toEqual([c1!.id, c2!.id].sort());
+      expect(ids((await store.searchJobs({ states: ['waiting'] }, { limit: 100 })).jobs)).toHaveLength(8);
+      expect(ids((await store.searchJobs({ text: 'disk full' }, { limit: 100 })).jobs)).toEqual([c2!.id]);
+      expect((await store.searchJobs({ states: [] }, { limit: 100 })).jobs).toEqual([]);
+    });
+
+    it('reads at most scanIds ids a request and says where to go on', async () => {
+      const store = await open();
+      const added = await tenJobs(store);
+      // Only job 1 of the oldest five matches; the first window (the newest five ids) has none of them.
+      const search = { service: 'a', createdBefore: 1002 };
+      const first = await store.searchJobs(search, { limit: 3, scanIds: 5 });
+      expect(first.jobs).toEqual([]);
+      expect(first.next).toBe(added[5]);
+      const second = await store.searchJobs(search, { limit: 3, beforeId: first.next!, scanIds: 5 });
+      expect(ids(second.jobs)).toEqual([added[1]]);
+      expect(second.next).toBeNull();
+    });
+
+    it('counts up to a cap', async () => {
+      const store = await open();
+      await tenJobs(store);
+      expect(await store.countJobs({}, 1000)).toBe(10);
+      expect(await store.countJobs({}, 4)).toBe(4);
+      expect(await store.countJobs({ tag: 'odd', states: ['waiting'] }, 1000)).toBe(5);
+      expect(await store.countJobs({ text: 'needle', service: 'a' }, 1000)).toBe(1);
+      expect(await store.countJobs({ states: ['failed'] }, 1000)).toBe(0);
+    });
+
+    it('runs a waiting job now, and only a waiting one', async () => {
+      const store = await open();
+      const { id } = await store.addJob(job({ runAt: future() }));
+      expect(await claim(store, 'w')).toEqual([]);
+      expect(await store.runNow(id, Date.now())).toBe(true);
+      const [claimed] = await claim(store, 'w');
+      expect(claimed?.id).toBe(id);
+      expect(await store.runNow(id, Date.now())).toBe(false);
+      await expect(store.runNow(id + 100, Date.now())).rejects.toMatchObject({ code: 'ERR_JOB_NOT_FOUND' });
+    });
+
+    it('deletes a finished job with its errors, not an active one', async () => {
+      const store = await open();
+      const { ids: [a, b] } = await store.addJobs([job({ maxAttempts: 1 }), job()]);
+      expect(await store.deleteJob(b!)).toBe('active');
+      const [claimed] = await claim(store, 'w', 1);
+      await store.complete([failed(claimed!, 'w', null)]);
+      expect(await store.getJobErrors(a!)).toHaveLength(1);
+      expect(await store.deleteJob(a!)).toBe('deleted');
+      expect(await store.getJob(a!)).toBeUndefined();
+      expect(await store.getJobErrors(a!)).toEqual([]);
+      await expect(store.deleteJob(a!)).rejects.toMatchObject({ code: 'ERR_JOB_NOT_FOUND' });
+    });
+
+    it('reports recent finished jobs and failed attempts from a point on', async () => {
+      const store = await open();
+      const start = await store.attemptFailures(null, 100);
+      const { ids: added } = await store.addJobs([job({ service: 'x', method: 'one' }), job({ service: 'y', method: 'two' })]);
+      const [one, two] = await claim(store, 'w', 2);
+      const since = Date.now() - 60_000;
+      await store.complete([ok(one!, 'w'), failed(two!, 'w', 3_600_000)]);
+      const recent = await store.activity(since, 1000);
+      expect(recent.newestJobId).toBe(added[1]);
+      expect(recent.finished).toEqual([expect.objectContaining({ id: added[0], service: 'x', method: 'one', state: 'succeeded', attempts: 1 })]);
+      expect(recent.finished[0]!.finishedAt).toBeGreaterThanOrEqual(recent.finished[0]!.startedAt!);
+      expect((await store.activity(Date.now() + 60_000, 1000)).finished).toEqual([]);
+      const after = await store.attemptFailures(start.lastId, 100);
+      expect(after.failures).toEqual([expect.objectContaining({ service: 'y', method: 'two' })]);
+      expect((await store.attemptFailures(after.lastId, 100)).failures).toEqual([]);
     });
   });
 

@@ -21,6 +21,8 @@ export interface MainProcess {
 }
 
 const running = new Set<ChildProcess>();
+/** The output of every process started in the current test: printed if the test fails, so CI shows why. */
+const outputs: { readonly args: readonly string[]; readonly lines: Record<string, unknown>[]; readonly stderr: () => string }[] = [];
 /** Processes started in a group of their own: the whole group is killed after the test. */
 const groups = new Set<ChildProcess>();
 
@@ -73,6 +75,7 @@ export function startMain(args: readonly string[], envOrOptions: Record<string, 
   });
   let done = false;
   void exited.then(() => { done = true; });
+  outputs.push({ args, lines, stderr: () => stderr });
 
   return {
     child,
@@ -112,7 +115,14 @@ export function workerArgs(db: string | { readonly args: readonly string[] }, ..
   return ['--plugins', FIXTURE_PLUGINS, ...dbArgs, '--set', 'log.pretty=false', ...extra];
 }
 
-afterEach(() => {
+afterEach((context) => {
+  if (context.task.result?.state === 'fail') {
+    for (const { args, lines, stderr } of outputs) {
+      const tail = lines.slice(-40).map((line) => JSON.stringify(line)).join('\n');
+      console.error(`--- main.ts ${args.join(' ')}: last ${Math.min(40, lines.length)} of ${lines.length} log lines ---\n${tail}\n--- stderr ---\n${stderr().slice(-4000)}`);
+    }
+  }
+  outputs.length = 0;
   // A test must not leave a worker running; kill what a failed test left behind.
   for (const child of groups) {
     try {

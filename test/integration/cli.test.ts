@@ -288,6 +288,58 @@ describe('main.ts as a process', () => {
     await store.close();
   });
 
+  it('jobs stats and jobs workers: counts, the oldest due job, failures per method, and the workers with their heartbeats', async () => {
+    const { dbPath, run } = db();
+    expect((await run('jobs', 'workers')).stdout).toMatch(/^no workers known to this database/);
+    const store = SqliteStore.open({ path: dbPath });
+    const now = Date.now();
+    const job = { params: '{"json":null}', priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: now };
+    await store.addJobs([
+      { ...job, service: 'mail', method: 'send', runAt: now - 90_000 },
+      { ...job, service: 'mail', method: 'send', runAt: now - 1000 },
+      { ...job, service: 'report', method: 'build', runAt: now + 3_600_000 },
+    ]);
+    const owner = 'web-1:4711:3f9a0c1e@5b1e0f9c2a7d.4026531836';
+    const [first] = await store.claim({ owner, limit: 1, now, isolated: 'skip' });
+    await store.complete([{ id: first!.id, attempt: 1, database: first!.database, owner, at: now, outcome: 'failed', error: { name: 'Error', message: 'no relay' }, retryAt: null }]);
+    await store.claim({ owner, limit: 1, now, isolated: 'skip' });
+    await store.heartbeat(owner, [], now - 2000);
+    await store.close();
+
+    const stats = JSON.parse((await run('jobs', 'stats', '--json')).stdout) as Record<string, unknown>;
+    expect(stats).toMatchObject({
+      counts: { waiting: 1, running: 1, succeeded: 0, failed: 1, cancelled: 0 }, due: 0, scheduledLater: 1, oldestDueSeconds: null,
+      failuresLastHour: [{ service: 'mail', method: 'send', failures: 1 }],
+    });
+    expect(Date.parse(stats.at as string)).toBeGreaterThanOrEqual(now);
+    const text = await run('jobs', 'stats');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^waiting\s+1\s+\(0 due, 1 scheduled for later\)$/m);
+    expect(text.stdout).toMatch(/^failed\s+1$/m);
+    expect(text.stdout).toMatch(/^oldest due job: none is due$/m);
+    expect(text.stdout).toMatch(/^\s+mail\.send\s+1$/m);
+
+    const workers = JSON.parse((await run('jobs', 'workers', '--json')).stdout) as Record<string, unknown>[];
+    expect(workers).toEqual([{ owner, host: 'web-1', pid: 4711, runningJobs: 1, lastHeartbeatAt: new Date(now - 2000).toISOString(), heartbeatAgeSeconds: expect.any(Number) }]);
+    expect(workers[0]!.heartbeatAgeSeconds).toBeGreaterThanOrEqual(2);
+    const table = (await run('jobs', 'workers')).stdout.trimEnd().split('\n');
+    expect(table[0]).toMatch(/^HOST\s+PID\s+RUNNING\s+LAST HEARTBEAT\s+OWNER$/);
+    expect(table[1]).toMatch(new RegExp(`^web-1\\s+4711\\s+1\\s+\\d+\\.\\d s ago\\s+${owner.replaceAll('.', '\\.')}$`));
+  });
+
+  it('jobs stats tells how long the oldest due job has waited', async () => {
+    const { dbPath, run } = db();
+    const store = SqliteStore.open({ path: dbPath });
+    const now = Date.now();
+    await store.addJob({ service: 'mail', method: 'send', params: '{"json":null}', priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: now, runAt: now - 90_000 });
+    await store.close();
+    const stats = JSON.parse((await run('jobs', 'stats', '--json')).stdout) as { due: number; oldestDueSeconds: number };
+    expect(stats.due).toBe(1);
+    expect(stats.oldestDueSeconds).toBeGreaterThanOrEqual(90);
+    expect(stats.oldestDueSeconds).toBeLessThan(120);
+    expect((await run('jobs', 'stats')).stdout).toMatch(/^oldest due job: due for 1 min 3\d s$/m);
+  });
+
   it('--help prints usage and exits 0', async () => {
     const result = await runMain(['--help']);
     expect(result.code).toBe(0);

@@ -100,6 +100,27 @@ describe('deleting the database while processes run', () => {
     await close();
   });
 
+  it('logs an outcome refused because the database was deleted as that, not as a job another worker took back', async () => {
+    const { path, a, b, close } = twoProcesses();
+    let finish = (): void => {};
+    const svc = { wait: outsideprocess(() => new Promise<string>((resolve) => { finish = () => resolve('done'); })) };
+    const { logger, lines } = memoryLogger();
+    // A long lease: no heartbeat comes between the delete and the outcome to drop the job first.
+    const worker = new Worker({ store: a, services: serviceMap({ svc }), logger, leaseMs: 600_000 });
+    const { id } = await new WorkerService(a).add('svc', 'wait', null);
+    worker.start();
+    await expect.poll(async () => (await a.getJob(id))?.state).toBe('running');
+    for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+    await b.addJob(newJob()); // the new file, made by another process
+    finish();
+    await expect.poll(() => lines().filter((l) => (l.level as number) === 40).map((l) => l.msg)).toContain('outcome not recorded: the jobs database these jobs came from was deleted since');
+    await worker.stop(0);
+    const refusal = lines().find((l) => String(l.msg).startsWith('outcome not recorded'))!;
+    expect(refusal.jobIds).toEqual([id]);
+    expect(lines().filter((l) => /took these jobs back|no longer holds the lease|taken over/.test(String(l.msg)))).toEqual([]);
+    await close();
+  });
+
   it('creates a missing file whole: never a half-made file at the path, and no leftovers', async () => {
     const folder = tempDir('create-');
     const path = join(folder, 'nested', 'worker.db');

@@ -9,7 +9,9 @@ import { serviceMap } from '../../src/worker/resolve-target.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
 import type { JobContext } from '../../src/worker/job-context.ts';
 import type { JobRecord } from '../../src/store/job-store.ts';
-import { memoryLogger } from '../helpers/logger.ts';
+import { IntervalStats } from '../../src/worker/interval-stats.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import { memoryLogger, topLevelKeys } from '../helpers/logger.ts';
 import { tempStore } from '../helpers/store.ts';
 
 /** Starts a worker on a temp store; the test stops it. */
@@ -304,5 +306,113 @@ describe('Worker', () => {
     await worker.stop(0);
     expect(signalled).toBe(true);
     expect(job).toMatchObject({ state: 'failed', error: { name: 'JobTimeoutError' } });
+  });
+});
+
+describe('Worker: the periodic stats line', () => {
+  const statsLines = (lines: Record<string, unknown>[]) => lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('jobs in the last'));
+
+  it('logs at info, per interval, what it recorded: outcomes by kind and run-time percentiles', async () => {
+    const svc = {
+      quick: outsideprocess(async () => 'ok'),
+      slow: outsideprocess(async () => { await new Promise((resolve) => setTimeout(resolve, 60)); }),
+      flaky: outsideprocess(async () => { throw new Error('try again'); }),
+      fatal: outsideprocess(async () => { throw new NonRetryableError('no'); }),
+      waits: outsideprocess(async (_: unknown, ctx: JobContext) => {
+        await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        throw ctx.signal.reason;
+      }),
+    };
+    const store = tempStore({ checkIntervalMs: 50 });
+    const jobs = new WorkerService(store);
+    const { logger, lines } = memoryLogger('info');
+    const worker = new Worker({ store, services: serviceMap({ svc }), logger, statsIntervalMs: 200, random: () => 0.5 });
+    worker.start();
+    const added = await Promise.all([
+      jobs.add('svc', 'quick', null), jobs.add('svc', 'quick', null), jobs.add('svc', 'slow', null),
+      jobs.add('svc', 'flaky', null, { maxAttempts: 2 }), jobs.add('svc', 'fatal', null), jobs.add('svc', 'waits', null),
+    ]);
+    const waits = added[5]!.id;
+    await expect.poll(async () => (await store.getJob(waits))?.state).toBe('running');
+    await jobs.cancel(waits);
+    await settled(store, waits);
+    // The flaky job's attempt was recorded for a retry a second away: what follows is the next interval's.
+    await expect.poll(async () => (await store.getJob(added[3]!.id))?.attempts).toBe(1);
+    await expect.poll(() => statsLines(lines()).reduce((n, l) => n + (l.succeeded as number) + (l.failed as number) + (l.retried as number) + (l.cancelled as number), 0), { timeout: 3000 }).toBe(6);
+    await worker.stop(0);
+    const logged = statsLines(lines());
+    const sum = (key: string): number => logged.reduce((n, l) => n + (l[key] as number), 0);
+    expect({ succeeded: sum('succeeded'), failed: sum('failed'), retried: sum('retried'), cancelled: sum('cancelled') }).toEqual({ succeeded: 3, failed: 1, retried: 1, cancelled: 1 });
+    for (const line of logged) {
+      expect(line.level).toBe(30);
+      expect(line.intervalSeconds).toBeGreaterThan(0);
+    }
+    // The slow job ran 60 ms or more: it is the slowest of six, so the 99th percentile is its time (within the
+    // histogram's 5%). No upper bound: on a loaded machine a 60 ms timer fires late.
+    const withSlow = logged.find((l) => (l.p99Ms as number) >= 55)!;
+    expect(withSlow.p50Ms as number).toBeLessThanOrEqual(withSlow.p99Ms as number);
+    expect(withSlow.msg).toMatch(/^jobs in the last \d+(\.\d)? s: \d+ succeeded, \d+ failed, \d+ retried, \d+ cancelled; run time p50 [\d.]+ ms, p99 [\d.]+ ms; \d+ running$/);
+    // Per-job lines stay below info.
+    expect(lines().filter((l) => l.msg === 'job succeeded' || l.msg === 'job started')).toEqual([]);
+  });
+
+  it('logs nothing while idle', async () => {
+    const store = tempStore({ checkIntervalMs: 50 });
+    const { logger, lines } = memoryLogger('info');
+    const worker = new Worker({ store, services: serviceMap({}), logger, statsIntervalMs: 20 });
+    worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // ten intervals
+    await worker.stop(0);
+    expect(statsLines(lines())).toEqual([]);
+    expect(lines().map((l) => l.msg)).toContain('worker stopped');
+  });
+});
+
+describe('IntervalStats', () => {
+  it('reads percentiles back within the histogram\'s 5% buckets, and resets', () => {
+    const stats = new IntervalStats();
+    expect(stats.percentile(50)).toBeNull();
+    for (let ms = 1; ms <= 1000; ms++) stats.time(ms);
+    expect(stats.percentile(50)! / 500).toBeCloseTo(1, 1);
+    expect(stats.percentile(99)! / 990).toBeCloseTo(1, 1);
+    expect(stats.percentile(100)! / 1000).toBeCloseTo(1, 1);
+    stats.time(0);
+    stats.time(Number.NaN);
+    stats.reset();
+    expect(stats.percentile(99)).toBeNull();
+  });
+});
+
+describe('log lines of a job', () => {
+  it('carry each key once, even when the method logs a field its logger is bound to', async () => {
+    const written: string[] = [];
+    const logger = createLogger({ level: 'debug', pretty: false, destination: { write: (line: string) => { written.push(line); } } });
+    // As the example plugin's tick did: jobId again, next to the job logger's own binding.
+    const svc = {
+      tick: outsideprocess(async (_: unknown, ctx: JobContext) => { ctx.log.info({ jobId: ctx.id, service: ctx.service, attempt: ctx.attempt }, 'tick'); }),
+      boom: outsideprocess(async () => { throw new NonRetryableError('boom'); }),
+    };
+    const store = tempStore({ checkIntervalMs: 50 });
+    const jobs = new WorkerService(store);
+    const worker = new Worker({ store, services: serviceMap({ svc }), logger });
+    const tick = await jobs.add('svc', 'tick', null);
+    const boom = await jobs.add('svc', 'boom', null);
+    worker.start();
+    await settled(store, tick.id);
+    await settled(store, boom.id);
+    await worker.stop(0);
+    const lines = written.join('').split('\n').filter((line) => line !== '');
+    const tickLine = lines.find((line) => (JSON.parse(line) as { msg?: string }).msg === 'tick')!;
+    expect(topLevelKeys(tickLine).filter((key) => key === 'jobId')).toHaveLength(1);
+    expect(JSON.parse(tickLine)).toMatchObject({ jobId: tick.id, service: 'svc', method: 'tick', attempt: 1 });
+    expect(lines.filter((line) => (JSON.parse(line) as { jobId?: number }).jobId !== undefined).length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) {
+      const keys = topLevelKeys(line);
+      expect(keys, line).toEqual([...new Set(keys)]);
+    }
+  });
+
+  it('topLevelKeys sees a repeated key that JSON.parse hides', () => {
+    expect(topLevelKeys('{"a":1,"b":{"a":[1,{"c":"x\\"y,"}]},"a":"}"}')).toEqual(['a', 'b', 'a']);
   });
 });

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { DatabaseReplacedError } from '../../errors.ts';
 import type {
+  Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord, RecurringSpec,
-  Refusals, RunningJob, StoreChange,
+  JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget, PruneCutoffs,
+  RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
+import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
 import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
 import { claimJobs, claimStatements } from './claim-jobs.ts';
-import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
+import * as dashboard from './dashboard-queries.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { bringBackDependants, parentOutcomes, parentStatements } from './job-parents.ts';
 import { listPaused, pauseStatements, pauseTarget, resumeTarget } from './pause.ts';
@@ -19,10 +21,11 @@ import { cancelRequests, heartbeat, ownerBeats, ownerStatements, runningJobs } f
 import { clientConfig, Connections } from './pool.ts';
 import { PruneSweep, pruneStatements } from './prune-sweep.ts';
 import * as read from './read-jobs.ts';
+import * as readStats from './read-stats.ts';
 import { outcomesAndClaimStatements, recordOutcomes, recordOutcomesAndClaim, recordOutcomesStatement } from './record-outcomes.ts';
 import { recordProgress, recordProgressStatement } from './record-progress.ts';
 import { fireRecurring, recurringStatements, upsertRecurring } from './recurring.ts';
-import { schemaOf } from './schema.ts';
+import { schemaOf, type Schema } from './schema.ts';
 import { abandonOwner, applyDefaults, releaseJobs, retireOwner, takeBackStatements } from './take-back.ts';
 
 export type { PostgresStoreOptions } from './options.ts';
@@ -82,6 +85,8 @@ export class PostgresStore implements JobStore {
   readonly #listeners = new Set<(change: StoreChange) => void>();
   #localChanges: StoreChange[] = [];
   #migrating: Promise<void> | undefined;
+  /** For the dashboard's queries, built per call from their filters. */
+  readonly #schema: Schema;
   #closed = false;
 
   private constructor(options: ResolvedOptions) {
@@ -89,6 +94,7 @@ export class PostgresStore implements JobStore {
     this.schema = options.schema;
     this.description = describeDatabase(options.url, options.schema);
     const s = schemaOf(options.schema);
+    this.#schema = s;
     this.#sql = {
       insert: insertStatements(s),
       claim: claimStatements(s),
@@ -100,6 +106,7 @@ export class PostgresStore implements JobStore {
       cancelRetry: cancelRetryStatements(s),
       recurring: recurringStatements(s),
       read: read.readStatements(s),
+      stats: readStats.statsStatements(s),
       prune: pruneStatements(s),
       parents: parentStatements(s),
       pause: pauseStatements(s),
@@ -292,6 +299,16 @@ export class PostgresStore implements JobStore {
     return this.#run(() => this.#prune.run(this.#db, this.#sql.prune, cutoffs, budget));
   }
 
+  /** By the server's clock, as due jobs are judged here: `now` is not used (see {@link JobStats.at}). */
+  async stats(_now: number): Promise<JobStats> {
+    return this.#run(() => this.#db.read((client) => readStats.stats(client, this.#sql.stats)));
+  }
+
+  /** Heartbeat ages by the server's clock, which recorded the beats: `now` is not used. */
+  async workers(_now: number): Promise<WorkerInfo[]> {
+    return this.#run(() => this.#db.read((client) => readStats.workers(client, this.#sql.stats)));
+  }
+
   async nextRecurringAt(): Promise<number | null> {
     return this.#run(() => this.#db.read(async (client) => (await client.query<{ at: number | null }>({ name: 'next-recurring', text: this.#sql.recurring.next })).rows[0]!.at));
   }
@@ -320,6 +337,32 @@ export class PostgresStore implements JobStore {
 
   async listJobs(filter: JobFilter = {}): Promise<JobRecord[]> {
     return this.#run(() => this.#db.read((client) => read.listJobs(client, this.#sql.read, filter)));
+  }
+
+  async searchJobs(search: JobSearch, page: JobPageRequest): Promise<JobPage> {
+    return this.#run(() => this.#db.read((client) => dashboard.searchJobs(client, this.#schema, search, page)));
+  }
+
+  async countJobs(search: JobSearch, cap: number): Promise<number> {
+    return this.#run(() => this.#db.read((client) => dashboard.countJobs(client, this.#schema, search, cap)));
+  }
+
+  async runNow(id: number, _now: number): Promise<boolean> {
+    const moved = await this.#run(() => this.#db.writeOnce((client) => dashboard.runNow(client, this.#schema, id)));
+    if (moved) this.#changed('work');
+    return moved;
+  }
+
+  async deleteJob(id: number): Promise<DeleteOutcome> {
+    return this.#run(() => this.#db.transaction((client) => dashboard.deleteJob(client, this.#schema, id)));
+  }
+
+  async activity(since: number, scanIds: number): Promise<Activity> {
+    return this.#run(() => this.#db.read((client) => dashboard.activity(client, this.#schema, since, scanIds)));
+  }
+
+  async attemptFailures(afterId: number | null, limit: number): Promise<AttemptFailures> {
+    return this.#run(() => this.#db.read((client) => dashboard.attemptFailures(client, this.#schema, afterId, limit)));
   }
 
   async listRecurring(): Promise<RecurringRecord[]> {

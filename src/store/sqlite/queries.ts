@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_ATTEMPTS } from '../job-store.ts';
+import { DEFAULT_MAX_ATTEMPTS, type JobState } from '../job-store.ts';
 
 /*
  * Every SQL statement the SQLite store runs, named after what it does, so a
@@ -12,6 +12,8 @@ import { DEFAULT_MAX_ATTEMPTS } from '../job-store.ts';
  * indexes (`WHERE state = 0`).
  */
 export const STATE = { waiting: 0, running: 1, succeeded: 2, failed: 3, cancelled: 4 } as const;
+/** The state names by stored number. */
+export const STATE_NAMES: readonly JobState[] = ['waiting', 'running', 'succeeded', 'failed', 'cancelled'];
 const { waiting: WAITING, running: RUNNING, succeeded: SUCCEEDED, failed: FAILED, cancelled: CANCELLED } = STATE;
 
 /** A job's attempts: 0 stands for none given (JobStore NewJob.maxAttempts), until its worker applies its method's default. */
@@ -27,7 +29,7 @@ const RUN_AT = 'CASE WHEN parents > 0 OR parked = 1 OR held = 1 THEN ready_at EL
 /** A job's parents in `after` order, as a JSON array; read only for jobs that have any. */
 const AFTER = `CASE WHEN parents > 0 THEN (SELECT json_group_array(parent_id) FROM (SELECT parent_id FROM job_parents WHERE job_id = jobs.id ORDER BY position)) END`;
 
-const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, ${RUN_AT} AS runAt, attempts,
+export const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, ${RUN_AT} AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
   fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
@@ -249,6 +251,38 @@ export const recordAbandonedErrors = `
 /** The owners of running jobs and their beats: what every worker watches to find the dead ones. */
 export const ownerBeats = `SELECT name AS owner, beat FROM owners WHERE id IN (SELECT lease_owner FROM jobs WHERE state = ${RUNNING})`;
 export const ownerBeat = `SELECT beat FROM owners WHERE id = ?`;
+/**
+ * `jobs stats`, waiting and running jobs: covering scans of the partial
+ * indexes the claim and the heartbeats use (jobs_claim holds run_at), never
+ * of the table. @now decides what is due.
+ */
+export const statsActive = `
+  SELECT (SELECT count(*) FROM jobs WHERE state = ${WAITING}) AS waiting,
+         (SELECT count(*) FROM jobs WHERE state = ${WAITING} AND run_at <= @now) AS due,
+         (SELECT min(run_at) FROM jobs WHERE state = ${WAITING}) AS earliestRunAt,
+         (SELECT count(*) FROM jobs WHERE state = ${RUNNING}) AS running`;
+
+/**
+ * `jobs stats`, finished jobs: a scan of the table. No index has their state
+ * (0006 dropped the one there was: it cost every completion page writes), and
+ * retention bounds how many rows there are.
+ */
+export const statsFinished = `SELECT state, count(*) AS count FROM jobs WHERE state >= ${SUCCEEDED} GROUP BY state`;
+
+/** Failed and lost attempts since @since per method, from job_errors_at (migration 0010); most first. */
+export const failuresSince = `
+  SELECT targets.service AS service, targets.method AS method, count(*) AS failures
+    FROM job_errors JOIN jobs ON jobs.id = job_errors.job_id JOIN targets ON targets.id = jobs.target_id
+   WHERE job_errors.at > @since
+   GROUP BY jobs.target_id
+   ORDER BY failures DESC, service, method`;
+
+/** Every lease owner not yet retired or forgotten, with how many jobs it runs (through jobs_running_owner). */
+export const workers = `
+  SELECT name AS owner, beat_at AS beatAt,
+         (SELECT count(*) FROM jobs WHERE state = ${RUNNING} AND lease_owner = owners.id) AS runningJobs
+    FROM owners ORDER BY name`;
+
 export const runningJobsOf = `
   SELECT id, attempts AS attempt, max_attempts AS maxAttempts, started_at AS startedAt, timeout_ms AS timeoutMs
     FROM jobs WHERE state = ${RUNNING} AND lease_owner = ?`;
@@ -294,7 +328,7 @@ export const firstJobIdAfter = `SELECT id FROM jobs WHERE id > ? ORDER BY id LIM
 export const deleteRecurring = `DELETE FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 
 /** Jobs as the API shows them: with their target's names. */
-const JOBS_WITH_TARGETS = 'jobs JOIN targets ON targets.id = jobs.target_id';
+export const JOBS_WITH_TARGETS = 'jobs JOIN targets ON targets.id = jobs.target_id';
 export const selectJob = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} WHERE jobs.id = ?`;
 export const listJobs = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} ORDER BY jobs.id DESC LIMIT @limit`;
 export const listJobsFiltered = `

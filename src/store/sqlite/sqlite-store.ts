@@ -1,10 +1,12 @@
 import type { Logger } from '../../log/logger.ts';
 import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
+  Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobState, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget, PruneCutoffs, RecurringRecord,
-  RecurringSpec, Refusals, RunningJob, StoreChange,
+  JobOutcome, JobPulse, JobRecord, JobState, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget,
+  PruneCutoffs, RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
+import { STATS_WINDOW_MS, workerInfo } from '../stats.ts';
 import type { BackgroundCheckpointer } from './checkpointer.ts';
 import { Connection } from './connection.ts';
 import { GroupedAdds } from './grouped-adds.ts';
@@ -16,6 +18,7 @@ import { pauseTarget, resumeTarget, toPausedTargets } from './pause.ts';
 import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
 import type { Synchronous } from './open-database.ts';
+import * as dashboard from './dashboard-queries.ts';
 import * as sql from './queries.ts';
 import type { JobRow, Statements } from './statements.ts';
 
@@ -266,6 +269,29 @@ export class SqliteStore implements JobStore {
     return this.#pruneSweep.run(this.#conn, cutoffs, budget);
   }
 
+  async stats(now: number): Promise<JobStats> {
+    const s = this.#conn.statements();
+    // One read transaction: every figure from the same snapshot, whatever other processes commit meanwhile.
+    return this.#conn.db.transaction(() => {
+      const active = s.statsActive.get({ now })!;
+      const counts: Record<JobState, number> = { waiting: active.waiting, running: active.running, succeeded: 0, failed: 0, cancelled: 0 };
+      for (const { state, count } of s.statsFinished.all()) counts[sql.STATE_NAMES[state]!] = count;
+      const earliest = active.earliestRunAt;
+      return {
+        at: now,
+        counts,
+        due: active.due,
+        // The earliest run time of all waiting jobs is the longest-due one's, if it is due at all.
+        oldestDueMs: earliest !== null && earliest <= now ? now - earliest : null,
+        failuresLastHour: s.failuresSince.all({ since: now - STATS_WINDOW_MS }),
+      };
+    })();
+  }
+
+  async workers(now: number): Promise<WorkerInfo[]> {
+    return this.#conn.statements().workers.all().map((row) => workerInfo(row.owner, row.runningJobs, row.beatAt, row.beatAt === null ? null : now - row.beatAt));
+  }
+
   async nextRecurringAt(): Promise<number | null> {
     return this.#conn.statements().nextRecurringAt.get() ?? null;
   }
@@ -341,6 +367,38 @@ export class SqliteStore implements JobStore {
       : s.listJobsFiltered.all({ limit, state: filter.state === undefined ? null : sql.STATE[filter.state], tag: filter.tag ?? null });
     const database = this.#conn.databaseId;
     return rows.map((row) => toJobRecord(row, database));
+  }
+
+  async searchJobs(search: JobSearch, page: JobPageRequest): Promise<JobPage> {
+    const { rows, next } = dashboard.searchJobs(this.#conn.statements(), search, page);
+    const database = this.#conn.databaseId;
+    return { jobs: rows.map((row) => toJobRecord(row, database)), next };
+  }
+
+  async countJobs(search: JobSearch, cap: number): Promise<number> {
+    return dashboard.countJobs(this.#conn.statements(), search, cap);
+  }
+
+  async runNow(id: number, now: number): Promise<boolean> {
+    const moved = this.#conn.write((s) => dashboard.runNow(s, id, now), {
+      transaction: true, onReplaced: 'moot', onMoot: () => { throw new DatabaseReplacedError(`job ${id}`, this.path); },
+    });
+    if (moved) this.#conn.changedHere('work');
+    return moved;
+  }
+
+  async deleteJob(id: number): Promise<DeleteOutcome> {
+    return this.#conn.write((s) => dashboard.deleteJob(s, id), {
+      transaction: true, onReplaced: 'moot', onMoot: () => { throw new DatabaseReplacedError(`job ${id}`, this.path); },
+    });
+  }
+
+  async activity(since: number, scanIds: number): Promise<Activity> {
+    return dashboard.activity(this.#conn.statements(), since, scanIds);
+  }
+
+  async attemptFailures(afterId: number | null, limit: number): Promise<AttemptFailures> {
+    return dashboard.attemptFailures(this.#conn.statements(), afterId, limit);
   }
 
   async listRecurring(): Promise<RecurringRecord[]> {

@@ -1,9 +1,9 @@
 import type { Database, Statement } from 'better-sqlite3';
-import type { AttemptError, JobNote, JobOutcome, JobRecord, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
+import type { AttemptError, JobNote, JobOutcome, JobRecord, MethodFailures, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
 import { ConcurrencyStatements } from './concurrency-keys.ts';
 import { DebounceStatements } from './debounce.ts';
-import { PauseStatements } from './pause.ts';
 import { ParentStatements } from './job-parents.ts';
+import { PauseStatements } from './pause.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
@@ -70,6 +70,21 @@ export type AttemptErrorRow = Omit<AttemptError, 'stack'> & { stack: string | nu
 /** A row of {@link sql.selectOutcomes}: a {@link JobOutcome} with its error still JSON text. */
 export type OutcomeRow = Omit<JobOutcome, 'error'> & { error: string | null };
 
+/** A row of {@link sql.statsActive}. */
+export interface StatsActiveRow {
+  readonly waiting: number;
+  readonly due: number;
+  readonly earliestRunAt: number | null;
+  readonly running: number;
+}
+
+/** A row of {@link sql.workers}. */
+export interface WorkerRow {
+  readonly owner: string;
+  readonly beatAt: number | null;
+  readonly runningJobs: number;
+}
+
 /** Prepared once per connection; re-prepared when the file is reopened. */
 export class Statements {
   readonly insertJob: Statement<InsertValues>;
@@ -106,6 +121,8 @@ export class Statements {
   #concurrency: ConcurrencyStatements | undefined;
   #debounce: DebounceStatements | undefined;
   #pause: PauseStatements | undefined;
+  /** Statements whose text is built at run time (a search's filters), by text; see {@link adHoc}. */
+  readonly #adHoc = new Map<string, Statement>();
   readonly completeFailed: Statement;
   readonly recordAttemptError: Statement;
   readonly completeCancelled: Statement;
@@ -117,6 +134,10 @@ export class Statements {
   readonly recordAbandonedErrors: Statement;
   readonly ownerBeats: Statement<[], OwnerBeat>;
   readonly ownerBeat: Statement<[number], number>;
+  readonly statsActive: Statement<[{ now: number }], StatsActiveRow>;
+  readonly statsFinished: Statement<[], { state: number; count: number }>;
+  readonly failuresSince: Statement<[{ since: number }], MethodFailures>;
+  readonly workers: Statement<[], WorkerRow>;
   readonly runningJobsOf: Statement<[number | null], Omit<RunningJob, 'database'>>;
   readonly cancelRequestsOf: Statement<[number | null], number>;
   readonly cancelWaiting: Statement;
@@ -198,6 +219,10 @@ export class Statements {
     this.recordAbandonedErrors = db.prepare(sql.recordAbandonedErrors);
     this.ownerBeats = db.prepare<[], OwnerBeat>(sql.ownerBeats);
     this.ownerBeat = db.prepare<[number], number>(sql.ownerBeat).pluck();
+    this.statsActive = db.prepare<[{ now: number }], StatsActiveRow>(sql.statsActive);
+    this.statsFinished = db.prepare<[], { state: number; count: number }>(sql.statsFinished);
+    this.failuresSince = db.prepare<[{ since: number }], MethodFailures>(sql.failuresSince);
+    this.workers = db.prepare<[], WorkerRow>(sql.workers);
     this.runningJobsOf = db.prepare<[number | null], RunningJob>(sql.runningJobsOf);
     this.cancelRequestsOf = db.prepare<[number | null], number>(sql.cancelRequestsOf).pluck();
     this.cancelWaiting = db.prepare(sql.cancelWaiting);
@@ -340,6 +365,21 @@ export class Statements {
       this.#successes.set(rows, statements);
     }
     return statements;
+  }
+
+  /**
+   * A statement built at run time, prepared once per text on this file. The
+   * texts come from a few dozen filter combinations; the cache is emptied if
+   * it ever holds more, rather than grow without bound.
+   */
+  adHoc<P extends unknown[] | {} = unknown[], R = unknown>(text: string): Statement<P, R> {
+    let statement = this.#adHoc.get(text);
+    if (statement === undefined) {
+      if (this.#adHoc.size >= 256) this.#adHoc.clear();
+      statement = this.#db.prepare(text);
+      this.#adHoc.set(text, statement);
+    }
+    return statement as Statement<P, R>;
   }
 }
 

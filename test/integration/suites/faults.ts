@@ -101,8 +101,14 @@ export function faultsTests(factory: StoreFactory): void {
     expect(job).toMatchObject({ state: 'failed', error: { name: 'JobTimeoutError' } });
     await worker.waitForLog((l) => l.msg === 'a job method ignored its abort signal and is still running');
     await expect.poll(() => childPids(worker).length, { timeout: 10_000 }).toBe(2);
+    // The replacement was asked for: logged as planned, at info, and never as a crash.
+    const planned = await worker.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('worker process replaced as planned'));
+    expect(planned.level).toBe(30);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
+    const crashLines = worker.logs().filter((l) => /exited unexpectedly|code 75/.test(String(l.msg)) || l.code === 75);
+    expect(crashLines).toEqual([]);
+    expect(worker.logs().filter((l) => (l.level as number) >= 40 && String(l.msg).startsWith('worker process exited'))).toEqual([]);
   });
 
   it('kills a worker process whose event loop stays blocked, and counts the attempt', async () => {

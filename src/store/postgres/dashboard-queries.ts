@@ -1,0 +1,137 @@
+import type pg from 'pg';
+import { JobNotFoundError } from '../../errors.ts';
+import type { Activity, AttemptFailures, DeleteOutcome, FinishedJobActivity, JobPage, JobPageRequest, JobSearch, JobState } from '../job-store.ts';
+import { databaseId, jobColumns, NOW_MS, STATE, stateName, toJobRecord, type JobRow, type Schema } from './schema.ts';
+
+/*
+ * The reads and single-job actions of the dashboard and the HTTP API. A
+ * search reads both job tables by primary key, newest first, each with its
+ * own LIMIT, and merges them: a page costs the rows it reads, bounded by
+ * `scanIds` when a filter matches few. The SQL is built from the filters
+ * given (values always bound).
+ */
+
+const ACTIVE: readonly JobState[] = ['waiting', 'running'];
+
+/** The WHERE clauses of `search` on job table alias `j`, appending their values to `values`. */
+function whereOf(search: JobSearch, values: unknown[]): string[] {
+  const bind = (value: unknown): string => `$${values.push(value)}`;
+  const clauses: string[] = [];
+  if (search.states !== undefined) clauses.push(`j.state = ANY (${bind(search.states.map((s) => STATE[s]))}::smallint[])`);
+  if (search.service !== undefined) clauses.push(`j.service = ${bind(search.service)}`);
+  if (search.method !== undefined) clauses.push(`j.method = ${bind(search.method)}`);
+  if (search.tag !== undefined) clauses.push(`${bind(search.tag)}::text = ANY (j.tags)`);
+  if (search.key !== undefined) clauses.push(`j.key = ${bind(search.key)}`);
+  if (search.text !== undefined) {
+    // strpos, not LIKE: no wildcard in the user's text to escape.
+    const text = bind(search.text.toLowerCase());
+    clauses.push(`(strpos(lower(j.params), ${text}) > 0 OR strpos(lower(coalesce(j.error, '')), ${text}) > 0)`);
+  }
+  if (search.recurringId !== undefined) clauses.push(`j.recurring_id = ${bind(search.recurringId)}`);
+  if (search.createdFrom !== undefined) clauses.push(`j.created_at >= ${bind(search.createdFrom)}`);
+  if (search.createdBefore !== undefined) clauses.push(`j.created_at < ${bind(search.createdBefore)}`);
+  return clauses;
+}
+
+/** The job tables a search can find anything in: a state filter of finished states only skips the hot table, and the reverse. */
+function tablesFor(search: JobSearch): ('jobs' | 'finished_jobs')[] {
+  const states = search.states;
+  if (states === undefined) return ['jobs', 'finished_jobs'];
+  const tables: ('jobs' | 'finished_jobs')[] = [];
+  if (states.some((s) => ACTIVE.includes(s))) tables.push('jobs');
+  if (states.some((s) => !ACTIVE.includes(s))) tables.push('finished_jobs');
+  return tables;
+}
+
+/** The largest id handed out so far, 0 before the first. */
+const NEWEST_ID = (s: Schema): string => `(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ${s.q}.job_ids)`;
+
+/** See JobStore.searchJobs. */
+export async function searchJobs(client: pg.ClientBase, s: Schema, search: JobSearch, page: JobPageRequest): Promise<JobPage> {
+  const tables = tablesFor(search);
+  const before = page.beforeId ?? Number.MAX_SAFE_INTEGER;
+  let floor = 0;
+  if (page.scanIds !== undefined) {
+    const { rows: [newest] } = await client.query<{ id: number }>(`SELECT ${NEWEST_ID(s)} AS id`);
+    floor = Math.max(0, Math.min(before, (newest?.id ?? 0) + 1) - page.scanIds);
+  }
+  const values: unknown[] = [before, floor, page.limit];
+  const clauses = ['j.id < $1', 'j.id >= $2', ...whereOf(search, values)].join(' AND ');
+  const parts = tables.map((table) => `(SELECT ${jobColumns(s, table)} FROM ${s.q}.${table} j WHERE ${clauses} ORDER BY j.id DESC LIMIT $3)`);
+  const database = (await client.query<{ database: string }>(`SELECT ${databaseId(s)} AS database`)).rows[0]?.database ?? '';
+  const rows = parts.length === 0
+    ? []
+    : (await client.query<JobRow>(`SELECT r.* FROM (${parts.join(' UNION ALL ')}) r ORDER BY r.id DESC LIMIT $3`, values)).rows;
+  const jobs = rows.map((row) => toJobRecord(row, database));
+  const last = jobs.at(-1);
+  if (jobs.length === page.limit && last !== undefined) return { jobs, next: last.id };
+  if (floor <= 0) return { jobs, next: null };
+  const { rowCount } = await client.query(
+    `(SELECT 1 FROM ${s.q}.jobs WHERE id < $1 LIMIT 1) UNION ALL (SELECT 1 FROM ${s.q}.finished_jobs WHERE id < $1 LIMIT 1)`, [floor],
+  );
+  return { jobs, next: rowCount === 0 ? null : floor };
+}
+
+/** See JobStore.countJobs. Each table's read stops at the cap. */
+export async function countJobs(client: pg.ClientBase, s: Schema, search: JobSearch, cap: number): Promise<number> {
+  const values: unknown[] = [cap];
+  const where = whereOf(search, values);
+  const parts = tablesFor(search).map((table) => `(SELECT 1 FROM ${s.q}.${table} j${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`} LIMIT $1)`);
+  if (parts.length === 0) return 0;
+  const { rows: [row] } = await client.query<{ n: number }>(`SELECT count(*) AS n FROM (${parts.join(' UNION ALL ')}) c`, values);
+  return Math.min(cap, row?.n ?? 0);
+}
+
+/** See JobStore.runNow: due now by the server's clock; one already due keeps its place. */
+export async function runNow(client: pg.ClientBase, s: Schema, id: number): Promise<boolean> {
+  const { rowCount } = await client.query(`UPDATE ${s.q}.jobs SET run_at = LEAST(run_at, ${NOW_MS}) WHERE id = $1 AND state = ${STATE.waiting}`, [id]);
+  if (rowCount === 1) return true;
+  await assertExists(client, s, id);
+  return false;
+}
+
+/** See JobStore.deleteJob. Inside a transaction. Ids come from a sequence, so the newest job may go too. */
+export async function deleteJob(client: pg.ClientBase, s: Schema, id: number): Promise<DeleteOutcome> {
+  const { rowCount } = await client.query(`DELETE FROM ${s.q}.finished_jobs WHERE id = $1`, [id]);
+  if (rowCount === 1) {
+    await client.query(`DELETE FROM ${s.q}.job_errors WHERE job_id = $1`, [id]);
+    await client.query(`DELETE FROM ${s.q}.job_notes WHERE job_id = $1`, [id]);
+    return 'deleted';
+  }
+  await assertExists(client, s, id);
+  return 'active';
+}
+
+async function assertExists(client: pg.ClientBase, s: Schema, id: number): Promise<void> {
+  const { rowCount } = await client.query(`SELECT 1 FROM ${s.q}.jobs WHERE id = $1 UNION ALL SELECT 1 FROM ${s.q}.finished_jobs WHERE id = $1`, [id]);
+  if (rowCount === 0) throw new JobNotFoundError(id);
+}
+
+/** See JobStore.activity: a primary-key range of finished_jobs from the newest id down. */
+export async function activity(client: pg.ClientBase, s: Schema, since: number, scanIds: number): Promise<Activity> {
+  const { rows } = await client.query<Omit<FinishedJobActivity, 'state'> & { state: number; newest: number }>(`
+    WITH n AS (SELECT ${NEWEST_ID(s)} AS newest)
+    SELECT n.newest, f.id, f.service, f.method, f.state, f.created_at AS "createdAt", f.run_at AS "runAt",
+           f.started_at AS "startedAt", f.finished_at AS "finishedAt", f.attempts
+      FROM n LEFT JOIN LATERAL (
+        SELECT * FROM ${s.q}.finished_jobs WHERE id > n.newest - $2 AND finished_at >= $1 ORDER BY id
+      ) f ON true`, [since, scanIds]);
+  const finished = rows
+    .filter((row) => row.id !== null)
+    .map(({ newest: _newest, state, ...rest }) => ({ ...rest, state: stateName(state) as FinishedJobActivity['state'] }));
+  return { newestJobId: rows[0]?.newest ?? 0, finished };
+}
+
+/** See JobStore.attemptFailures. */
+export async function attemptFailures(client: pg.ClientBase, s: Schema, afterId: number | null, limit: number): Promise<AttemptFailures> {
+  if (afterId === null) {
+    const { rows: [row] } = await client.query<{ id: number | null }>(`SELECT max(id) AS id FROM ${s.q}.job_errors`);
+    return { lastId: row?.id ?? 0, failures: [] };
+  }
+  const { rows } = await client.query<{ id: number; service: string; method: string; at: number }>(`
+    SELECT e.id, t.service, t.method, e.at FROM ${s.q}.job_errors e
+      JOIN LATERAL (SELECT service, method FROM ${s.q}.jobs WHERE id = e.job_id
+                    UNION ALL SELECT service, method FROM ${s.q}.finished_jobs WHERE id = e.job_id LIMIT 1) t ON true
+     WHERE e.id > $1 ORDER BY e.id LIMIT $2`, [afterId, limit]);
+  return { lastId: rows.at(-1)?.id ?? afterId, failures: rows.map(({ service, method, at }) => ({ service, method, at })) };
+}

@@ -1,0 +1,166 @@
+/**
+ * The dashboard in a real headless Chromium (Debian's `chromium` package,
+ * driven by playwright-core: nothing is downloaded). Skipped, saying so,
+ * where no chromium is installed (README: apt-get install -y chromium).
+ */
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { ClaimedJob, JobStore } from '../../src/store/job-store.ts';
+import { runCliHere } from '../helpers/cli.ts';
+import { tempStore } from '../helpers/store.ts';
+import { OPERATOR, testWebServer, VIEWER } from '../helpers/web-server.ts';
+
+function findChromium(): string | null {
+  if (process.env.CHROMIUM_PATH !== undefined) return process.env.CHROMIUM_PATH;
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+const executable = findChromium();
+if (executable === null) console.warn('browser tests skipped: no chromium found (apt-get install -y chromium, or set CHROMIUM_PATH)');
+
+describe.skipIf(executable === null)('dashboard in Chromium', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: executable!, args: ['--no-sandbox'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  /** A page that records console errors, page errors and dialogs (an alert would mean injected script ran). */
+  async function openPage(credentials?: { name: string; password: string }): Promise<{ page: Page; context: BrowserContext; problems: string[] }> {
+    const context = await browser.newContext(credentials === undefined ? {} : { httpCredentials: { username: credentials.name, password: credentials.password } });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => { if (message.type() === 'error') problems.push(`console: ${message.text()}`); });
+    page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+    page.on('dialog', (dialog) => {
+      if (dialog.type() === 'confirm') void dialog.accept();
+      else {
+        problems.push(`dialog: ${dialog.message()}`);
+        void dialog.dismiss();
+      }
+    });
+    return { page, context, problems };
+  }
+
+  async function failedJob(store: JobStore, attempts: number): Promise<number> {
+    const { id } = await store.addJob({ service: 'svc', method: 'flaky', params: '{"json":{"n":1}}', runAt: Date.now() - 1000, priority: 0, maxAttempts: attempts, timeoutMs: null, createdAt: Date.now() });
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const [job] = await store.claim({ owner: 'w', limit: 1, now: Date.now() + 10_000, isolated: 'skip' }) as [ClaimedJob];
+      const at = Date.now();
+      await store.complete([{ id: job.id, attempt: job.attempt, database: job.database, owner: 'w', at, outcome: 'failed', error: { name: 'TypeError', message: `attempt ${attempt} broke`, stack: `TypeError: attempt ${attempt} broke\n    at flaky (plugin.ts:${attempt})` }, retryAt: attempt < attempts ? at : null }]);
+    }
+    return id;
+  }
+
+  it('loads the overview with no console errors', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store);
+    await store.addJob({ service: 'svc', method: 'run', params: '{"json":1}', runAt: Date.now(), priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() });
+    const { page, problems } = await openPage();
+    await page.goto(url);
+    await page.getByText('Finished per minute (last hour)').waitFor();
+    await expect.poll(() => page.locator('a.card.state-waiting b').textContent()).toBe('1');
+    await page.locator('#live.on').waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it('shows a job added through the CLI without a reload', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store);
+    const { page, problems } = await openPage();
+    await page.goto(`${url}/jobs`);
+    await page.locator('#jobs').waitFor();
+    await page.locator('#live.on').waitFor();
+    const added = await runCliHere(['--set', `worker.dbpath=${store.path}`, 'jobs', 'add', 'mailer', 'send', '--params', '{"to":"cli@example.org"}']);
+    expect(added.code).toBe(0);
+    const id = added.stdout.trim();
+    await page.locator(`#jobs tr[data-id="${id}"]`).waitFor({ timeout: 10_000 });
+    expect(await page.locator(`#jobs tr[data-id="${id}"]`).textContent()).toContain('mailer.send');
+    expect(problems).toEqual([]);
+  });
+
+  it('shows each attempt\'s error on a failed job\'s page, and Retry changes its state', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store);
+    const id = await failedJob(store, 3);
+    const { page, problems } = await openPage();
+    await page.goto(`${url}/jobs/${id}`);
+    await expect.poll(() => page.locator('.attempt').count()).toBe(3);
+    for (const attempt of [1, 2, 3]) {
+      const text = await page.locator('.attempt').nth(attempt - 1).textContent();
+      expect(text).toContain(`Attempt ${attempt} ·`);
+      expect(text).toContain(`TypeError: attempt ${attempt} broke`);
+      expect(text).toContain(`at flaky (plugin.ts:${attempt})`);
+    }
+    await expect.poll(() => page.locator('h2 span').textContent()).toBe('failed');
+    await page.locator('button[data-action="retry"]').click();
+    await expect.poll(() => page.locator('h2 span').textContent()).toBe('waiting');
+    expect((await store.getJob(id))?.state).toBe('waiting');
+    expect(problems).toEqual([]);
+  });
+
+  it('refuses a viewer\'s forged POST with 403, server-side', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store, { withUsers: true });
+    const id = await failedJob(store, 1);
+    const { page } = await openPage(VIEWER);
+    await page.goto(`${url}/jobs/${id}`);
+    await page.locator('.attempt').first().waitFor();
+    const status = await page.evaluate(async (jobId) => (await fetch(`/api/jobs/${jobId}/retry`, { method: 'POST' })).status, id);
+    expect(status).toBe(403);
+    expect((await store.getJob(id))?.state).toBe('failed');
+    // The same request from an operator goes through: the refusal is the role's.
+    const operator = await openPage(OPERATOR);
+    await operator.page.goto(`${url}/jobs/${id}`);
+    expect(await operator.page.evaluate(async (jobId) => (await fetch(`/api/jobs/${jobId}/retry`, { method: 'POST' })).status, id)).toBe(200);
+  });
+
+  it('runs nothing from a job whose params, error, notes and tags hold markup', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store);
+    const evil = '<img src=x onerror="window.__pwned=1;alert(1)"><script>window.__pwned=2</script>';
+    const { id } = await store.addJob({ service: 'svc', method: 'run', params: JSON.stringify({ json: { html: evil } }), runAt: Date.now() + 3_600_000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), tags: [evil], key: evil });
+    const { page, problems } = await openPage();
+    for (const path of [`/jobs/${id}`, '/jobs', `/jobs?q=${encodeURIComponent('<img')}`]) {
+      await page.goto(`${url}${path}`);
+      await page.getByText('onerror=', { exact: false }).first().waitFor();
+      expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+      expect(await page.locator('main img').count()).toBe(0);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps filters in the URL through a reload and back', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store);
+    await store.addJobs([
+      { service: 'a', method: 'x', params: '{"json":"apple"}', runAt: Date.now() + 3_600_000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), tags: ['red'] },
+      { service: 'b', method: 'y', params: '{"json":"berry"}', runAt: Date.now() + 3_600_000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() },
+    ]);
+    const { page, problems } = await openPage();
+    await page.goto(`${url}/jobs`);
+    await expect.poll(() => page.locator('#jobs tr[data-id]').count()).toBe(2);
+    await page.fill('input[name="target"]', 'a.x');
+    await page.fill('input[name="q"]', 'apple');
+    await page.click('button[type="submit"]');
+    await expect.poll(() => page.url()).toContain('target=a.x');
+    await expect.poll(() => page.locator('#jobs tr[data-id]').count()).toBe(1);
+    await page.reload();
+    await expect.poll(() => page.locator('#jobs tr[data-id]').count()).toBe(1);
+    expect(await page.inputValue('input[name="target"]')).toBe('a.x');
+    expect(await page.inputValue('input[name="q"]')).toBe('apple');
+    await page.goBack();
+    await expect.poll(() => page.locator('#jobs tr[data-id]').count()).toBe(2);
+    await page.goForward();
+    await expect.poll(() => page.locator('#jobs tr[data-id]').count()).toBe(1);
+    expect(await page.inputValue('input[name="q"]')).toBe('apple');
+    expect(problems).toEqual([]);
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The web plugin's JSON API and /metrics against a real server on a free
+ * port and a real database, on both stores.
+ */
+import { expect, it, vi } from 'vitest';
+import { ConfigService } from '../../src/config/config-service.ts';
+import type { ClaimedJob, JobStore } from '../../src/store/job-store.ts';
+import { readWebConfig, WEB_KEYS } from '../../plugins/web/web-config.ts';
+import { describeStores } from '../helpers/store-factories.ts';
+import { basic, OPERATOR, testWebServer, TOKEN, VIEWER } from '../helpers/web-server.ts';
+
+const json = { 'Content-Type': 'application/json' };
+
+async function failForGood(store: JobStore, attempts: number): Promise<number> {
+  const { id } = await store.addJob({ service: 'svc', method: 'flaky', params: '{"json":{"n":1}}', runAt: Date.now() - 1000, priority: 0, maxAttempts: attempts, timeoutMs: null, createdAt: Date.now() });
+  for (let attempt = 1; attempt <= attempts; attempt++) {
+    const [job] = await store.claim({ owner: 'w', limit: 1, now: Date.now() + 10_000, isolated: 'skip' }) as [ClaimedJob];
+    const at = Date.now();
+    await store.complete([{ id: job.id, attempt: job.attempt, database: job.database, owner: 'w', at, outcome: 'failed', error: { name: 'Error', message: `boom ${attempt}`, stack: `Error: boom ${attempt}\n    at flaky` }, retryAt: attempt < attempts ? at : null }]);
+  }
+  return id;
+}
+
+describeStores('web API', (factory) => {
+  it('adds a job over HTTP, lists it newest first with filters, shows it, and names bad fields', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store);
+    const add = (body: unknown) => fetch(`${url}/api/jobs`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+    const first = await add({ service: 'mail', method: 'send', params: { to: 'ada@example.org' }, tags: ['t1'], key: 'k1', priority: 'high' });
+    expect(first.status).toBe(201);
+    const { id } = await first.json() as { id: number };
+    await add({ service: 'mail', method: 'other', params: { to: 'bob' } });
+    const list = await (await fetch(`${url}/api/jobs?target=mail.send`)).json() as { jobs: { id: number; params: unknown; tags: string[] }[]; next: number | null };
+    expect(list.jobs.map((j) => j.id)).toEqual([id]);
+    expect(list.jobs[0]).toMatchObject({ params: { to: 'ada@example.org' }, tags: ['t1'] });
+    expect((await (await fetch(`${url}/api/jobs?q=ADA@`)).json() as { jobs: unknown[] }).jobs).toHaveLength(1);
+    expect(await (await fetch(`${url}/api/jobs/count?target=mail`)).json()).toMatchObject({ count: 2, capped: false });
+    const shown = await (await fetch(`${url}/api/jobs/${id}`)).json() as { job: { key: string; priority: number } };
+    expect(shown.job).toMatchObject({ key: 'k1', priority: 10 });
+
+    const bad = async (body: unknown, field: string) => {
+      const response = await add(body);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: { field: string } }).error.field).toBe(field);
+    };
+    await bad({ method: 'x' }, 'service');
+    await bad({ service: 's', method: 'x', tags: 'nope' }, 'tags');
+    await bad({ service: 's', method: 'x', runAt: '2026-12-01T08:00:00' }, 'runAt');
+    await bad({ service: 's', method: 'x', params: { big: 1n.toString() }, prio: 1 }, 'prio');
+    const badState = await fetch(`${url}/api/jobs?state=done`);
+    expect(badState.status).toBe(400);
+    expect(await badState.json()).toMatchObject({ error: { field: 'state' } });
+    expect((await fetch(`${url}/api/jobs/999999`)).status).toBe(404);
+  });
+
+  it('pages by keyset', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store);
+    const { ids } = await store.addJobs(Array.from({ length: 25 }, () => ({ service: 's', method: 'm', params: '{"json":1}', runAt: Date.now(), priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() })));
+    const seen: number[] = [];
+    let before = '';
+    for (let page = 0; page < 3; page++) {
+      const body = await (await fetch(`${url}/api/jobs?limit=10${before}`)).json() as { jobs: { id: number }[]; next: number | null };
+      seen.push(...body.jobs.map((j) => j.id));
+      before = body.next === null ? '' : `&before=${body.next}`;
+    }
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('shows every attempt, retries, and runs a bulk action on all matching with progress', async () => {
+    const store = await factory.open();
+    const { url, logLines } = await testWebServer(store);
+    const id = await failForGood(store, 2);
+    const detail = await (await fetch(`${url}/api/jobs/${id}`)).json() as { errors: { attempt: number; message: string; stack: string }[] };
+    expect(detail.errors.map((e) => [e.attempt, e.message])).toEqual([[1, 'boom 1'], [2, 'boom 2']]);
+    expect(detail.errors[1]?.stack).toContain('at flaky');
+    expect((await fetch(`${url}/api/jobs/${id}/retry`, { method: 'POST' })).status).toBe(200);
+    expect((await store.getJob(id))?.state).toBe('waiting');
+    const again = await fetch(`${url}/api/jobs/${id}/retry`, { method: 'POST' });
+    expect(again.status).toBe(400);
+    expect(logLines().some((line) => (line.web as { who?: string; action?: string } | undefined)?.action === 'retry')).toBe(true);
+
+    const tagged = await store.addJobs(Array.from({ length: 30 }, () => ({ service: 's', method: 'm', params: '{"json":1}', runAt: Date.now() + 3_600_000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), tags: ['bulk'] })));
+    expect(await (await fetch(`${url}/api/bulk/preview`, { method: 'POST', headers: json, body: JSON.stringify({ filter: { tag: 'bulk' } }) })).json()).toMatchObject({ count: 30 });
+    const started = await fetch(`${url}/api/bulk`, { method: 'POST', headers: json, body: JSON.stringify({ action: 'cancel', filter: { tag: 'bulk' } }) });
+    expect(started.status).toBe(202);
+    const { id: bulkId, expected } = await started.json() as { id: string; expected: number };
+    expect(expected).toBe(30);
+    await expect.poll(async () => (await (await fetch(`${url}/api/bulk/${bulkId}`)).json() as { state: string }).state).toBe('done');
+    expect(await (await fetch(`${url}/api/bulk/${bulkId}`)).json()).toMatchObject({ done: 30, changed: 30 });
+    expect(await store.countJobs({ tag: 'bulk', states: ['cancelled'] }, 100)).toBe(30);
+    expect(tagged.ids).toHaveLength(30);
+  });
+
+  it('refuses strangers (401), viewers\' writes (403) and cross-site writes (403)', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store, { withUsers: true });
+    const id = await failForGood(store, 1);
+    expect((await fetch(`${url}/api/jobs`)).status).toBe(401);
+    expect((await fetch(`${url}/api/jobs`, { headers: { Authorization: basic({ name: 'vera', password: 'wrong-password' }) } })).status).toBe(401);
+    expect((await fetch(`${url}/api/jobs`, { headers: { Authorization: basic(VIEWER) } })).status).toBe(200);
+    expect((await fetch(`${url}/metrics`, { headers: { Authorization: `Bearer ${TOKEN.token}` } })).status).toBe(200);
+    const viewerRetry = await fetch(`${url}/api/jobs/${id}/retry`, { method: 'POST', headers: { Authorization: basic(VIEWER) } });
+    expect(viewerRetry.status).toBe(403);
+    const crossSite = await fetch(`${url}/api/jobs/${id}/retry`, { method: 'POST', headers: { Authorization: basic(OPERATOR), 'Sec-Fetch-Site': 'cross-site' } });
+    expect(crossSite.status).toBe(403);
+    const otherOrigin = await fetch(`${url}/api/jobs/${id}/retry`, { method: 'POST', headers: { Authorization: basic(OPERATOR), Origin: 'http://evil.example' } });
+    expect(otherOrigin.status).toBe(403);
+    expect((await store.getJob(id))?.state).toBe('failed');
+    const sameOrigin = await fetch(`${url}/api/jobs/${id}/retry`, { method: 'POST', headers: { Authorization: basic(OPERATOR), Origin: url, 'Sec-Fetch-Site': 'same-origin' } });
+    expect(sameOrigin.status).toBe(200);
+  });
+
+  it('serves /metrics in Prometheus format from a cached snapshot, counting what finished since it started', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store, { refreshMs: 60_000 });
+    const metrics = async () => {
+      const response = await fetch(`${url}/metrics`);
+      expect(response.headers.get('content-type')).toContain('text/plain');
+      return response.text();
+    };
+    await store.addJob({ service: 'svc', method: 'run', params: '{"json":1}', runAt: Date.now() - 5000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() - 5000 });
+    const count = vi.spyOn(store, 'stats');
+    const first = await metrics();
+    expect(first).toContain('scheduler_jobs{state="waiting"} 1');
+    expect(first).toContain('scheduler_build_info{version="0.1.0-test"} 1');
+    expect(first).toMatch(/scheduler_oldest_waiting_age_seconds [1-9]/);
+    const reads = count.mock.calls.length;
+    await Promise.all(Array.from({ length: 10 }, () => metrics()));
+    expect(count.mock.calls.length).toBe(reads); // ten scrapes inside the interval: no new read
+    expect(first).not.toMatch(/job_id|id="/);
+  });
+
+  it('counts jobs finished and attempts failed after the first read, by service and method', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store, { refreshMs: 100 });
+    await fetch(`${url}/metrics`);
+    await failForGood(store, 2);
+    // The snapshot is read again once it is older than the interval.
+    await expect.poll(async () => (await fetch(`${url}/metrics`)).text()).toContain('scheduler_jobs_finished_total{service="svc",method="flaky",state="failed"} 1');
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toContain('scheduler_attempt_failures_total{service="svc",method="flaky"} 2');
+    expect(text).toContain('scheduler_jobs_added_total 1');
+    expect(text).toMatch(/scheduler_job_run_duration_seconds_count\{service="svc",method="flaky"\} 1/);
+  });
+
+  it('describes its routes in an OpenAPI document', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store);
+    const doc = await (await fetch(`${url}/api/openapi.json`)).json() as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    for (const path of ['/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/retry', '/api/bulk', '/api/recurring', '/api/events', '/metrics']) expect(doc.paths).toHaveProperty([path]);
+  });
+});
+
+it('refuses to serve beyond loopback without credentials, saying what to set', () => {
+  const config = new ConfigService({ overrides: { 'web.host': '0.0.0.0' } });
+  config.install('worker.concurrency', 10, 'x');
+  for (const { key, default: value, description } of WEB_KEYS) config.install(key, value as never, description);
+  expect(() => readWebConfig(config)).toThrow(/web\.host is 0\.0\.0\.0.*set web\.users.*web\.tokens/);
+  const open = new ConfigService({ overrides: { 'web.host': '0.0.0.0', 'web.port': '0' } });
+  open.install('worker.concurrency', 10, 'x');
+  for (const { key, default: value, description } of WEB_KEYS) open.install(key, value as never, description);
+  expect(readWebConfig(open).port).toBe(0);
+});
