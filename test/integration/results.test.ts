@@ -45,7 +45,7 @@ describe('main.ts jobs add --wait, --priority, --key, --tag; jobs show --watch',
 
   it.each([
     [['--priority', 'urgent'], 'Expected `priority` to be "high", "normal", "low" or an integer, got `urgent`'],
-    [['--every', '5', '--key', 'k'], '--key, --tag and --wait apply to one-off jobs'],
+    [['--every', '5', '--key', 'k'], '--key, --tag, --after and --wait apply to one-off jobs'],
   ])('refuses %j', async (flags, message) => {
     const { dbPath, store } = fixture();
     const result = await runCliHere(['--set', `worker.dbpath=${dbPath}`, 'jobs', 'add', 's', 'm', ...flags]);

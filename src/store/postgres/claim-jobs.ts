@@ -41,7 +41,7 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
       paused_rows AS MATERIALIZED (
         SELECT c.id FROM ${candidates} c
          WHERE EXISTS (SELECT 1 FROM ${s.q}.paused p WHERE p.service = c.service AND p.method IN ('', c.method))
-      ), held AS (
+      ), paused_held AS (
         UPDATE ${s.q}.jobs j SET held = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
          WHERE j.id IN (SELECT id FROM paused_rows)
       ), runnable AS MATERIALIZED (

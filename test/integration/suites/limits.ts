@@ -62,7 +62,8 @@ export function limitsTests(factory: StoreFactory): void {
       const options = { concurrency: { key: 'lock' } };
       const holder = await db.jobs.add('probe', 'linger', { ms: 5, firstMs: 60_000 }, options);
       const behind = await db.jobs.add('probe', 'linger', { ms: 5 }, options);
-      await expect.poll(async () => (await db.store.getJob(holder.id))?.state, { interval: 20 }).toBe('running');
+      // Its method has started (the database says running from the claim on, a moment before the method runs).
+      await expect.poll(() => probeLines(probeFile).some((l) => l.id === holder.id && l.event === 'start'), { interval: 20 }).toBe(true);
       await expect.poll(async () => (await db.store.getJob(behind.id))?.parked, { interval: 20 }).toBe(true);
       process.kill(-first.child.pid!, 'SIGKILL'); // the supervisor and its worker at once: nothing hands the job back
       await first.exited;
