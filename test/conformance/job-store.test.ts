@@ -698,6 +698,23 @@ describeStores('JobStore contract', (factory) => {
       expect(next?.id).toBe(lock[1]);
     });
 
+    it('one claim gets the jobs behind a key that is full, or a paused method, in the same call', async () => {
+      const store = await open();
+      await store.addJobs(Array.from({ length: 20 }, () => keyed('busy')));
+      const [holder] = await claim(store, 'a', 1);
+      expect(holder).toBeDefined();
+      await store.addJobs(Array.from({ length: 15 }, () => job({ method: 'held' })));
+      await store.pause('svc', 'held', Date.now());
+      const { ids: plain } = await store.addJobs([job({ method: 'plain' }), job({ method: 'plain' }), job({ method: 'plain' })]);
+      expect(ids(await claim(store, 'a', 10))).toEqual(plain);
+      // The holder's end lets one keyed job through: SQLite's claim in the same transaction sees it; PostgreSQL's, in
+      // the same statement as the outcome, does not (its trigger runs at the statement's end, and tells workers).
+      const { claimed } = await store.completeAndClaim([ok(holder!, 'a')], { owner: 'a', limit: 10, now: Date.now(), isolated: 'skip' });
+      const next = claimed.length > 0 ? claimed : await claim(store, 'a', 10);
+      expect(next).toHaveLength(1);
+      expect((await store.getJob(next[0]!.id))?.concurrency?.key).toBe('busy');
+    });
+
     it('a job taken back from a dead worker frees its slot; a retry waiting for its time holds none', async () => {
       const store = await open();
       const { ids: [x, y] } = await store.addJobs([keyed('k', 1, { maxAttempts: 2 }), keyed('k')]);

@@ -94,11 +94,24 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
 /** The claim alone, as one statement of `$1` (the owner) and `$2` (the limit). */
 export function claimStatements(s: Schema): ClaimStatements {
   const parts = claimParts(s, { owner: '$1', limit: '$2' });
+  // Always one row at least: with nothing leased, the one row tells how many candidates were set aside.
   const select = `
-      SELECT id, service, method, params, attempts, max_attempts, timeout_ms, isolated, parents, ${databaseId(s)} AS database
-        FROM leased ORDER BY ${ORDER}`;
+      SELECT l.id, l.service, l.method, l.params, l.attempts, l.max_attempts, l.timeout_ms, l.isolated, l.parents,
+             ${databaseId(s)} AS database, a.set_aside
+        FROM (SELECT ${SET_ASIDE} AS set_aside) a LEFT JOIN leased l ON true
+       ORDER BY l.priority DESC, l.run_at, l.id`;
   return { skip: `WITH ${parts.skip}${select}`, alone: `WITH ${parts.alone}${select}` };
 }
+
+/**
+ * Of a claim's candidates, how many it held (a paused target) or parked (a
+ * full concurrency key) instead of leasing: those are out of the way now,
+ * and a claim that leased fewer than it could is worth running again.
+ */
+export const SET_ASIDE = '(SELECT count(*) FROM paused_rows) + (SELECT count(*) FROM runnable) - (SELECT count(*) FROM allowed)';
+
+/** Claims again, up to this many times, while a claim sets candidates aside and leases fewer than asked. */
+const MAX_ROUNDS = 5;
 
 /** A claimed row as `leased` returns it (in JSON, inside the statement that also records outcomes). */
 export interface ClaimedRow {
@@ -115,11 +128,18 @@ export interface ClaimedRow {
 }
 
 /** Runs the claim on `client` (in the caller's transaction, or alone: one statement is atomic). */
-export async function claimJobs(client: pg.ClientBase, sql: ClaimStatements, request: ClaimRequest): Promise<ClaimedJob[]> {
-  if (request.limit <= 0) return [];
-  const text = request.isolated === 'alone' ? sql.alone : sql.skip;
-  const { rows } = await client.query<ClaimedRow>({ name: `claim-${request.isolated}`, text, values: [request.owner, request.limit] });
-  return rows.map(toClaimedJob);
+export async function claimJobs(client: Pick<pg.ClientBase, 'query'>, sql: ClaimStatements, request: ClaimRequest): Promise<ClaimedJob[]> {
+  const claimed: ClaimedJob[] = [];
+  for (let round = 0; round < MAX_ROUNDS && claimed.length < request.limit; round++) {
+    // An isolated job taken alone ends the claim: nothing may go with it.
+    if (claimed.some((job) => job.isolated)) break;
+    const isolated = claimed.length > 0 ? 'skip' : request.isolated;
+    const text = isolated === 'alone' ? sql.alone : sql.skip;
+    const { rows } = await client.query<ClaimedRow & { set_aside: number }>({ name: `claim-${isolated}`, text, values: [request.owner, request.limit - claimed.length] });
+    for (const row of rows) if (row.id !== null) claimed.push(toClaimedJob(row));
+    if (Number(rows[0]?.set_aside ?? 0) === 0) break;
+  }
+  return claimed;
 }
 
 /** A leased row as the worker sees it. */

@@ -183,7 +183,7 @@ export class PostgresStore implements JobStore {
   }
 
   async completeAndClaim(completions: readonly Completion[], request: ClaimRequest): Promise<Refusals & { claimed: ClaimedJob[] }> {
-    const result = await this.#run(() => this.#db.pipelined((client) => recordOutcomesAndClaim(client, this.#sql.outcomesAndClaim, completions, request)));
+    const result = await this.#run(() => this.#db.pipelined((client) => recordOutcomesAndClaim(client, this.#sql.outcomesAndClaim, this.#sql.claim, completions, request)));
     this.#finished(completions);
     return result;
   }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ClaimedJob, ClaimRequest, Completion, Refusals } from '../job-store.ts';
 import { archive } from './archive-jobs.ts';
-import { claimParts, toClaimedJob, type ClaimedRow, type ClaimStatements } from './claim-jobs.ts';
+import { claimJobs, claimParts, SET_ASIDE, toClaimedJob, type ClaimedRow, type ClaimStatements } from './claim-jobs.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 const KIND = { succeeded: 0, failed: 1, cancelled: 2 } as const;
@@ -36,7 +36,8 @@ export function outcomesAndClaimStatements(s: Schema): ClaimStatements {
   const claim = claimParts(s, { owner: '$10', limit: '$11' });
   const select = `
     SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held,
-           (SELECT COALESCE(json_agg(l ORDER BY l.priority DESC, l.run_at, l.id), '[]') FROM leased l) AS claimed`;
+           (SELECT COALESCE(json_agg(l ORDER BY l.priority DESC, l.run_at, l.id), '[]') FROM leased l) AS claimed,
+           ${SET_ASIDE} AS set_aside`;
   return {
     skip: `WITH ${outcomeParts(s)}, ${claim.skip}${select}`,
     alone: `WITH ${outcomeParts(s)}, ${claim.alone}${select}`,
@@ -98,13 +99,18 @@ export async function recordOutcomes(client: Queryable, sql: string, completions
 
 /** Records `completions` and claims by `request`, in one statement (see {@link outcomesAndClaimStatements}). */
 export async function recordOutcomesAndClaim(
-  client: Queryable, sql: ClaimStatements, completions: readonly Completion[], request: ClaimRequest,
+  client: Queryable, sql: ClaimStatements, claimSql: ClaimStatements, completions: readonly Completion[], request: ClaimRequest,
 ): Promise<Refusals & { claimed: ClaimedJob[] }> {
   const text = request.isolated === 'alone' ? sql.alone : sql.skip;
   const values = [...outcomeValues(completions), request.owner, Math.max(0, request.limit)];
-  const { rows } = await client.query<OutcomeRow & { claimed: Omit<ClaimedRow, 'database'>[] }>({ name: `record-outcomes-claim-${request.isolated}`, text, values });
+  const { rows } = await client.query<OutcomeRow & { claimed: Omit<ClaimedRow, 'database'>[]; set_aside: number }>({ name: `record-outcomes-claim-${request.isolated}`, text, values });
   const row = rows[0]!;
-  return { ...refusalsOf(row, completions), claimed: row.claimed.map((leased) => toClaimedJob({ ...leased, database: row.database })) };
+  const claimed = row.claimed.map((leased) => toClaimedJob({ ...leased, database: row.database }));
+  // Candidates held or parked took places in this claim: the jobs behind them are claimed now, not at the next poll.
+  if (Number(row.set_aside) > 0 && claimed.length < request.limit && !claimed.some((job) => job.isolated)) {
+    claimed.push(...(await claimJobs(client, claimSql, { ...request, limit: request.limit - claimed.length, isolated: claimed.length > 0 ? 'skip' : request.isolated })));
+  }
+  return { ...refusalsOf(row, completions), claimed };
 }
 
 /** What can run a query: a pooled client, or the store's write pipeline. */

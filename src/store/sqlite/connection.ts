@@ -158,7 +158,10 @@ export class Connection {
     s.settle(false);
     let result: T;
     try {
-      result = db.transaction(() => fn(s)).immediate();
+      result = db.transaction(() => {
+        s.flow.ensure();
+        return fn(s);
+      }).immediate();
     } catch (error) {
       s.settle(false);
       throw error;

@@ -25,8 +25,14 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
   // A unique key already active returns that job, which keeps what it was added with.
   if (!inserted.fresh) return inserted.id;
   if (isDebounced(job)) s.debounce.set.run({ id: inserted.id, key: job.debounce.key, untilAt: job.debounce.untilAt });
-  if (job.concurrency !== undefined && job.concurrency !== null) s.concurrency.setLimit.run(job.concurrency.key, job.concurrency.limit, inserted.id);
-  if (hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
+  if (job.concurrency !== undefined && job.concurrency !== null) {
+    s.flow.use();
+    s.concurrency.setLimit.run(job.concurrency.key, job.concurrency.limit, inserted.id);
+  }
+  if (hasParents(job)) {
+    s.flow.use();
+    linkParents(s.parents, inserted.id, job, database, earlier);
+  }
   return inserted.id;
 }
 

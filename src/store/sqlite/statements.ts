@@ -2,6 +2,7 @@ import type { Database, Statement } from 'better-sqlite3';
 import type { AttemptError, JobNote, JobOutcome, JobRecord, MethodFailures, OwnerBeat, RecurringRecord, RunningJob } from '../job-store.ts';
 import { ConcurrencyStatements } from './concurrency-keys.ts';
 import { DebounceStatements } from './debounce.ts';
+import { FlowTriggers } from './flow-triggers.ts';
 import { ParentStatements } from './job-parents.ts';
 import { PauseStatements } from './pause.ts';
 import * as sql from './queries.ts';
@@ -121,6 +122,8 @@ export class Statements {
   #concurrency: ConcurrencyStatements | undefined;
   #debounce: DebounceStatements | undefined;
   #pause: PauseStatements | undefined;
+  /** See flow-triggers.ts: checked by every write transaction (Connection). */
+  readonly flow: FlowTriggers;
   /** Statements whose text is built at run time (a search's filters), by text; see {@link adHoc}. */
   readonly #adHoc = new Map<string, Statement>();
   readonly completeFailed: Statement;
@@ -194,6 +197,7 @@ export class Statements {
 
   constructor(db: Database) {
     this.#db = db;
+    this.flow = new FlowTriggers(db);
     this.insertJob = db.prepare<InsertValues>(sql.insertJob);
     this.insertJobRows = db.prepare<[unknown[]]>(sql.insertJobRows);
     this.insertSharedJobRows = db.prepare<[unknown[], SharedInsertValues]>(sql.insertSharedJobRows);

@@ -1,0 +1,87 @@
+/**
+ * `node --import tsx bench/limits-claim.ts [sqlite|postgres]`: what per-key concurrency costs the claim of
+ * other jobs (issue 18). Claims and completes 10,000 plain jobs in batches of 100 through the store
+ * (`completeAndClaim`, as the worker does), twice on fresh databases:
+ *
+ * - alone;
+ * - behind 100,000 older jobs on one concurrency key of limit 1, one of which runs the whole time
+ *   (the first claims park the rest: the figure includes that).
+ *
+ * Prints jobs per second of wall time for each, and their ratio. `BENCH_PG_URL` (default
+ * postgres://postgres@127.0.0.1:5432/postgres) names the server; each run uses a schema of its own, dropped after.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { PostgresStore, SqliteStore } from '../src/index.ts';
+import type { ClaimedJob, Completion, JobStore, NewJob } from '../src/store/job-store.ts';
+
+const PLAIN = 10_000;
+const BEHIND = 100_000;
+const BATCH = 100;
+const OWNER = 'bench-host:1:limits';
+const kind = process.argv[2] ?? 'sqlite';
+const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const newJob = (i: number, extra: Partial<NewJob> = {}): NewJob =>
+  ({ service: 'bench', method: 'noop', params: `{"json":${i}}`, runAt: 1, priority: 0, maxAttempts: 3, timeoutMs: null, createdAt: 1, ...extra });
+
+async function open(): Promise<{ store: JobStore; dispose: () => Promise<void> }> {
+  if (kind === 'postgres') {
+    const schema = `bench_limits_${process.pid}_${Date.now()}`;
+    const store = await PostgresStore.open({ url: PG_URL, schema });
+    return {
+      store,
+      dispose: async () => {
+        await store.close();
+        const client = new pg.Client({ connectionString: PG_URL });
+        await client.connect();
+        await client.query(`DROP SCHEMA "${schema}" CASCADE`);
+        await client.end();
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'limits-claim-'));
+  const store = SqliteStore.open({ path: join(dir, 'jobs.db') });
+  return { store, dispose: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+}
+
+/** Drains every due job but the key's holder; returns plain jobs claimed per second. */
+async function drain(store: JobStore, holder: ClaimedJob | undefined): Promise<number> {
+  const started = performance.now();
+  let done = 0;
+  let previous: Completion[] = [];
+  for (;;) {
+    const { claimed } = await store.completeAndClaim(previous, { owner: OWNER, limit: BATCH, now: Date.now(), isolated: 'skip' });
+    if (claimed.length === 0) break;
+    done += claimed.length;
+    previous = claimed.map((job) => ({ id: job.id, attempt: job.attempt, database: job.database, owner: OWNER, outcome: 'succeeded', result: null, at: Date.now() }));
+  }
+  await store.complete(previous);
+  const seconds = (performance.now() - started) / 1000;
+  if (done !== PLAIN) throw new Error(`claimed ${done} jobs, expected the ${PLAIN} plain ones${holder === undefined ? '' : ' (the keyed ones must wait for the holder)'}`);
+  return done / seconds;
+}
+
+async function run(behind: boolean): Promise<number> {
+  const { store, dispose } = await open();
+  try {
+    let holder: ClaimedJob | undefined;
+    if (behind) {
+      for (let from = 0; from < BEHIND; from += 10_000) {
+        await store.addJobs(Array.from({ length: 10_000 }, (_, i) => newJob(from + i, { concurrency: { key: 'zone', limit: 1 } })));
+      }
+      [holder] = await store.claim({ owner: OWNER, limit: 1, now: Date.now(), isolated: 'skip' });
+    }
+    await store.addJobs(Array.from({ length: PLAIN }, (_, i) => newJob(i, { runAt: 2 })));
+    return await drain(store, holder);
+  } finally {
+    await dispose();
+  }
+}
+
+const alone = await run(false);
+const behind = process.env.ONLY_ALONE === undefined ? await run(true) : Number.NaN;
+const format = (n: number): string => Math.round(n).toLocaleString('en-US');
+console.log(`${kind}: ${format(alone)} jobs/s alone; ${format(behind)} jobs/s behind ${BEHIND.toLocaleString('en-US')} jobs on one key (${(alone / behind).toFixed(2)}× slower)`);
