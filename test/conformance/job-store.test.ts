@@ -715,6 +715,18 @@ describeStores('JobStore contract', (factory) => {
       expect((await store.getJob(next[0]!.id))?.concurrency?.key).toBe('busy');
     });
 
+    it('a failed keyed job retried by hand keeps its key and its limit', async () => {
+      const store = await open();
+      const { id } = await store.addJob(keyed('kept', 1, { maxAttempts: 1 }));
+      const [j] = await claim(store, 'w');
+      await store.complete([failed(j!, 'w', null)]);
+      expect(await store.retry(id, Date.now())).toBe(true);
+      expect(await store.getJob(id)).toMatchObject({ state: 'waiting', concurrency: { key: 'kept', limit: 1 } });
+      await store.addJob(keyed('kept'));
+      // Both hold the key: one runs at a time.
+      expect(await claim(store, 'w', 10)).toHaveLength(1);
+    });
+
     it('a job taken back from a dead worker frees its slot; a retry waiting for its time holds none', async () => {
       const store = await open();
       const { ids: [x, y] } = await store.addJobs([keyed('k', 1, { maxAttempts: 2 }), keyed('k')]);
