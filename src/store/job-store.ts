@@ -759,8 +759,10 @@ export interface JobStore {
 
   /**
    * Makes a waiting job due now (a scheduled one, or one waiting for its
-   * retry); one already due keeps its place.
-   * @returns false if the job is not waiting.
+   * retry); one already due keeps its place. One held back by a full
+   * concurrency key or a pause is made due too, and the claim checks its key
+   * and the pause again; one that waits for other jobs stays waiting.
+   * @returns false if the job is not waiting, or waits for other jobs.
    * @throws JobNotFoundError
    */
   runNow(id: number, now: number): Promise<boolean>;

@@ -715,6 +715,19 @@ describeStores('JobStore contract', (factory) => {
       expect((await store.getJob(next[0]!.id))?.concurrency?.key).toBe('busy');
     });
 
+    it('run now never starts a job before the jobs it runs after, nor past its key\'s limit', async () => {
+      const store = await open();
+      const parent = await store.addJob(job({ runAt: future() }));
+      const child = await store.addJob(job({ after: [{ id: parent.id }] }));
+      expect(await store.runNow(child.id, Date.now())).toBe(false);
+      expect(await claim(store, 'w', 10)).toEqual([]);
+      const { ids: [a, b] } = await store.addJobs([keyed('run-now'), keyed('run-now')]);
+      expect(ids(await claim(store, 'w', 10))).toEqual([a]);
+      expect(await store.getJob(b!)).toMatchObject({ parked: true });
+      expect(await store.runNow(b!, Date.now())).toBe(true);
+      expect(await claim(store, 'w', 10)).toEqual([]);
+    });
+
     it('a failed keyed job retried by hand keeps its key and its limit', async () => {
       const store = await open();
       const { id } = await store.addJob(keyed('kept', 1, { maxAttempts: 1 }));

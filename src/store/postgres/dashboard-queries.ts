@@ -84,7 +84,10 @@ export async function countJobs(client: pg.ClientBase, s: Schema, search: JobSea
 
 /** See JobStore.runNow: due now by the server's clock; one already due keeps its place. */
 export async function runNow(client: pg.ClientBase, s: Schema, id: number): Promise<boolean> {
-  const { rowCount } = await client.query(`UPDATE ${s.q}.jobs SET run_at = LEAST(run_at, ${NOW_MS}) WHERE id = $1 AND state = ${STATE.waiting}`, [id]);
+  // As on SQLite: parked or held jobs are made due (the claim checks again); one waiting for other jobs stays.
+  const { rowCount } = await client.query(
+    `UPDATE ${s.q}.jobs SET run_at = LEAST(CASE WHEN parked OR held THEN ready_at ELSE run_at END, ${NOW_MS}), parked = false, held = false
+      WHERE id = $1 AND state = ${STATE.waiting} AND waiting_for = 0`, [id]);
   if (rowCount === 1) return true;
   await assertExists(client, s, id);
   return false;

@@ -96,7 +96,10 @@ export function countJobs(s: Statements, search: JobSearch, cap: number): number
 /** See JobStore.runNow. Inside a write transaction. */
 export function runNow(s: Statements, id: number, now: number): boolean {
   const changed = s.adHoc<[{ id: number; now: number }]>(
-    `UPDATE jobs SET run_at = min(run_at, @now) WHERE id = @id AND state = ${STATE.waiting}`,
+    // A job parked by its key or held by a pause is made due as well: the claim checks its key and the pause again.
+    // One that waits for other jobs stays: it must not run before them.
+    `UPDATE jobs SET run_at = min(CASE WHEN parked = 1 OR held = 1 THEN ready_at ELSE run_at END, @now), parked = 0, held = 0
+      WHERE id = @id AND state = ${STATE.waiting} AND waiting_for = 0`,
   ).run({ id, now }).changes;
   if (changed === 1) return true;
   if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
