@@ -1,6 +1,6 @@
 /**
  * `npm run build` (and `prepack`, so `npm pack` and `npm publish` ship a fresh
- * build): compiles src/ and the worker plugin to JavaScript with declarations
+ * build): compiles src/ and the worker and web plugins to JavaScript with declarations
  * in dist/, then copies beside the compiled modules the files they read at run
  * time relative to themselves (`migrations/*.sql`, `checkpoint-thread.cjs`,
  * the plugin's MANIFEST.json): every file in those folders that tsc does not
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const OUT = join(ROOT, 'dist');
 /** What tsconfig.build.json compiles; its other files are copied. */
-const SOURCES = ['src', 'plugins/worker'];
+const SOURCES = ['src', 'plugins/worker', 'plugins/web'];
 
 // A module renamed or deleted since the last build must not ship from a stale dist/.
 rmSync(OUT, { recursive: true, force: true });

@@ -52,11 +52,21 @@ export async function setup(pm: PluginManager): Promise<void> {
   } satisfies WebService);
 }
 
+/**
+ * The scheduler's version, for the build-info metric: package.json two
+ * folders up from this plugin in the repository, three in the built package
+ * (dist/plugins/web/).
+ */
 function packageVersion(): string {
-  try {
-    const json: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    return typeof json === 'object' && json !== null && 'version' in json && typeof json.version === 'string' ? json.version : 'unknown';
-  } catch {
-    return 'unknown';
+  for (const path of ['../../package.json', '../../../package.json']) {
+    try {
+      const json: unknown = JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8'));
+      if (typeof json === 'object' && json !== null && 'name' in json && json.name === 'amsoil-scheduler' && 'version' in json && typeof json.version === 'string') {
+        return json.version;
+      }
+    } catch {
+      // not there: the other layout
+    }
   }
+  return 'unknown';
 }

@@ -11,8 +11,9 @@ import { runCli } from './program.ts';
 const status = await runCli(process.argv.slice(2), {
   name: 'amsoil-scheduler',
   projectRoot: process.cwd(),
-  // dist/src/cli/ → dist/plugins/worker, compiled from plugins/worker by `npm run build`.
-  builtinPlugins: [fileURLToPath(new URL('../../plugins/worker/', import.meta.url))],
+  // dist/src/cli/ → dist/plugins/worker and dist/plugins/web, compiled from plugins/ by `npm run build`. A project
+  // plugin of the same name takes their place; `--set web.port=0` turns the dashboard off.
+  builtinPlugins: ['worker', 'web'].map((name) => fileURLToPath(new URL(`../../plugins/${name}/`, import.meta.url))),
   mainPath: fileURLToPath(import.meta.url),
   cwd: process.cwd(),
   env: process.env,

@@ -104,16 +104,25 @@ export async function runBin(app: string, args: readonly string[], cwd = app): P
 
 /** `amsoil-scheduler --worker` in `app`, resolved once its log says the worker started. */
 export async function startWorker(app: string, timeoutMs = 20_000): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(binPath(app), ['--worker', '--set', 'log.pretty=false'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+  return startBin(app, ['--worker'], '"msg":"worker started"', timeoutMs);
+}
+
+/** `amsoil-scheduler` (the app process, with the package's dashboard on `port`) in `app`, once it serves. */
+export async function startApp(app: string, port: number, timeoutMs = 20_000): Promise<{ child: ChildProcess; output: () => string }> {
+  return startBin(app, ['--set', `web.port=${port}`], 'dashboard at http://', timeoutMs);
+}
+
+async function startBin(app: string, args: readonly string[], ready: string, timeoutMs: number): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(binPath(app), [...args, '--set', 'log.pretty=false'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   const deadline = Date.now() + timeoutMs;
-  while (!output.includes('"msg":"worker started"')) {
-    if (child.exitCode !== null) throw new Error(`the worker exited with ${child.exitCode}:\n${output}`);
+  while (!output.includes(ready)) {
+    if (child.exitCode !== null) throw new Error(`\`${args.join(' ')}\` exited with ${child.exitCode}:\n${output}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`the worker did not start within ${timeoutMs} ms:\n${output}`);
+      throw new Error(`\`${args.join(' ')}\` did not start within ${timeoutMs} ms:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
