@@ -3,8 +3,10 @@ import { streamSSE } from 'hono/streaming';
 import { attemptErrorToJson, jobToJson, noteToJson, type JobJson } from '../../src/cli/format.ts';
 import { InvalidArgumentError, JobNotFoundError, SerializationError, type Logger, type WorkerService } from '../../src/index.ts';
 import type { JobSearch, JobStore } from '../../src/store/job-store.ts';
+import { parseTarget } from '../../src/worker/worker-service.ts';
 import type { WebEnv } from './access.ts';
 import { applyAction, JOB_ACTIONS, type BulkActions, type JobAction } from './bulk-actions.ts';
+import { jobFlow, targetText } from './flow-view.ts';
 import { badField, HttpError } from './http-error.ts';
 import { positiveInteger, searchFromQuery } from './job-query.ts';
 import { openApiDocument } from './openapi.ts';
@@ -24,6 +26,9 @@ export interface ApiContext {
   /** The current params filter, if an app set one. */
   readonly paramsFilter: () => ParamsFilter | undefined;
 }
+
+/** The Limits page lists at most this many concurrency keys (those holding back the most jobs first). */
+export const CONCURRENCY_KEYS_SHOWN = 200;
 
 /** The jobs list shows "10,000+" past this: a count that stops here costs what this many rows cost. */
 export const LIST_COUNT_CAP = 10_000;
@@ -93,12 +98,39 @@ export function apiRoutes(ctx: ApiContext): Hono<WebEnv> {
     if (job === undefined) throw new JobNotFoundError(id);
     const [errors, notes] = await Promise.all([store.getJobErrors(id), store.getJobNotes(id)]);
     const recurring = job.recurringId === null ? null : (await store.listRecurring()).find((r) => r.id === job.recurringId) ?? null;
+    const flow = await jobFlow(store, job);
     return c.json({
       job: shown(jobToJson(job)),
       errors: errors.map(attemptErrorToJson),
       notes: notes.map((n) => ({ id: n.id, ...noteToJson(n) })),
       recurring: recurring === null ? null : { id: recurring.id, signature: `${recurring.service}.${recurring.method}${recurring.name === '' ? '' : `#${recurring.name}`}` },
+      ...flow,
     });
+  });
+
+  api.get('/paused', async (c) => c.json({ paused: (await store.listPaused()).map(pausedToJson) }));
+
+  api.post('/paused', async (c) => {
+    const body = await jsonBody(c.req.raw);
+    for (const name of Object.keys(body)) if (name !== 'target') throw badField(name, 'unknown field; the body is { "target": "service.method" or "service" }');
+    const target = targetFromText(body.target);
+    if (!(await ctx.worker.pause(target))) throw new HttpError(409, 'ERR_NOT_APPLICABLE', `${target} is paused already`);
+    audit(c.get('who'), 'paused', { target });
+    const entry = (await store.listPaused()).find((p) => targetText(p) === target);
+    return c.json(entry === undefined ? { target } : pausedToJson(entry), 201);
+  });
+
+  api.delete('/paused/:target', async (c) => {
+    const target = targetFromText(c.req.param('target'));
+    if (!(await ctx.worker.resume(target))) throw new HttpError(404, 'ERR_NOT_FOUND', `${target} is not paused (a method paused with its whole service is resumed by resuming the service)`);
+    audit(c.get('who'), 'resumed', { target });
+    return c.json({ target, resumed: true });
+  });
+
+  api.get('/concurrency-keys', async (c) => {
+    // One more than shown tells whether there are more.
+    const keys = await store.concurrencyKeys(CONCURRENCY_KEYS_SHOWN + 1);
+    return c.json({ keys: keys.slice(0, CONCURRENCY_KEYS_SHOWN), truncated: keys.length > CONCURRENCY_KEYS_SHOWN });
   });
 
   api.post('/jobs', async (c) => {
@@ -230,6 +262,24 @@ async function jsonBody(request: Request): Promise<Record<string, unknown>> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badField('body', 'expected a JSON object');
   return value as Record<string, unknown>;
+}
+
+/** A paused target as the API shows it. */
+function pausedToJson(p: { service: string; method: string | null; at: number }): { target: string; service: string; method: string | null; at: string } {
+  return { target: targetText(p), service: p.service, method: p.method, at: new Date(p.at).toISOString() };
+}
+
+/** A pause target (`service.method` or `service`) from a body field or the path. @throws HttpError naming `target`. */
+function targetFromText(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '') throw badField('target', 'expected "service.method" or "service" (a whole service)');
+  if (value.length > 200) throw badField('target', 'at most 200 characters');
+  try {
+    parseTarget(value);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw badField('target', error.message);
+    throw error;
+  }
+  return value;
 }
 
 /** The `filter` of a bulk body: the jobs list's query parameters as an object. */

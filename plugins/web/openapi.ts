@@ -39,7 +39,10 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/api/jobs/count': { get: { summary: 'How many jobs match, counted up to 10,000 (`capped`).', parameters: filters, responses: ok('{ count, capped, text }') } },
       '/api/jobs/{id}': {
-        get: { summary: 'A job with every attempt\'s error, its notes and recurring origin.', parameters: [id], responses: ok('{ job, errors, notes, recurring }') },
+        get: {
+          summary: 'A job with every attempt\'s error, its notes, recurring origin, parents and dependants (each `{ id, state, target }`, at most 50; `parentsTotal`, `dependantsTotal` count all) and `why`: why it waits (`parents`, `concurrency`, `paused`) or which parent\'s end cancelled it (`parent-ended`), each with a `text`.',
+          parameters: [id], responses: ok('{ job, errors, notes, recurring, parents, parentsTotal, dependants, dependantsTotal, why }'),
+        },
         delete: { summary: 'Delete a finished job.', parameters: [id], responses: { ...ok('Deleted'), 409: error } },
       },
       '/api/jobs/{id}/retry': action('Retry a failed or cancelled job.'),
@@ -51,6 +54,25 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/recurring': { get: { summary: 'Recurring jobs: schedule in words, next five fire times, last outcome. Pause/resume is not supported by the stores.', responses: ok('{ recurring, pauseSupported }') } },
       '/api/recurring/{id}/run-now': { post: { summary: 'Add a one-off copy of the recurring job, due now.', parameters: [id], responses: { 201: { description: '{ job }' }, 403: error, 404: error } } },
       '/api/recurring/{id}': { delete: { summary: 'Remove a recurring job (its jobs stay).', parameters: [id], responses: ok('Removed') } },
+      '/api/paused': {
+        get: { summary: 'Paused targets: `{ paused: [{ target, service, method, at }] }` (`method` null: the whole service).', responses: ok('{ paused }') },
+        post: {
+          summary: 'Pause a target for every worker (operator): its waiting jobs are not claimed until it is resumed; running ones finish; adds still succeed.',
+          requestBody: { required: true, content: { 'application/json': { schema: {
+            type: 'object', required: ['target'], additionalProperties: false,
+            properties: { target: { type: 'string', maxLength: 200, description: '`service.method`, or `service` for all its methods.' } },
+          } } } },
+          responses: { 201: { description: '{ target, service, method, at }' }, 400: error, 401: error, 403: error, 409: error },
+        },
+      },
+      '/api/paused/{target}': {
+        delete: {
+          summary: 'Resume a paused target (operator): exactly that entry; a method paused with its whole service stays paused until the service is resumed.',
+          parameters: [{ name: 'target', in: 'path', required: true, schema: { type: 'string' }, description: '`service.method` or `service`, URL-encoded.' }],
+          responses: { ...ok('{ target, resumed }'), 404: { description: 'Not paused: `{ error }`' } },
+        },
+      },
+      '/api/concurrency-keys': { get: { summary: 'Concurrency keys with jobs running or parked (waiting because the key is full), most parked first, at most 200: `{ keys: [{ key, running, parked, limit }], truncated }`.', responses: ok('{ keys, truncated }') } },
       '/api/events': { get: { summary: 'Server-sent events: `snapshot` every refresh interval, or `job` (with ?job=ID) with the job and its new notes.', parameters: [{ name: 'job', in: 'query', schema: { type: 'integer' } }], responses: { 200: { description: 'text/event-stream' } } } },
       '/api/openapi.json': { get: { summary: 'This document.', responses: { 200: { description: 'OpenAPI 3.1' } } } },
       '/metrics': { get: { summary: 'Prometheus text format.', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },

@@ -75,7 +75,7 @@ export async function startWebServer(config: WebConfig, worker: WorkerService, l
   });
   // Every page is the same document; its script draws the page the address names, so filters live in the URL.
   const page = files.get('index.html');
-  for (const path of ['/', '/jobs', '/jobs/:id', '/recurring']) {
+  for (const path of ['/', '/jobs', '/jobs/:id', '/recurring', '/limits']) {
     app.get(path, (c) => c.body(new Uint8Array(page ?? Buffer.alloc(0)), 200, { 'Content-Type': 'text/html; charset=utf-8' }));
   }
 

@@ -43,6 +43,8 @@ export interface JobJson {
   /** Its concurrency key and limit; `parked`: waiting because the key is full. */
   concurrency: { key: string; limit: number } | null;
   parked: boolean;
+  /** Waiting because its service or method is paused (set once a claim or the pause met it). */
+  held: boolean;
   progress: { current: number; total: number; at: string } | null;
 }
 
@@ -174,6 +176,7 @@ export function jobToJson(job: JobRecord): JobJson {
     cancelledBy: job.cancelledBy,
     concurrency: job.concurrency,
     parked: job.parked,
+    held: job.held,
     progress: job.progress === null ? null : { current: job.progress.current, total: job.progress.total, at: iso(job.progress.at) },
   };
 }

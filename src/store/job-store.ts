@@ -230,6 +230,20 @@ export interface JobRecord {
   readonly held: boolean;
 }
 
+/** A concurrency key in use, as {@link JobStore.concurrencyKeys} reports it. */
+export interface ConcurrencyKeyUse {
+  readonly key: string;
+  /** Its jobs running now: what counts against its limit. */
+  readonly running: number;
+  /** Its jobs waiting because it is full ({@link JobRecord.parked}). */
+  readonly parked: number;
+  /**
+   * The limit of its next parked job to be let through (the limit is each
+   * job's own, so jobs of one key may differ); null when none is parked.
+   */
+  readonly limit: number | null;
+}
+
 /** A paused service (`method` null: all its methods) or method. */
 export interface PausedTarget {
   readonly service: string;
@@ -668,6 +682,15 @@ export interface JobStore {
 
   /** What is paused, by service and method. */
   listPaused(): Promise<PausedTarget[]>;
+
+  /**
+   * The concurrency keys with jobs running or parked, those with the most
+   * parked first (then most running, then by key), at most `limit` of them:
+   * what holds keyed jobs back, for dashboards. Reads the keys' running
+   * counts and the parked jobs (by the index the release uses), not the
+   * whole jobs table.
+   */
+  concurrencyKeys(limit: number): Promise<ConcurrencyKeyUse[]>;
 
   /** Ids of jobs `owner` runs that someone asked to cancel. */
   cancelRequests(owner: string): Promise<number[]>;

@@ -6,8 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { ClaimedJob, JobStore } from '../../src/store/job-store.ts';
+import type { ClaimedJob, JobStore, NewJob } from '../../src/store/job-store.ts';
 import { runCliHere } from '../helpers/cli.ts';
+import { startMain, workerArgs } from '../helpers/processes.ts';
 import { tempStore } from '../helpers/store.ts';
 import { OPERATOR, testWebServer, VIEWER } from '../helpers/web-server.ts';
 
@@ -19,6 +20,9 @@ function findChromium(): string | null {
     return null;
   }
 }
+
+/** A job row for the store, due now unless `overrides` say otherwise. */
+const newJob = (overrides: Partial<NewJob> = {}): NewJob => ({ service: 'svc', method: 'run', params: '{"json":1}', runAt: Date.now(), priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), ...overrides });
 
 const executable = findChromium();
 if (executable === null) console.warn('browser tests skipped: no chromium found (apt-get install -y chromium, or set CHROMIUM_PATH)');
@@ -127,8 +131,12 @@ describe.skipIf(executable === null)('dashboard in Chromium', () => {
     const { url } = await testWebServer(store);
     const evil = '<img src=x onerror="window.__pwned=1;alert(1)"><script>window.__pwned=2</script>';
     const { id } = await store.addJob({ service: 'svc', method: 'run', params: JSON.stringify({ json: { html: evil } }), runAt: Date.now() + 3_600_000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), tags: [evil], key: evil });
+    // The same markup as a paused target and as a concurrency key with a job running and one parked (the Limits page).
+    await store.pause(evil.slice(0, evil.lastIndexOf('.')), evil.slice(evil.lastIndexOf('.') + 1), Date.now());
+    await store.addJobs([newJob({ concurrency: { key: evil, limit: 1 } }), newJob({ concurrency: { key: evil, limit: 1 } })]);
+    await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' });
     const { page, problems } = await openPage();
-    for (const path of [`/jobs/${id}`, '/jobs', `/jobs?q=${encodeURIComponent('<img')}`]) {
+    for (const path of [`/jobs/${id}`, '/jobs', `/jobs?q=${encodeURIComponent('<img')}`, '/limits']) {
       await page.goto(`${url}${path}`);
       await page.getByText('onerror=', { exact: false }).first().waitFor();
       expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
@@ -162,5 +170,91 @@ describe.skipIf(executable === null)('dashboard in Chromium', () => {
     await expect.poll(() => page.locator('#jobs tr[data-id]').count()).toBe(1);
     expect(await page.inputValue('input[name="q"]')).toBe('apple');
     expect(problems).toEqual([]);
+  });
+
+  it('shows a job\'s parents and dependants with their states as links to their pages, and why it waits', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store);
+    const parent = await store.addJob(newJob({ method: 'first', runAt: Date.now() + 3_600_000 }));
+    const child = await store.addJob(newJob({ method: 'second', after: [{ id: parent.id }] }));
+    const grandchild = await store.addJob(newJob({ method: 'third', after: [{ id: child.id }] }));
+    const { page, problems } = await openPage();
+    await page.goto(`${url}/jobs/${child.id}`);
+    await expect.poll(() => page.locator('#why').textContent()).toBe('waiting for 1 parent');
+    const parentItem = page.locator(`#parents li[data-id="${parent.id}"]`);
+    expect(await parentItem.textContent()).toBe(`#${parent.id} svc.first waiting`);
+    expect(await page.locator(`#dependants li[data-id="${grandchild.id}"]`).textContent()).toBe(`#${grandchild.id} svc.third waiting`);
+    await parentItem.locator('a').click();
+    await expect.poll(() => page.url()).toBe(`${url}/jobs/${parent.id}`);
+    await expect.poll(() => page.locator(`#dependants li[data-id="${child.id}"]`).textContent()).toBe(`#${child.id} svc.second waiting`);
+    expect(await page.locator('#parents').textContent()).toContain('none');
+    expect(await page.locator('#why').textContent()).toBe('');
+    // The parent is cancelled: the child's page, live, says which parent cancelled it.
+    await page.goto(`${url}/jobs/${child.id}`);
+    await page.locator('#live.on').waitFor();
+    await store.cancel(parent.id, Date.now());
+    await expect.poll(() => page.locator('#why').textContent()).toBe(`cancelled because parent #${parent.id} cancelled`);
+    expect(await page.locator('h2 span').textContent()).toBe('cancelled');
+    expect(problems).toEqual([]);
+  });
+
+  it('pauses a target from a job\'s page: a real worker leaves its new job waiting, shown as paused, and runs it once resumed', async () => {
+    const store = tempStore();
+    const { url, logLines } = await testWebServer(store);
+    const worker = startMain(workerArgs(store.path, '--worker'));
+    await worker.waitForLog((line) => line.msg === 'worker started');
+    const echo = (n: number) => store.addJob(newJob({ service: 'probe', method: 'echo', params: JSON.stringify({ json: { n } }) }));
+    const state = async (id: number) => (await store.getJob(id))?.state;
+    const first = await echo(1);
+    await expect.poll(() => state(first.id), { timeout: 10_000 }).toBe('succeeded');
+
+    const { page, problems } = await openPage();
+    await page.goto(`${url}/jobs/${first.id}`);
+    await page.locator('button[data-pause="probe.echo"]').click();
+    await page.locator('button[data-resume="probe.echo"]').waitFor();
+    expect(await store.listPaused()).toEqual([{ service: 'probe', method: 'echo', at: expect.any(Number) }]);
+
+    // Added after it, due no earlier, of a method that is not paused: once the worker has run it, every claim
+    // that could have taken the paused job has met it. Never claimed: no attempt counted.
+    const held = await echo(2);
+    const other = await store.addJob(newJob({ service: 'probe', method: 'sleep', params: JSON.stringify({ json: { ms: 1 } }) }));
+    await expect.poll(() => state(other.id), { timeout: 10_000 }).toBe('succeeded');
+    expect(await store.getJob(held.id)).toMatchObject({ state: 'waiting', attempts: 0 });
+    await page.goto(`${url}/jobs/${held.id}`);
+    await expect.poll(() => page.locator('#why').textContent()).toBe('its target probe.echo is paused');
+    expect(await page.locator('h2 span').textContent()).toBe('waiting');
+
+    await page.goto(`${url}/limits`);
+    expect(await page.locator('#paused tr[data-target="probe.echo"]').textContent()).toContain('probe.echo');
+    await page.locator('#paused button[data-resume="probe.echo"]').click();
+    await expect.poll(() => page.locator('#paused').textContent()).toContain('Nothing is paused.');
+    await page.goto(`${url}/jobs/${held.id}`);
+    await expect.poll(() => page.locator('h2 span').textContent(), { timeout: 10_000 }).toBe('succeeded');
+    expect(await page.locator('#why').textContent()).toBe('');
+    expect(logLines().filter((line) => (line.web as { target?: string } | undefined)?.target === 'probe.echo').map((line) => (line.web as { action: string }).action)).toEqual(['paused', 'resumed']);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(problems).toEqual([]);
+  }, 30_000);
+
+  it('refuses a viewer\'s forged pause and resume with 403, server-side', async () => {
+    const store = tempStore();
+    const { url } = await testWebServer(store, { withUsers: true });
+    const forge = (page: Page, method: 'POST' | 'DELETE') => page.evaluate(async (how) => (await fetch(how === 'POST' ? '/api/paused' : '/api/paused/mail.send', {
+      method: how, headers: { 'Content-Type': 'application/json' }, ...(how === 'POST' ? { body: JSON.stringify({ target: 'mail.send' }) } : {}),
+    })).status, method);
+    const viewer = await openPage(VIEWER);
+    await viewer.page.goto(`${url}/limits`);
+    await viewer.page.locator('#paused').getByText('Nothing is paused.').waitFor();
+    expect(await forge(viewer.page, 'POST')).toBe(403);
+    expect(await store.listPaused()).toEqual([]);
+    // The same request from an operator goes through: the refusal is the role's.
+    const operator = await openPage(OPERATOR);
+    await operator.page.goto(`${url}/limits`);
+    expect(await forge(operator.page, 'POST')).toBe(201);
+    expect(await forge(viewer.page, 'DELETE')).toBe(403);
+    expect(await store.listPaused()).toHaveLength(1);
+    expect(await forge(operator.page, 'DELETE')).toBe(200);
+    expect(await store.listPaused()).toEqual([]);
   });
 });

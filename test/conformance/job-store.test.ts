@@ -755,6 +755,31 @@ describeStores('JobStore contract', (factory) => {
       expect(ids(await claim(store, 'live', 5))).toEqual([other]);
       expect(jx?.id).toBe(x);
     });
+
+    it('reports the keys in use with running and parked counts, most parked first; idle keys and cancelled parked jobs drop out', async () => {
+      const store = await open();
+      expect(await store.concurrencyKeys(10)).toEqual([]);
+      const { ids: added } = await store.addJobs([
+        keyed('a', 1), keyed('a', 1), keyed('a', 1), keyed('b', 2), keyed('b', 2), keyed('b', 2), keyed('c', 3),
+      ]);
+      const running = await claim(store, 'w', 10);
+      // a: 1 running, 2 parked; b: 2 running, 1 parked; c: 1 running, none parked.
+      expect(ids(running).sort((x, y) => x - y)).toEqual([added[0], added[3], added[4], added[6]]);
+      expect(await store.concurrencyKeys(10)).toEqual([
+        { key: 'a', running: 1, parked: 2, limit: 1 },
+        { key: 'b', running: 2, parked: 1, limit: 2 },
+        { key: 'c', running: 1, parked: 0, limit: null },
+      ]);
+      expect(await store.concurrencyKeys(1)).toEqual([{ key: 'a', running: 1, parked: 2, limit: 1 }]);
+      // c's job ends: c is idle and goes; a parked job of a, cancelled, leaves the count.
+      await store.complete([ok(running.find((j) => j.id === added[6])!, 'w')]);
+      await store.cancel(added[2]!, Date.now());
+      // Equal parked counts: the one running more first.
+      expect(await store.concurrencyKeys(10)).toEqual([
+        { key: 'b', running: 2, parked: 1, limit: 2 },
+        { key: 'a', running: 1, parked: 1, limit: 1 },
+      ]);
+    });
   });
 
   describe('debounce', () => {

@@ -5,7 +5,11 @@
 import { expect, it, vi } from 'vitest';
 import { ConfigService } from '../../src/config/config-service.ts';
 import type { ClaimedJob, JobStore } from '../../src/store/job-store.ts';
+import { apiRoutes } from '../../plugins/web/api-routes.ts';
+import { BulkActions } from '../../plugins/web/bulk-actions.ts';
+import { SnapshotPoller } from '../../plugins/web/snapshot-poller.ts';
 import { readWebConfig, WEB_KEYS } from '../../plugins/web/web-config.ts';
+import { memoryLogger } from '../helpers/logger.ts';
 import { describeStores } from '../helpers/store-factories.ts';
 import { basic, OPERATOR, testWebServer, TOKEN, VIEWER } from '../helpers/web-server.ts';
 
@@ -144,12 +148,126 @@ describeStores('web API', (factory) => {
     expect(text).toMatch(/scheduler_job_run_duration_seconds_count\{service="svc",method="flaky"\} 1/);
   });
 
-  it('describes its routes in an OpenAPI document', async () => {
+  it('describes every route it serves in an OpenAPI document', async () => {
     const store = await factory.open();
-    const { url } = await testWebServer(store);
-    const doc = await (await fetch(`${url}/api/openapi.json`)).json() as { openapi: string; paths: Record<string, unknown> };
+    const { url, worker } = await testWebServer(store);
+    const doc = await (await fetch(`${url}/api/openapi.json`)).json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
     for (const path of ['/api/jobs', '/api/jobs/{id}', '/api/jobs/{id}/retry', '/api/bulk', '/api/recurring', '/api/events', '/metrics']) expect(doc.paths).toHaveProperty([path]);
+    // Every route the API registers, with its method: a route added without its entry fails here.
+    const { logger } = memoryLogger('info');
+    const routes = apiRoutes({ store, worker, poller: new SnapshotPoller(store, 1000), bulk: new BulkActions(store, logger, { batch: 1, max: 1 }), logger, paramsFilter: () => undefined }).routes;
+    const undocumented = routes.map((r) => `${r.method.toLowerCase()} /api${r.path.replace(/:(\w+)/g, '{$1}')}`).filter((route) => {
+      const [method, path] = route.split(' ') as [string, string];
+      return doc.paths[path]?.[method] === undefined;
+    });
+    expect(undocumented).toEqual([]);
+    expect(routes.some((r) => r.path === '/paused/:target' && r.method === 'DELETE')).toBe(true);
+  });
+
+  it('shows a job\'s parents and dependants with their states, and why it waits or was cancelled', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store);
+    const detail = async (id: number) => await (await fetch(`${url}/api/jobs/${id}`)).json() as {
+      job: { state: string }; parents: { id: number; state: string; target: string | null }[]; parentsTotal: number;
+      dependants: { id: number; state: string }[]; dependantsTotal: number; why: { kind: string; text: string }[];
+    };
+    const parent = await store.addJob({ service: 'svc', method: 'first', params: '{"json":1}', runAt: Date.now() - 1000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() });
+    const child = await store.addJob({ service: 'svc', method: 'second', params: '{"json":1}', runAt: Date.now(), priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), after: [{ id: parent.id }] });
+    const grandchild = await store.addJob({ service: 'svc', method: 'third', params: '{"json":1}', runAt: Date.now(), priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), after: [{ id: child.id }] });
+    const waiting = await detail(child.id);
+    expect(waiting.parents).toEqual([{ id: parent.id, state: 'waiting', target: 'svc.first' }]);
+    expect(waiting.dependants).toEqual([{ id: grandchild.id, state: 'waiting', target: 'svc.third' }]);
+    expect([waiting.parentsTotal, waiting.dependantsTotal]).toEqual([1, 1]);
+    expect(waiting.why).toEqual([{ kind: 'parents', waitingFor: 1, text: 'waiting for 1 parent' }]);
+    expect((await detail(parent.id)).why).toEqual([]);
+
+    // The parent fails: the child and the grandchild end cancelled, each naming the job whose end cancelled it.
+    const [claimed] = await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' }) as [ClaimedJob];
+    expect(claimed.id).toBe(parent.id);
+    await store.complete([{ id: claimed.id, attempt: claimed.attempt, database: claimed.database, owner: 'w', at: Date.now(), outcome: 'failed', error: { name: 'Error', message: 'no' }, retryAt: null }]);
+    const cancelled = await detail(child.id);
+    expect(cancelled.job.state).toBe('cancelled');
+    expect(cancelled.parents).toEqual([{ id: parent.id, state: 'failed', target: 'svc.first' }]);
+    expect(cancelled.why).toEqual([{ kind: 'parent-ended', parent: parent.id, parentState: 'failed', text: `cancelled because parent #${parent.id} failed` }]);
+    expect((await detail(grandchild.id)).why).toMatchObject([{ text: `cancelled because parent #${child.id} cancelled` }]);
+  });
+
+  it('lists the concurrency keys holding jobs back, and says on the job that its key is full', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store);
+    const key = 'zone <b>"1"</b>';
+    const { ids: [first, second] } = await store.addJobs([0, 1].map(() => ({ service: 'svc', method: 'keyed', params: '{"json":1}', runAt: Date.now() - 1000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), concurrency: { key, limit: 1 } })));
+    expect(await (await fetch(`${url}/api/concurrency-keys`)).json()).toEqual({ keys: [], truncated: false });
+    expect((await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' })).map((j) => j.id)).toEqual([first]);
+    expect(await (await fetch(`${url}/api/concurrency-keys`)).json()).toEqual({ keys: [{ key, running: 1, parked: 1, limit: 1 }], truncated: false });
+    const parked = await (await fetch(`${url}/api/jobs/${second}`)).json() as { job: { parked: boolean }; why: unknown[] };
+    expect(parked.job.parked).toBe(true);
+    expect(parked.why).toEqual([{ kind: 'concurrency', key, limit: 1, text: `its concurrency key "${key}" is full (limit 1)` }]);
+  });
+
+  it('pauses and resumes a target (a method or a whole service), names a bad target, and logs who did it', async () => {
+    const store = await factory.open();
+    const { url, logLines } = await testWebServer(store);
+    const pause = (body: unknown) => fetch(`${url}/api/paused`, { method: 'POST', headers: json, body: JSON.stringify(body) });
+    const paused = await pause({ target: 'mail.send' });
+    expect(paused.status).toBe(201);
+    expect(await paused.json()).toMatchObject({ target: 'mail.send', service: 'mail', method: 'send', at: expect.stringMatching(/^\d{4}-/) });
+    expect((await pause({ target: 'mail.send' })).status).toBe(409);
+    expect(await (await fetch(`${url}/api/paused`)).json()).toEqual({ paused: [{ target: 'mail.send', service: 'mail', method: 'send', at: expect.any(String) }] });
+    expect(await store.listPaused()).toEqual([{ service: 'mail', method: 'send', at: expect.any(Number) }]);
+
+    // A job added while paused waits, and says why; no claim takes it.
+    const { id } = await store.addJob({ service: 'mail', method: 'send', params: '{"json":1}', runAt: Date.now() - 1000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() });
+    expect((await (await fetch(`${url}/api/jobs/${id}`)).json() as { why: unknown[] }).why).toEqual([{ kind: 'paused', target: 'mail.send', text: 'its target mail.send is paused' }]);
+    expect(await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' })).toEqual([]);
+    expect((await (await fetch(`${url}/api/jobs/${id}`)).json() as { job: { held: boolean } }).job.held).toBe(true);
+
+    const bad = async (body: unknown, field: string, message: RegExp) => {
+      const response = await pause(body);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: { field: string; message: string } }).error).toMatchObject({ field, message: expect.stringMatching(message) });
+    };
+    await bad({}, 'target', /target: expected "service\.method"/);
+    await bad({ target: 5 }, 'target', /target:/);
+    await bad({ target: '.send' }, 'target', /target: .*service\.method/);
+    await bad({ target: 'mail.send', why: 'x' }, 'why', /why: unknown field/);
+    await bad({ target: 'x'.repeat(201) }, 'target', /at most 200/);
+
+    const resumed = await fetch(`${url}/api/paused/mail.send`, { method: 'DELETE' });
+    expect(resumed.status).toBe(200);
+    expect((await fetch(`${url}/api/paused/mail.send`, { method: 'DELETE' })).status).toBe(404);
+    expect((await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' })).map((j) => j.id)).toEqual([id]);
+
+    // A whole service, with a name that needs encoding in the path.
+    const odd = 'my svc/<x>';
+    expect((await pause({ target: odd })).status).toBe(201);
+    expect(await store.listPaused()).toEqual([{ service: odd, method: null, at: expect.any(Number) }]);
+    expect((await fetch(`${url}/api/paused/${encodeURIComponent(odd)}`, { method: 'DELETE' })).status).toBe(200);
+    expect(await store.listPaused()).toEqual([]);
+    const actions = logLines().map((line) => line.web as { who?: string; action?: string; target?: string } | undefined).filter((w) => w?.target !== undefined);
+    expect(actions).toEqual([
+      expect.objectContaining({ who: 'local', action: 'paused', target: 'mail.send' }),
+      expect.objectContaining({ who: 'local', action: 'resumed', target: 'mail.send' }),
+      expect.objectContaining({ who: 'local', action: 'paused', target: odd }),
+      expect.objectContaining({ who: 'local', action: 'resumed', target: odd }),
+    ]);
+  });
+
+  it('lets only operators pause and resume, from this site only; viewers may read what is paused', async () => {
+    const store = await factory.open();
+    const { url } = await testWebServer(store, { withUsers: true });
+    const as = (user: { name: string; password: string }, extra: Record<string, string> = {}) => ({ ...json, Authorization: basic(user), ...extra });
+    const body = JSON.stringify({ target: 'mail.send' });
+    expect((await fetch(`${url}/api/paused`, { method: 'POST', headers: as(VIEWER), body })).status).toBe(403);
+    expect((await fetch(`${url}/api/paused`, { method: 'POST', headers: as(OPERATOR, { 'Sec-Fetch-Site': 'cross-site' }), body })).status).toBe(403);
+    expect(await store.listPaused()).toEqual([]);
+    expect((await fetch(`${url}/api/paused`, { method: 'POST', headers: as(OPERATOR), body })).status).toBe(201);
+    expect((await fetch(`${url}/api/paused`, { headers: as(VIEWER) })).status).toBe(200);
+    expect((await fetch(`${url}/api/concurrency-keys`, { headers: as(VIEWER) })).status).toBe(200);
+    expect((await fetch(`${url}/api/paused/mail.send`, { method: 'DELETE', headers: as(VIEWER) })).status).toBe(403);
+    expect(await store.listPaused()).toHaveLength(1);
+    expect((await fetch(`${url}/api/paused/mail.send`, { method: 'DELETE', headers: as(OPERATOR, { Origin: url }) })).status).toBe(200);
   });
 });
 

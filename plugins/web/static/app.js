@@ -85,7 +85,7 @@ function render() {
   put(main);
   const path = location.pathname;
   const jobMatch = /^\/jobs\/(\d+)$/.exec(path);
-  const page = jobMatch ? jobPage(Number(jobMatch[1])) : path === '/jobs' ? jobsPage() : path === '/recurring' ? recurringPage() : overviewPage();
+  const page = jobMatch ? jobPage(Number(jobMatch[1])) : path === '/jobs' ? jobsPage() : path === '/recurring' ? recurringPage() : path === '/limits' ? limitsPage() : overviewPage();
   page.catch((error) => put(main, h('p', { class: 'state-failed' }, `Could not load: ${error.message}`)));
 }
 
@@ -257,6 +257,10 @@ async function jobPage(id) {
   const result = h('pre', { id: 'result' });
   const timeline = h('ul', {});
   const errors = h('div', { id: 'attempts' });
+  const why = h('p', { id: 'why', class: 'why' });
+  const pauseBar = h('div', { class: 'bar', id: 'pause' });
+  const parents = h('ul', { id: 'parents' });
+  const dependants = h('ul', { id: 'dependants' });
   let lastNote = 0;
   const addNotes = (list) => {
     for (const note of list) {
@@ -289,16 +293,37 @@ async function jobPage(id) {
       const fresh = await api(`/jobs/${id}`);
       show(fresh.job);
       drawErrors(fresh.errors);
+      await drawFlow(fresh);
     } catch (error) {
       flash(error.message);
     }
   } }, action);
+  // Parents, dependants, why it waits, and its target's pause buttons: re-read when the job moves, and after a pause or resume.
+  const drawFlow = async (detail) => {
+    const relatedList = (list, total, none) => [
+      list.length === 0 ? h('li', { class: 'muted' }, none) : list.map((r) => h('li', { 'data-id': r.id },
+        h('a', { href: `/jobs/${r.id}` }, `#${r.id}`), ' ', r.target ?? '', ' ', h('span', { class: `state-${r.state}` }, r.state))),
+      total > list.length ? h('li', { class: 'muted' }, `showing ${list.length} of ${total}`) : null,
+    ];
+    put(parents, relatedList(detail.parents, detail.parentsTotal, 'none: it runs after no other job'));
+    put(dependants, relatedList(detail.dependants, detail.dependantsTotal, 'none: no job runs after it'));
+    why.textContent = detail.why.map((w) => w.text).join(' · ');
+    const paused = (await api('/paused')).paused.map((p) => p.target);
+    const { service, method } = detail.job;
+    const pausing = paused.filter((t) => t === service || t === `${service}.${method}`);
+    put(pauseBar, pausing.length > 0
+      ? pausing.map((t) => pauseButton(t, false, refreshFlow))
+      : [pauseButton(`${service}.${method}`, true, refreshFlow), pauseButton(service, true, refreshFlow)]);
+  };
+  const refreshFlow = async () => drawFlow(await api(`/jobs/${id}`));
   const drawErrors = (list) => put(errors, list.length === 0 ? h('p', { class: 'muted' }, 'No failed attempts.') : list.map((e) =>
     h('div', { class: 'attempt' }, h('h4', {}, `Attempt ${e.attempt} · ${time(e.at)}`), h('div', { class: 'state-failed' }, `${e.name}: `, e.message), e.stack ? h('pre', {}, e.stack) : null)));
   const job = data.job;
   put(main, 
     h('h2', {}, `Job #${job.id} `, state),
+    why,
     h('div', { class: 'bar' }, act('retry'), act('cancel'), act('run-now'), act('delete')),
+    pauseBar,
     h('table', {},
       h('tr', {}, h('th', {}, 'job'), h('td', {}, `${job.service}.${job.method}`)),
       h('tr', {}, h('th', {}, 'attempts'), h('td', {}, job.maxAttempts === 0 ? `${job.attempts} (method default)` : `${job.attempts} of ${job.maxAttempts}`)),
@@ -307,6 +332,9 @@ async function jobPage(id) {
       h('tr', {}, h('th', {}, 'tags'), h('td', {}, job.tags.length ? job.tags.map((t) => h('a', { href: `/jobs?tag=${encodeURIComponent(t)}` }, t, ' ')) : '–')),
       h('tr', {}, h('th', {}, 'recurring origin'), h('td', {}, data.recurring ? h('a', { href: `/jobs?recurring=${data.recurring.id}` }, data.recurring.signature, job.fireTime ? ` (fire time ${time(job.fireTime)})` : '') : job.recurringId ? `recurring #${job.recurringId} (removed)` : '–')),
       h('tr', {}, h('th', {}, 'progress'), h('td', {}, bar, barText))),
+    h('div', { class: 'flow' },
+      h('div', {}, h('h3', {}, 'Runs after (parents)'), parents),
+      h('div', {}, h('h3', {}, 'Dependants'), dependants)),
     h('h3', {}, 'Timeline'), timeline,
     h('h3', {}, 'Params'), h('pre', { id: 'params' }, json(job.params)),
     h('h3', {}, 'Result'), result,
@@ -315,16 +343,76 @@ async function jobPage(id) {
   show(job);
   drawErrors(data.errors);
   addNotes(data.notes);
-  let lastState = job.state;
+  await drawFlow(data);
+  const markOf = (j) => `${j.state}:${j.waitingFor}:${j.parked}:${j.held}`;
+  let lastMark = markOf(job);
   live(`/api/events?job=${id}`, async (view) => {
     if (!view.job) return;
     show(view.job);
     addNotes(view.notes);
-    if (view.job.state !== lastState) {
-      lastState = view.job.state;
-      drawErrors((await api(`/jobs/${id}`)).errors);
+    if (markOf(view.job) !== lastMark) {
+      lastMark = markOf(view.job);
+      const fresh = await api(`/jobs/${id}`);
+      drawErrors(fresh.errors);
+      await drawFlow(fresh);
     }
   });
+}
+
+// ---- pause and resume: a target is `service.method` or a whole `service` ----
+async function setPaused(target, pause, after) {
+  if (pause && !confirm(`Pause ${target}? Its waiting jobs are not started until it is resumed (running ones finish).`)) return;
+  try {
+    if (pause) await api('/paused', { method: 'POST', body: JSON.stringify({ target }) });
+    else await api(`/paused/${encodeURIComponent(target)}`, { method: 'DELETE' });
+    flash(`${pause ? 'paused' : 'resumed'} ${target}`);
+    await after();
+  } catch (error) {
+    flash(error.message);
+  }
+}
+function pauseButton(target, pause, after) {
+  return h('button', { type: 'button', [pause ? 'data-pause' : 'data-resume']: target, onclick: () => setPaused(target, pause, after) }, `${pause ? 'Pause' : 'Resume'} ${target}`);
+}
+
+// ---- limits: paused targets and the concurrency keys holding jobs back ----
+async function limitsPage() {
+  const paused = h('table', { id: 'paused' });
+  const keys = h('table', { id: 'keys' });
+  const keysNote = h('p', { class: 'muted' });
+  const input = h('input', { name: 'target', size: 24, placeholder: 'service.method or service', required: true });
+  const form = h('form', { class: 'filters', id: 'pause-form', onsubmit: async (event) => {
+    event.preventDefault();
+    const target = input.value.trim();
+    if (!target) return;
+    await setPaused(target, true, async () => {
+      input.value = '';
+      await load();
+    });
+  } }, h('label', {}, 'target', input), h('button', { type: 'submit' }, 'Pause'));
+  put(main,
+    h('h2', {}, 'Limits'),
+    h('h3', {}, 'Paused'),
+    h('p', { class: 'muted' }, 'Jobs of a paused target wait (running ones finish) until it is resumed, on every worker. A method paused on its own stays paused when its service is resumed.'),
+    paused, form,
+    h('h3', {}, 'Concurrency keys'),
+    h('p', { class: 'muted' }, 'Keys with jobs running or parked (waiting because the key is full), most parked first.'),
+    keys, keysNote);
+  async function load() {
+    const [p, k] = await Promise.all([api('/paused'), api('/concurrency-keys')]);
+    put(paused, p.paused.length === 0 ? h('tr', {}, h('td', { class: 'muted' }, 'Nothing is paused.')) : [
+      h('tr', {}, h('th', {}, 'target'), h('th', {}, 'paused since'), h('th', {}, 'waiting jobs'), h('th', {}, '')),
+      p.paused.map((t) => h('tr', { 'data-target': t.target },
+        h('td', {}, t.target), h('td', {}, time(t.at)),
+        h('td', {}, h('a', { href: `/jobs?${new URLSearchParams({ state: 'waiting', target: t.method === null ? t.service : t.target })}` }, 'list')),
+        h('td', {}, pauseButton(t.target, false, load))))]);
+    put(keys, k.keys.length === 0 ? h('tr', {}, h('td', { class: 'muted' }, 'No concurrency key has jobs running or parked.')) : [
+      h('tr', {}, h('th', {}, 'key'), h('th', {}, 'running'), h('th', {}, 'parked'), h('th', {}, 'limit')),
+      k.keys.map((key) => h('tr', { 'data-key': key.key }, h('td', {}, key.key), h('td', {}, key.running), h('td', {}, key.parked), h('td', {}, key.limit ?? '–')))]);
+    keysNote.textContent = k.truncated ? `Showing the first ${k.keys.length} keys.` : '';
+  }
+  await load();
+  live('/api/events', () => { load().catch(() => {}); });
 }
 
 // ---- recurring ----

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { JobNotFoundError } from '../../errors.ts';
-import type { Activity, AttemptFailures, DeleteOutcome, FinishedJobActivity, JobPage, JobPageRequest, JobSearch, JobState } from '../job-store.ts';
+import type { Activity, AttemptFailures, ConcurrencyKeyUse, DeleteOutcome, FinishedJobActivity, JobPage, JobPageRequest, JobSearch, JobState } from '../job-store.ts';
 import { databaseId, jobColumns, NOW_MS, STATE, stateName, toJobRecord, type JobRow, type Schema } from './schema.ts';
 
 /*
@@ -137,4 +137,21 @@ export async function attemptFailures(client: pg.ClientBase, s: Schema, afterId:
                     UNION ALL SELECT service, method FROM ${s.q}.finished_jobs WHERE id = e.job_id LIMIT 1) t ON true
      WHERE e.id > $1 ORDER BY e.id LIMIT $2`, [afterId, limit]);
   return { lastId: rows.at(-1)?.id ?? afterId, failures: rows.map(({ service, method, at }) => ({ service, method, at })) };
+}
+
+/**
+ * See JobStore.concurrencyKeys: keys running something (their counter rows)
+ * and parked jobs, counted on the index the release uses (a finished job
+ * leaves `jobs`, so every parked row is waiting). The limit is the next one out's.
+ */
+export async function concurrencyKeys(client: pg.ClientBase, s: Schema, limit: number): Promise<ConcurrencyKeyUse[]> {
+  const { rows } = await client.query<ConcurrencyKeyUse>(`
+    SELECT key, sum(running)::integer AS running, sum(parked)::integer AS parked,
+           (SELECT j.concurrency_limit FROM ${s.q}.jobs j WHERE j.parked AND j.concurrency_key = u.key
+             ORDER BY j.priority DESC, j.ready_at, j.id LIMIT 1) AS "limit"
+      FROM (SELECT key, running, 0 AS parked FROM ${s.q}.concurrency_keys WHERE running > 0
+            UNION ALL
+            SELECT concurrency_key, 0, count(*) FROM ${s.q}.jobs WHERE parked GROUP BY concurrency_key) u
+     GROUP BY key ORDER BY parked DESC, running DESC, key LIMIT $1`, [limit]);
+  return rows;
 }

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { DatabaseReplacedError } from '../../errors.ts';
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
-  AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
+  AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ConcurrencyKeyUse, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
   JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget, PruneCutoffs,
   RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
@@ -288,6 +288,10 @@ export class PostgresStore implements JobStore {
 
   async listPaused(): Promise<PausedTarget[]> {
     return this.#run(() => this.#db.read((client) => listPaused(client, this.#sql.pause)));
+  }
+
+  async concurrencyKeys(limit: number): Promise<ConcurrencyKeyUse[]> {
+    return this.#run(() => this.#db.read((client) => dashboard.concurrencyKeys(client, this.#schema, limit)));
   }
 
   async dependantsOf(id: number): Promise<number[]> {

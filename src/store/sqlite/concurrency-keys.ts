@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'better-sqlite3';
-import { BLOCKED_RUN_AT } from '../job-store.ts';
+import { BLOCKED_RUN_AT, type ConcurrencyKeyUse } from '../job-store.ts';
 import type { ClaimedRow } from './statements.ts';
 
 /*
@@ -13,6 +13,7 @@ export class ConcurrencyStatements {
   readonly running: Statement<[string], number>;
   readonly park: Statement<{ key: string; now: number; keep: string; blocked: number }>;
   readonly setLimit: Statement<[string, number, number]>;
+  readonly inUse: Statement<[number], ConcurrencyKeyUse>;
 
   constructor(db: Database) {
     this.running = db.prepare<[string], number>('SELECT running FROM concurrency_keys WHERE key = ?').pluck();
@@ -22,6 +23,16 @@ export class ConcurrencyStatements {
        WHERE state = 0 AND parked = 0 AND concurrency_key = @key AND run_at <= @now
          AND id NOT IN (SELECT value FROM json_each(@keep))`);
     this.setLimit = db.prepare<[string, number, number]>('UPDATE jobs SET concurrency_key = ?, concurrency_limit = ? WHERE id = ?');
+    // Keys running something (their counter rows), and parked jobs counted on the index the release uses. A
+    // cancelled job keeps parked = 1 here, so only waiting ones count. The limit is the next one out's.
+    this.inUse = db.prepare<[number], ConcurrencyKeyUse>(`
+      SELECT key, sum(running) AS running, sum(parked) AS parked,
+             (SELECT concurrency_limit FROM jobs j WHERE j.parked = 1 AND j.state = 0 AND j.concurrency_key = u.key
+               ORDER BY j.priority DESC, j.ready_at, j.id LIMIT 1) AS "limit"
+        FROM (SELECT key, running, 0 AS parked FROM concurrency_keys WHERE running > 0
+              UNION ALL
+              SELECT concurrency_key, 0, count(*) FROM jobs WHERE parked = 1 AND state = 0 GROUP BY concurrency_key) u
+       GROUP BY key ORDER BY parked DESC, running DESC, key LIMIT ?`);
   }
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from '../../log/logger.ts';
 import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
-  AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
+  AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ConcurrencyKeyUse, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
   JobOutcome, JobPulse, JobRecord, JobState, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget,
   PruneCutoffs, RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
@@ -349,6 +349,10 @@ export class SqliteStore implements JobStore {
 
   async listPaused(): Promise<PausedTarget[]> {
     return toPausedTargets(this.#conn.statements().pause.all.all());
+  }
+
+  async concurrencyKeys(limit: number): Promise<ConcurrencyKeyUse[]> {
+    return this.#conn.statements().concurrency.inUse.all(limit);
   }
 
   async dependantsOf(id: number): Promise<number[]> {
