@@ -39,8 +39,10 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
   // The key's other due jobs are parked (SKIP LOCKED: those another claim holds are left to it). Unkeyed jobs pass.
   const lease = (candidates: string) => `
       paused_rows AS MATERIALIZED (
+        -- The first EXISTS is looked at once (an InitPlan): with nothing paused, no candidate is probed.
         SELECT c.id FROM ${candidates} c
-         WHERE EXISTS (SELECT 1 FROM ${s.q}.paused p WHERE p.service = c.service AND p.method IN ('', c.method))
+         WHERE EXISTS (SELECT 1 FROM ${s.q}.paused)
+           AND EXISTS (SELECT 1 FROM ${s.q}.paused p WHERE p.service = c.service AND p.method IN ('', c.method))
       ), paused_held AS (
         UPDATE ${s.q}.jobs j SET held = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
          WHERE j.id IN (SELECT id FROM paused_rows)
@@ -51,13 +53,18 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
          WHERE key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL)
          ORDER BY key FOR UPDATE
       ), allowed AS MATERIALIZED (
+        -- Unkeyed candidates pass as they are; only keyed ones are ranked (most claims have none).
+        SELECT id FROM runnable WHERE concurrency_key IS NULL
+        UNION ALL
         SELECT c.id FROM (
           SELECT c.*, row_number() OVER (PARTITION BY c.concurrency_key ORDER BY ${ORDER}) AS nth FROM runnable c
+           WHERE c.concurrency_key IS NOT NULL
         ) c LEFT JOIN keys k ON k.key = c.concurrency_key
-         WHERE c.concurrency_key IS NULL OR COALESCE(k.running, 0) + c.nth <= COALESCE(c.concurrency_limit, 1)
+         WHERE COALESCE(k.running, 0) + c.nth <= COALESCE(c.concurrency_limit, 1)
       ), parked AS (
         UPDATE ${s.q}.jobs j SET parked = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
-         WHERE j.id IN (
+         WHERE EXISTS (SELECT 1 FROM runnable WHERE concurrency_key IS NOT NULL)
+           AND j.id IN (
            SELECT w.id FROM ${s.q}.jobs w
             WHERE w.state = ${STATE.waiting} AND NOT w.parked AND w.run_at <= ${NOW_MS}
               AND w.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM allowed))
