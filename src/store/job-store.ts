@@ -106,6 +106,19 @@ export interface NewJob {
    * `untilAt`: for a job this add inserts, the latest its run time may be moved to.
    */
   readonly debounce?: { readonly key: string; readonly untilAt: number | null } | null;
+  /**
+   * The name of a rate limit ({@link JobStore.setRateLimit}) its starts count
+   * against: a job over it waits for the name's next free slot, using no
+   * attempt. The name must be set.
+   */
+  readonly rateLimit?: string | null;
+}
+
+/** A named rate limit: at most `limit` starts in any `perMs` milliseconds. */
+export interface RateLimit {
+  readonly name: string;
+  readonly limit: number;
+  readonly perMs: number;
 }
 
 /** See {@link NewJob.concurrency}. */
@@ -228,6 +241,8 @@ export interface JobRecord {
   readonly parked: boolean;
   /** Waiting because its service or method is paused ({@link JobStore.pause}). */
   readonly held: boolean;
+  /** The rate limit its starts count against ({@link NewJob.rateLimit}). */
+  readonly rateLimit: string | null;
 }
 
 /** A concurrency key in use, as {@link JobStore.concurrencyKeys} reports it. */
@@ -682,6 +697,15 @@ export interface JobStore {
 
   /** What is paused, by service and method. */
   listPaused(): Promise<PausedTarget[]>;
+
+  /**
+   * Sets (or changes) the rate limit `name`: at most `limit` jobs under it
+   * start in any window of `perMs` milliseconds, on every worker.
+   */
+  setRateLimit(limit: RateLimit): Promise<void>;
+
+  /** The rate limits set, by name. */
+  listRateLimits(): Promise<RateLimit[]>;
 
   /**
    * The concurrency keys with jobs running or parked, those with the most

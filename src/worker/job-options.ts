@@ -52,6 +52,12 @@ export interface JobOptions {
    * `addMany` (it sets the run time), and not with a unique `key` or `after`.
    */
   readonly debounce?: DebounceOption;
+  /**
+   * A rate limit's name ({@link WorkerService.setRateLimit}): this job's start
+   * counts against it, and while the name is at its limit the job waits for
+   * its next slot (no attempt used, no polling). The name must be set first.
+   */
+  readonly rateLimit?: string;
 }
 
 /** See {@link JobOptions.debounce}. */
@@ -74,7 +80,7 @@ export interface ConcurrencyOption {
 export type JobRef = number | { readonly id: number; readonly database: string } | { readonly entry: number };
 
 /** Options accepted by `addAsRecurring`. A key not listed here is refused (InvalidArgumentError naming it). */
-export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags' | 'after' | 'onParentFailure' | 'concurrency' | 'debounce'> {
+export interface RecurringOptions extends Omit<JobOptions, 'key' | 'tags' | 'after' | 'onParentFailure' | 'concurrency' | 'debounce' | 'rateLimit'> {
   /** Distinguishes several recurring jobs of one method; part of the signature. @default '' */
   readonly name?: string;
   /**
@@ -184,6 +190,15 @@ export function resolveOnParentFailure(value: unknown): 'cancel' | 'run' | undef
   throw new InvalidArgumentError(`Expected \`onParentFailure\` to be "cancel" or "run", got \`${String(value)}\``);
 }
 
+/** `rateLimit`, checked. @throws InvalidArgumentError unless it is a non-empty string. */
+export function resolveRateLimitName(value: unknown, argument = 'rateLimit'): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidArgumentError(`Expected \`${argument}\` to be a rate limit's name (a non-empty string), got ${value === '' ? 'an empty string' : `\`${String(value)}\` (${typeof value})`}`);
+  }
+  return value;
+}
+
 /** `debounce`, checked. @throws InvalidArgumentError naming the bad field. */
 export function resolveDebounce(value: unknown): { key: string; seconds: number; maxSeconds: number | null } | undefined {
   if (value === undefined) return undefined;
@@ -238,6 +253,7 @@ export function assertName(value: unknown, argument: string): asserts value is s
  */
 const JOB_OPTION_KEYS: Readonly<Record<keyof JobOptions, true>> = {
   maxAttempts: true, timeout: true, priority: true, key: true, tags: true, after: true, onParentFailure: true, concurrency: true, debounce: true,
+  rateLimit: true,
 };
 const DEBOUNCE_KEYS: Readonly<Record<keyof DebounceOption, true>> = { key: true, seconds: true, maxSeconds: true };
 const RECURRING_OPTION_KEYS: Readonly<Record<keyof RecurringOptions, true>> = {

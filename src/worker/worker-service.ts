@@ -6,7 +6,7 @@ import type { CancelOutcome, JobState, JobStore, NewJob, RecurringRecord } from 
 import { JobHandle } from './job-handle.ts';
 import {
   assertJobOptionKeys, assertKnownKeys, assertName, assertRecurringOptionKeys, hasOnlyKeys, resolveAfter, resolveJobOptions, resolveKey, resolveMisfire,
-  resolveConcurrency, resolveDebounce, resolveOnParentFailure, resolveTags,
+  resolveConcurrency, resolveDebounce, resolveOnParentFailure, resolveRateLimitName, resolveTags,
   type JobOptions, type RecurringOptions, type ResolvedJobOptions,
 } from './job-options.ts';
 import { ResultWatcher } from './result-watcher.ts';
@@ -180,6 +180,27 @@ export class WorkerService {
   }
 
   /**
+   * Sets (or changes) the rate limit `name` for every worker on the
+   * database: at most `limit` jobs added with `rateLimit: name` start in any
+   * window of `perSeconds` (a sliding log of their starts, kept in the
+   * database). A job over it waits for its slot, using no attempt.
+   * @throws InvalidArgumentError naming a bad field.
+   */
+  async setRateLimit(name: string, options: { readonly limit: number; readonly perSeconds: number }): Promise<void> {
+    const checked = resolveRateLimitName(name, 'name') ?? '';
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('Expected the options to be { limit, perSeconds }');
+    assertKnownKeys(options, { limit: true, perSeconds: true }, 'options', 'option');
+    const { limit, perSeconds } = options;
+    if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new InvalidArgumentError(`Expected \`limit\` to be a positive integer, got \`${String(limit)}\``);
+    }
+    if (typeof perSeconds !== 'number' || !Number.isFinite(perSeconds) || perSeconds <= 0 || Math.round(perSeconds * 1000) < 1) {
+      throw new InvalidArgumentError(`Expected \`perSeconds\` to be a positive number of seconds (at least 0.001), got \`${String(perSeconds)}\``);
+    }
+    await this.store.setRateLimit({ name: checked, limit, perMs: Math.round(perSeconds * 1000) });
+  }
+
+  /**
    * Pauses `target` for every worker on the database: `service.method`, or a
    * whole `service` (a name without a dot). Its jobs are not claimed until it
    * is resumed; running ones finish; adds still succeed.
@@ -267,9 +288,11 @@ export class WorkerService {
     assertName(method, 'method');
     const { maxAttempts, timeoutMs, priority } = this.#options(options, service, method);
     const concurrency = resolveConcurrency(options?.concurrency ?? this.#methodDefaults(service, method).concurrency);
+    const rateLimit = resolveRateLimitName(options?.rateLimit);
     const target: ResolvedTarget = {
       service, method, maxAttempts, timeoutMs, priority, key: resolveKey(options?.key), tags: resolveTags(options?.tags),
       ...(concurrency === undefined ? {} : { concurrency }),
+      ...(rateLimit === undefined ? {} : { rateLimit }),
     };
     const after = resolveAfter(options?.after, entries);
     const onParentFailure = resolveOnParentFailure(options?.onParentFailure);
@@ -300,6 +323,7 @@ function toNewJob(target: ResolvedTarget, params: string, runAt: number, created
     ...(target.after === undefined ? {} : { after: target.after, onParentFailure: target.onParentFailure ?? 'cancel' }),
     ...(target.concurrency === undefined || target.concurrency === null ? {} : { concurrency: target.concurrency }),
     ...(target.debounce === undefined || target.debounce === null ? {} : { debounce: target.debounce }),
+    ...(target.rateLimit === undefined || target.rateLimit === null ? {} : { rateLimit: target.rateLimit }),
   };
 }
 

@@ -813,6 +813,35 @@ describeStores('JobStore contract', (factory) => {
     });
   });
 
+  describe('rate limits', () => {
+    it('starts at most the limit in a window; the others move to later slots, their attempts unused; unknown names refused', async () => {
+      const store = await open();
+      await store.setRateLimit({ name: 'api', limit: 2, perMs: 60_000 });
+      expect(await store.listRateLimits()).toEqual([{ name: 'api', limit: 2, perMs: 60_000 }]);
+      const { ids: limited } = await store.addJobs(Array.from({ length: 5 }, () => job({ rateLimit: 'api' })));
+      const plain = await store.addJob(job());
+      const first = await claim(store, 'w', 10);
+      expect(ids(first).sort((a, b) => a - b)).toEqual([limited[0], limited[1], plain.id]);
+      expect(await claim(store, 'w', 10)).toEqual([]);
+      for (const id of limited.slice(2)) {
+        const moved = await store.getJob(id!);
+        expect(moved).toMatchObject({ state: 'waiting', attempts: 0, rateLimit: 'api' });
+        expect(moved!.runAt).toBeGreaterThan(Date.now() + 50_000);
+      }
+      await expect(store.addJob(job({ rateLimit: 'nope' }))).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('"nope"') });
+      expect((await store.listJobs()).length).toBe(6);
+    });
+
+    it('a window that has passed has room again', async () => {
+      const store = await open();
+      await store.setRateLimit({ name: 'fast', limit: 1, perMs: 200 });
+      const { ids: [a, b] } = await store.addJobs([job({ rateLimit: 'fast' }), job({ rateLimit: 'fast' })]);
+      expect(ids(await claim(store, 'w', 10))).toEqual([a]);
+      await sleep(250);
+      expect(ids(await claim(store, 'w', 10))).toEqual([b]);
+    });
+  });
+
   describe('pause and resume', () => {
     it('a paused method is not claimed, whoever claims; adds succeed; others pass; resume makes its jobs due again', async () => {
       const store = await open();

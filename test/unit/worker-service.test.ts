@@ -94,11 +94,11 @@ describe('WorkerService', () => {
     const first = await jobs.add('probe', 'echo', {});
     const unknownOptions = { afterr: [first], debounced: { seconds: 5 }, maxAttempt: 5 } as never;
     const expected = 'Unknown options "afterr" (did you mean "after"?), "debounced" (did you mean "debounce"?) and "maxAttempt" (did you mean "maxAttempts"?) in `options`; '
-      + 'expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure, concurrency and debounce';
+      + 'expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure, concurrency, debounce and rateLimit';
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(InvalidArgumentError);
     await expect(jobs.add('probe', 'echo', {}, unknownOptions)).rejects.toThrow(expected);
     await expect(jobs.addAsScheduled('probe', 'echo', {}, new Date(2_000_000), { timout: 3 } as never)).rejects.toThrow(
-      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure, concurrency and debounce',
+      'Unknown option "timout" (did you mean "timeout"?) in `options`; expected only maxAttempts, timeout, priority, key, tags, after, onParentFailure, concurrency, debounce and rateLimit',
     );
     // A key given as undefined is still a typo.
     await expect(jobs.add('probe', 'echo', {}, { prority: undefined } as never)).rejects.toThrow('Unknown option "prority" (did you mean "priority"?)');
@@ -165,6 +165,22 @@ describe('WorkerService', () => {
     await expect(jobs.add('m', 'x', 3, { debounce: { key: 'k', second: 2 } as never })).rejects.toThrow('Unknown field "second" (did you mean "seconds"?) in `debounce`');
     expect(await store.getJob(a.id)).toMatchObject({ params: expect.stringContaining('2') });
     expect((await store.listJobs()).length).toBe(1);
+  });
+
+  it('setRateLimit and rateLimit: refuse bad names, limits and windows, naming them; a job under an unset name is refused', async () => {
+    const { store, jobs } = service();
+    await jobs.setRateLimit('api', { limit: 10, perSeconds: 1 });
+    expect(await store.listRateLimits()).toEqual([{ name: 'api', limit: 10, perMs: 1000 }]);
+    const job = await jobs.add('a', 'm', null, { rateLimit: 'api' });
+    expect((await store.getJob(job.id))?.rateLimit).toBe('api');
+    await expect(jobs.setRateLimit('', { limit: 1, perSeconds: 1 })).rejects.toThrow('Expected `name` to be a rate limit\'s name (a non-empty string), got an empty string');
+    await expect(jobs.setRateLimit('x', { limit: 0, perSeconds: 1 })).rejects.toThrow('Expected `limit` to be a positive integer, got `0`');
+    await expect(jobs.setRateLimit('x', { limit: 1, perSeconds: 0 })).rejects.toThrow('Expected `perSeconds` to be a positive number of seconds');
+    await expect(jobs.setRateLimit('x', { limit: 1, per: 1 } as never)).rejects.toThrow('Unknown option "per" in `options`; expected only limit and perSeconds');
+    await expect(jobs.add('a', 'm', null, { rateLimit: 'unset' })).rejects.toThrow('rateLimit: no rate limit named "unset"');
+    await expect(jobs.add('a', 'm', null, { rateLimit: 5 as never })).rejects.toThrow('Expected `rateLimit` to be a rate limit\'s name (a non-empty string), got `5` (number)');
+    expect((await store.listJobs()).length).toBe(1);
+    expect(await store.listRateLimits()).toHaveLength(1);
   });
 
   it('refuses params that cannot be stored, before storing anything', async () => {

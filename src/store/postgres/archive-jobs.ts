@@ -5,7 +5,7 @@ const FINISHED_COLUMNS = [
   'id', 'state', 'priority', 'run_at', 'attempts', 'max_attempts', 'timeout_ms', 'isolated', 'service', 'method', 'params',
   'recurring_id', 'fire_time', 'key', 'tags', 'created_at', 'started_at', 'finished_at', 'result', 'error',
   'progress_current', 'progress_total', 'progress_at', 'parents', 'ready_at', 'on_parent_failure', 'has_dependants', 'cancelled_by',
-  'concurrency_key', 'concurrency_limit',
+  'concurrency_key', 'concurrency_limit', 'rate_limit',
 ] as const;
 
 type FinishedColumn = (typeof FINISHED_COLUMNS)[number];

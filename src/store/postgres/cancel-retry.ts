@@ -31,10 +31,10 @@ export function cancelRetryStatements(s: Schema): CancelRetryStatements {
       )
       INSERT INTO ${s.q}.jobs (id, state, priority, run_at, attempts, max_attempts, timeout_ms, isolated, service, method, params,
                                recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at,
-                               parents, ready_at, on_parent_failure, has_dependants, concurrency_key, concurrency_limit)
+                               parents, ready_at, on_parent_failure, has_dependants, concurrency_key, concurrency_limit, rate_limit)
       SELECT id, ${STATE.waiting}, priority, ${NOW_MS}, 0, max_attempts, timeout_ms, isolated, service, method, params,
              recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at,
-             parents, ready_at, on_parent_failure, has_dependants, concurrency_key, concurrency_limit
+             parents, ready_at, on_parent_failure, has_dependants, concurrency_key, concurrency_limit, rate_limit
         FROM moved
       RETURNING id`,
     exists: `SELECT 1 FROM ${s.q}.jobs WHERE id = $1 UNION ALL SELECT 1 FROM ${s.q}.finished_jobs WHERE id = $1`,

@@ -32,7 +32,7 @@ const ORDER = 'priority DESC, run_at, id';
  */
 export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
   const due = `state = ${STATE.waiting} AND run_at <= ${NOW_MS}`;
-  const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method';
+  const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method, rate_limit';
   // Paused targets (migration 0006): a candidate of one is held (never due until resumed) instead of taken.
   // Per-key concurrency (migration 0004): of the rest, a keyed job is taken while its key has room, counting the
   // key's running jobs (its row locked, in key order: no deadlock between claims) and the candidates before it.
@@ -52,7 +52,7 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
         SELECT key, running FROM ${s.q}.concurrency_keys
          WHERE key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL)
          ORDER BY key FOR UPDATE
-      ), allowed AS MATERIALIZED (
+      ), key_allowed AS MATERIALIZED (
         -- Unkeyed candidates pass as they are; only keyed ones are ranked (most claims have none).
         SELECT id FROM runnable WHERE concurrency_key IS NULL
         UNION ALL
@@ -67,9 +67,35 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
            AND j.id IN (
            SELECT w.id FROM ${s.q}.jobs w
             WHERE w.state = ${STATE.waiting} AND NOT w.parked AND w.run_at <= ${NOW_MS}
-              AND w.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM allowed))
-              AND w.id NOT IN (SELECT id FROM allowed) AND w.id NOT IN (SELECT id FROM paused_rows)
+              AND w.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM key_allowed))
+              AND w.id NOT IN (SELECT id FROM key_allowed) AND w.id NOT IN (SELECT id FROM paused_rows)
               FOR UPDATE SKIP LOCKED)
+      ), rated AS MATERIALIZED (
+        -- Rate limits (migration 0007): of those, a rate-limited job starts while its name had fewer than its limit
+        -- of starts in the last per_ms (the name's row locked, in name order; its log read as the last claim left
+        -- it); the others move to a slot a window later, and are looked at again then.
+        SELECT c.id, c.rate_limit, row_number() OVER (PARTITION BY c.rate_limit ORDER BY ${ORDER}) AS nth
+          FROM runnable c
+         WHERE c.rate_limit IS NOT NULL AND c.id IN (SELECT id FROM key_allowed)
+      ), limits AS MATERIALIZED (
+        SELECT l.name, l.max_starts, l.per_ms,
+               ARRAY(SELECT t FROM unnest(l.starts) t WHERE t > ${NOW_MS} - l.per_ms ORDER BY t) AS recent
+          FROM ${s.q}.rate_limits l
+         WHERE EXISTS (SELECT 1 FROM rated) AND l.name IN (SELECT rate_limit FROM rated)
+         ORDER BY l.name FOR UPDATE
+      ), over_rate AS MATERIALIZED (
+        SELECT r.id,
+               COALESCE(l.recent[1], ${NOW_MS}) + l.per_ms * ceil((cardinality(l.recent) + r.nth - l.max_starts)::numeric / l.max_starts)::bigint AS slot
+          FROM rated r JOIN limits l ON l.name = r.rate_limit
+         WHERE cardinality(l.recent) + r.nth > l.max_starts
+      ), rate_moved AS (
+        UPDATE ${s.q}.jobs j SET run_at = o.slot FROM over_rate o WHERE j.id = o.id
+      ), rate_logged AS (
+        UPDATE ${s.q}.rate_limits l
+           SET starts = lm.recent || array_fill(${NOW_MS}::bigint, ARRAY[(SELECT count(*)::integer FROM rated r WHERE r.rate_limit = l.name AND r.id NOT IN (SELECT id FROM over_rate))])
+          FROM limits lm WHERE lm.name = l.name
+      ), allowed AS MATERIALIZED (
+        SELECT id FROM key_allowed WHERE id NOT IN (SELECT id FROM over_rate)
       ),
       owner AS MATERIALIZED (SELECT ${s.q}.owner_id(${params.owner}) AS id),
       leased AS (

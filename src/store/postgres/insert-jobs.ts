@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from '../../errors.ts';
 import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
@@ -15,6 +16,7 @@ export interface InsertStatements {
   readonly concurrencyKey: string;
   readonly concurrencySet: string;
   readonly debounced: string;
+  readonly rateLimit: string;
 }
 
 const COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
@@ -54,6 +56,7 @@ export function insertStatements(s: Schema): InsertStatements {
         SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
       ) found ORDER BY rank LIMIT 1`,
     concurrencyKey: `INSERT INTO ${s.q}.concurrency_keys (key) VALUES ($1) ON CONFLICT DO NOTHING`,
+    rateLimit: `UPDATE ${s.q}.jobs SET rate_limit = $2 WHERE id = $1 AND EXISTS (SELECT 1 FROM ${s.q}.rate_limits WHERE name = $2)`,
     // The waiting job with the debounce key takes these params and run time (never past its debounce_until; a job
     // held back keeps run_at at never-due and moves ready_at), or this one is inserted. xmax = 0: inserted.
     debounced: `
@@ -134,11 +137,15 @@ export async function insertAll(
 
 /** A keyed job, or one that waits for others: inserted by itself, so that it sees the jobs inserted before it. */
 export function goesAlone(job: NewJob): boolean {
-  return isKeyed(job) || hasParents(job) || hasConcurrency(job) || isDebounced(job);
+  return isKeyed(job) || hasParents(job) || hasConcurrency(job) || isDebounced(job) || isRateLimited(job);
 }
 
 function hasConcurrency(job: NewJob): job is NewJob & { concurrency: ConcurrencyLimit } {
   return job.concurrency !== undefined && job.concurrency !== null;
+}
+
+function isRateLimited(job: NewJob): job is NewJob & { rateLimit: string } {
+  return job.rateLimit !== undefined && job.rateLimit !== null;
 }
 
 function isDebounced(job: NewJob): job is NewJob & { debounce: { key: string; untilAt: number | null } } {
@@ -152,7 +159,7 @@ async function insertDebounced(client: pg.ClientBase, sql: InsertStatements, job
 
 /** Whether adding `job` takes more than one statement (its links to parents, its concurrency key): a transaction. */
 export function needsTransaction(job: NewJob): boolean {
-  return hasParents(job) || hasConcurrency(job) || isDebounced(job);
+  return hasParents(job) || hasConcurrency(job) || isDebounced(job) || isRateLimited(job);
 }
 
 /**
@@ -172,6 +179,10 @@ export async function insertWithParents(
     // The key's row is what claims lock before counting: it exists before any job of the key can be claimed.
     await client.query({ name: 'concurrency-key', text: sql.concurrencyKey, values: [job.concurrency.key] });
     await client.query({ name: 'concurrency-set', text: sql.concurrencySet, values: [added.id, job.concurrency.key, job.concurrency.limit] });
+  }
+  if (isRateLimited(job)) {
+    const { rowCount } = await client.query({ name: 'rate-limit-set', text: sql.rateLimit, values: [added.id, job.rateLimit] });
+    if (rowCount !== 1) throw new InvalidArgumentError(`rateLimit: no rate limit named "${job.rateLimit}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
   }
   if (hasParents(job)) await linkParents(client, parents, added.id, job, database, earlier);
   return { id: added.id, database: added.database };

@@ -65,10 +65,10 @@ export function parentStatements(s: Schema): ParentStatements {
       )
       INSERT INTO ${s.q}.jobs (id, state, priority, run_at, attempts, max_attempts, timeout_ms, isolated, service, method, params,
                                recurring_id, fire_time, key, tags, created_at, parents, ready_at, on_parent_failure, has_dependants,
-                               concurrency_key, concurrency_limit, waiting_for)
+                               concurrency_key, concurrency_limit, rate_limit, waiting_for)
       SELECT id, ${STATE.waiting}, priority, ${BLOCKED_RUN_AT}, attempts, max_attempts, timeout_ms, isolated, service, method, params,
              recurring_id, fire_time, key, tags, created_at, parents, ready_at, on_parent_failure, has_dependants,
-             concurrency_key, concurrency_limit,
+             concurrency_key, concurrency_limit, rate_limit,
              (SELECT count(*) FROM ${s.q}.job_parents p
                WHERE p.job_id = moved.id
                  AND NOT EXISTS (SELECT 1 FROM ${s.q}.finished_jobs q WHERE q.id = p.parent_id AND q.state = ${STATE.succeeded}))

@@ -3,7 +3,7 @@ import { DatabaseReplacedError } from '../../errors.ts';
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ConcurrencyKeyUse, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget, PruneCutoffs,
+  JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, RateLimit, PruneBudget, PruneCutoffs,
   RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
 import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
@@ -78,6 +78,8 @@ export class PostgresStore implements JobStore {
   readonly #options: ResolvedOptions;
   readonly #db: Connections;
   readonly #sql;
+  /** The schema, quoted, for the few statements written here. */
+  readonly #sqlSchema: string;
   readonly #adds: GroupedAdds;
   readonly #prune = new PruneSweep();
   readonly #notifier: Notifier;
@@ -94,6 +96,7 @@ export class PostgresStore implements JobStore {
     this.schema = options.schema;
     this.description = describeDatabase(options.url, options.schema);
     const s = schemaOf(options.schema);
+    this.#sqlSchema = s.q;
     this.#schema = s;
     this.#sql = {
       insert: insertStatements(s),
@@ -284,6 +287,23 @@ export class PostgresStore implements JobStore {
     const resumed = await this.#run(() => this.#db.writeOnce((client) => resumeTarget(client, this.#sql.pause, service, method)));
     if (resumed) this.#changed('work');
     return resumed;
+  }
+
+  async setRateLimit(limit: RateLimit): Promise<void> {
+    await this.#run(() => this.#db.writeOnce((client) => client.query({
+      name: 'rate-limit-upsert',
+      text: `INSERT INTO ${this.#sqlSchema}.rate_limits (name, max_starts, per_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET max_starts = EXCLUDED.max_starts, per_ms = EXCLUDED.per_ms`,
+      values: [limit.name, limit.limit, limit.perMs],
+    })));
+    this.#changed('work');
+  }
+
+  async listRateLimits(): Promise<RateLimit[]> {
+    const { rows } = await this.#run(() => this.#db.read((client) => client.query<RateLimit>({
+      name: 'rate-limit-list', text: `SELECT name, max_starts AS "limit", per_ms AS "perMs" FROM ${this.#sqlSchema}.rate_limits ORDER BY name`,
+    })));
+    return rows;
   }
 
   async listPaused(): Promise<PausedTarget[]> {

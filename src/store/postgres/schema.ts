@@ -47,7 +47,7 @@ export function jobColumns(s: Schema, table: 'jobs' | 'finished_jobs'): string {
     j.created_at, j.started_at, ${live ? 'NULL::bigint' : 'j.finished_at'} AS finished_at, j.key, j.tags,
     j.progress_current, j.progress_total, j.progress_at, j.isolated, j.parents, j.ready_at,
     ${live ? 'j.waiting_for' : '0'} AS waiting_for, ${live ? 'NULL::bigint' : 'j.cancelled_by'} AS cancelled_by,
-    j.concurrency_key, j.concurrency_limit, ${live ? 'j.parked' : 'false'} AS parked, ${live ? 'j.held' : 'false'} AS held,
+    j.concurrency_key, j.concurrency_limit, ${live ? 'j.parked' : 'false'} AS parked, ${live ? 'j.held' : 'false'} AS held, j.rate_limit,
     CASE WHEN j.parents > 0 THEN ARRAY(SELECT p.parent_id FROM ${s.q}.job_parents p WHERE p.job_id = j.id ORDER BY p.position) END AS after_ids`;
 }
 
@@ -86,6 +86,7 @@ export interface JobRow {
   concurrency_limit: number | null;
   parked: boolean;
   held: boolean;
+  rate_limit: string | null;
 }
 
 export function toJobRecord(row: JobRow, database: string): JobRecord {
@@ -119,6 +120,7 @@ export function toJobRecord(row: JobRow, database: string): JobRecord {
     concurrency: row.concurrency_key === null ? null : { key: row.concurrency_key, limit: row.concurrency_limit ?? 1 },
     parked: row.parked,
     held: row.held,
+    rateLimit: row.rate_limit,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { ClaimedJob, ClaimRequest } from '../job-store.ts';
 import { parkOverLimit } from './concurrency-keys.ts';
 import { holdPaused } from './pause.ts';
+import { deferOverRate } from './rate-limits.ts';
 import type { ClaimedRow, Statements } from './statements.ts';
 
 /**
@@ -25,7 +26,9 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     // below would lease, so the claim reads again. Each pass parks a key's due jobs for good: few passes.
     // Jobs of a paused target (migration 0014) are held likewise.
     if (holdPaused(s, rows)) continue;
-    if (!rows.some(isKeyed) || !parkOverLimit(s.concurrency, rows, request.now)) break;
+    if (rows.some(isKeyed) && parkOverLimit(s.concurrency, rows, request.now)) continue;
+    // Rate-limited jobs over their name's limit move to their slots (migration 0015); the last pass logs the starts.
+    if (!rows.some(isRateLimited) || !deferOverRate(s.rate, rows, request.now)) break;
   }
   const mark = alone ? s.markClaimedAny : s.markClaimed;
   const { changes } = mark.run({ owner: s.ownerId(request.owner), now: request.now, limit: rows.length });
@@ -38,6 +41,10 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs, isolated: isolated === 1, database, parents };
   }
   return claimed;
+}
+
+function isRateLimited(row: ClaimedRow): boolean {
+  return row[10] !== null;
 }
 
 function isKeyed(row: ClaimedRow): boolean {

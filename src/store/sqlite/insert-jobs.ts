@@ -2,6 +2,7 @@ import type { NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { debounceInto, isDebounced } from './debounce.ts';
 import { linkParents } from './job-parents.ts';
+import { setRateLimitOf } from './rate-limits.ts';
 import * as sql from './queries.ts';
 import type { InsertValues, Statements } from './statements.ts';
 
@@ -29,6 +30,7 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
     s.flow.use();
     s.concurrency.setLimit.run(job.concurrency.key, job.concurrency.limit, inserted.id);
   }
+  if (job.rateLimit !== undefined && job.rateLimit !== null) setRateLimitOf(s.rate, inserted.id, job.rateLimit);
   if (hasParents(job)) {
     s.flow.use();
     linkParents(s.parents, inserted.id, job, database, earlier);
@@ -38,7 +40,8 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
 
 /** Whether `job` needs a transaction of its own and cannot go in a multi-row insert. */
 export function needsTransaction(job: NewJob): boolean {
-  return isKeyed(job) || hasParents(job) || (job.concurrency !== undefined && job.concurrency !== null) || isDebounced(job);
+  return isKeyed(job) || hasParents(job) || (job.concurrency !== undefined && job.concurrency !== null) || isDebounced(job)
+    || (job.rateLimit !== undefined && job.rateLimit !== null);
 }
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {

@@ -34,7 +34,7 @@ export const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.m
   fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
   progress_total AS progressTotal, progress_at AS progressAt, isolated, ${AFTER} AS afterIds, waiting_for AS waitingFor,
-  cancelled_by AS cancelledBy, concurrency_key AS concurrencyKey, concurrency_limit AS concurrencyLimit, parked, held`;
+  cancelled_by AS cancelledBy, concurrency_key AS concurrencyKey, concurrency_limit AS concurrencyLimit, parked, held, rate_limit AS rateLimit`;
 
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
@@ -115,7 +115,7 @@ export const selectOutcomes = `
  * job (migration 0009), which must run alone.
  */
 export const selectClaimable = `
-  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms, isolated, parents, concurrency_key, concurrency_limit FROM jobs
+  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms, isolated, parents, concurrency_key, concurrency_limit, rate_limit FROM jobs
    WHERE state = ${WAITING} AND run_at <= @now AND isolated = 0
    ORDER BY priority DESC, run_at, id
    LIMIT @limit`;

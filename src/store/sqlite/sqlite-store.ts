@@ -3,7 +3,7 @@ import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, 
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ConcurrencyKeyUse, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobState, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, PruneBudget,
+  JobOutcome, JobPulse, JobRecord, JobState, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, RateLimit, PruneBudget,
   PruneCutoffs, RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
 import { STATS_WINDOW_MS, workerInfo } from '../stats.ts';
@@ -345,6 +345,15 @@ export class SqliteStore implements JobStore {
     const resumed = this.#conn.write((s) => resumeTarget(s, service, method), { transaction: true, onReplaced: 'again' });
     if (resumed) this.#conn.changedHere('work');
     return resumed;
+  }
+
+  async setRateLimit(limit: RateLimit): Promise<void> {
+    this.#conn.write((s) => s.rate.set.run(limit), { transaction: false, onReplaced: 'again' });
+    this.#conn.changedHere('work');
+  }
+
+  async listRateLimits(): Promise<RateLimit[]> {
+    return this.#conn.statements().rate.list.all();
   }
 
   async listPaused(): Promise<PausedTarget[]> {

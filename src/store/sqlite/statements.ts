@@ -5,10 +5,12 @@ import { DebounceStatements } from './debounce.ts';
 import { FlowTriggers } from './flow-triggers.ts';
 import { ParentStatements } from './job-parents.ts';
 import { PauseStatements } from './pause.ts';
+import { RateStatements } from './rate-limits.ts';
 import * as sql from './queries.ts';
 
 /** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
 export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database' | 'after' | 'concurrency' | 'parked' | 'held'> & {
+  /** rateLimit comes as it is. */
   held: number;
   afterIds: string | null;
   concurrencyKey: string | null;
@@ -48,9 +50,9 @@ export interface SharedInsertValues {
 
 /**
  * A row of {@link sql.selectClaimable}, read raw: id, targetId, params,
- * attempt, maxAttempts, timeoutMs, isolated, parents, concurrency key and limit.
+ * attempt, maxAttempts, timeoutMs, isolated, parents, concurrency key and limit, rate limit.
  */
-export type ClaimedRow = [number, number, string, number, number, number | null, number, number, string | null, number | null];
+export type ClaimedRow = [number, number, string, number, number, number | null, number, number, string | null, number | null, string | null];
 
 /** What {@link sql.markClaimed} binds. */
 export interface MarkClaimedValues {
@@ -122,6 +124,7 @@ export class Statements {
   #concurrency: ConcurrencyStatements | undefined;
   #debounce: DebounceStatements | undefined;
   #pause: PauseStatements | undefined;
+  #rate: RateStatements | undefined;
   /** See flow-triggers.ts: checked by every write transaction (Connection). */
   readonly flow: FlowTriggers;
   /** Statements whose text is built at run time (a search's filters), by text; see {@link adHoc}. */
@@ -188,6 +191,11 @@ export class Statements {
   /** The statements of debounced adds, prepared on first use. */
   get debounce(): DebounceStatements {
     return (this.#debounce ??= new DebounceStatements(this.#db));
+  }
+
+  /** The statements of rate limits, prepared on first use. */
+  get rate(): RateStatements {
+    return (this.#rate ??= new RateStatements(this.#db));
   }
 
   /** The statements of pause and resume, prepared on first use. */

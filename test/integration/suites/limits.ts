@@ -26,6 +26,23 @@ export function limitsTests(factory: StoreFactory): void {
       expect(await worker.exited).toBe(0);
     });
 
+    it('a rate limit of 10 per second over 50 jobs: no window of a second has more than 10 starts, no attempt is used', async () => {
+      const db = await testDatabase(factory);
+      await db.jobs.setRateLimit('api', { limit: 10, perSeconds: 1 });
+      const handles = await db.jobs.addMany(Array.from({ length: 50 }, (_, i) => ({ service: 'probe', method: 'echo', params: i, options: { rateLimit: 'api' } })));
+      const worker = startMain(workerArgs(db, '--worker', '--concurrency', '20'));
+      await worker.waitForLog((l) => l.msg === 'worker started');
+      for (const handle of handles) await handle.result();
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+      const jobs = await Promise.all(handles.map(async (h) => (await db.store.getJob(h.id))!));
+      expect(jobs.every((j) => j.state === 'succeeded' && j.attempts === 1)).toBe(true);
+      // Start times as the store recorded them (the claim's clock: the database's, on PostgreSQL).
+      const starts = jobs.map((j) => j.startedAt!).sort((a, b) => a - b);
+      for (const t of starts) expect(starts.filter((u) => u >= t && u < t + 1000).length).toBeLessThanOrEqual(10);
+      expect(starts.at(-1)! - starts[0]!).toBeGreaterThanOrEqual(4000); // 50 starts at 10 a second take four windows at least
+    }, 60_000);
+
     it('200 jobs on one key with limit 2, two worker processes: never more than 2 run at once, and all run', async () => {
       const db = await testDatabase(factory);
       const probeFile = join(db.dir, 'runs.log');

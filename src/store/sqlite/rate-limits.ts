@@ -1,0 +1,85 @@
+import type { Database, Statement } from 'better-sqlite3';
+import { InvalidArgumentError } from '../../errors.ts';
+import type { RateLimit } from '../job-store.ts';
+import type { ClaimedRow } from './statements.ts';
+
+/*
+ * Rate limits on SQLite (migration 0015): a sliding log of starts per name.
+ * The claim (under the write lock) starts a rate-limited job only while its
+ * name has had fewer than `limit` starts in the last `perMs`, and moves the
+ * others to the slots where they will have room.
+ */
+
+export class RateStatements {
+  readonly set: Statement<{ name: string; limit: number; perMs: number }>;
+  readonly list: Statement<[], RateLimit>;
+  readonly get: Statement<[string], RateLimit>;
+  readonly startsSince: Statement<[string, number], number>;
+  readonly recordStart: Statement<[string, number, number]>;
+  readonly forget: Statement<[string, number]>;
+  readonly moveTo: Statement<[number, number]>;
+  readonly setName: Statement<[string, number]>;
+
+  constructor(db: Database) {
+    this.set = db.prepare(`
+      INSERT INTO rate_limits (name, max_starts, per_ms) VALUES (@name, @limit, @perMs)
+      ON CONFLICT (name) DO UPDATE SET max_starts = excluded.max_starts, per_ms = excluded.per_ms`);
+    this.list = db.prepare<[], RateLimit>('SELECT name, max_starts AS "limit", per_ms AS perMs FROM rate_limits ORDER BY name');
+    this.get = db.prepare<[string], RateLimit>('SELECT name, max_starts AS "limit", per_ms AS perMs FROM rate_limits WHERE name = ?');
+    this.startsSince = db.prepare<[string, number], number>('SELECT at FROM rate_starts WHERE name = ? AND at > ? ORDER BY at').pluck();
+    this.recordStart = db.prepare<[string, number, number]>('INSERT OR IGNORE INTO rate_starts (name, at, id) VALUES (?, ?, ?)');
+    this.forget = db.prepare<[string, number]>('DELETE FROM rate_starts WHERE name = ? AND at <= ?');
+    this.moveTo = db.prepare<[number, number]>('UPDATE jobs SET run_at = ? WHERE id = ?');
+    this.setName = db.prepare<[string, number]>('UPDATE jobs SET rate_limit = ? WHERE id = ?');
+  }
+}
+
+/** Column position of a claimed row's rate limit (see ClaimedRow). */
+const RATE = 10;
+
+/** Inside an add's transaction: the job's rate limit, which must be set. @throws InvalidArgumentError naming it. */
+export function setRateLimitOf(r: RateStatements, id: number, name: string): void {
+  if (r.get.get(name) === undefined) {
+    throw new InvalidArgumentError(`rateLimit: no rate limit named "${name}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
+  }
+  r.setName.run(name, id);
+}
+
+/**
+ * Inside the claim's transaction: rows over their name's limit get the run
+ * time of their slot (a start in the window leaving it, plus the starts
+ * this claim makes), and true is returned (the claim reads again); false
+ * when every rate-limited row may start now, whose starts are then logged.
+ */
+export function deferOverRate(r: RateStatements, rows: readonly ClaimedRow[], now: number): boolean {
+  const logs = new Map<string, { limit: RateLimit; starts: number[]; taking: number[] }>();
+  let moved = false;
+  for (const row of rows) {
+    const name = row[RATE];
+    if (name === null) continue;
+    let log = logs.get(name);
+    if (log === undefined) {
+      const limit = r.get.get(name);
+      if (limit === undefined) continue; // a name deleted since (no API does): the job runs unlimited
+      log = { limit, starts: r.startsSince.all(name, now - limit.perMs), taking: [] };
+      logs.set(name, log);
+    }
+    const { limit, starts } = log;
+    // The window ending now holds starts.length (sorted); room once the oldest that keeps it full leaves.
+    if (starts.length < limit.limit) {
+      starts.push(now);
+      log.taking.push(row[0]);
+      continue;
+    }
+    const slot = starts[starts.length - limit.limit]! + limit.perMs;
+    r.moveTo.run(slot, row[0]);
+    starts.push(slot); // the next one over waits for the slot after
+    moved = true;
+  }
+  if (moved) return true;
+  for (const [name, log] of logs) {
+    r.forget.run(name, now - log.limit.perMs);
+    for (const id of log.taking) r.recordStart.run(name, now, id);
+  }
+  return false;
+}
