@@ -238,6 +238,8 @@ function startChild(system: string, role: string, context: BenchContext, args: R
     });
     proc.on('exit', (code) => (code === 0 ? resolve(last) : reject(new Error(`${system} ${role} exited with ${code}`))));
   });
+  // Awaited later (after sleeps, in the idle workload): a child that fails meanwhile must fail its workload, not the run.
+  result.catch(() => {});
   return { pid: proc.pid ?? -1, ready, result };
 }
 
