@@ -178,9 +178,10 @@ const WORKLOADS: [string, (name: string, system: BenchSystem) => Promise<Record<
     return { claimSmall: small.rate, claimLarge: large.rate, rssLarge: large.rssMb };
   }],
   ['idle', async (name, system) => withContext(system, async (context) => {
-    // The child idles 2 s to let start-up settle, then counts its queries over two windows of idleMs (the first
-    // window plus the settling time, and the second); CPU is read here over the same two windows.
-    const worker = startChild(name, 'idle-worker', context, { n: 0, idleMs: sizes.idleMs + 1000, windows: 2 });
+    // The child counts its queries over two windows of idleMs + 2 s from when it is ready (the settling time and
+    // the two CPU windows read here, with a second to spare so that it is still there for the last read).
+    const queryWindowMs = sizes.idleMs + 2000;
+    const worker = startChild(name, 'idle-worker', context, { n: 0, idleMs: queryWindowMs, windows: 2 });
     await worker.ready;
     await sleep(2000); // let start-up settle
     // Two windows one after the other: the first still holds the tail of start-up (a runtime's memory-reducing
@@ -194,7 +195,7 @@ const WORKLOADS: [string, (name: string, system: BenchSystem) => Promise<Record<
     const percent = (from: number, to: number): number => ((to - from) / CLOCK_TICKS / (sizes.idleMs / 1000)) * 100;
     const [start = 0, middle = 0, end = 0] = windows;
     const figures: Record<string, number> = { idleCpu: percent(start, middle), idleCpuLater: percent(middle, end) };
-    if (system.store === 'PostgreSQL') figures.idleQueries = queries.reduce((a, b) => a + b, 0) / (2 * (sizes.idleMs + 1000) / 1000);
+    if (system.store === 'PostgreSQL') figures.idleQueries = queries.reduce((a, b) => a + b, 0) / ((2 * queryWindowMs) / 1000);
     return figures;
   })],
 ];
