@@ -2,13 +2,14 @@
  * One process of a benchmark workload: `tsx bench/child.ts SYSTEM ROLE CONTEXT-JSON ARGS-JSON`.
  * Prints `ready` (for workers) and then one JSON line with its measurements.
  */
+import { createRequire } from 'node:module';
 import { loadSystem } from './systems/index.ts';
 import type { Payload } from './systems/types.ts';
 
 const [systemName = '', role = '', contextJson = '{}', argsJson = '{}'] = process.argv.slice(2);
 const system = await loadSystem(systemName);
 const context = JSON.parse(contextJson) as { dir: string; id: string };
-const args = JSON.parse(argsJson) as { n: number; callers?: number; intervalMs?: number; leadMs?: number; spacingMs?: number; idleMs?: number };
+const args = JSON.parse(argsJson) as { n: number; callers?: number; intervalMs?: number; leadMs?: number; spacingMs?: number; idleMs?: number; windows?: number };
 const hrNow = (): number => performance.timeOrigin + performance.now();
 const print = (value: unknown): void => { process.stdout.write(`${JSON.stringify(value)}\n`); };
 const queue = await system.open(context);
@@ -82,10 +83,17 @@ switch (role) {
     break;
   }
   case 'idle-worker': {
+    const queries = countPgQueries();
     await queue.work(() => {}, system.concurrency);
     print({ ready: true });
-    await new Promise((r) => setTimeout(r, args.idleMs ?? 30_000));
-    print({ done: true });
+    // The parent reads CPU time between these marks; queries are counted over the same windows.
+    const counts: number[] = [];
+    for (let i = 0; i < (args.windows ?? 1); i++) {
+      const from = queries.count;
+      await new Promise((r) => setTimeout(r, args.idleMs ?? 30_000));
+      counts.push(queries.count - from);
+    }
+    print({ done: true, queries: counts });
     break;
   }
   default:
@@ -93,3 +101,32 @@ switch (role) {
 }
 await queue.close();
 process.exit(0);
+
+/**
+ * Counts the queries this process sends to PostgreSQL, whoever sends them:
+ * every pg.Client's query(), pool clients and LISTEN connections included,
+ * in both copies of pg (the top-level one our store uses, and bench's, which
+ * the peers use). pg_stat_statements is not loaded on the server, and
+ * pg_stat_database's counters are per database and flushed by each backend
+ * at most every few seconds; a count in the client is exact and per process.
+ */
+function countPgQueries(): { readonly count: number } {
+  const counter = { count: 0 };
+  const copies = new Set<unknown>();
+  for (const from of [import.meta.url, new URL('../src/index.ts', import.meta.url).href]) {
+    try {
+      copies.add(createRequire(from)('pg'));
+    } catch {
+      // a system without pg
+    }
+  }
+  for (const copy of copies) {
+    const proto = (copy as { Client: { prototype: { query: (...args: unknown[]) => unknown } } }).Client.prototype;
+    const query = proto.query;
+    proto.query = function (this: unknown, ...queryArgs: unknown[]) {
+      counter.count++;
+      return query.apply(this, queryArgs);
+    };
+  }
+  return counter;
+}

@@ -45,12 +45,15 @@ const METRICS: Metric[] = [
   { key: 'rssLarge', label: `worker peak RSS, ${fmt(sizes.scaleLarge)} waiting`, unit: 'MB', higher: false },
   { key: 'idleCpu', label: `idle worker CPU (${sizes.idleMs / 1000} s)`, unit: '% core', higher: false },
   { key: 'idleCpuLater', label: `idle worker CPU, the next ${sizes.idleMs / 1000} s`, unit: '% core', higher: false },
+  { key: 'idleQueries', label: `idle worker queries (PostgreSQL, both windows)`, unit: 'per s', higher: false },
 ];
 
 type Results = Map<string, Map<string, number>>;
 
 /** Worker concurrency each system ran with, shown in the table header. */
 const concurrencyOf = new Map<string, number>();
+/** Each system's store (`SQLite`, `Redis`, `PostgreSQL`): our PostgreSQL row is compared with PostgreSQL peers. */
+const storeOf = new Map<string, string>();
 
 const CLOCK_TICKS = 100; // Linux USER_HZ, as /proc/<pid>/stat counts CPU time
 
@@ -96,6 +99,7 @@ async function main(): Promise<void> {
     const figures = new Map<string, number>();
     results.set(system.name, figures);
     concurrencyOf.set(system.name, system.concurrency);
+    storeOf.set(system.name, system.store);
     for (const [workload, run] of WORKLOADS) {
       if (chosen !== undefined && !chosen.some((word) => workload.startsWith(word))) continue;
       log(`${system.name}: ${workload}…`);
@@ -107,10 +111,11 @@ async function main(): Promise<void> {
     }
   }
   const ours = systems.find(([name]) => name === 'ours')?.[1].name;
+  const oursPg = systems.find(([name]) => name === 'ours-postgres')?.[1].name;
   if (flags.json === true) {
     process.stdout.write(`${JSON.stringify({ quick, sizes, ceiling, skipped, results: Object.fromEntries([...results].map(([k, v]) => [k, Object.fromEntries(v)])) }, null, 2)}\n`);
   } else {
-    const table = renderTable(results, ours);
+    const table = renderTable(results, ours, oursPg);
     process.stdout.write(`${ceilingText(ceiling)}\n\n${table}\n${skipped.map((s) => `\n${s}`).join('')}\n`);
     if (!quick && flags.only === undefined && chosen === undefined) writeResults(table, skipped, ceiling);
   }
@@ -173,7 +178,10 @@ const WORKLOADS: [string, (name: string, system: BenchSystem) => Promise<Record<
     return { claimSmall: small.rate, claimLarge: large.rate, rssLarge: large.rssMb };
   }],
   ['idle', async (name, system) => withContext(system, async (context) => {
-    const worker = startChild(name, 'idle-worker', context, { n: 0, idleMs: 2 * sizes.idleMs + 3000 });
+    // The child counts its queries over two windows of idleMs + 2 s from when it is ready (the settling time and
+    // the two CPU windows read here, with a second to spare so that it is still there for the last read).
+    const queryWindowMs = sizes.idleMs + 2000;
+    const worker = startChild(name, 'idle-worker', context, { n: 0, idleMs: queryWindowMs, windows: 2 });
     await worker.ready;
     await sleep(2000); // let start-up settle
     // Two windows one after the other: the first still holds the tail of start-up (a runtime's memory-reducing
@@ -183,10 +191,12 @@ const WORKLOADS: [string, (name: string, system: BenchSystem) => Promise<Record<
       await sleep(sizes.idleMs);
       windows.push(cpuTicks(worker.pid));
     }
-    await worker.result;
+    const { queries } = await worker.result as { queries: number[] };
     const percent = (from: number, to: number): number => ((to - from) / CLOCK_TICKS / (sizes.idleMs / 1000)) * 100;
     const [start = 0, middle = 0, end = 0] = windows;
-    return { idleCpu: percent(start, middle), idleCpuLater: percent(middle, end) };
+    const figures: Record<string, number> = { idleCpu: percent(start, middle), idleCpuLater: percent(middle, end) };
+    if (system.store === 'PostgreSQL') figures.idleQueries = queries.reduce((a, b) => a + b, 0) / ((2 * queryWindowMs) / 1000);
+    return figures;
   })],
 ];
 
@@ -229,6 +239,8 @@ function startChild(system: string, role: string, context: BenchContext, args: R
     });
     proc.on('exit', (code) => (code === 0 ? resolve(last) : reject(new Error(`${system} ${role} exited with ${code}`))));
   });
+  // Awaited later (after sleeps, in the idle workload): a child that fails meanwhile must fail its workload, not the run.
+  result.catch(() => {});
   return { pid: proc.pid ?? -1, ready, result };
 }
 
@@ -248,17 +260,25 @@ function percentile(samples: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 }
 
-function renderTable(results: Results, ours: string | undefined): string {
+function renderTable(results: Results, ours: string | undefined, oursPg: string | undefined): string {
   const systems = [...results.keys()];
-  const peers = systems.filter((s) => s !== ours);
-  const header = ['figure', 'unit', ...systems.map((s) => `${s} (${concurrencyOf.get(s) ?? '?'})`), ...(ours === undefined ? [] : ['ours vs best peer'])];
+  const peers = systems.filter((s) => s !== ours && s !== oursPg);
+  const pgPeers = peers.filter((s) => storeOf.get(s) === 'PostgreSQL');
+  // Each of our rows against the best of the peers it competes with: SQLite against all, PostgreSQL against PostgreSQL's.
+  const comparisons = [
+    ...(ours === undefined ? [] : [{ mine: ours, against: peers, header: 'ours vs best peer' }]),
+    ...(oursPg === undefined ? [] : [{ mine: oursPg, against: pgPeers, header: 'ours (PostgreSQL) vs best PostgreSQL peer' }]),
+  ];
+  const header = ['figure', 'unit', ...systems.map((s) => `${s} (${concurrencyOf.get(s) ?? '?'})`), ...comparisons.map((c) => c.header)];
   const rows = METRICS.map((metric) => {
     const cells = systems.map((s) => results.get(s)?.get(metric.key));
-    const peerValues = peers.map((s) => results.get(s)?.get(metric.key)).filter((v): v is number => v !== undefined && Number.isFinite(v));
-    const best = peerValues.length === 0 ? undefined : metric.higher ? Math.max(...peerValues) : Math.min(...peerValues);
-    const mine = ours === undefined ? undefined : results.get(ours)?.get(metric.key);
-    const ratio = best === undefined || mine === undefined || metric.noRatio === true ? '–' : ratioText(mine, best, metric.higher);
-    return [metric.label, metric.unit, ...cells.map((v) => (v === undefined ? '–' : num(v))), ...(ours === undefined ? [] : [ratio])];
+    const ratios = comparisons.map(({ mine, against }) => {
+      const peerValues = against.map((s) => results.get(s)?.get(metric.key)).filter((v): v is number => v !== undefined && Number.isFinite(v));
+      const best = peerValues.length === 0 ? undefined : metric.higher ? Math.max(...peerValues) : Math.min(...peerValues);
+      const value = results.get(mine)?.get(metric.key);
+      return best === undefined || value === undefined || metric.noRatio === true ? '–' : ratioText(value, best, metric.higher);
+    });
+    return [metric.label, metric.unit, ...cells.map((v) => (v === undefined ? '–' : num(v))), ...ratios];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;

@@ -33,70 +33,95 @@ function schemaOf(context: BenchContext): string {
   return `bench_${context.id.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
+/** How a graphile-worker system is set up: its defaults, or its batched mode. */
+interface GraphileMode {
+  readonly name: string;
+  readonly concurrency: number;
+  /** `preset.worker` options beyond the defaults. */
+  readonly preset?: { localQueue?: { size: number }; completeJobBatchDelay?: number; failJobBatchDelay?: number };
+}
+
 /**
  * graphile-worker as its library-mode docs show: `makeWorkerUtils` to add jobs (`addJob`, `addJobs`) and
- * `run({ taskList, concurrency })` for the worker. Concurrency 10, as in graphile-worker's published performance
- * figures. Everything else is default: `pollInterval` 2000 ms (new jobs arrive by LISTEN/NOTIFY; the poll only finds
- * jobs whose `runAt` has come), no local queue, no complete-job batching.
+ * `run({ taskList, concurrency })` for the worker. Defaults: concurrency 10, as in graphile-worker's published
+ * performance figures, `pollInterval` 2000 ms (new jobs arrive by LISTEN/NOTIFY; the poll only finds jobs whose
+ * `runAt` has come), no local queue, no complete-job batching.
  */
-export const graphile: BenchSystem = {
-  name: `graphile-worker ${version}`,
-  store: 'PostgreSQL',
-  concurrency: 10,
-  async unavailable() {
-    const client = new pg.Client({ connectionString: CONNECTION_STRING, connectionTimeoutMillis: 2000 });
-    try {
+export const graphile: BenchSystem = graphileSystem({ name: `graphile-worker ${version}`, concurrency: 10 });
+
+/**
+ * graphile-worker in its batched mode (0.17's performance docs): a local queue that fetches and locks up to
+ * `localQueue.size` jobs at a time, and completions and failures batched (`completeJobBatchDelay` and
+ * `failJobBatchDelay` 0: batched within a tick). Size 500, as in its published ~184,000 jobs/s run; run at the
+ * concurrency of our PostgreSQL row (BENCH_CONCURRENCY, default 100), so drains are compared at the same concurrency.
+ */
+export const graphileBatched: BenchSystem = graphileSystem({
+  name: `graphile-worker ${version}, batched`,
+  concurrency: Number(process.env.BENCH_CONCURRENCY ?? 100),
+  preset: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
+});
+
+function graphileSystem(mode: GraphileMode): BenchSystem {
+  return {
+    name: mode.name,
+    store: 'PostgreSQL',
+    concurrency: mode.concurrency,
+    async unavailable() {
+      const client = new pg.Client({ connectionString: CONNECTION_STRING, connectionTimeoutMillis: 2000 });
+      try {
+        await client.connect();
+        await client.query('select 1');
+        return null;
+      } catch (error) {
+        const { code, message } = error as { code?: string; message: string };
+        // A socket error code (ECONNREFUSED, ETIMEDOUT…) says it all; otherwise PostgreSQL's own message does.
+        return `PostgreSQL is not reachable at ${describe(CONNECTION_STRING)} (${code !== undefined && /^E[A-Z]+$/.test(code) ? code : message})`;
+      } finally {
+        await client.end().catch(() => {});
+      }
+    },
+    async open(context: BenchContext): Promise<BenchQueue> {
+      const schema = schemaOf(context);
+      // makeWorkerUtils creates its pg pool and runs the migrations (installing the schema when new). Concurrent
+      // migrations are tolerated by graphile-worker (a duplicate migration row means "someone else did it"), but the
+      // harness opens each context once in the parent before starting its processes anyway.
+      const utils: WorkerUtils = await makeWorkerUtils({ connectionString: CONNECTION_STRING, schema, logger });
+      let runner: Runner | undefined;
+      return {
+        async add(payload: Payload, runAt?: Date) {
+          await utils.addJob(TASK, payload, runAt === undefined ? {} : { runAt });
+        },
+        async addBulk(payloads: readonly Payload[]) {
+          // One call of the add_jobs SQL function with an array of job specs: one round trip.
+          await utils.addJobs(payloads.map((payload) => ({ identifier: TASK, payload })));
+        },
+        async work(handler, concurrency) {
+          const taskList: TaskList = { [TASK]: (payload) => { handler(payload as Payload); } };
+          // `events` is the documented way to see start-up events; we resolve once the pool's LISTEN connection is up,
+          // so a job added right after work() resolves is announced to this worker rather than found by the next poll.
+          const events = new EventEmitter() as WorkerEvents;
+          const listening = new Promise<void>((resolve) => { events.once('pool:listen:success', () => resolve()); });
+          const preset = mode.preset === undefined ? {} : { preset: { worker: mode.preset } };
+          runner = await run({ connectionString: CONNECTION_STRING, schema, concurrency, taskList, logger, events, ...preset });
+          await listening;
+        },
+        async close() {
+          await runner?.stop(); // graceful: waits for running jobs, then releases the runner's pool
+          await utils.release();
+        },
+      };
+    },
+    async cleanup(context: BenchContext) {
+      const client = new pg.Client({ connectionString: CONNECTION_STRING });
       await client.connect();
-      await client.query('select 1');
-      return null;
-    } catch (error) {
-      const { code, message } = error as { code?: string; message: string };
-      // A socket error code (ECONNREFUSED, ETIMEDOUT…) says it all; otherwise PostgreSQL's own message does.
-      return `PostgreSQL is not reachable at ${describe(CONNECTION_STRING)} (${code !== undefined && /^E[A-Z]+$/.test(code) ? code : message})`;
-    } finally {
-      await client.end().catch(() => {});
-    }
-  },
-  async open(context: BenchContext): Promise<BenchQueue> {
-    const schema = schemaOf(context);
-    // makeWorkerUtils creates its pg pool and runs the migrations (installing the schema when new). Concurrent
-    // migrations are tolerated by graphile-worker (a duplicate migration row means "someone else did it"), but the
-    // harness opens each context once in the parent before starting its processes anyway.
-    const utils: WorkerUtils = await makeWorkerUtils({ connectionString: CONNECTION_STRING, schema, logger });
-    let runner: Runner | undefined;
-    return {
-      async add(payload: Payload, runAt?: Date) {
-        await utils.addJob(TASK, payload, runAt === undefined ? {} : { runAt });
-      },
-      async addBulk(payloads: readonly Payload[]) {
-        // One call of the add_jobs SQL function with an array of job specs: one round trip.
-        await utils.addJobs(payloads.map((payload) => ({ identifier: TASK, payload })));
-      },
-      async work(handler, concurrency) {
-        const taskList: TaskList = { [TASK]: (payload) => { handler(payload as Payload); } };
-        // `events` is the documented way to see start-up events; we resolve once the pool's LISTEN connection is up,
-        // so a job added right after work() resolves is announced to this worker rather than found by the next poll.
-        const events = new EventEmitter() as WorkerEvents;
-        const listening = new Promise<void>((resolve) => { events.once('pool:listen:success', () => resolve()); });
-        runner = await run({ connectionString: CONNECTION_STRING, schema, concurrency, taskList, logger, events });
-        await listening;
-      },
-      async close() {
-        await runner?.stop(); // graceful: waits for running jobs, then releases the runner's pool
-        await utils.release();
-      },
-    };
-  },
-  async cleanup(context: BenchContext) {
-    const client = new pg.Client({ connectionString: CONNECTION_STRING });
-    await client.connect();
-    try {
-      await client.query(`drop schema if exists "${schemaOf(context)}" cascade`);
-    } finally {
-      await client.end();
-    }
-  },
-};
+      try {
+        await client.query(`drop schema if exists "${schemaOf(context)}" cascade`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
 
 /** The connection string without any password, for messages. */
 function describe(connectionString: string): string {

@@ -1,7 +1,7 @@
 import type { BenchSystem } from './types.ts';
 
 /** Every system the benchmark knows, ours first. Peers are imported lazily: a missing one does not stop the others. */
-export const SYSTEM_NAMES = ['ours', 'ours-postgres', 'plainjob', 'bullmq', 'graphile'] as const;
+export const SYSTEM_NAMES = ['ours', 'ours-postgres', 'plainjob', 'bullmq', 'graphile', 'graphile-batched', 'pgboss'] as const;
 
 export async function loadSystem(name: string): Promise<BenchSystem> {
   switch (name) {
@@ -10,6 +10,8 @@ export async function loadSystem(name: string): Promise<BenchSystem> {
     case 'plainjob': return loadPeer('./plainjob.ts', 'plainjob');
     case 'bullmq': return loadPeer('./bullmq.ts', 'bullmq');
     case 'graphile': return loadPeer('./graphile.ts', 'graphile');
+    case 'graphile-batched': return loadPeer('./graphile.ts', 'graphileBatched');
+    case 'pgboss': return loadPeer('./pgboss.ts', 'pgboss');
     default: throw new Error(`unknown system "${name}"; known: ${SYSTEM_NAMES.join(', ')}`);
   }
 }

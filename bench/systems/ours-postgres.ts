@@ -1,8 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import pg from 'pg';
-import type { Completion, NewJob } from '../../src/store/job-store.ts';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { createLogger, outsideprocess, PostgresStore, serviceMap, Worker, WorkerService } from '../../src/index.ts';
 import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
 
 /** As graphile.ts: database `test` as root over TCP (trust auth here); `BENCH_PG_URL` overrides it. */
@@ -12,19 +9,15 @@ function schemaOf(context: BenchContext): string {
   return `bench_ours_${context.id.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
 }
 
-const newJob = (payload: Payload, runAt = Date.now()): NewJob =>
-  ({ service: 'bench', method: 'noop', params: JSON.stringify(payload), runAt, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() });
-
 /**
- * This project's PostgreSQL store. Until the worker runs on JobStore contract
- * v2 (another branch), the worker side here is the store's own step in a
- * loop, as the worker drives it: complete what finished and claim as many as
- * `concurrency` in one transaction (completeAndClaim), woken by onChange
- * (LISTEN/NOTIFY) and a timer for the next due job. It measures the store and
- * its wake-ups, not the worker's own costs (serialization, supervision).
+ * This project on its PostgreSQL store, used as ours.ts uses the SQLite one:
+ * through the public entry, `WorkerService` to add and the real `Worker` to
+ * run (claims, outcomes written with the next claim on the pipelined
+ * connection, heartbeats, LISTEN/NOTIFY wake-ups), with the store's defaults
+ * (pool of 10, 2 s backstop tick).
  */
 export const oursPostgres: BenchSystem = {
-  name: 'amsoil-scheduler (PostgreSQL store, store loop)',
+  name: 'amsoil-scheduler (PostgreSQL)',
   store: 'PostgreSQL',
   concurrency: Number(process.env.BENCH_CONCURRENCY ?? 100),
   async unavailable() {
@@ -40,53 +33,34 @@ export const oursPostgres: BenchSystem = {
     }
   },
   async open(context: BenchContext): Promise<BenchQueue> {
-    const store = await PostgresStore.open({ url: CONNECTION_STRING, schema: schemaOf(context) });
-    let stopped = false;
-    let loop: Promise<void> | undefined;
+    const logger = createLogger({ level: 'warn', pretty: false });
+    const store = await PostgresStore.open({ url: CONNECTION_STRING, schema: schemaOf(context), logger });
+    const jobs = new WorkerService(store);
+    let worker: Worker | undefined;
     return {
-      async add(payload, runAt) {
-        await store.addJob(newJob(payload, runAt?.getTime()));
+      async add(payload: Payload, runAt?: Date) {
+        await (runAt === undefined ? jobs.add('bench', 'noop', payload) : jobs.addAsScheduled('bench', 'noop', payload, runAt));
       },
-      async addBulk(payloads) {
-        await store.addJobs(payloads.map((payload) => newJob(payload)));
+      async addBulk(payloads: readonly Payload[]) {
+        await jobs.addMany(payloads.map((params) => ({ service: 'bench', method: 'noop', params })));
       },
       async work(handler, concurrency) {
-        const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-        let dirty = true;
-        let wake: (() => void) | undefined;
-        store.onChange(() => {
-          dirty = true;
-          wake?.();
+        const bench = { noop: outsideprocess(async (payload: Payload) => { handler(payload); }) };
+        // Resolves once the LISTEN connection is up (its first wake-up), as graphile.ts waits for its own: a job added
+        // right after is announced to this worker, not found by the 2 s backstop tick.
+        const listening = new Promise<void>((resolve) => {
+          const off = store.onChange((change) => {
+            if (change !== 'any') return;
+            off();
+            resolve();
+          });
         });
-        loop = (async () => {
-          let done: Completion[] = [];
-          while (!stopped) {
-            if (!dirty && done.length === 0) {
-              const next = await store.nextJobAt();
-              const wait = next === null ? 60_000 : Math.max(0, next - Date.now());
-              await new Promise<void>((resolve) => {
-                const timer = setTimeout(resolve, wait);
-                wake = () => { clearTimeout(timer); resolve(); };
-                if (dirty || stopped) wake();
-              });
-              wake = undefined;
-            }
-            dirty = false;
-            const { claimed } = await store.completeAndClaim(done, { owner, limit: concurrency, now: Date.now(), isolated: 'skip' });
-            done = [];
-            for (const job of claimed) {
-              handler(JSON.parse(job.params) as Payload);
-              done.push({ id: job.id, attempt: job.attempt, database: job.database, owner, at: Date.now(), outcome: 'succeeded', result: null });
-            }
-            // A full batch: more may be waiting, so look again without waiting for a signal.
-            if (claimed.length === concurrency) dirty = true;
-          }
-          if (done.length > 0) await store.complete(done);
-        })();
+        worker = new Worker({ store, services: serviceMap({ bench }), logger, concurrency });
+        worker.start();
+        await listening;
       },
       async close() {
-        stopped = true;
-        await loop;
+        await worker?.stop(1000);
         await store.close();
       },
     };

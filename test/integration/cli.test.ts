@@ -6,6 +6,7 @@ import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { WorkerService } from '../../src/worker/worker-service.ts';
 import { runCliHere } from '../helpers/cli.ts';
 import { runMain } from '../helpers/processes.ts';
+import { describeStores, testDatabase } from '../helpers/test-database.ts';
 import { tempDir } from '../helpers/temp.ts';
 
 /** A fresh database and the command line pointed at it, run in this process (see runCliHere). */
@@ -245,6 +246,24 @@ describe('main.ts jobs', () => {
     const store = SqliteStore.open({ path: dbPath });
     expect((await store.listJobs()).map((job) => `${job.service} ${job.method}`)).toEqual(['courrier envoyé', 'mail.eu send_v2$']);
     await store.close();
+  });
+});
+
+describeStores('main.ts jobs clear --recurring', (factory) => {
+  it('removes every recurring job and keeps the jobs, on either store', async () => {
+    const database = await testDatabase(factory);
+    const run = (...args: string[]): ReturnType<typeof runCliHere> => runCliHere([...database.args, ...args]);
+    expect((await run('jobs', 'add', 'rm', 'check', '--every', '60')).code).toBe(0);
+    expect((await run('jobs', 'add', 'rm', 'report', '--cron', '0 6 * * 1', '--tz', 'Europe/Berlin', '--name', 'weekly')).code).toBe(0);
+    expect((await run('jobs', 'add', 'mail', 'send', '--params', '{"to":"ada"}')).code).toBe(0);
+    expect((await database.store.listRecurring()).map((r) => `${r.service}.${r.method}#${r.name}`)).toEqual(['rm.check#', 'rm.report#weekly']);
+
+    expect(await run('jobs', 'clear', '--recurring')).toMatchObject({ code: 0, stdout: 'removed 2 recurring jobs\n', stderr: '' });
+    // Seen by another process's store (the test's own), as a worker would see it.
+    expect(await database.store.listRecurring()).toEqual([]);
+    expect((await database.store.listJobs()).map((job) => `${job.service}.${job.method}`)).toEqual(['mail.send']);
+    expect((await run('jobs', 'list', '--recurring', '--json')).stdout).toBe('[]\n');
+    expect(await run('jobs', 'clear', '--recurring')).toMatchObject({ code: 0, stdout: 'removed 0 recurring jobs\n' });
   });
 });
 

@@ -40,6 +40,8 @@ export class ChangeFeed {
   #stopped = true;
   /** Whether the last (re)connect has finished LISTEN: until then a backstop tick does not ping. */
   #listening = false;
+  /** The connection whose backstop ping has not come back yet. */
+  #pinging: pg.Client | undefined;
 
   constructor(options: ChangeFeedOptions) {
     this.#options = options;
@@ -127,9 +129,17 @@ export class ChangeFeed {
   #backstop(): void {
     this.#options.onAny();
     const client = this.#client;
-    if (client === undefined || !this.#listening) return;
-    // A silent link raises no error: a query that does not come back (query_timeout) does.
-    client.query('SELECT 1').catch((error: unknown) => this.#lost(client, error));
+    // One query at a time on this connection: a ping still out is the check already under way (its query_timeout
+    // ends it on a silent link). Stacking another behind it, tick after tick, queued them in node-postgres, which
+    // warns about that ("Calling client.query() when the client is already executing a query") and will refuse it in pg 9.
+    if (client === undefined || !this.#listening || this.#pinging === client) return;
+    this.#pinging = client;
+    client.query('SELECT 1').then(
+      () => undefined,
+      (error: unknown) => this.#lost(client, error),
+    ).finally(() => {
+      if (this.#pinging === client) this.#pinging = undefined;
+    });
   }
 }
 
