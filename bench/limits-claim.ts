@@ -17,7 +17,7 @@ import pg from 'pg';
 import { PostgresStore, SqliteStore } from '../src/index.ts';
 import type { ClaimedJob, Completion, JobStore, NewJob } from '../src/store/job-store.ts';
 
-const PLAIN = 10_000;
+const PLAIN = Number(process.env.PLAIN ?? 10_000);
 const BEHIND = 100_000;
 const BATCH = 100;
 const OWNER = 'bench-host:1:limits';
