@@ -30,7 +30,8 @@ try {
   const values = which === 'defaults'
     ? [owner, claimed.map((j) => j.id), claimed.map((j) => j.attempt), claimed.map((j) => j.database), claimed.map(() => 3), claimed.map(() => null)]
     : [claimed.map((j) => j.id), claimed.map((j) => j.attempt), claimed.map(() => owner), claimed.map((j) => j.database), claimed.map(() => 0),
-      claimed.map(() => null), claimed.map(() => null), claimed.map(() => null), claimed.map(() => false), owner, 100];
+      claimed.map(() => null), claimed.map(() => null), claimed.map(() => null), claimed.map(() => false), owner, 100,
+      ['bench'], ['noop'], [3], [null]];
   for (let i = 0; i < 3; i++) {
     await client.query('BEGIN');
     const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, values);

@@ -300,6 +300,26 @@ export interface ClaimRequest {
    * the first isolated job: taken alone if it comes first, left otherwise.
    */
   readonly isolated: 'skip' | 'alone';
+  /**
+   * Methods' defaults (their `outsideprocess({ maxAttempts, timeout })`, as
+   * the claiming worker resolves them), recorded in the claim's own write
+   * for the jobs it leases that were added without them: `maxAttempts`
+   * where a job has 0, `timeoutMs` where it has none (as {@link
+   * JobStore.applyDefaults} does, without another round trip, and with no
+   * moment in which the job is leased without them). The claimed jobs come
+   * back with them. Methods not listed keep what they have.
+   */
+  readonly defaults?: readonly MethodDefaults[];
+}
+
+/** A method's defaults for jobs added without attempts or a timeout (see {@link ClaimRequest.defaults}). */
+export interface MethodDefaults {
+  readonly service: string;
+  readonly method: string;
+  /** At least 1. */
+  readonly maxAttempts: number;
+  /** Null: the method has no timeout of its own. */
+  readonly timeoutMs: number | null;
 }
 
 /** Where {@link JobStore.addJobs} put its jobs. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { monotonicOf, systemClock, type Clock } from '../schedule/clock.ts';
-import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type ClaimedJob, type ClaimRequest, type Completion, type JobStore, type ParentOutcome, type Refusals } from '../store/job-store.ts';
+import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type ClaimedJob, type ClaimRequest, type Completion, type JobStore, type MethodDefaults, type ParentOutcome, type Refusals } from '../store/job-store.ts';
 import type { MethodOptions } from './outsideprocess.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
@@ -15,6 +15,9 @@ import { resolveTarget, type JobTarget } from './resolve-target.ts';
 import { RunningAttempts } from './running-attempts.ts';
 import { afterUnless, DROPPED, JobAttempt, type JobRunner, type RunnableJob } from './run-job.ts';
 import type { WorkerOptions } from './worker-options.ts';
+
+/** The most methods whose defaults a claim carries (see Worker's #defaultsOf). */
+const MAX_SENT_DEFAULTS = 200;
 
 export type { WorkerOptions } from './worker-options.ts';
 
@@ -80,6 +83,9 @@ export class Worker {
   #unsubscribe: (() => void) | undefined;
   /** Called whenever an attempt settles or is decided: stop() waits on them. */
   #changeWaiters: (() => void)[] = [];
+  /** Methods' defaults learned from jobs added without them (see {@link #defaultsOf}), and as a claim sends them. */
+  readonly #defaultsByTarget = new Map<string, MethodDefaults>();
+  #methodDefaults: readonly MethodDefaults[] = [];
   /** Isolated jobs running here: while one runs, nothing else is claimed (see ClaimRequest.isolated). */
   #isolatedRunning = 0;
   /** When (monotonic) the store last took a heartbeat: a worker that cannot beat must not run jobs others will take. */
@@ -454,7 +460,7 @@ export class Worker {
     const busy = this.#running.size + this.#pendingStart.length;
     const free = this.#concurrency - busy;
     if (free <= 0) return null;
-    return { owner: this.owner, limit: free, now: this.#clock.now(), isolated: busy === 0 ? 'alone' : 'skip' };
+    return { owner: this.owner, limit: free, now: this.#clock.now(), isolated: busy === 0 ? 'alone' : 'skip', defaults: this.#methodDefaults };
   }
 
   async #pump(): Promise<void> {
@@ -624,21 +630,18 @@ export class Worker {
    * process without the method's plugin) take their method's
    * `outsideprocess` defaults here, where the method is loaded; the store
    * records them, so a supervisor timing the job and a worker taking it back
-   * go by them too.
+   * go by them too. A method's defaults, once resolved, go with every claim
+   * (ClaimRequest.defaults), which records them itself: only the first batch
+   * of a method this worker has not run yet costs a write of its own.
    */
   async #withDefaults(jobs: ClaimedJob[]): Promise<ClaimedJob[]> {
     if (!jobs.some((job) => job.maxAttempts === 0 || job.timeoutMs === null)) return jobs;
     const found: (AttemptRef & { maxAttempts: number; timeoutMs: number | null })[] = [];
     const withDefaults = jobs.map((job) => {
       if (job.maxAttempts !== 0 && job.timeoutMs !== null) return job;
-      let defaults: MethodOptions = {};
-      try {
-        defaults = this.#runner.resolve(job.service, job.method).options;
-      } catch {
-        // An unknown or unmarked method: the attempt fails at once, with the global defaults.
-      }
-      const maxAttempts = job.maxAttempts !== 0 ? job.maxAttempts : (defaults.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
-      const timeoutMs = job.timeoutMs ?? (defaults.timeout === undefined ? null : Math.round(defaults.timeout * 1000));
+      const defaults = this.#defaultsOf(job.service, job.method);
+      const maxAttempts = job.maxAttempts !== 0 ? job.maxAttempts : defaults.maxAttempts;
+      const timeoutMs = job.timeoutMs ?? defaults.timeoutMs;
       if (maxAttempts === job.maxAttempts && timeoutMs === job.timeoutMs) return job;
       found.push({ id: job.id, attempt: job.attempt, database: job.database, maxAttempts, timeoutMs });
       return { ...job, maxAttempts, timeoutMs };
@@ -650,6 +653,31 @@ export class Worker {
       this.#log.warn({ err: error }, 'could not record the method defaults of claimed jobs');
     }
     return withDefaults;
+  }
+
+  /** A method's defaults as this worker resolves them, learned once and sent with every claim from then on. */
+  #defaultsOf(service: string, method: string): MethodDefaults {
+    const key = `${service}.${method}`;
+    const known = this.#defaultsByTarget.get(key);
+    if (known !== undefined) return known;
+    let options: MethodOptions = {};
+    try {
+      options = this.#runner.resolve(service, method).options;
+    } catch {
+      // An unknown or unmarked method: the attempt fails at once, with the global defaults.
+    }
+    const defaults: MethodDefaults = {
+      service,
+      method,
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      timeoutMs: options.timeout === undefined ? null : Math.round(options.timeout * 1000),
+    };
+    // Bounded, since every claim carries them: past the bound a method's defaults cost a write of their own again.
+    if (this.#defaultsByTarget.size < MAX_SENT_DEFAULTS) {
+      this.#defaultsByTarget.set(key, defaults);
+      this.#methodDefaults = [...this.#defaultsByTarget.values()];
+    }
+    return defaults;
   }
 
   async #flushProgress(): Promise<void> {

@@ -153,6 +153,30 @@ describeStores('JobStore contract', (factory) => {
       expect(ids(await claim(store, 'w'))).toEqual(ids([b, c, a]));
     });
 
+    it('records the defaults a claim carries for the jobs it leases that were added without them, in both kinds of claim', async () => {
+      const store = await open();
+      const bare = await store.addJob(job({ maxAttempts: 0 }));
+      const ownAttempts = await store.addJob(job({ maxAttempts: 5 }));
+      const ownTimeout = await store.addJob(job({ maxAttempts: 0, timeoutMs: 700 }));
+      const unlisted = await store.addJob(job({ method: 'other', maxAttempts: 0 }));
+      const defaults = [{ service: 'svc', method: 'run', maxAttempts: 2, timeoutMs: 300 }, { service: 'svc', method: 'idle', maxAttempts: 9, timeoutMs: null }];
+      const claimed = await store.claim({ owner: 'w', limit: 10, now: Date.now(), isolated: 'skip', defaults });
+      const got = new Map(claimed.map((j) => [j.id, { maxAttempts: j.maxAttempts, timeoutMs: j.timeoutMs }]));
+      const expected = new Map([
+        [bare.id, { maxAttempts: 2, timeoutMs: 300 }],
+        [ownAttempts.id, { maxAttempts: 5, timeoutMs: 300 }],
+        [ownTimeout.id, { maxAttempts: 2, timeoutMs: 700 }],
+        [unlisted.id, { maxAttempts: 0, timeoutMs: null }],
+      ]);
+      expect(got).toEqual(expected);
+      for (const [id, values] of expected) expect(await store.getJob(id)).toMatchObject({ state: 'running', ...values });
+      // The claim that goes with outcomes does the same.
+      const next = await store.addJob(job({ maxAttempts: 0 }));
+      const { claimed: more } = await store.completeAndClaim([ok(claimed[0]!, 'w')], { owner: 'w', limit: 1, now: Date.now(), isolated: 'skip', defaults });
+      expect(more).toEqual([expect.objectContaining({ id: next.id, maxAttempts: 2, timeoutMs: 300 })]);
+      expect(await store.getJob(next.id)).toMatchObject({ state: 'running', maxAttempts: 2, timeoutMs: 300 });
+    });
+
     it('never hands a job to two workers, however many claim at once', async () => {
       const store = await open();
       const other = await factory.openAnother(store);

@@ -123,6 +123,27 @@ describe('leases', () => {
     await worker.stop();
   });
 
+  it('records a method\'s defaults with the claim once it knows them: only its first batch writes them apart', async () => {
+    const store = tempStore();
+    const jobs = new WorkerService(store);
+    const svc = { quick: outsideprocess({ timeout: 5, maxAttempts: 4 })(async () => 'done') };
+    const apart: number[] = [];
+    const applyDefaults = store.applyDefaults.bind(store);
+    store.applyDefaults = async (owner, defaults) => {
+      if (defaults.length > 0) apart.push(...defaults.map((d) => d.id));
+      return applyDefaults(owner, defaults);
+    };
+    const worker = new Worker({ store, services: serviceMap({ svc }), logger: memoryLogger().logger, lingerMs: 60_000 });
+    worker.start();
+    const first = await jobs.add('svc', 'quick', null);
+    expect(await first.result()).toBe('done');
+    const later = await Promise.all(Array.from({ length: 30 }, () => jobs.add('svc', 'quick', null)));
+    for (const handle of later) expect(await handle.result()).toBe('done');
+    for (const handle of [first, ...later]) expect(await store.getJob(handle.id)).toMatchObject({ state: 'succeeded', maxAttempts: 4, timeoutMs: 5000 });
+    expect(apart).toEqual([first.id]);
+    await worker.stop();
+  });
+
   it('times out after a timeout longer than setTimeout can wait (24.8 days), not at once', async () => {
     const store = tempStore();
     const jobs = new WorkerService(store);

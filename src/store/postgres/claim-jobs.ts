@@ -11,6 +11,8 @@ export interface ClaimStatements {
 interface ClaimParams {
   readonly owner: string;
   readonly limit: string;
+  /** The first of four: the defaults' services, methods, attempts and timeouts ({@link defaultsValues}). */
+  readonly defaults: number;
 }
 
 /** Orders the jobs a claim takes, and the rows it returns. */
@@ -32,6 +34,7 @@ const ORDER = 'priority DESC, run_at, id';
  */
 export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
   const due = `state = ${STATE.waiting} AND run_at <= ${NOW_MS}`;
+  const d = params.defaults;
   const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method, rate_limit';
   // Paused targets (migration 0006): a candidate of one is held (never due until resumed) instead of taken.
   // Per-key concurrency (migration 0004): of the rest, a keyed job is taken while its key has room, counting the
@@ -98,9 +101,17 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
         SELECT id FROM key_allowed WHERE id NOT IN (SELECT id FROM over_rate)
       ),
       owner AS MATERIALIZED (SELECT ${s.q}.owner_id(${params.owner}) AS id),
+      method_defaults AS MATERIALIZED (
+        SELECT * FROM unnest($${d}::text[], $${d + 1}::text[], $${d + 2}::integer[], $${d + 3}::bigint[]) AS t(service, method, max_attempts, timeout_ms)
+      ),
       leased AS (
+        -- A job added without attempts or a timeout gets its method's, as the worker sent them (ClaimRequest.defaults).
         UPDATE ${s.q}.jobs j
-           SET state = ${STATE.running}, lease_owner = (SELECT id FROM owner), attempts = j.attempts + 1, started_at = ${NOW_MS}
+           SET state = ${STATE.running}, lease_owner = (SELECT id FROM owner), attempts = j.attempts + 1, started_at = ${NOW_MS},
+               max_attempts = CASE WHEN j.max_attempts = 0
+                                   THEN COALESCE((SELECT d.max_attempts FROM method_defaults d WHERE d.service = j.service AND d.method = j.method), 0)
+                                   ELSE j.max_attempts END,
+               timeout_ms = COALESCE(j.timeout_ms, (SELECT d.timeout_ms FROM method_defaults d WHERE d.service = j.service AND d.method = j.method))
           FROM allowed p
          WHERE j.id = p.id
         RETURNING j.id, j.service, j.method, j.params, j.attempts, j.max_attempts, j.timeout_ms, j.isolated, j.priority, j.run_at, j.parents
@@ -124,9 +135,9 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
   };
 }
 
-/** The claim alone, as one statement of `$1` (the owner) and `$2` (the limit). */
+/** The claim alone, as one statement of `$1` (the owner), `$2` (the limit) and `$3`–`$6` ({@link defaultsValues}). */
 export function claimStatements(s: Schema): ClaimStatements {
-  const parts = claimParts(s, { owner: '$1', limit: '$2' });
+  const parts = claimParts(s, { owner: '$1', limit: '$2', defaults: 3 });
   // Always one row at least: with nothing leased, the one row tells how many candidates were set aside.
   const select = `
       SELECT l.id, l.service, l.method, l.params, l.attempts, l.max_attempts, l.timeout_ms, l.isolated, l.parents,
@@ -168,11 +179,18 @@ export async function claimJobs(client: Pick<pg.ClientBase, 'query'>, sql: Claim
     if (claimed.some((job) => job.isolated)) break;
     const isolated = claimed.length > 0 ? 'skip' : request.isolated;
     const text = isolated === 'alone' ? sql.alone : sql.skip;
-    const { rows } = await client.query<ClaimedRow & { set_aside: number }>({ name: `claim-${isolated}`, text, values: [request.owner, request.limit - claimed.length] });
+    const values = [request.owner, request.limit - claimed.length, ...defaultsValues(request)];
+    const { rows } = await client.query<ClaimedRow & { set_aside: number }>({ name: `claim-${isolated}`, text, values });
     for (const row of rows) if (row.id !== null) claimed.push(toClaimedJob(row));
     if (Number(rows[0]?.set_aside ?? 0) === 0) break;
   }
   return claimed;
+}
+
+/** A claim's defaults as the statement's four parallel arrays. */
+export function defaultsValues(request: ClaimRequest): [string[], string[], number[], (number | null)[]] {
+  const defaults = request.defaults ?? [];
+  return [defaults.map((d) => d.service), defaults.map((d) => d.method), defaults.map((d) => d.maxAttempts), defaults.map((d) => d.timeoutMs)];
 }
 
 /** A leased row as the worker sees it. */

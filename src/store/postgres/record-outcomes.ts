@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ClaimedJob, ClaimRequest, Completion, Refusals } from '../job-store.ts';
 import { archive } from './archive-jobs.ts';
-import { claimJobs, claimParts, SET_ASIDE, toClaimedJob, type ClaimedRow, type ClaimStatements } from './claim-jobs.ts';
+import { claimJobs, claimParts, defaultsValues, SET_ASIDE, toClaimedJob, type ClaimedRow, type ClaimStatements } from './claim-jobs.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 const KIND = { succeeded: 0, failed: 1, cancelled: 2 } as const;
@@ -30,10 +30,11 @@ export function recordOutcomesStatement(s: Schema): string {
  * finish. Both see the same snapshot and touch different rows (the
  * outcomes running jobs, the claim waiting ones), so a job an outcome puts
  * back to waiting is not claimed by the same statement. The claim's
- * owner and limit are `$10` and `$11`; the leased rows come back as JSON.
+ * owner and limit are `$10` and `$11`, its defaults `$12`–`$15`; the leased
+ * rows come back as JSON.
  */
 export function outcomesAndClaimStatements(s: Schema): ClaimStatements {
-  const claim = claimParts(s, { owner: '$10', limit: '$11' });
+  const claim = claimParts(s, { owner: '$10', limit: '$11', defaults: 12 });
   const select = `
     SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held,
            (SELECT COALESCE(json_agg(l ORDER BY l.priority DESC, l.run_at, l.id), '[]') FROM leased l) AS claimed,
@@ -102,7 +103,7 @@ export async function recordOutcomesAndClaim(
   client: Queryable, sql: ClaimStatements, claimSql: ClaimStatements, completions: readonly Completion[], request: ClaimRequest,
 ): Promise<Refusals & { claimed: ClaimedJob[] }> {
   const text = request.isolated === 'alone' ? sql.alone : sql.skip;
-  const values = [...outcomeValues(completions), request.owner, Math.max(0, request.limit)];
+  const values = [...outcomeValues(completions), request.owner, Math.max(0, request.limit), ...defaultsValues(request)];
   const { rows } = await client.query<OutcomeRow & { claimed: Omit<ClaimedRow, 'database'>[]; set_aside: number }>({ name: `record-outcomes-claim-${request.isolated}`, text, values });
   const row = rows[0]!;
   const claimed = row.claimed.map((leased) => toClaimedJob({ ...leased, database: row.database }));

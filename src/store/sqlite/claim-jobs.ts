@@ -1,4 +1,4 @@
-import type { ClaimedJob, ClaimRequest } from '../job-store.ts';
+import type { ClaimedJob, ClaimRequest, MethodDefaults } from '../job-store.ts';
 import { parkOverLimit } from './concurrency-keys.ts';
 import { holdPaused } from './pause.ts';
 import { deferOverRate } from './rate-limits.ts';
@@ -31,16 +31,31 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     if (!rows.some(isRateLimited) || !deferOverRate(s.rate, rows, request.now)) break;
   }
   const mark = alone ? s.markClaimedAny : s.markClaimed;
-  const { changes } = mark.run({ owner: s.ownerId(request.owner), now: request.now, limit: rows.length });
+  const owner = s.ownerId(request.owner);
+  const { changes } = mark.run({ owner, now: request.now, limit: rows.length });
   // The write lock is held from the read to the update: no other connection can change which jobs are due first.
   if (changes !== rows.length) throw new Error(`claim read ${rows.length} due jobs but leased ${changes}`);
+  const defaults = request.defaults?.length ? byTarget(request.defaults) : undefined;
   const claimed = new Array<ClaimedJob>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [id, targetId, params, attempt, maxAttempts, timeoutMs, isolated, parents] = rows[i]!;
+    const [id, targetId, params, attempt, storedMaxAttempts, storedTimeoutMs, isolated, parents] = rows[i]!;
     const { service, method } = s.target(targetId);
+    let maxAttempts = storedMaxAttempts;
+    let timeoutMs = storedTimeoutMs;
+    const found = defaults !== undefined && (maxAttempts === 0 || timeoutMs === null) ? defaults.get(`${service}.${method}`) : undefined;
+    if (found !== undefined) {
+      // Recorded in the claim's transaction: never leased without them (see ClaimRequest.defaults).
+      maxAttempts = maxAttempts === 0 ? found.maxAttempts : maxAttempts;
+      timeoutMs = timeoutMs ?? found.timeoutMs;
+      if (maxAttempts !== storedMaxAttempts || timeoutMs !== storedTimeoutMs) s.applyDefaults.run({ id, attempt, owner, maxAttempts, timeoutMs });
+    }
     claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs, isolated: isolated === 1, database, parents };
   }
   return claimed;
+}
+
+function byTarget(defaults: readonly MethodDefaults[]): Map<string, MethodDefaults> {
+  return new Map(defaults.map((d) => [`${d.service}.${d.method}`, d]));
 }
 
 function isRateLimited(row: ClaimedRow): boolean {
