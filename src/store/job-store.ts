@@ -8,7 +8,7 @@
  */
 
 /** What kind of change {@link JobStore.onChange} reports. */
-export type StoreChange = 'work' | 'outcomes' | 'any' | 'closed';
+export type StoreChange = 'work' | 'outcomes' | 'recurring' | 'any' | 'closed';
 
 /**
  * Attempts a job gets when neither its adder nor its method said (see
@@ -862,11 +862,16 @@ export interface JobStore {
 
   /**
    * Calls `listener` when the store may have changed: `work` when jobs may
-   * have become due or been cancelled here, `outcomes` when jobs finished or
-   * reported progress here, `any` for another process's commit (or a
-   * replaced database), and `closed` once when the store is closed (listeners
-   * let go of it: nothing waiting on it may keep the process alive). Cheap
-   * and coalesced; listeners re-read what they need. Returns an unsubscribe function.
+   * have become due or been cancelled, `outcomes` when jobs finished or
+   * reported progress, `recurring` when a recurring job was added or its
+   * schedule changed, `any` for a change of unknown kind (another process's
+   * commit where the store cannot tell which kind it was, a replaced
+   * database, a reconnect or backstop tick after which anything may have
+   * changed), and `closed` once when the store is closed (listeners let go
+   * of it: nothing waiting on it may keep the process alive). A store reports
+   * its own writes by kind, and another process's by kind where it can tell
+   * (PostgreSQL: the NOTIFY names them). Cheap and coalesced; listeners
+   * re-read what they need. Returns an unsubscribe function.
    */
   onChange(listener: (change: StoreChange) => void): () => void;
 

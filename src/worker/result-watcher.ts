@@ -134,7 +134,7 @@ export class ResultWatcher {
     if (this.#unsubscribe !== undefined) return;
     this.#unsubscribe = this.#store.onChange((change) => {
       if (change === 'closed') this.closeAll(new StoreClosedError('stopped waiting'));
-      else if (change !== 'work') this.#requestCheck();
+      else if (change === 'outcomes' || change === 'any') this.#requestCheck();
     });
     this.#fallback = setInterval(() => this.#requestCheck(), FALLBACK_CHECK_MS);
   }

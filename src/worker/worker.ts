@@ -178,7 +178,8 @@ export class Worker {
     this.#state = 'running';
     this.#unsubscribe = this.#store.onChange((change) => {
       if (change === 'outcomes' || change === 'closed') return; // our own records, or another job's: nothing new to claim
-      this.#recurringDueAt = 0; // a recurring job may have been added or changed
+      // A recurring job may have been added or changed: look again. Added jobs alone leave the next due time as it was.
+      if (change === 'recurring' || change === 'any') this.#recurringDueAt = 0;
       this.#dueSeenEmpty = false;
       this.#wake();
       void this.#abortCancelled();

@@ -1205,7 +1205,7 @@ describeStores('JobStore contract', (factory) => {
   });
 
   describe('change signals', () => {
-    it('tells listeners about this store\'s writes and about another process\'s', async () => {
+    it('tells listeners about this store\'s writes by kind, and about another process\'s', async () => {
       const store = await open();
       const other = await factory.openAnother(store);
       const seen: StoreChange[] = [];
@@ -1215,9 +1215,15 @@ describeStores('JobStore contract', (factory) => {
       const [j] = await claim(store, 'w');
       await store.complete([ok(j!, 'w')]);
       await expect.poll(() => seen.includes('outcomes')).toBe(true);
+      await store.upsertRecurring(recurring());
+      await expect.poll(() => seen.includes('recurring')).toBe(true);
+      // Another process's: by kind where the store can tell (PostgreSQL's NOTIFY), else any (SQLite's data_version).
       seen.length = 0;
       await other.addJob(job());
-      await expect.poll(() => seen.includes('any'), { timeout: 3000 }).toBe(true);
+      await expect.poll(() => seen.some((change) => change === 'work' || change === 'any'), { timeout: 3000 }).toBe(true);
+      seen.length = 0;
+      await other.upsertRecurring(recurring({ name: 'other' }));
+      await expect.poll(() => seen.some((change) => change === 'recurring' || change === 'any'), { timeout: 3000 }).toBe(true);
       unsubscribe();
     });
   });

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Logger } from '../../log/logger.ts';
 import type { Connections } from './pool.ts';
+import type { StoreChange } from '../job-store.ts';
 
 /*
  * Wake-ups between processes: LISTEN/NOTIFY. What the PostgreSQL queues get
@@ -24,12 +25,13 @@ export interface ChangeFeedOptions {
   /** This store's own id: its own NOTIFYs are already told to its listeners, and are ignored here. */
   readonly instance: string;
   readonly pollIntervalMs: number;
-  readonly onAny: () => void;
+  /** Another process's change, by the kinds its NOTIFY names; `any` after a (re)connect and on the backstop tick. */
+  readonly onChange: (change: StoreChange) => void;
   readonly description: string;
   readonly logger?: Logger | undefined;
 }
 
-/** The LISTEN side: calls `onAny` for other processes' changes, after every (re)connect, and on the backstop tick. */
+/** The LISTEN side: calls `onChange` for other processes' changes, and with `any` after every (re)connect and on the backstop tick. */
 export class ChangeFeed {
   readonly #options: ChangeFeedOptions;
   #client: pg.Client | undefined;
@@ -79,7 +81,7 @@ export class ChangeFeed {
     client.on('notification', (message) => {
       if (message.channel !== this.#options.channel) return;
       if (message.payload !== undefined && message.payload.startsWith(`${this.#options.instance}:`)) return;
-      this.#options.onAny();
+      for (const change of changesNamed(message.payload)) this.#options.onChange(change);
     });
     try {
       await client.connect();
@@ -102,7 +104,7 @@ export class ChangeFeed {
     this.#listening = true;
     this.#backoffMs = MIN_BACKOFF_MS;
     // Work added while we were not listening was announced to nobody: look now.
-    this.#options.onAny();
+    this.#options.onChange('any');
   }
 
   #lost(client: pg.Client, error: unknown): void {
@@ -127,7 +129,7 @@ export class ChangeFeed {
   }
 
   #backstop(): void {
-    this.#options.onAny();
+    this.#options.onChange('any');
     const client = this.#client;
     // One query at a time on this connection: a ping still out is the check already under way (its query_timeout
     // ends it on a silent link). Stacking another behind it, tick after tick, queued them in node-postgres, which
@@ -142,6 +144,21 @@ export class ChangeFeed {
     });
   }
 }
+
+/**
+ * The kinds a NOTIFY payload names: `<sender>:<kind>[,<kind>…]`, from a
+ * store's Notifier or a trigger (`dependants:work`). A payload naming no
+ * kind, or one this version does not know, is `any`: a listener then
+ * re-reads everything rather than miss a change.
+ */
+export function changesNamed(payload: string | undefined): StoreChange[] {
+  const kinds = payload?.slice(payload.indexOf(':') + 1).split(',') ?? [];
+  if (kinds.length === 0 || !kinds.every((kind): kind is NamedChange => NAMED.has(kind))) return ['any'];
+  return kinds;
+}
+
+type NamedChange = 'work' | 'outcomes' | 'recurring';
+const NAMED = new Set<string>(['work', 'outcomes', 'recurring'] satisfies NamedChange[]);
 
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
@@ -173,7 +190,7 @@ export class Notifier {
     this.#logger = logger;
   }
 
-  notify(kind: 'work' | 'outcomes'): void {
+  notify(kind: 'work' | 'outcomes' | 'recurring'): void {
     if (this.#closed) return;
     this.#pending.add(kind);
     if (this.#timer !== undefined) return;

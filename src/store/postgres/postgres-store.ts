@@ -125,7 +125,7 @@ export class PostgresStore implements JobStore {
       channel,
       instance,
       pollIntervalMs: options.pollIntervalMs,
-      onAny: () => this.#tell('any'),
+      onChange: (change) => this.#tell(change),
       description: this.description,
       logger: options.logger,
     });
@@ -170,7 +170,7 @@ export class PostgresStore implements JobStore {
   async upsertRecurring(spec: RecurringSpec): Promise<RecurringRecord> {
     // Idempotent: the same spec twice leaves the same row.
     const record = await this.#run(() => this.#db.read((client) => upsertRecurring(client, this.#sql.recurring, spec)));
-    this.#changed('work');
+    this.#changed('recurring');
     return record;
   }
 
@@ -463,7 +463,7 @@ export class PostgresStore implements JobStore {
   }
 
   /** A change this process committed: its own listeners are told here, other processes by NOTIFY. */
-  #changed(change: 'work' | 'outcomes'): void {
+  #changed(change: 'work' | 'outcomes' | 'recurring'): void {
     this.#notifier.notify(change);
     this.#tell(change);
   }

@@ -145,7 +145,7 @@ export class SqliteStore implements JobStore {
       (sameSchedule ? s.updateRecurringKeepSchedule : s.updateRecurringNewSchedule).run({ ...spec, id: existing.id });
       return s.selectRecurring.get(existing.id)!;
     }, { transaction: true, onReplaced: 'again' });
-    this.#conn.changedHere('work');
+    this.#conn.changedHere('recurring');
     return record;
   }
 
