@@ -35,14 +35,16 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
   const { changes } = mark.run({ owner, now: request.now, limit: rows.length });
   // The write lock is held from the read to the update: no other connection can change which jobs are due first.
   if (changes !== rows.length) throw new Error(`claim read ${rows.length} due jobs but leased ${changes}`);
-  const defaults = request.defaults?.length ? byTarget(request.defaults) : undefined;
+  let defaults: Map<string, MethodDefaults> | undefined; // made for the first job that needs it
   const claimed = new Array<ClaimedJob>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const [id, targetId, params, attempt, storedMaxAttempts, storedTimeoutMs, isolated, parents] = rows[i]!;
     const { service, method } = s.target(targetId);
     let maxAttempts = storedMaxAttempts;
     let timeoutMs = storedTimeoutMs;
-    const found = defaults !== undefined && (maxAttempts === 0 || timeoutMs === null) ? defaults.get(`${service}.${method}`) : undefined;
+    const found = request.defaults?.length && (maxAttempts === 0 || timeoutMs === null)
+      ? (defaults ??= byTarget(request.defaults)).get(`${service}.${method}`)
+      : undefined;
     if (found !== undefined) {
       // Recorded in the claim's transaction: never leased without them (see ClaimRequest.defaults).
       maxAttempts = maxAttempts === 0 ? found.maxAttempts : maxAttempts;
