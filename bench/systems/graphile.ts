@@ -3,16 +3,10 @@ import { createRequire } from 'node:module';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import type { Runner, TaskList, WorkerEvents, WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
+import { CONNECTION_STRING, postgresUnavailable } from './postgres-server.ts';
 import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
 
 const version = (createRequire(import.meta.url)('graphile-worker/package.json') as { version: string }).version;
-
-/**
- * Database `test` over TCP as user root (trust auth on this machine); `BENCH_PG_URL` overrides it
- * (e.g. `postgres://root@/test?host=/var/run/postgresql` for the local socket; the user name is needed
- * there, as pg takes it from $USER, which may be unset).
- */
-const CONNECTION_STRING = process.env.BENCH_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
 /** The one task the benchmark uses. */
 const TASK = 'noop';
@@ -66,20 +60,7 @@ function graphileSystem(mode: GraphileMode): BenchSystem {
     name: mode.name,
     store: 'PostgreSQL',
     concurrency: mode.concurrency,
-    async unavailable() {
-      const client = new pg.Client({ connectionString: CONNECTION_STRING, connectionTimeoutMillis: 2000 });
-      try {
-        await client.connect();
-        await client.query('select 1');
-        return null;
-      } catch (error) {
-        const { code, message } = error as { code?: string; message: string };
-        // A socket error code (ECONNREFUSED, ETIMEDOUT…) says it all; otherwise PostgreSQL's own message does.
-        return `PostgreSQL is not reachable at ${describe(CONNECTION_STRING)} (${code !== undefined && /^E[A-Z]+$/.test(code) ? code : message})`;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
+    unavailable: postgresUnavailable,
     async open(context: BenchContext): Promise<BenchQueue> {
       const schema = schemaOf(context);
       // makeWorkerUtils creates its pg pool and runs the migrations (installing the schema when new). Concurrent
@@ -121,15 +102,4 @@ function graphileSystem(mode: GraphileMode): BenchSystem {
       }
     },
   };
-}
-
-/** The connection string without any password, for messages. */
-function describe(connectionString: string): string {
-  try {
-    const url = new URL(connectionString);
-    url.password = '';
-    return url.toString();
-  } catch {
-    return 'the configured connection string';
-  }
 }

@@ -1,9 +1,8 @@
 import pg from 'pg';
 import { createLogger, outsideprocess, PostgresStore, serviceMap, Worker, WorkerService } from '../../src/index.ts';
+import { CONNECTION_STRING, postgresUnavailable } from './postgres-server.ts';
 import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
 
-/** As graphile.ts: database `test` as root over TCP (trust auth here); `BENCH_PG_URL` overrides it. */
-const CONNECTION_STRING = process.env.BENCH_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
 function schemaOf(context: BenchContext): string {
   return `bench_ours_${context.id.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
@@ -20,18 +19,7 @@ export const oursPostgres: BenchSystem = {
   name: 'amsoil-scheduler (PostgreSQL)',
   store: 'PostgreSQL',
   concurrency: Number(process.env.BENCH_CONCURRENCY ?? 100),
-  async unavailable() {
-    const client = new pg.Client({ connectionString: CONNECTION_STRING, connectionTimeoutMillis: 2000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return null;
-    } catch (error) {
-      return `PostgreSQL is not reachable at ${CONNECTION_STRING} (${(error as Error).message})`;
-    } finally {
-      await client.end().catch(() => {});
-    }
-  },
+  unavailable: postgresUnavailable,
   async open(context: BenchContext): Promise<BenchQueue> {
     const logger = createLogger({ level: 'warn', pretty: false });
     const store = await PostgresStore.open({ url: CONNECTION_STRING, schema: schemaOf(context), logger });

@@ -1,12 +1,11 @@
 import { createRequire } from 'node:module';
 import PgBoss from 'pg-boss';
 import pg from 'pg';
+import { CONNECTION_STRING, postgresUnavailable } from './postgres-server.ts';
 import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
 
 const version = (createRequire(import.meta.url)('pg-boss/package.json') as { version: string }).version;
 
-/** As graphile.ts: database `test` as root over TCP (trust auth here); `BENCH_PG_URL` overrides it. */
-const CONNECTION_STRING = process.env.BENCH_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
 const QUEUE = 'noop';
 
@@ -34,18 +33,7 @@ export const pgboss: BenchSystem = {
   name: `pg-boss ${version}`,
   store: 'PostgreSQL',
   concurrency: LOOPS * BATCH,
-  async unavailable() {
-    const client = new pg.Client({ connectionString: CONNECTION_STRING, connectionTimeoutMillis: 2000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return null;
-    } catch (error) {
-      return `PostgreSQL is not reachable at ${CONNECTION_STRING} (${(error as Error).message})`;
-    } finally {
-      await client.end().catch(() => {});
-    }
-  },
+  unavailable: postgresUnavailable,
   async open(context: BenchContext): Promise<BenchQueue> {
     const boss = new PgBoss({ connectionString: CONNECTION_STRING, schema: schemaOf(context) });
     boss.on('error', (error: Error) => console.error(`[pg-boss] ${error.message}`));
