@@ -188,7 +188,8 @@ export class SnapshotPoller {
       hour: { wait: percentiles(waits), run: percentiles(runs) },
       workers: workers.map((w) => ({ owner: w.owner, host: w.host, pid: w.pid, running: w.runningJobs, lastHeartbeatAt: w.lastHeartbeatAt, heartbeatAgeMs: w.heartbeatAgeMs })),
       failuresLastHour: stats.failuresLastHour.map((f) => ({ service: f.service, method: f.method, failures: f.failures })),
-      recurringLagMs: recurring.reduce((lag, r) => Math.max(lag, now - r.nextRunAt), 0),
+      // A paused recurring job is not late: it is meant to add nothing.
+      recurringLagMs: recurring.reduce((lag, r) => (r.pausedAt === null ? Math.max(lag, now - r.nextRunAt) : lag), 0),
       recurring: recurring.length,
     };
     this.#current = snapshot;

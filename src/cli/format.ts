@@ -61,6 +61,8 @@ export interface RecurringJson {
   tz: string | null;
   misfire: string;
   nextRunAt: string;
+  /** When it was paused (`jobs pause-recurring`), or null. */
+  pausedAt: string | null;
 }
 
 /** `jobs stats --json`. Durations in seconds, instants as ISO-8601, as elsewhere in `--json` output. */
@@ -194,6 +196,7 @@ export function recurringToJson(record: RecurringRecord): RecurringJson {
     tz: record.tz,
     misfire: record.misfire,
     nextRunAt: iso(record.nextRunAt),
+    pausedAt: record.pausedAt === null ? null : iso(record.pausedAt),
   };
 }
 
@@ -225,7 +228,7 @@ export function recurringTable(records: readonly RecurringRecord[]): string {
       r.everyMs !== null ? `every ${r.everyMs / 1000} s` : (r.cron ?? ''),
       r.tz ?? '',
       r.misfire,
-      iso(r.nextRunAt),
+      r.pausedAt === null ? iso(r.nextRunAt) : `paused since ${iso(r.pausedAt)}`,
     ]),
   );
 }

@@ -241,6 +241,13 @@ export async function removeRecurring(worker: WorkerService, signature: string, 
   output.out(`removed recurring job ${signature}`);
 }
 
+/** `jobs pause-recurring SIGNATURE` and `jobs resume-recurring SIGNATURE`. */
+export async function pauseRecurring(worker: WorkerService, signature: string, pause: boolean, output: Output): Promise<void> {
+  const found = pause ? await worker.pauseRecurring(signature) : await worker.resumeRecurring(signature);
+  if (!found) throw new RecurringNotFoundError(signature);
+  output.out(`${pause ? 'paused' : 'resumed'} recurring job ${signature}`);
+}
+
 /** `jobs clear --recurring`: what deleting the database did in AMsoil, keeping the history. */
 export async function clearJobs(worker: WorkerService, flags: { recurring?: boolean }, output: Output): Promise<void> {
   if (flags.recurring !== true) {

@@ -7,7 +7,7 @@ import { createLogger } from '../log/logger.ts';
 import { openWorkerService } from '../worker/open-worker-service.ts';
 import type { WorkerService } from '../worker/worker-service.ts';
 import { createConfig, type HostOptions } from './bootstrap.ts';
-import { addJob, cancelJob, clearJobs, listJobs, listPausedTargets, listWorkers, pauseOrResume, removeRecurring, retryJob, showJob, showStats, watchJob, type Output } from './jobs-command.ts';
+import { addJob, cancelJob, clearJobs, listJobs, listPausedTargets, listWorkers, pauseOrResume, pauseRecurring, removeRecurring, retryJob, showJob, showStats, watchJob, type Output } from './jobs-command.ts';
 
 /** Where the command line runs: injected so tests run it in-process. */
 export interface CliEnvironment {
@@ -214,6 +214,16 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .description('remove one recurring job by signature: service.method or service.method#name')
     .argument('<signature>')
     .action(async (signature: string) => withService((worker, output) => removeRecurring(worker, signature, output)));
+
+  jobs.command('pause-recurring')
+    .description('pause one recurring job by signature: it adds no jobs until resumed, and stays paused when registered again')
+    .argument('<signature>')
+    .action(async (signature: string) => withService((worker, output) => pauseRecurring(worker, signature, true, output)));
+
+  jobs.command('resume-recurring')
+    .description('resume a paused recurring job: it runs next at its next fire time from now; the ones missed while paused are skipped')
+    .argument('<signature>')
+    .action(async (signature: string) => withService((worker, output) => pauseRecurring(worker, signature, false, output)));
 
   for (const command of [jobs, ...jobs.commands]) {
     command.showHelpAfterError().exitOverride().configureOutput({ writeOut: env.stdout, writeErr: env.stderr });

@@ -419,6 +419,8 @@ export interface RecurringSpec {
 /** A stored recurring job: the spec as last added, with its id and current next run. */
 export interface RecurringRecord extends RecurringSpec {
   readonly id: number;
+  /** When it was paused ({@link JobStore.pauseRecurring}), or null: a paused one enqueues nothing. */
+  readonly pausedAt: number | null;
 }
 
 /** Failed attempts of one method, as {@link JobStats.failuresLastHour} counts them. */
@@ -787,16 +789,32 @@ export interface JobStore {
    */
   workers(now: number): Promise<WorkerInfo[]>;
 
-  /** The earliest next run of any recurring job, or null if there is none. */
+  /** The earliest next run of any recurring job not paused, or null if there is none. */
   nextRecurringAt(): Promise<number | null>;
 
-  /** Recurring jobs whose next run is at or before `now`. */
+  /** Recurring jobs not paused whose next run is at or before `now`. */
   dueRecurring(now: number): Promise<RecurringRecord[]>;
+
+  /**
+   * Pauses a recurring job: it enqueues nothing until resumed (occurrences
+   * already enqueued stay), and adding it again keeps it paused. Pausing a
+   * paused one keeps its first `pausedAt`.
+   * @returns whether there is a recurring job with this id.
+   */
+  pauseRecurring(id: number, at: number): Promise<boolean>;
+
+  /**
+   * Resumes a paused recurring job, its next run moved to `nextRunAt` if that
+   * is later (the caller's next fire time after now: what fell due while it
+   * was paused is skipped). One not paused is left as it is.
+   * @returns whether there is a recurring job with this id.
+   */
+  resumeRecurring(id: number, nextRunAt: number): Promise<boolean>;
 
   /**
    * Enqueues occurrences of a recurring job and moves its next run, in one
    * transaction, only if its next run is still `expectedNextRunAt` (another
-   * worker may have done it). A unique key on (recurring job, fire time) makes
+   * worker may have done it) and it is not paused. A unique key on (recurring job, fire time) makes
    * a second enqueue of the same occurrence impossible. Returns whether this call advanced it.
    */
   fireRecurring(id: number, expectedNextRunAt: number, fireTimes: readonly number[], nextRunAt: number, now: number): Promise<boolean>;

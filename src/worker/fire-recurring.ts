@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
-import { MISFIRE_GRACE_MS, planOccurrences, type MisfirePolicy, type OccurrencePlan, type Schedule } from '../schedule/schedule.ts';
+import { MISFIRE_GRACE_MS, nextFireAfter, planOccurrences, type MisfirePolicy, type OccurrencePlan, type Schedule } from '../schedule/schedule.ts';
 import type { JobStore, RecurringRecord } from '../store/job-store.ts';
 
 /**
@@ -14,6 +14,21 @@ export function scheduleOf(record: RecurringRecord): Schedule {
     throw new InvalidArgumentError(`Expected the interval to be a positive integer of milliseconds, got \`${record.everyMs}\``);
   }
   return { kind: 'every', everyMs: record.everyMs, anchor: record.anchor };
+}
+
+/**
+ * Where a paused recurring job resumes (JobStore.resumeRecurring): its first
+ * fire time after `now`, so what fell due while it was paused is skipped
+ * whatever its misfire policy (a long pause of an `all` job must not come
+ * back as a burst). A row this version cannot plan resumes at `now`: the
+ * worker then logs it as unplannable, as it would have anyway.
+ */
+export function resumeAt(record: RecurringRecord, now: number): number {
+  try {
+    return nextFireAfter(scheduleOf(record), now);
+  } catch {
+    return now;
+  }
 }
 
 /**

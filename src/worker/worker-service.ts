@@ -3,6 +3,7 @@ import { parseSchedule, startSchedule } from '../schedule/schedule.ts';
 import { systemClock, type Clock } from '../schedule/clock.ts';
 import { serialize } from '../serialization/payload.ts';
 import type { CancelOutcome, JobState, JobStore, NewJob, RecurringRecord } from '../store/job-store.ts';
+import { resumeAt } from './fire-recurring.ts';
 import { JobHandle } from './job-handle.ts';
 import {
   assertJobOptionKeys, assertKnownKeys, assertName, assertRecurringOptionKeys, hasOnlyKeys, resolveAfter, resolveJobOptions, resolveKey, resolveMisfire,
@@ -230,6 +231,33 @@ export class WorkerService {
   async removeRecurring(signature: string): Promise<boolean> {
     const { service, method, name } = parseSignature(signature);
     return this.store.removeRecurring(service, method, name);
+  }
+
+  /**
+   * Pauses the recurring job with this signature (as {@link removeRecurring}
+   * takes it): it enqueues nothing until {@link resumeRecurring}, whichever
+   * process runs the workers; occurrences already added stay, and adding it
+   * again (as `setup()` does at every start) keeps it paused.
+   * @returns whether there is one.
+   */
+  async pauseRecurring(signature: string): Promise<boolean> {
+    const record = await this.#recurring(signature);
+    return record !== undefined && this.store.pauseRecurring(record.id, this.#clock.now());
+  }
+
+  /**
+   * Resumes a paused recurring job: it runs next at its first fire time from
+   * now on; the ones that fell while it was paused are skipped.
+   * @returns whether there is one.
+   */
+  async resumeRecurring(signature: string): Promise<boolean> {
+    const record = await this.#recurring(signature);
+    return record !== undefined && this.store.resumeRecurring(record.id, resumeAt(record, this.#clock.now()));
+  }
+
+  async #recurring(signature: string): Promise<RecurringRecord | undefined> {
+    const { service, method, name } = parseSignature(signature);
+    return (await this.store.listRecurring()).find((r) => r.service === service && r.method === method && r.name === name);
   }
 
   /**

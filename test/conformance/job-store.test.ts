@@ -1033,6 +1033,39 @@ describeStores('JobStore contract', (factory) => {
       expect((await store.listJobs()).map((j) => j.fireTime).sort()).toEqual([base, base + 1000]);
     });
 
+    it('pauses a recurring job: nothing due or fired until resumed, kept paused when added again; resuming skips what fell meanwhile', async () => {
+      const store = await open();
+      const base = past();
+      const record = await store.upsertRecurring(recurring({ nextRunAt: base }));
+      const other = await store.upsertRecurring(recurring({ name: 'other', nextRunAt: base + 500 }));
+      expect(record.pausedAt).toBeNull();
+      expect(await store.pauseRecurring(record.id, base + 10)).toBe(true);
+      expect(await store.pauseRecurring(record.id, base + 20)).toBe(true); // the first pause's time stays
+      expect(await store.pauseRecurring(999_999, base)).toBe(false);
+      expect(ids(await store.dueRecurring(Date.now()))).toEqual([other.id]);
+      expect(await store.nextRecurringAt()).toBe(base + 500);
+      // A scheduler that read it before the pause cannot fire it.
+      expect(await store.fireRecurring(record.id, base, [base], base + 1000, Date.now())).toBe(false);
+      expect(await store.listJobs()).toEqual([]);
+      // Registered again at a start-up, with the same schedule: still paused, next run kept.
+      const again = await store.upsertRecurring(recurring({ params: '{"json":2}', nextRunAt: Date.now() }));
+      expect(again).toMatchObject({ id: record.id, pausedAt: base + 10, nextRunAt: base, params: '{"json":2}' });
+      expect((await store.listRecurring()).find((r) => r.id === record.id)).toMatchObject({ pausedAt: base + 10 });
+      // Resumed: the next run moves to the given time if later, and it is due again from then.
+      const resumeAt = Date.now() + HOUR;
+      expect(await store.resumeRecurring(record.id, resumeAt)).toBe(true);
+      expect((await store.listRecurring()).find((r) => r.id === record.id)).toMatchObject({ pausedAt: null, nextRunAt: resumeAt });
+      expect(ids(await store.dueRecurring(resumeAt))).toEqual([other.id, record.id]);
+      // Resuming one that runs changes nothing; an unknown id says so.
+      expect(await store.resumeRecurring(record.id, resumeAt + HOUR)).toBe(true);
+      expect((await store.listRecurring()).find((r) => r.id === record.id)).toMatchObject({ pausedAt: null, nextRunAt: resumeAt });
+      expect(await store.resumeRecurring(999_999, resumeAt)).toBe(false);
+      // A pause shorter than the time to its next run keeps that next run.
+      await store.pauseRecurring(record.id, Date.now());
+      await store.resumeRecurring(record.id, Date.now());
+      expect((await store.listRecurring()).find((r) => r.id === record.id)).toMatchObject({ pausedAt: null, nextRunAt: resumeAt });
+    });
+
     it('clears or removes recurring jobs but keeps the jobs they added', async () => {
       const store = await open();
       const base = past();

@@ -75,6 +75,13 @@ describe('main.ts jobs', () => {
     expect(await run('jobs', 'cancel', '7')).toMatchObject({ code: 1, stderr: 'error: no job with id 7\n' });
 
     await run('jobs', 'add', 'rm', 'check', '--every', '60', '--name', 'hourly');
+    expect(await run('jobs', 'pause-recurring', 'rm.check#hourly')).toMatchObject({ code: 0, stdout: 'paused recurring job rm.check#hourly\n' });
+    expect((await run('jobs', 'list', '--recurring')).stdout).toMatch(/rm\.check#hourly .* paused since \d{4}-/);
+    expect(JSON.parse((await run('jobs', 'list', '--recurring', '--json')).stdout)).toEqual([expect.objectContaining({ signature: 'rm.check#hourly', pausedAt: expect.stringMatching(/^\d{4}-/) })]);
+    expect(await run('jobs', 'resume-recurring', 'rm.check#hourly')).toMatchObject({ code: 0, stdout: 'resumed recurring job rm.check#hourly\n' });
+    expect(JSON.parse((await run('jobs', 'list', '--recurring', '--json')).stdout)).toEqual([expect.objectContaining({ pausedAt: null })]);
+    expect(await run('jobs', 'pause-recurring', 'rm.check#daily')).toMatchObject({ code: 1, stderr: 'error: no recurring job with signature rm.check#daily\n' });
+    expect(await run('jobs', 'resume-recurring', 'nodot')).toMatchObject({ code: 2 });
     expect(await run('jobs', 'remove-recurring', 'rm.check#hourly')).toMatchObject({ code: 0, stdout: 'removed recurring job rm.check#hourly\n' });
     expect(await run('jobs', 'remove-recurring', 'rm.check#hourly')).toMatchObject({ code: 1, stderr: 'error: no recurring job with signature rm.check#hourly\n' });
     expect(await run('jobs', 'remove-recurring', 'nodot')).toMatchObject({ code: 2 });

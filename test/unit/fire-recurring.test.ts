@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { RecurringSpec } from '../../src/store/job-store.ts';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { RecurringFirer } from '../../src/worker/fire-recurring.ts';
+import { WorkerService } from '../../src/worker/worker-service.ts';
 import { memoryLogger } from '../helpers/logger.ts';
 import { tempStore } from '../helpers/store.ts';
 
@@ -130,5 +131,32 @@ describe('RecurringFirer: a recurring row that cannot be planned', () => {
     expect(late.map((line) => line.recurringId)).toEqual([later]);
     const errors = lines().filter((line) => line.level === 50).map((line) => line.recurringId);
     expect(errors.sort()).toEqual([later, mars, mars].sort());
+  });
+});
+
+describe('a paused recurring job', () => {
+  it('enqueues nothing while paused, keeps its pause when registered again, and resumes at its next fire time from then', async () => {
+    let now = NOW;
+    const clock = { now: () => now };
+    const store = tempStore();
+    const jobs = new WorkerService(store, { clock });
+    const firer = new RecurringFirer(store, memoryLogger().logger);
+    await jobs.addAsRecurring('svc', 'tick', null, 60, { misfire: 'all' });
+    expect(await firer.fireDue(now)).toBe(NOW + MINUTE);
+    expect(await store.listJobs()).toHaveLength(1);
+    expect(await jobs.pauseRecurring('svc.tick')).toBe(true);
+    expect(await jobs.pauseRecurring('svc.nothing')).toBe(false);
+    // Three hours pass; `setup()` registers it again at a restart.
+    now += 3 * HOUR + 20_000;
+    await jobs.addAsRecurring('svc', 'tick', null, 60, { misfire: 'all' });
+    expect(await firer.fireDue(now)).toBe(Number.POSITIVE_INFINITY);
+    expect(await store.listJobs()).toHaveLength(1);
+    // Resumed: the 180 fire times that fell meanwhile are skipped, even under `all`; the next one runs.
+    expect(await jobs.resumeRecurring('svc.tick')).toBe(true);
+    const [record] = await store.listRecurring();
+    expect(record).toMatchObject({ pausedAt: null, nextRunAt: NOW + 3 * HOUR + MINUTE });
+    now = NOW + 3 * HOUR + MINUTE;
+    await firer.fireDue(now);
+    expect((await store.listJobs()).map((j) => j.fireTime).sort()).toEqual([NOW, NOW + 3 * HOUR + MINUTE]);
   });
 });

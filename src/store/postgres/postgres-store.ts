@@ -341,6 +341,17 @@ export class PostgresStore implements JobStore {
     return this.#run(() => this.#db.read(async (client) => (await client.query<RecurringRecord>({ name: 'due-recurring', text: this.#sql.recurring.due, values: [now] })).rows));
   }
 
+  async pauseRecurring(id: number, at: number): Promise<boolean> {
+    const { rowCount } = await this.#run(() => this.#db.read((client) => client.query({ name: 'pause-recurring', text: this.#sql.recurring.pause, values: [id, at] })));
+    return rowCount === 1;
+  }
+
+  async resumeRecurring(id: number, nextRunAt: number): Promise<boolean> {
+    const { rowCount } = await this.#run(() => this.#db.read((client) => client.query({ name: 'resume-recurring', text: this.#sql.recurring.resume, values: [id, nextRunAt] })));
+    if (rowCount === 1) this.#changed('recurring');
+    return rowCount === 1;
+  }
+
   async fireRecurring(id: number, expectedNextRunAt: number, fireTimes: readonly number[], nextRunAt: number, now: number): Promise<boolean> {
     const advanced = await this.#run(() => this.#db.writeOnce((client) => fireRecurring(client, this.#sql.recurring, id, expectedNextRunAt, fireTimes, nextRunAt, now)));
     if (advanced) this.#changed('work');

@@ -12,10 +12,12 @@ export interface RecurringStatements {
   readonly list: string;
   readonly clear: string;
   readonly remove: string;
+  readonly pause: string;
+  readonly resume: string;
 }
 
 const COLUMNS = `id, service, method, name, params, every_ms AS "everyMs", cron, tz, misfire, priority, max_attempts AS "maxAttempts",
-  timeout_ms AS "timeoutMs", anchor, next_run_at AS "nextRunAt", created_at AS "createdAt"`;
+  timeout_ms AS "timeoutMs", anchor, next_run_at AS "nextRunAt", created_at AS "createdAt", paused_at AS "pausedAt"`;
 
 export function recurringStatements(s: Schema): RecurringStatements {
   // An unchanged schedule keeps its anchor and next run, so registering the same job at every start-up changes nothing in time.
@@ -38,7 +40,7 @@ export function recurringStatements(s: Schema): RecurringStatements {
     // wait, then re-check), and recurring_fires' primary key refuses an occurrence enqueued before, whatever the schedule did.
     fire: `
       WITH advanced AS (
-        UPDATE ${s.q}.recurring SET next_run_at = $3 WHERE id = $1 AND next_run_at = $2 RETURNING *
+        UPDATE ${s.q}.recurring SET next_run_at = $3 WHERE id = $1 AND next_run_at = $2 AND paused_at IS NULL RETURNING *
       ), fires AS (
         INSERT INTO ${s.q}.recurring_fires (recurring_id, fire_time)
         SELECT a.id, f FROM advanced a, unnest($4::bigint[]) f
@@ -51,11 +53,17 @@ export function recurringStatements(s: Schema): RecurringStatements {
          ORDER BY f.fire_time
       )
       SELECT count(*)::integer AS advanced FROM advanced`,
-    next: `SELECT min(next_run_at) AS at FROM ${s.q}.recurring`,
-    due: `SELECT ${COLUMNS} FROM ${s.q}.recurring WHERE next_run_at <= $1 ORDER BY next_run_at, id`,
+    next: `SELECT min(next_run_at) AS at FROM ${s.q}.recurring WHERE paused_at IS NULL`,
+    due: `SELECT ${COLUMNS} FROM ${s.q}.recurring WHERE next_run_at <= $1 AND paused_at IS NULL ORDER BY next_run_at, id`,
     list: `SELECT ${COLUMNS} FROM ${s.q}.recurring ORDER BY service, method, name`,
     clear: `DELETE FROM ${s.q}.recurring`,
     remove: `DELETE FROM ${s.q}.recurring WHERE service = $1 AND method = $2 AND name = $3`,
+    // Both idempotent, so safe to send again after a lost connection.
+    pause: `UPDATE ${s.q}.recurring SET paused_at = COALESCE(paused_at, $2) WHERE id = $1`,
+    resume: `
+      UPDATE ${s.q}.recurring
+         SET next_run_at = CASE WHEN paused_at IS NULL THEN next_run_at ELSE GREATEST(next_run_at, $2) END, paused_at = NULL
+       WHERE id = $1`,
   };
 }
 

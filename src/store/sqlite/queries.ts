@@ -37,7 +37,7 @@ export const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.m
   cancelled_by AS cancelledBy, concurrency_key AS concurrencyKey, concurrency_limit AS concurrencyLimit, parked, held, rate_limit AS rateLimit`;
 
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
-  max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt`;
+  max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt, paused_at AS pausedAt`;
 
 /** The columns every job insert binds, by position (cheaper than by name on the add path): see {@link InsertValues}. */
 const INSERT_COLUMNS = 'target_id, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
@@ -353,8 +353,15 @@ export const minWaitingRunAt = `SELECT min(run_at) FROM jobs WHERE state = ${WAI
 export const selectRecurringBySignature = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 export const selectRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE id = ?`;
 export const listRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring ORDER BY service, method, name`;
-export const nextRecurringAt = `SELECT min(next_run_at) FROM recurring`;
-export const dueRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE next_run_at <= ? ORDER BY next_run_at`;
+export const nextRecurringAt = `SELECT min(next_run_at) FROM recurring WHERE paused_at IS NULL`;
+export const dueRecurring = `SELECT ${RECURRING_COLUMNS} FROM recurring WHERE next_run_at <= ? AND paused_at IS NULL ORDER BY next_run_at`;
+/** See JobStore.pauseRecurring. */
+export const pauseRecurring = `UPDATE recurring SET paused_at = COALESCE(paused_at, @at) WHERE id = @id`;
+/** See JobStore.resumeRecurring. */
+export const resumeRecurring = `
+  UPDATE recurring
+     SET next_run_at = CASE WHEN paused_at IS NULL THEN next_run_at ELSE max(next_run_at, @nextRunAt) END, paused_at = NULL
+   WHERE id = @id`;
 export const deleteAllRecurring = `DELETE FROM recurring`;
 
 export const insertRecurring = `
@@ -378,7 +385,7 @@ export const updateRecurringNewSchedule = `
    WHERE id = @id`;
 
 /** Compare-and-set: only the scheduler that still sees the old next run advances it. */
-export const advanceRecurring = `UPDATE recurring SET next_run_at = @nextRunAt WHERE id = @id AND next_run_at = @expected`;
+export const advanceRecurring = `UPDATE recurring SET next_run_at = @nextRunAt WHERE id = @id AND next_run_at = @expected AND paused_at IS NULL`;
 
 /** Moves when another connection commits: the cheap change signal between processes. */
 export const dataVersion = `PRAGMA data_version`;

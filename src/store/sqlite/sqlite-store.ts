@@ -300,6 +300,16 @@ export class SqliteStore implements JobStore {
     return this.#conn.statements().dueRecurring.all(now);
   }
 
+  async pauseRecurring(id: number, at: number): Promise<boolean> {
+    return this.#conn.write((s) => s.pauseRecurring.run({ id, at }).changes === 1, { transaction: false, onReplaced: 'moot', onMoot: () => false });
+  }
+
+  async resumeRecurring(id: number, nextRunAt: number): Promise<boolean> {
+    const found = this.#conn.write((s) => s.resumeRecurring.run({ id, nextRunAt }).changes === 1, { transaction: false, onReplaced: 'moot', onMoot: () => false });
+    if (found) this.#conn.changedHere('recurring');
+    return found;
+  }
+
   async fireRecurring(id: number, expectedNextRunAt: number, fireTimes: readonly number[], nextRunAt: number, now: number): Promise<boolean> {
     return this.#conn.write((s) => {
       if (s.advanceRecurring.run({ id, expected: expectedNextRunAt, nextRunAt }).changes === 0) return false;

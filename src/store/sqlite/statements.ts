@@ -173,6 +173,8 @@ export class Statements {
   readonly updateRecurringKeepSchedule: Statement;
   readonly updateRecurringNewSchedule: Statement;
   readonly advanceRecurring: Statement;
+  readonly pauseRecurring: Statement<[{ id: number; at: number }]>;
+  readonly resumeRecurring: Statement<[{ id: number; nextRunAt: number }]>;
   readonly enqueueOccurrence: Statement;
   /** Read on every change signal: prepared once (`db.pragma()` prepares on each call). */
   readonly dataVersion: Statement<[], number>;
@@ -264,6 +266,8 @@ export class Statements {
     this.updateRecurringKeepSchedule = db.prepare(sql.updateRecurringKeepSchedule);
     this.updateRecurringNewSchedule = db.prepare(sql.updateRecurringNewSchedule);
     this.advanceRecurring = db.prepare(sql.advanceRecurring);
+    this.pauseRecurring = db.prepare(sql.pauseRecurring);
+    this.resumeRecurring = db.prepare(sql.resumeRecurring);
     this.enqueueOccurrence = db.prepare(sql.enqueueOccurrence);
     this.dataVersion = db.prepare<[], number>(sql.dataVersion).pluck();
     this.databaseId = db.prepare<[], string>(sql.databaseId).pluck();

@@ -1,0 +1,4 @@
+-- A paused recurring job (issue 17: the dashboard's Recurring page) enqueues
+-- nothing until resumed; registering it again keeps it paused. NULL: running.
+
+ALTER TABLE recurring ADD COLUMN paused_at INTEGER;
