@@ -2,7 +2,8 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { attemptErrorToJson, jobToJson, noteToJson, type JobJson } from '../../src/cli/format.ts';
 import { InvalidArgumentError, JobNotFoundError, SerializationError, type Logger, type WorkerService } from '../../src/index.ts';
-import type { JobSearch, JobStore } from '../../src/store/job-store.ts';
+import type { JobSearch, JobStore, RecurringRecord } from '../../src/store/job-store.ts';
+import { resumeAt } from '../../src/worker/fire-recurring.ts';
 import { parseTarget } from '../../src/worker/worker-service.ts';
 import type { WebEnv } from './access.ts';
 import { applyAction, JOB_ACTIONS, type BulkActions, type JobAction } from './bulk-actions.ts';
@@ -10,7 +11,7 @@ import { jobFlow, targetText } from './flow-view.ts';
 import { badField, HttpError } from './http-error.ts';
 import { positiveInteger, searchFromQuery } from './job-query.ts';
 import { openApiDocument } from './openapi.ts';
-import { recurringView } from './recurring-view.ts';
+import { recurringView, type RecurringView } from './recurring-view.ts';
 import type { SnapshotPoller } from './snapshot-poller.ts';
 
 /** Hides what an app does not want shown of a job's params (see the web service's `hideParams`). */
@@ -183,20 +184,27 @@ export function apiRoutes(ctx: ApiContext): Hono<WebEnv> {
     return c.json(progress);
   });
 
+  /** A recurring job as GET /recurring lists it, with its newest occurrence. */
+  const viewOf = async (record: RecurringRecord, now: number): Promise<RecurringView> => {
+    const { jobs: [last] } = await store.searchJobs({ recurringId: record.id }, { limit: 1, scanIds: 100_000 });
+    return recurringView(record, last, now);
+  };
+  /** The recurring job with this id, read afresh. @throws HttpError 404. */
+  const recurringById = async (id: number): Promise<RecurringRecord> => {
+    const record = (await store.listRecurring()).find((r) => r.id === id);
+    if (record === undefined) throw new HttpError(404, 'ERR_RECURRING_NOT_FOUND', `no recurring job ${id}`);
+    return record;
+  };
+
   api.get('/recurring', async (c) => {
     const now = Date.now();
     const records = await store.listRecurring();
-    const views = await Promise.all(records.map(async (record) => {
-      const { jobs: [last] } = await store.searchJobs({ recurringId: record.id }, { limit: 1, scanIds: 100_000 });
-      return recurringView(record, last, now);
-    }));
-    return c.json({ recurring: views, pauseSupported: false });
+    return c.json({ recurring: await Promise.all(records.map((record) => viewOf(record, now))) });
   });
 
   api.post('/recurring/:id/run-now', async (c) => {
     const id = positiveInteger(c.req.param('id'), 'id');
-    const record = (await store.listRecurring()).find((r) => r.id === id);
-    if (record === undefined) throw new HttpError(404, 'ERR_RECURRING_NOT_FOUND', `no recurring job ${id}`);
+    const record = await recurringById(id);
     // A one-off copy, due now: the schedule and its next run stay as they are.
     const { id: jobId } = await store.addJob({
       service: record.service, method: record.method, params: record.params, runAt: Date.now(), priority: record.priority,
@@ -208,11 +216,30 @@ export function apiRoutes(ctx: ApiContext): Hono<WebEnv> {
 
   api.delete('/recurring/:id', async (c) => {
     const id = positiveInteger(c.req.param('id'), 'id');
-    const record = (await store.listRecurring()).find((r) => r.id === id);
-    if (record === undefined) throw new HttpError(404, 'ERR_RECURRING_NOT_FOUND', `no recurring job ${id}`);
+    const record = await recurringById(id);
     await store.removeRecurring(record.service, record.method, record.name);
     audit(c.get('who'), 'removed recurring', { recurring: id });
     return c.json({ removed: id });
+  });
+
+  // Pause and resume: a paused recurring job adds no occurrence (those already added stay) until it is
+  // resumed, at its first fire time after the resume: what fell due meanwhile is skipped. Pausing a paused
+  // one keeps its first pausedAt; resuming a running one changes nothing. Both answer with its view.
+  api.post('/recurring/:id/pause', async (c) => {
+    const id = positiveInteger(c.req.param('id'), 'id');
+    const now = Date.now();
+    if (!(await store.pauseRecurring(id, now))) throw new HttpError(404, 'ERR_RECURRING_NOT_FOUND', `no recurring job ${id}`);
+    audit(c.get('who'), 'paused recurring', { recurring: id });
+    return c.json(await viewOf(await recurringById(id), now));
+  });
+
+  api.post('/recurring/:id/resume', async (c) => {
+    const id = positiveInteger(c.req.param('id'), 'id');
+    const now = Date.now();
+    const record = await recurringById(id);
+    if (!(await store.resumeRecurring(id, resumeAt(record, now)))) throw new HttpError(404, 'ERR_RECURRING_NOT_FOUND', `no recurring job ${id}`);
+    audit(c.get('who'), 'resumed recurring', { recurring: id });
+    return c.json(await viewOf(await recurringById(id), now));
   });
 
   // Live updates: the shared poller's snapshots (and, with ?job=ID, that job and its new notes). A page closes

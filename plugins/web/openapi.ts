@@ -51,8 +51,16 @@ export function openApiDocument(): Record<string, unknown> {
       '/api/bulk/preview': { post: { summary: 'How many jobs a bulk action on `filter` would touch.', responses: ok('{ count, capped, text }') } },
       '/api/bulk': { post: { summary: 'Start a bulk action: `{ action, ids }` or `{ action, filter }`; runs in batches in the background.', responses: { 202: { description: 'Progress; follow it at /api/bulk/{id}' }, 400: error, 403: error } } },
       '/api/bulk/{id}': { get: { summary: 'A bulk action\'s progress.', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: ok('Progress') } },
-      '/api/recurring': { get: { summary: 'Recurring jobs: schedule in words, next five fire times, last outcome. Pause/resume is not supported by the stores.', responses: ok('{ recurring, pauseSupported }') } },
+      '/api/recurring': { get: { summary: 'Recurring jobs: schedule in words, next five fire times (none while paused), last outcome, `pausedAt` (ISO 8601, or null while it runs).', responses: ok('{ recurring }') } },
       '/api/recurring/{id}/run-now': { post: { summary: 'Add a one-off copy of the recurring job, due now.', parameters: [id], responses: { 201: { description: '{ job }' }, 403: error, 404: error } } },
+      '/api/recurring/{id}/pause': { post: {
+        summary: 'Pause a recurring job (operator): it adds no occurrence until resumed (those already added stay); pausing a paused one keeps its first `pausedAt`.',
+        parameters: [id], responses: ok('The recurring job as GET /api/recurring lists it: `pausedAt` set, `nextFires` empty'),
+      } },
+      '/api/recurring/{id}/resume': { post: {
+        summary: 'Resume a paused recurring job (operator): it runs next at its first fire time from now on; those that fell while it was paused are skipped. One not paused is left as it is.',
+        parameters: [id], responses: ok('The recurring job as GET /api/recurring lists it: `pausedAt` null'),
+      } },
       '/api/recurring/{id}': { delete: { summary: 'Remove a recurring job (its jobs stay).', parameters: [id], responses: ok('Removed') } },
       '/api/paused': {
         get: { summary: 'Paused targets: `{ paused: [{ target, service, method, at }] }` (`method` null: the whole service).', responses: ok('{ paused }') },

@@ -2,14 +2,21 @@ import { Cron } from 'croner';
 import { recurringToJson, type RecurringJson } from '../../src/cli/format.ts';
 import type { JobRecord, RecurringRecord } from '../../src/store/job-store.ts';
 
-/** A recurring job as the Recurring page shows it. */
+/**
+ * A recurring job as the Recurring page shows it. `pausedAt` (from
+ * recurringToJson) is when it was paused, ISO 8601, or null while it runs.
+ */
 export interface RecurringView extends RecurringJson {
   /** The schedule in words: "every 10 seconds", "at 07:00 every day (Europe/Berlin)". */
   readonly words: string;
-  /** The next five fire times, ISO 8601. */
+  /**
+   * The next five fire times, ISO 8601; empty while paused (it fires nothing
+   * then, and resumes at its first fire time after the resume).
+   */
   readonly nextFires: readonly string[];
   /** The newest occurrence's state and id, if one is among the recent jobs. */
   readonly last: { readonly id: number; readonly state: string; readonly finishedAt: string | null } | null;
+  /** How far it is behind its next run; 0 while paused (it is meant to add nothing then). */
   readonly lagSeconds: number;
 }
 
@@ -72,11 +79,12 @@ export function nextFireTimes(record: RecurringRecord, count: number): number[] 
 
 export function recurringView(record: RecurringRecord, last: JobRecord | undefined, now: number): RecurringView {
   const schedule = record.everyMs !== null ? intervalWords(record.everyMs) : cronWords(record.cron ?? '');
+  const paused = record.pausedAt !== null;
   return {
     ...recurringToJson(record),
     words: record.cron !== null ? `${schedule} (${record.tz ?? 'UTC'})` : schedule,
-    nextFires: nextFireTimes(record, 5).map((t) => new Date(t).toISOString()),
+    nextFires: paused ? [] : nextFireTimes(record, 5).map((t) => new Date(t).toISOString()),
     last: last === undefined ? null : { id: last.id, state: last.state, finishedAt: last.finishedAt === null ? null : new Date(last.finishedAt).toISOString() },
-    lagSeconds: Math.max(0, now - record.nextRunAt) / 1000,
+    lagSeconds: paused ? 0 : Math.max(0, now - record.nextRunAt) / 1000,
   };
 }

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import type { ClaimedJob, JobStore, NewJob } from '../../src/store/job-store.ts';
+import type { ClaimedJob, JobStore, NewJob, RecurringSpec } from '../../src/store/job-store.ts';
 import { runCliHere } from '../helpers/cli.ts';
 import { startMain, workerArgs } from '../helpers/processes.ts';
 import { tempStore } from '../helpers/store.ts';
@@ -236,6 +236,41 @@ describe.skipIf(executable === null)('dashboard in Chromium', () => {
     expect(await worker.exited).toBe(0);
     expect(problems).toEqual([]);
   }, 30_000);
+
+  it('pauses and resumes a recurring job from the Recurring page, saying so, with its name shown as text', async () => {
+    const store = tempStore();
+    const { url, logLines } = await testWebServer(store);
+    const name = '<img src=x onerror="window.__pwned=1">';
+    const at = Date.now();
+    const spec: RecurringSpec = {
+      service: 'report', method: 'daily', name, params: '{"json":null}', everyMs: 60_000, cron: null, tz: null, misfire: 'once',
+      priority: 0, maxAttempts: 1, timeoutMs: null, anchor: at, nextRunAt: at + 60_000, createdAt: at,
+    };
+    const { id } = await store.upsertRecurring(spec);
+    const { page, problems } = await openPage();
+    await page.goto(`${url}/recurring`);
+    const row = page.locator(`#recurring tr[data-id="${id}"]`);
+    await expect.poll(() => row.locator('li').count()).toBe(5);
+    expect(await row.textContent()).toContain(`report.daily#${name}`);
+
+    await row.locator('button[data-action="pause"]').click();
+    await expect.poll(() => page.locator('#flash').textContent()).toBe(`paused report.daily#${name}`);
+    await expect.poll(() => row.textContent()).toContain('paused since');
+    expect(await row.locator('li').count()).toBe(0);
+    expect(await row.getAttribute('class')).toBe('paused');
+    expect((await store.listRecurring())[0]?.pausedAt).toEqual(expect.any(Number));
+
+    await row.locator('button[data-action="resume"]').click();
+    await expect.poll(() => page.locator('#flash').textContent()).toContain(`resumed report.daily#${name}: next run`);
+    await expect.poll(() => row.locator('li').count()).toBe(5);
+    expect(await row.textContent()).not.toContain('paused since');
+    await row.locator('button[data-action="pause"]').waitFor();
+    expect((await store.listRecurring())[0]?.pausedAt).toBeNull();
+    expect(logLines().map((line) => (line.web as { action?: string } | undefined)?.action).filter((a) => a?.endsWith('recurring'))).toEqual(['paused recurring', 'resumed recurring']);
+    expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+    expect(await page.locator('main img').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
 
   it('refuses a viewer\'s forged pause and resume with 403, server-side', async () => {
     const store = tempStore();

@@ -4,7 +4,7 @@
  */
 import { expect, it, vi } from 'vitest';
 import { ConfigService } from '../../src/config/config-service.ts';
-import type { ClaimedJob, JobStore } from '../../src/store/job-store.ts';
+import type { ClaimedJob, JobStore, RecurringSpec } from '../../src/store/job-store.ts';
 import { apiRoutes } from '../../plugins/web/api-routes.ts';
 import { BulkActions } from '../../plugins/web/bulk-actions.ts';
 import { SnapshotPoller } from '../../plugins/web/snapshot-poller.ts';
@@ -251,6 +251,81 @@ describeStores('web API', (factory) => {
       expect.objectContaining({ who: 'local', action: 'resumed', target: 'mail.send' }),
       expect.objectContaining({ who: 'local', action: 'paused', target: odd }),
       expect.objectContaining({ who: 'local', action: 'resumed', target: odd }),
+    ]);
+  });
+
+  it('pauses and resumes a recurring job by id: operators only, from this site only; paused it shows pausedAt, no next fires, and is not due', async () => {
+    const store = await factory.open();
+    const { url, logLines } = await testWebServer(store, { withUsers: true });
+    type View = { id: number; signature: string; pausedAt: string | null; nextRunAt: string; nextFires: string[]; lagSeconds: number };
+    const as = (user: { name: string; password: string }, extra: Record<string, string> = {}) => ({ Authorization: basic(user), ...extra });
+    // Every minute, five minutes behind: resuming must skip what fell due, not fire it.
+    const start = Date.now() - 10 * 60_000;
+    const spec: RecurringSpec = {
+      service: 'report', method: 'daily', name: '', params: '{"json":null}', everyMs: 60_000, cron: null, tz: null, misfire: 'all',
+      priority: 0, maxAttempts: 1, timeoutMs: null, anchor: start, nextRunAt: start + 5 * 60_000, createdAt: start,
+    };
+    const { id } = await store.upsertRecurring(spec);
+    const post = (idText: number | string, action: 'pause' | 'resume', user: { name: string; password: string } = OPERATOR, extra: Record<string, string> = {}) =>
+      fetch(`${url}/api/recurring/${idText}/${action}`, { method: 'POST', headers: as(user, extra) });
+    const stored = async () => (await store.listRecurring()).find((r) => r.id === id);
+    const farFuture = Date.now() + 365 * 86_400_000;
+    const list = async () => await (await fetch(`${url}/api/recurring`, { headers: as(VIEWER) })).json() as { recurring: View[] };
+    expect((await list()).recurring).toEqual([expect.objectContaining({ id, pausedAt: null, nextFires: expect.arrayContaining([expect.any(String)]) })]);
+    expect(await list()).not.toHaveProperty('pauseSupported');
+
+    // Refused: a viewer, a cross-site request, another origin. Nothing changes.
+    for (const action of ['pause', 'resume'] as const) {
+      expect((await post(id, action, VIEWER)).status).toBe(403);
+      expect((await post(id, action, OPERATOR, { 'Sec-Fetch-Site': 'cross-site' })).status).toBe(403);
+      expect((await post(id, action, OPERATOR, { Origin: 'http://evil.example' })).status).toBe(403);
+    }
+    expect((await stored())?.pausedAt).toBeNull();
+
+    const beforePause = Date.now();
+    const paused = await post(id, 'pause', OPERATOR, { Origin: url, 'Sec-Fetch-Site': 'same-origin' });
+    expect(paused.status).toBe(200);
+    const pausedView = await paused.json() as View;
+    expect(pausedView).toMatchObject({ id, signature: 'report.daily', pausedAt: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/), nextFires: [], lagSeconds: 0 });
+    const pausedRecord = await stored();
+    expect(pausedRecord?.pausedAt).toBeGreaterThanOrEqual(beforePause);
+    expect(Date.parse(pausedView.pausedAt!)).toBe(pausedRecord?.pausedAt);
+    expect((await store.dueRecurring(farFuture)).map((r) => r.id)).not.toContain(id);
+    // The list shows it as the action answered; pausing again keeps the first pausedAt.
+    expect(await list()).toEqual({ recurring: [pausedView] });
+    const again = await post(id, 'pause');
+    expect(again.status).toBe(200);
+    expect((await again.json() as View).pausedAt).toBe(pausedView.pausedAt);
+
+    const beforeResume = Date.now();
+    const resumed = await post(id, 'resume');
+    expect(resumed.status).toBe(200);
+    const resumedView = await resumed.json() as View;
+    expect(resumedView).toMatchObject({ id, pausedAt: null });
+    expect(Date.parse(resumedView.nextRunAt)).toBeGreaterThan(beforeResume);
+    expect(resumedView.nextFires).toHaveLength(5);
+    expect(resumedView.nextFires[0]).toBe(resumedView.nextRunAt);
+    const resumedRecord = await stored();
+    expect(resumedRecord?.pausedAt).toBeNull();
+    expect(resumedRecord?.nextRunAt).toBeGreaterThan(beforeResume);
+    expect(((resumedRecord?.nextRunAt ?? 0) - start) % 60_000).toBe(0); // on the schedule's own minutes
+    expect((await store.dueRecurring(farFuture)).map((r) => r.id)).toContain(id);
+    expect(await store.listJobs()).toEqual([]); // the minutes that fell while paused were skipped, not added
+
+    // Unknown and bad ids.
+    for (const action of ['pause', 'resume'] as const) {
+      const unknown = await post(999_999, action);
+      expect(unknown.status).toBe(404);
+      expect(await unknown.json()).toMatchObject({ error: { code: 'ERR_RECURRING_NOT_FOUND' } });
+      const bad = await post('x', action);
+      expect(bad.status).toBe(400);
+      expect(await bad.json()).toMatchObject({ error: { field: 'id' } });
+    }
+    const actions = logLines().map((line) => line.web as { who?: string; action?: string; recurring?: number } | undefined).filter((w) => w?.recurring !== undefined);
+    expect(actions).toEqual([
+      expect.objectContaining({ who: 'otto', role: 'operator', action: 'paused recurring', recurring: id }),
+      expect.objectContaining({ who: 'otto', action: 'paused recurring', recurring: id }),
+      expect.objectContaining({ who: 'otto', action: 'resumed recurring', recurring: id }),
     ]);
   });
 

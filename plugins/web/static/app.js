@@ -418,30 +418,36 @@ async function limitsPage() {
 // ---- recurring ----
 async function recurringPage() {
   const data = await api('/recurring');
-  const act = (label, path, method) => h('button', { type: 'button', onclick: async () => {
+  // `done` says what happened, from the response; the page is then drawn again from the server.
+  const act = (label, path, method, done, attrs = {}) => h('button', { type: 'button', ...attrs, onclick: async () => {
     if (method === 'DELETE' && !confirm('Remove this recurring job? Jobs it added stay.')) return;
     try {
-      const out = await api(path, { method });
-      flash(out.job ? `added job #${out.job}` : 'removed');
+      flash(done(await api(path, { method })));
       render();
     } catch (error) {
       flash(error.message);
     }
   } }, label);
+  const pauseOrResume = (r) => (r.pausedAt === null
+    ? act('pause', `/recurring/${r.id}/pause`, 'POST', () => `paused ${r.signature}`, { 'data-action': 'pause' })
+    : act('resume', `/recurring/${r.id}/resume`, 'POST', (out) => `resumed ${r.signature}: next run ${time(out.nextRunAt)}`, { 'data-action': 'resume' }));
   put(main, 
     h('h2', {}, 'Recurring jobs'),
-    h('p', { class: 'muted' }, 'Pause and resume are not offered: the job stores have no paused state yet. "Run now" adds a one-off copy; the schedule stays.'),
-    data.recurring.length === 0 ? h('p', {}, 'No recurring jobs.') : h('table', {},
+    h('p', { class: 'muted' }, 'A paused recurring job adds no jobs until it is resumed (jobs it added already stay); it then runs at its next fire time from then on, skipping those that fell while it was paused. "Run now" adds a one-off copy; the schedule stays.'),
+    data.recurring.length === 0 ? h('p', {}, 'No recurring jobs.') : h('table', { id: 'recurring' },
       h('tr', {}, ['signature', 'schedule', 'in words', 'time zone', 'next five', 'last', 'lag', ''].map((t) => h('th', {}, t))),
-      data.recurring.map((r) => h('tr', {},
+      data.recurring.map((r) => h('tr', { 'data-id': r.id, class: r.pausedAt === null ? null : 'paused' },
         h('td', {}, h('a', { href: `/jobs?recurring=${r.id}` }, r.signature)),
         h('td', {}, r.cron ?? `every ${r.every} s`),
         h('td', {}, r.words),
         h('td', {}, r.cron ? (r.tz ?? 'UTC') : '–'),
-        h('td', {}, h('ul', {}, r.nextFires.map((t) => h('li', {}, time(t))))),
+        h('td', {}, r.pausedAt === null ? h('ul', {}, r.nextFires.map((t) => h('li', {}, time(t)))) : h('span', { class: 'paused-since' }, `paused since ${time(r.pausedAt)}`)),
         h('td', {}, r.last ? h('a', { href: `/jobs/${r.last.id}`, class: `state-${r.last.state}` }, `#${r.last.id} ${r.last.state}`) : '–'),
         h('td', {}, r.lagSeconds > 1 ? `${r.lagSeconds.toFixed(0)} s` : '–'),
-        h('td', {}, act('run now', `/recurring/${r.id}/run-now`, 'POST'), act('remove', `/recurring/${r.id}`, 'DELETE'))))));
+        h('td', {},
+          act('run now', `/recurring/${r.id}/run-now`, 'POST', (out) => `added job #${out.job}`, { 'data-action': 'run-now' }),
+          pauseOrResume(r),
+          act('remove', `/recurring/${r.id}`, 'DELETE', () => `removed ${r.signature}`, { 'data-action': 'remove' }))))));
 }
 
 render();
