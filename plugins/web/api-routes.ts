@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { attemptErrorToJson, jobToJson, noteToJson, type JobJson } from '../../src/cli/format.ts';
 import { InvalidArgumentError, JobNotFoundError, SerializationError, type Logger, type WorkerService } from '../../src/index.ts';
-import type { JobSearch, JobStore, RecurringRecord } from '../../src/store/job-store.ts';
+import type { JobSearch, JobStore, RateLimitUse, RecurringRecord } from '../../src/store/job-store.ts';
 import { resumeAt } from '../../src/worker/fire-recurring.ts';
 import { parseTarget } from '../../src/worker/worker-service.ts';
 import type { WebEnv } from './access.ts';
@@ -133,6 +133,8 @@ export function apiRoutes(ctx: ApiContext): Hono<WebEnv> {
     const keys = await store.concurrencyKeys(CONCURRENCY_KEYS_SHOWN + 1);
     return c.json({ keys: keys.slice(0, CONCURRENCY_KEYS_SHOWN), truncated: keys.length > CONCURRENCY_KEYS_SHOWN });
   });
+
+  api.get('/rate-limits', async (c) => c.json({ rateLimits: (await store.rateLimitUse(Date.now())).map(rateLimitToJson) }));
 
   api.post('/jobs', async (c) => {
     const body = await jsonBody(c.req.raw);
@@ -289,6 +291,11 @@ async function jsonBody(request: Request): Promise<Record<string, unknown>> {
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badField('body', 'expected a JSON object');
   return value as Record<string, unknown>;
+}
+
+/** A rate limit and its use as the API shows it: the window in seconds (as worker.setRateLimit takes it), freeAt in ISO 8601. */
+function rateLimitToJson(r: RateLimitUse): { name: string; limit: number; perSeconds: number; recentStarts: number; freeAt: string | null } {
+  return { name: r.name, limit: r.limit, perSeconds: r.perMs / 1000, recentStarts: r.recentStarts, freeAt: r.freeAt === null ? null : new Date(r.freeAt).toISOString() };
 }
 
 /** A paused target as the API shows it. */

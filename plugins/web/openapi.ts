@@ -81,6 +81,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/api/concurrency-keys': { get: { summary: 'Concurrency keys with jobs running or parked (waiting because the key is full), most parked first, at most 200: `{ keys: [{ key, running, parked, limit }], truncated }`.', responses: ok('{ keys, truncated }') } },
+      '/api/rate-limits': { get: { summary: 'Rate limits by name, each with its starts in the last window and, when that window is full, when the next may start: `{ rateLimits: [{ name, limit, perSeconds, recentStarts, freeAt }] }` (`freeAt` ISO 8601, or null when there is room now).', responses: ok('{ rateLimits }') } },
       '/api/events': { get: { summary: 'Server-sent events: `snapshot` every refresh interval, or `job` (with ?job=ID) with the job and its new notes.', parameters: [{ name: 'job', in: 'query', schema: { type: 'integer' } }], responses: { 200: { description: 'text/event-stream' } } } },
       '/api/openapi.json': { get: { summary: 'This document.', responses: { 200: { description: 'OpenAPI 3.1' } } } },
       '/metrics': { get: { summary: 'Prometheus text format.', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },

@@ -121,6 +121,22 @@ export interface RateLimit {
   readonly perMs: number;
 }
 
+/** A rate limit and how much of it is used, as {@link JobStore.rateLimitUse} reports it. */
+export interface RateLimitUse {
+  readonly name: string;
+  readonly limit: number;
+  readonly perMs: number;
+  /** Starts under it in the window ending now, `(now - perMs, now]`. */
+  readonly recentStarts: number;
+  /**
+   * When the window is full, when the next start may happen: the oldest
+   * start in the window plus `perMs` (with more starts than the limit, as
+   * after the limit was lowered, the start that has to leave for one to be
+   * under it). Null when there is room now.
+   */
+  readonly freeAt: number | null;
+}
+
 /** See {@link NewJob.concurrency}. */
 export interface ConcurrencyLimit {
   readonly key: string;
@@ -728,6 +744,15 @@ export interface JobStore {
 
   /** The rate limits set, by name. */
   listRateLimits(): Promise<RateLimit[]>;
+
+  /**
+   * Every rate limit set, by name, with its starts in the window ending
+   * `now` and when it has room again if that window is full: what holds
+   * rate-limited jobs back, for dashboards. Counts only the window of each
+   * name's log of starts (older entries may still be kept), not the jobs.
+   * @param now the caller's clock; a store that judges due jobs by its server's clock (PostgreSQL) uses that instead, as its claim does.
+   */
+  rateLimitUse(now: number): Promise<RateLimitUse[]>;
 
   /**
    * The concurrency keys with jobs running or parked, those with the most

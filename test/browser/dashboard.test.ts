@@ -131,8 +131,9 @@ describe.skipIf(executable === null)('dashboard in Chromium', () => {
     const { url } = await testWebServer(store);
     const evil = '<img src=x onerror="window.__pwned=1;alert(1)"><script>window.__pwned=2</script>';
     const { id } = await store.addJob({ service: 'svc', method: 'run', params: JSON.stringify({ json: { html: evil } }), runAt: Date.now() + 3_600_000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), tags: [evil], key: evil });
-    // The same markup as a paused target and as a concurrency key with a job running and one parked (the Limits page).
+    // The same markup as a paused target, as a concurrency key with a job running and one parked, and as a rate limit's name (the Limits page).
     await store.pause(evil.slice(0, evil.lastIndexOf('.')), evil.slice(evil.lastIndexOf('.') + 1), Date.now());
+    await store.setRateLimit({ name: evil, limit: 1, perMs: 60_000 });
     await store.addJobs([newJob({ concurrency: { key: evil, limit: 1 } }), newJob({ concurrency: { key: evil, limit: 1 } })]);
     await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' });
     const { page, problems } = await openPage();
@@ -269,6 +270,24 @@ describe.skipIf(executable === null)('dashboard in Chromium', () => {
     expect(logLines().map((line) => (line.web as { action?: string } | undefined)?.action).filter((a) => a?.endsWith('recurring'))).toEqual(['paused recurring', 'resumed recurring']);
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
     expect(await page.locator('main img').count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the rate limits on the Limits page, live: starts in the last window, and when a full one is free again', async () => {
+    const store = tempStore();
+    const { url, worker } = await testWebServer(store);
+    const { page, problems } = await openPage();
+    await page.goto(`${url}/limits`);
+    await page.locator('#rate-limits').getByText('No rate limit is set.').waitFor();
+    await worker.setRateLimit('api', { limit: 1, perSeconds: 60 });
+    await worker.setRateLimit('mail', { limit: 10, perSeconds: 1 });
+    const { ids: [first] } = await store.addJobs([newJob({ rateLimit: 'api' }), newJob({ rateLimit: 'api' })]);
+    expect((await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' })).map((j) => j.id)).toEqual([first]);
+    const freeAt = new Date((await store.getJob(first!))!.startedAt! + 60_000).toISOString();
+    const shown = await page.evaluate((iso) => new Date(iso).toLocaleString(), freeAt);
+    const cells = (name: string) => page.locator(`#rate-limits tr[data-name="${name}"] td`).allTextContents();
+    await expect.poll(() => cells('api')).toEqual(['api', '1 per 60 s', '1', `free again at ${shown}`]);
+    expect(await cells('mail')).toEqual(['mail', '10 per 1 s', '0', 'room now']);
     expect(problems).toEqual([]);
   });
 

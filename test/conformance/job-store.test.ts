@@ -864,6 +864,42 @@ describeStores('JobStore contract', (factory) => {
       await sleep(250);
       expect(ids(await claim(store, 'w', 10))).toEqual([b]);
     });
+
+    it('reports each limit\'s starts in its window and, when it is full, when the next may start; starts out of the window are left out', async () => {
+      const store = await open();
+      expect(await store.rateLimitUse(Date.now())).toEqual([]);
+      await store.setRateLimit({ name: 'mail', limit: 3, perMs: 60_000 });
+      await store.setRateLimit({ name: 'api', limit: 2, perMs: 60_000 });
+      await store.setRateLimit({ name: 'fast', limit: 1, perMs: 200 });
+      expect(await store.rateLimitUse(Date.now())).toEqual([
+        { name: 'api', limit: 2, perMs: 60_000, recentStarts: 0, freeAt: null },
+        { name: 'fast', limit: 1, perMs: 200, recentStarts: 0, freeAt: null },
+        { name: 'mail', limit: 3, perMs: 60_000, recentStarts: 0, freeAt: null },
+      ]);
+      // Starts through the claim, at two moments. A start's instant is its job's startedAt (the server's clock on
+      // PostgreSQL, the claim's `now` on SQLite): freeAt is compared with that, whatever the clocks.
+      const { ids: [api1, mail1] } = await store.addJobs([job({ rateLimit: 'api' }), job({ rateLimit: 'mail' })]);
+      expect(ids(await claim(store, 'w', 10)).sort((a, b) => a - b)).toEqual([api1, mail1]);
+      await sleep(20);
+      const { ids: [api2, api3, fast1] } = await store.addJobs([job({ rateLimit: 'api' }), job({ rateLimit: 'api' }), job({ rateLimit: 'fast' })]);
+      expect(ids(await claim(store, 'w', 10)).sort((a, b) => a - b)).toEqual([api2, fast1]);
+      const startedAt = async (id: number | undefined): Promise<number> => (await store.getJob(id!))!.startedAt!;
+      const [first, second, fast] = [await startedAt(api1), await startedAt(api2), await startedAt(fast1)];
+      expect(second).toBeGreaterThan(first);
+      // api is full: room again when its oldest start leaves the window; mail has room; fast is full for now.
+      expect(await store.rateLimitUse(Date.now())).toEqual([
+        { name: 'api', limit: 2, perMs: 60_000, recentStarts: 2, freeAt: first + 60_000 },
+        { name: 'fast', limit: 1, perMs: 200, recentStarts: 1, freeAt: fast + 200 },
+        { name: 'mail', limit: 3, perMs: 60_000, recentStarts: 1, freeAt: null },
+      ]);
+      expect((await store.getJob(api3!))!.runAt).toBe(first + 60_000);
+      // fast's start leaves its window; no claim under it has run since, so the log may still hold it.
+      await sleep(250);
+      expect((await store.rateLimitUse(Date.now()))[1]).toEqual({ name: 'fast', limit: 1, perMs: 200, recentStarts: 0, freeAt: null });
+      // A limit lowered under the starts in its window: room again once all but the new limit have left it.
+      await store.setRateLimit({ name: 'api', limit: 1, perMs: 60_000 });
+      expect((await store.rateLimitUse(Date.now()))[0]).toEqual({ name: 'api', limit: 1, perMs: 60_000, recentStarts: 2, freeAt: second + 60_000 });
+    });
   });
 
   describe('pause and resume', () => {

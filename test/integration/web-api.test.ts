@@ -206,6 +206,23 @@ describeStores('web API', (factory) => {
     expect(parked.why).toEqual([{ kind: 'concurrency', key, limit: 1, text: `its concurrency key "${key}" is full (limit 1)` }]);
   });
 
+  it('lists the rate limits with their starts in the last window and when a full one has room again', async () => {
+    const store = await factory.open();
+    const { url, worker } = await testWebServer(store);
+    const rateLimits = async () => (await (await fetch(`${url}/api/rate-limits`)).json()) as { rateLimits: unknown[] };
+    expect(await rateLimits()).toEqual({ rateLimits: [] });
+    await worker.setRateLimit('mail', { limit: 2, perSeconds: 1.5 });
+    await worker.setRateLimit('api', { limit: 1, perSeconds: 60 });
+    const { ids: [first] } = await store.addJobs([0, 1].map(() => ({ service: 'svc', method: 'limited', params: '{"json":1}', runAt: Date.now() - 1000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), rateLimit: 'api' })));
+    expect((await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' })).map((j) => j.id)).toEqual([first]);
+    // The start's instant is the job's startedAt (the server's clock on PostgreSQL).
+    const startedAt = (await store.getJob(first!))!.startedAt!;
+    expect(await rateLimits()).toEqual({ rateLimits: [
+      { name: 'api', limit: 1, perSeconds: 60, recentStarts: 1, freeAt: new Date(startedAt + 60_000).toISOString() },
+      { name: 'mail', limit: 2, perSeconds: 1.5, recentStarts: 0, freeAt: null },
+    ] });
+  });
+
   it('pauses and resumes a target (a method or a whole service), names a bad target, and logs who did it', async () => {
     const store = await factory.open();
     const { url, logLines } = await testWebServer(store);
@@ -340,6 +357,7 @@ describeStores('web API', (factory) => {
     expect((await fetch(`${url}/api/paused`, { method: 'POST', headers: as(OPERATOR), body })).status).toBe(201);
     expect((await fetch(`${url}/api/paused`, { headers: as(VIEWER) })).status).toBe(200);
     expect((await fetch(`${url}/api/concurrency-keys`, { headers: as(VIEWER) })).status).toBe(200);
+    expect((await fetch(`${url}/api/rate-limits`, { headers: as(VIEWER) })).status).toBe(200);
     expect((await fetch(`${url}/api/paused/mail.send`, { method: 'DELETE', headers: as(VIEWER) })).status).toBe(403);
     expect(await store.listPaused()).toHaveLength(1);
     expect((await fetch(`${url}/api/paused/mail.send`, { method: 'DELETE', headers: as(OPERATOR, { Origin: url }) })).status).toBe(200);

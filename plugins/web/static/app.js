@@ -375,11 +375,12 @@ function pauseButton(target, pause, after) {
   return h('button', { type: 'button', [pause ? 'data-pause' : 'data-resume']: target, onclick: () => setPaused(target, pause, after) }, `${pause ? 'Pause' : 'Resume'} ${target}`);
 }
 
-// ---- limits: paused targets and the concurrency keys holding jobs back ----
+// ---- limits: paused targets, and the concurrency keys and rate limits holding jobs back ----
 async function limitsPage() {
   const paused = h('table', { id: 'paused' });
   const keys = h('table', { id: 'keys' });
   const keysNote = h('p', { class: 'muted' });
+  const rates = h('table', { id: 'rate-limits' });
   const input = h('input', { name: 'target', size: 24, placeholder: 'service.method or service', required: true });
   const form = h('form', { class: 'filters', id: 'pause-form', onsubmit: async (event) => {
     event.preventDefault();
@@ -397,9 +398,12 @@ async function limitsPage() {
     paused, form,
     h('h3', {}, 'Concurrency keys'),
     h('p', { class: 'muted' }, 'Keys with jobs running or parked (waiting because the key is full), most parked first.'),
-    keys, keysNote);
+    keys, keysNote,
+    h('h3', {}, 'Rate limits'),
+    h('p', { class: 'muted' }, 'At most the limit of jobs under a name start in any window of its length, on every worker; a job over it waits for the name\'s next free slot, using no attempt.'),
+    rates);
   async function load() {
-    const [p, k] = await Promise.all([api('/paused'), api('/concurrency-keys')]);
+    const [p, k, r] = await Promise.all([api('/paused'), api('/concurrency-keys'), api('/rate-limits')]);
     put(paused, p.paused.length === 0 ? h('tr', {}, h('td', { class: 'muted' }, 'Nothing is paused.')) : [
       h('tr', {}, h('th', {}, 'target'), h('th', {}, 'paused since'), h('th', {}, 'waiting jobs'), h('th', {}, '')),
       p.paused.map((t) => h('tr', { 'data-target': t.target },
@@ -410,6 +414,11 @@ async function limitsPage() {
       h('tr', {}, h('th', {}, 'key'), h('th', {}, 'running'), h('th', {}, 'parked'), h('th', {}, 'limit')),
       k.keys.map((key) => h('tr', { 'data-key': key.key }, h('td', {}, key.key), h('td', {}, key.running), h('td', {}, key.parked), h('td', {}, key.limit ?? '–')))]);
     keysNote.textContent = k.truncated ? `Showing the first ${k.keys.length} keys.` : '';
+    put(rates, r.rateLimits.length === 0 ? h('tr', {}, h('td', { class: 'muted' }, 'No rate limit is set.')) : [
+      h('tr', {}, h('th', {}, 'name'), h('th', {}, 'limit'), h('th', {}, 'starts in the last window'), h('th', {}, 'room')),
+      r.rateLimits.map((rate) => h('tr', { 'data-name': rate.name },
+        h('td', {}, rate.name), h('td', {}, `${rate.limit} per ${rate.perSeconds} s`), h('td', {}, rate.recentStarts),
+        h('td', {}, rate.freeAt === null ? 'room now' : `free again at ${time(rate.freeAt)}`)))]);
   }
   await load();
   live('/api/events', () => { load().catch(() => {}); });

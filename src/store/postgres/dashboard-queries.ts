@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { JobNotFoundError } from '../../errors.ts';
-import type { Activity, AttemptFailures, ConcurrencyKeyUse, DeleteOutcome, FinishedJobActivity, JobPage, JobPageRequest, JobSearch, JobState } from '../job-store.ts';
+import type { Activity, AttemptFailures, ConcurrencyKeyUse, DeleteOutcome, FinishedJobActivity, JobPage, JobPageRequest, JobSearch, JobState, RateLimitUse } from '../job-store.ts';
 import { databaseId, jobColumns, NOW_MS, STATE, stateName, toJobRecord, type JobRow, type Schema } from './schema.ts';
 
 /*
@@ -153,5 +153,28 @@ export async function concurrencyKeys(client: pg.ClientBase, s: Schema, limit: n
             UNION ALL
             SELECT concurrency_key, 0, count(*) FROM ${s.q}.jobs WHERE parked GROUP BY concurrency_key) u
      GROUP BY key ORDER BY parked DESC, running DESC, key LIMIT $1`, [limit]);
+  return rows;
+}
+
+/**
+ * See JobStore.rateLimitUse: each name's starts in its window ending at the
+ * server's clock (as the claim judges it), from the log kept in its row
+ * (sorted here: entries older than the window stay until a claim under the
+ * name rewrites it). The start that has to leave for another to happen is
+ * the limit-th newest.
+ */
+export async function rateLimitUse(client: pg.ClientBase, s: Schema): Promise<RateLimitUse[]> {
+  const { rows } = await client.query<RateLimitUse>({
+    name: 'rate-limit-use',
+    text: `
+      SELECT l.name, l.max_starts AS "limit", l.per_ms AS "perMs", cardinality(w.recent) AS "recentStarts",
+             CASE WHEN cardinality(w.recent) >= l.max_starts THEN w.recent[cardinality(w.recent) - l.max_starts + 1] + l.per_ms END AS "freeAt"
+        FROM ${s.q}.rate_limits l
+       CROSS JOIN LATERAL (
+         SELECT ARRAY(SELECT t FROM unnest(l.starts) t WHERE t > w.now - l.per_ms AND t <= w.now ORDER BY t) AS recent
+           FROM (SELECT ${NOW_MS} AS now) w
+       ) w
+       ORDER BY l.name`,
+  });
   return rows;
 }

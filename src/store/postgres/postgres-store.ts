@@ -3,7 +3,7 @@ import { DatabaseReplacedError } from '../../errors.ts';
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ConcurrencyKeyUse, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, RateLimit, PruneBudget, PruneCutoffs,
+  JobOutcome, JobPulse, JobRecord, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, RateLimit, RateLimitUse, PruneBudget, PruneCutoffs,
   RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
 import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
@@ -304,6 +304,10 @@ export class PostgresStore implements JobStore {
       name: 'rate-limit-list', text: `SELECT name, max_starts AS "limit", per_ms AS "perMs" FROM ${this.#sqlSchema}.rate_limits ORDER BY name`,
     })));
     return rows;
+  }
+
+  async rateLimitUse(_now: number): Promise<RateLimitUse[]> {
+    return this.#run(() => this.#db.read((client) => dashboard.rateLimitUse(client, this.#schema)));
   }
 
   async listPaused(): Promise<PausedTarget[]> {

@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { InvalidArgumentError } from '../../errors.ts';
-import type { RateLimit } from '../job-store.ts';
+import type { RateLimit, RateLimitUse } from '../job-store.ts';
 import type { ClaimedRow } from './statements.ts';
 
 /*
@@ -19,6 +19,7 @@ export class RateStatements {
   readonly forget: Statement<[string, number]>;
   readonly moveTo: Statement<[number, number]>;
   readonly setName: Statement<[string, number]>;
+  readonly use: Statement<{ now: number }, RateLimitUse>;
 
   constructor(db: Database) {
     this.set = db.prepare(`
@@ -31,6 +32,21 @@ export class RateStatements {
     this.forget = db.prepare<[string, number]>('DELETE FROM rate_starts WHERE name = ? AND at <= ?');
     this.moveTo = db.prepare<[number, number]>('UPDATE jobs SET run_at = ? WHERE id = ?');
     this.setName = db.prepare<[string, number]>('UPDATE jobs SET rate_limit = ? WHERE id = ?');
+    // Each name's starts in its window (now - per_ms, now], read on the log's primary key (name, at, id): CROSS JOIN
+    // keeps the names outside, so each is a range of the key, never a scan of the log. How many, and the limit-th
+    // newest: the start that has to leave before another may happen (the oldest when the window holds exactly the
+    // limit). Older entries the claim has not forgotten yet are left out.
+    this.use = db.prepare<{ now: number }, RateLimitUse>(`
+      SELECT l.name, l.max_starts AS "limit", l.per_ms AS perMs, COALESCE(w.starts, 0) AS recentStarts,
+             CASE WHEN w.starts >= l.max_starts THEN w.leaving + l.per_ms END AS freeAt
+        FROM rate_limits l
+        LEFT JOIN (
+          SELECT name, count(*) AS starts, max(CASE WHEN newest = max_starts THEN at END) AS leaving
+            FROM (SELECT s.name, s.at, r.max_starts, row_number() OVER (PARTITION BY s.name ORDER BY s.at DESC, s.id DESC) AS newest
+                    FROM rate_limits r CROSS JOIN rate_starts s ON s.name = r.name AND s.at > @now - r.per_ms AND s.at <= @now)
+           GROUP BY name
+        ) w ON w.name = l.name
+       ORDER BY l.name`);
   }
 }
 

@@ -3,7 +3,7 @@ import { DatabaseReplacedError, DatabaseUnavailableError, InvalidArgumentError, 
 import type {
   Activity, AttemptFailures, DeleteOutcome, JobPage, JobPageRequest, JobSearch,
   AddedJob, AddedJobs, AttemptError, AttemptRef, CancelOutcome, ClaimedJob, ConcurrencyKeyUse, ClaimRequest, Completion, JobErrorInfo, JobFilter, JobNote,
-  JobOutcome, JobPulse, JobRecord, JobState, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, RateLimit, PruneBudget,
+  JobOutcome, JobPulse, JobRecord, JobState, JobStats, JobStore, NewJob, OwnerBeat, ParentOutcome, PausedTarget, ProgressUpdate, RateLimit, RateLimitUse, PruneBudget,
   PruneCutoffs, RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
 import { STATS_WINDOW_MS, workerInfo } from '../stats.ts';
@@ -364,6 +364,10 @@ export class SqliteStore implements JobStore {
 
   async listRateLimits(): Promise<RateLimit[]> {
     return this.#conn.statements().rate.list.all();
+  }
+
+  async rateLimitUse(now: number): Promise<RateLimitUse[]> {
+    return this.#conn.statements().rate.use.all({ now });
   }
 
   async listPaused(): Promise<PausedTarget[]> {
