@@ -225,7 +225,7 @@ export function apiRoutes(ctx: ApiContext): Hono<WebEnv> {
   });
 
   // Pause and resume: a paused recurring job adds no occurrence (those already added stay) until it is
-  // resumed, at its first fire time after the resume: what fell due meanwhile is skipped. Pausing a paused
+  // resumed, at its first fire time after the resume: every occurrence due before it is skipped. Pausing a paused
   // one keeps its first pausedAt; resuming a running one changes nothing. Both answer with its view.
   api.post('/recurring/:id/pause', async (c) => {
     const id = positiveInteger(c.req.param('id'), 'id');

@@ -58,7 +58,7 @@ export function openApiDocument(): Record<string, unknown> {
         parameters: [id], responses: ok('The recurring job as GET /api/recurring lists it: `pausedAt` set, `nextFires` empty'),
       } },
       '/api/recurring/{id}/resume': { post: {
-        summary: 'Resume a paused recurring job (operator): it runs next at its first fire time from now on; those that fell while it was paused are skipped. One not paused is left as it is.',
+        summary: 'Resume a paused recurring job (operator): it runs next at its first fire time from now on; every occurrence due before the resume is skipped. One not paused is left as it is.',
         parameters: [id], responses: ok('The recurring job as GET /api/recurring lists it: `pausedAt` null'),
       } },
       '/api/recurring/{id}': { delete: { summary: 'Remove a recurring job (its jobs stay).', parameters: [id], responses: ok('Removed') } },

@@ -221,7 +221,7 @@ function buildProgram(env: CliEnvironment, argv: readonly string[], onStarted: (
     .action(async (signature: string) => withService((worker, output) => pauseRecurring(worker, signature, true, output)));
 
   jobs.command('resume-recurring')
-    .description('resume a paused recurring job: it runs next at its next fire time from now; the ones missed while paused are skipped')
+    .description('resume a paused recurring job: it runs next at its next fire time from now; every occurrence due before that is skipped')
     .argument('<signature>')
     .action(async (signature: string) => withService((worker, output) => pauseRecurring(worker, signature, false, output)));
 

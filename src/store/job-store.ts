@@ -323,7 +323,8 @@ export interface ClaimRequest {
    * where a job has 0, `timeoutMs` where it has none (as {@link
    * JobStore.applyDefaults} does, without another round trip, and with no
    * moment in which the job is leased without them). The claimed jobs come
-   * back with them. Methods not listed keep what they have.
+   * back with them. Methods not listed keep what they have; of several
+   * entries for one method, the first applies.
    */
   readonly defaults?: readonly MethodDefaults[];
 }
@@ -830,8 +831,9 @@ export interface JobStore {
 
   /**
    * Resumes a paused recurring job, its next run moved to `nextRunAt` if that
-   * is later (the caller's next fire time after now: what fell due while it
-   * was paused is skipped). One not paused is left as it is.
+   * is later (the caller's next fire time after now: every occurrence due
+   * before it is skipped, those already overdue at the pause too). One not
+   * paused is left as it is.
    * @returns whether there is a recurring job with this id.
    */
   resumeRecurring(id: number, nextRunAt: number): Promise<boolean>;

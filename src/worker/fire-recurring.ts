@@ -18,7 +18,8 @@ export function scheduleOf(record: RecurringRecord): Schedule {
 
 /**
  * Where a paused recurring job resumes (JobStore.resumeRecurring): its first
- * fire time after `now`, so what fell due while it was paused is skipped
+ * fire time after `now`, so every occurrence due before it is skipped (those
+ * that fell while it was paused, and any overdue already when it was paused)
  * whatever its misfire policy (a long pause of an `all` job must not come
  * back as a burst). A row this version cannot plan resumes at `now`: the
  * worker then logs it as unplannable, as it would have anyway.

@@ -247,7 +247,8 @@ export class WorkerService {
 
   /**
    * Resumes a paused recurring job: it runs next at its first fire time from
-   * now on; the ones that fell while it was paused are skipped.
+   * now on; every occurrence due before the resume is skipped (those that fell
+   * while it was paused, and any already overdue when it was paused).
    * @returns whether there is one.
    */
   async resumeRecurring(signature: string): Promise<boolean> {

@@ -19,6 +19,11 @@ import type { WorkerOptions } from './worker-options.ts';
 /** The most methods whose defaults a claim carries (see Worker's #defaultsOf). */
 const MAX_SENT_DEFAULTS = 200;
 
+/** A map key for a method: not `service.method`, since service names may hold dots (`a.b` + `c`, `a` + `b.c`). */
+function targetKey(service: string, method: string): string {
+  return `${service}\0${method}`;
+}
+
 export type { WorkerOptions } from './worker-options.ts';
 
 /**
@@ -71,6 +76,8 @@ export class Worker {
   #wakePending = false;
   /** When the next recurring job falls due: until then the loop does not ask. Reset by any change. */
   #recurringDueAt = 0;
+  /** Counts the changes that reset {@link #recurringDueAt}: a look that began before one must not set it again. */
+  #recurringChanges = 0;
   readonly #recurring: RecurringFirer;
   #state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   #stopped: Promise<void> | undefined;
@@ -179,7 +186,10 @@ export class Worker {
     this.#unsubscribe = this.#store.onChange((change) => {
       if (change === 'outcomes' || change === 'closed') return; // our own records, or another job's: nothing new to claim
       // A recurring job may have been added or changed: look again. Added jobs alone leave the next due time as it was.
-      if (change === 'recurring' || change === 'any') this.#recurringDueAt = 0;
+      if (change === 'recurring' || change === 'any') {
+        this.#recurringDueAt = 0;
+        this.#recurringChanges++;
+      }
       this.#dueSeenEmpty = false;
       this.#wake();
       void this.#abortCancelled();
@@ -471,7 +481,12 @@ export class Worker {
     try {
       await this.#flushProgress();
       const now = this.#clock.now();
-      if (now >= this.#recurringDueAt) this.#recurringDueAt = await this.#recurring.fireDue(now);
+      if (now >= this.#recurringDueAt) {
+        const changes = this.#recurringChanges;
+        const next = await this.#recurring.fireDue(now);
+        // A recurring job changed while this look was under way: what it found may be stale, so look again next turn.
+        this.#recurringDueAt = changes === this.#recurringChanges ? next : 0;
+      }
       // A write under way may be claiming: let it, then start what it claimed.
       if (this.#flushing !== undefined) await this.#flushing;
       for (const job of this.#pendingStart.splice(0)) this.#start(job);
@@ -658,7 +673,7 @@ export class Worker {
 
   /** A method's defaults as this worker resolves them, learned once and sent with every claim from then on. */
   #defaultsOf(service: string, method: string): MethodDefaults {
-    const key = `${service}.${method}`;
+    const key = targetKey(service, method);
     const known = this.#defaultsByTarget.get(key);
     if (known !== undefined) return known;
     let options: MethodOptions = {};

@@ -177,6 +177,21 @@ describeStores('JobStore contract', (factory) => {
       expect(await store.getJob(next.id)).toMatchObject({ state: 'running', maxAttempts: 2, timeoutMs: 300 });
     });
 
+    it('keeps apart methods whose service.method reads the same, and takes the first of two entries for one method', async () => {
+      const store = await open();
+      const dotted = await store.addJob(job({ service: 'a.b', method: 'c', maxAttempts: 0 }));
+      const plain = await store.addJob(job({ service: 'a', method: 'b.c', maxAttempts: 0 }));
+      const defaults = [
+        { service: 'a', method: 'b.c', maxAttempts: 7, timeoutMs: 700 },
+        { service: 'a.b', method: 'c', maxAttempts: 5, timeoutMs: 500 },
+        { service: 'a.b', method: 'c', maxAttempts: 9, timeoutMs: 900 },
+      ];
+      const claimed = await store.claim({ owner: 'w', limit: 10, now: Date.now(), isolated: 'skip', defaults });
+      expect(new Map(claimed.map((j) => [j.id, [j.maxAttempts, j.timeoutMs]]))).toEqual(new Map([[dotted.id, [5, 500]], [plain.id, [7, 700]]]));
+      expect(await store.getJob(dotted.id)).toMatchObject({ maxAttempts: 5, timeoutMs: 500 });
+      expect(await store.getJob(plain.id)).toMatchObject({ maxAttempts: 7, timeoutMs: 700 });
+    });
+
     it('never hands a job to two workers, however many claim at once', async () => {
       const store = await open();
       const other = await factory.openAnother(store);

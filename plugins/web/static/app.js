@@ -442,7 +442,7 @@ async function recurringPage() {
     : act('resume', `/recurring/${r.id}/resume`, 'POST', (out) => `resumed ${r.signature}: next run ${time(out.nextRunAt)}`, { 'data-action': 'resume' }));
   put(main, 
     h('h2', {}, 'Recurring jobs'),
-    h('p', { class: 'muted' }, 'A paused recurring job adds no jobs until it is resumed (jobs it added already stay); it then runs at its next fire time from then on, skipping those that fell while it was paused. "Run now" adds a one-off copy; the schedule stays.'),
+    h('p', { class: 'muted' }, 'A paused recurring job adds no jobs until it is resumed (jobs it added already stay); it then runs at its next fire time from then on, skipping every occurrence due before the resume. "Run now" adds a one-off copy; the schedule stays.'),
     data.recurring.length === 0 ? h('p', {}, 'No recurring jobs.') : h('table', { id: 'recurring' },
       h('tr', {}, ['signature', 'schedule', 'in words', 'time zone', 'next five', 'last', 'lag', ''].map((t) => h('th', {}, t))),
       data.recurring.map((r) => h('tr', { 'data-id': r.id, class: r.pausedAt === null ? null : 'paused' },

@@ -187,9 +187,16 @@ export async function claimJobs(client: Pick<pg.ClientBase, 'query'>, sql: Claim
   return claimed;
 }
 
-/** A claim's defaults as the statement's four parallel arrays. */
+/** A claim's defaults as the statement's four parallel arrays: one entry per method, the first given (see ClaimRequest.defaults). */
 export function defaultsValues(request: ClaimRequest): [string[], string[], number[], (number | null)[]] {
-  const defaults = request.defaults ?? [];
+  const seen = new Set<string>();
+  // The statement looks a method up with a scalar subquery: two entries for one method would fail the whole claim.
+  const defaults = (request.defaults ?? []).filter((d) => {
+    const key = `${d.service}\0${d.method}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
   return [defaults.map((d) => d.service), defaults.map((d) => d.method), defaults.map((d) => d.maxAttempts), defaults.map((d) => d.timeoutMs)];
 }
 

@@ -43,7 +43,7 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     let maxAttempts = storedMaxAttempts;
     let timeoutMs = storedTimeoutMs;
     const found = request.defaults?.length && (maxAttempts === 0 || timeoutMs === null)
-      ? (defaults ??= byTarget(request.defaults)).get(`${service}.${method}`)
+      ? (defaults ??= byTarget(request.defaults)).get(`${service}\0${method}`)
       : undefined;
     if (found !== undefined) {
       // Recorded in the claim's transaction: never leased without them (see ClaimRequest.defaults).
@@ -56,8 +56,14 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
   return claimed;
 }
 
+/** By method (service names may hold dots, so not `service.method`); the first entry for a method applies. */
 function byTarget(defaults: readonly MethodDefaults[]): Map<string, MethodDefaults> {
-  return new Map(defaults.map((d) => [`${d.service}.${d.method}`, d]));
+  const map = new Map<string, MethodDefaults>();
+  for (const d of defaults) {
+    const key = `${d.service}\0${d.method}`;
+    if (!map.has(key)) map.set(key, d);
+  }
+  return map;
 }
 
 function isRateLimited(row: ClaimedRow): boolean {
