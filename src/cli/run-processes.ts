@@ -160,7 +160,7 @@ async function runSupervisor(config: ConfigService, options: WorkerProcessOption
     await service.store.close();
     return failed;
   }
-  logger.info({ host: hostname() }, 'worker supervisor running; stop with Ctrl-C or SIGTERM');
+  if (!supervisor.stopping) logger.info({ host: hostname() }, 'worker supervisor running; stop with Ctrl-C or SIGTERM');
   return undefined;
 }
 

@@ -97,6 +97,9 @@ export class Supervisor {
     const ready = Promise.all(Array.from({ length: this.#options.processes }, () => this.#spawn()));
     const outcome = await Promise.race([ready.then(() => null), failed]);
     this.#startupFailure = undefined;
+    // Stopped while starting (a signal during start-up): children that exit then, or die of that signal before they
+    // could handle it, did not fail; the stop under way ends the process with its own status.
+    if (this.#stopping) return null;
     if (outcome !== null) {
       await this.stop();
       return outcome;
@@ -104,6 +107,11 @@ export class Supervisor {
     this.#timer = setInterval(() => void this.#check(), this.#options.checkIntervalMs ?? 500);
     this.#log.info({ processes: this.#options.processes }, 'supervisor started');
     return null;
+  }
+
+  /** Whether {@link stop} (or {@link stopNow}) has been called. */
+  get stopping(): boolean {
+    return this.#stopping;
   }
 
   /**

@@ -252,6 +252,31 @@ describe('Supervisor', () => {
   });
 });
 
+describe('Supervisor stopped during start-up', () => {
+  it('is not a failed start: a child still loading, killed by the stop\'s SIGTERM before it could handle it, fails nothing', async () => {
+    const children: ChildProcess[] = [];
+    const supervisor = new Supervisor({
+      processes: 2,
+      // Children still loading their plugins: never ready, and no SIGTERM handler yet (the signal kills them).
+      spawn: () => {
+        const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] });
+        children.push(child);
+        return child;
+      },
+      store: tempStore(),
+      logger: memoryLogger().logger,
+      defaultTimeoutMs: null,
+      stuckMs: 1000,
+    });
+    const starting = supervisor.start();
+    await expect.poll(() => children.length).toBe(2);
+    await supervisor.stop();
+    expect(children.map((child) => child.signalCode)).toEqual(['SIGTERM', 'SIGTERM']);
+    expect(supervisor.stopping).toBe(true);
+    expect(await starting).toBeNull();
+  });
+});
+
 describe('timeouts', () => {
   it('are JobTimeoutErrors that say how long', () => {
     expect(new JobTimeoutError(1500).message).toBe('the job did not finish within its timeout of 1.5 s');
