@@ -210,6 +210,41 @@ describe('Worker', () => {
     expect(fireTimes[0]).toBe(0);
   });
 
+  it('looks at recurring jobs again when one is added while a look is under way, not only at the next backstop', async () => {
+    let ticks = 0;
+    const { store, jobs, worker } = setup({ svc: { tick: outsideprocess(async () => { ticks += 1; }) } });
+    // The worker's first look reads "no recurring jobs" and is held until a recurring job has been added meanwhile.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    let looks = 0;
+    let staleNext: number | null | undefined;
+    const dueRecurring = store.dueRecurring.bind(store);
+    const nextRecurringAt = store.nextRecurringAt.bind(store);
+    store.dueRecurring = async (now) => {
+      const due = await dueRecurring(now);
+      if (++looks === 1) {
+        staleNext = await nextRecurringAt(); // read before the add below: nothing
+        await held;
+      }
+      return due;
+    };
+    store.nextRecurringAt = async () => {
+      // The held look ends with what it read before the add.
+      if (staleNext === undefined) return nextRecurringAt();
+      const next = staleNext;
+      staleNext = undefined;
+      return next;
+    };
+    worker.start();
+    await expect.poll(() => looks).toBe(1);
+    await expect.poll(() => staleNext).toBeNull();
+    await jobs.addAsRecurring('svc', 'tick', null, 3600);
+    await new Promise((resolve) => setImmediate(resolve)); // the change is told on the next turn
+    release();
+    await expect.poll(() => ticks, { timeout: 3000 }).toBe(1);
+    await worker.stop();
+  });
+
   it('on stop, lets running jobs finish within the grace period', async () => {
     let finished = false;
     const svc = { work: outsideprocess(async () => { await new Promise((r) => setTimeout(r, 100)); finished = true; return 'done'; }) };
