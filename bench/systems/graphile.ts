@@ -2,8 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import type { Runner, TaskList, WorkerEvents, WorkerUtils } from 'graphile-worker';
-import pg from 'pg';
-import { CONNECTION_STRING, postgresUnavailable } from './postgres-server.ts';
+import { CONNECTION_STRING, dropSchema, postgresUnavailable } from './postgres-server.ts';
 import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
 
 const version = (createRequire(import.meta.url)('graphile-worker/package.json') as { version: string }).version;
@@ -93,13 +92,7 @@ function graphileSystem(mode: GraphileMode): BenchSystem {
       };
     },
     async cleanup(context: BenchContext) {
-      const client = new pg.Client({ connectionString: CONNECTION_STRING });
-      await client.connect();
-      try {
-        await client.query(`drop schema if exists "${schemaOf(context)}" cascade`);
-      } finally {
-        await client.end();
-      }
+      await dropSchema(schemaOf(context));
     },
   };
 }

@@ -1,6 +1,5 @@
-import pg from 'pg';
 import { createLogger, outsideprocess, PostgresStore, serviceMap, Worker, WorkerService } from '../../src/index.ts';
-import { CONNECTION_STRING, postgresUnavailable } from './postgres-server.ts';
+import { CONNECTION_STRING, dropSchema, postgresUnavailable } from './postgres-server.ts';
 import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
 
 
@@ -54,12 +53,6 @@ export const oursPostgres: BenchSystem = {
     };
   },
   async cleanup(context: BenchContext) {
-    const client = new pg.Client({ connectionString: CONNECTION_STRING });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${schemaOf(context)}" CASCADE`);
-    } finally {
-      await client.end();
-    }
+    await dropSchema(schemaOf(context));
   },
 };

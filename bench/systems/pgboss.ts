@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
 import PgBoss from 'pg-boss';
-import pg from 'pg';
-import { CONNECTION_STRING, postgresUnavailable } from './postgres-server.ts';
+import { CONNECTION_STRING, dropSchema, postgresUnavailable } from './postgres-server.ts';
 import type { BenchContext, BenchQueue, BenchSystem, Payload } from './types.ts';
 
 const version = (createRequire(import.meta.url)('pg-boss/package.json') as { version: string }).version;
@@ -61,12 +60,6 @@ export const pgboss: BenchSystem = {
     };
   },
   async cleanup(context: BenchContext) {
-    const client = new pg.Client({ connectionString: CONNECTION_STRING });
-    await client.connect();
-    try {
-      await client.query(`DROP SCHEMA IF EXISTS "${schemaOf(context)}" CASCADE`);
-    } finally {
-      await client.end();
-    }
+    await dropSchema(schemaOf(context));
   },
 };

@@ -24,6 +24,17 @@ export async function postgresUnavailable(): Promise<string | null> {
   }
 }
 
+/** Drops a system's scratch schema (the systems' `cleanup`). */
+export async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: CONNECTION_STRING });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
 function withoutPassword(connectionString: string): string {
   try {
     const url = new URL(connectionString);

@@ -329,6 +329,21 @@ export interface ClaimRequest {
   readonly defaults?: readonly MethodDefaults[];
 }
 
+/** A map key for a method: not `service.method`, which two methods share when a service name has a dot (`a.b` + `c`, `a` + `b.c`). */
+export function methodKey(service: string, method: string): string {
+  return `${service}\0${method}`;
+}
+
+/** `defaults` by {@link methodKey}, the first entry for a method kept (see {@link ClaimRequest.defaults}). */
+export function defaultsByMethod(defaults: readonly MethodDefaults[]): Map<string, MethodDefaults> {
+  const map = new Map<string, MethodDefaults>();
+  for (const d of defaults) {
+    const key = methodKey(d.service, d.method);
+    if (!map.has(key)) map.set(key, d);
+  }
+  return map;
+}
+
 /** A method's defaults for jobs added without attempts or a timeout (see {@link ClaimRequest.defaults}). */
 export interface MethodDefaults {
   readonly service: string;

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log/logger.ts';
 import { monotonicOf, systemClock, type Clock } from '../schedule/clock.ts';
-import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type ClaimedJob, type ClaimRequest, type Completion, type JobStore, type MethodDefaults, type ParentOutcome, type Refusals } from '../store/job-store.ts';
-import type { MethodOptions } from './outsideprocess.ts';
+import type { AttemptRef, ClaimedJob, ClaimRequest, Completion, JobStore, ParentOutcome, Refusals } from '../store/job-store.ts';
+import { MethodDefaultsCache } from './method-defaults.ts';
 import { ProgressBuffer } from './progress-buffer.ts';
 import { emitOutcomes, WorkerEvents, type FinishedJob } from './worker-events.ts';
 import { RecurringFirer } from './fire-recurring.ts';
@@ -15,14 +15,6 @@ import { resolveTarget, type JobTarget } from './resolve-target.ts';
 import { RunningAttempts } from './running-attempts.ts';
 import { afterUnless, DROPPED, JobAttempt, type JobRunner, type RunnableJob } from './run-job.ts';
 import type { WorkerOptions } from './worker-options.ts';
-
-/** The most methods whose defaults a claim carries (see Worker's #defaultsOf). */
-const MAX_SENT_DEFAULTS = 200;
-
-/** A map key for a method: not `service.method`, since service names may hold dots (`a.b` + `c`, `a` + `b.c`). */
-function targetKey(service: string, method: string): string {
-  return `${service}\0${method}`;
-}
 
 export type { WorkerOptions } from './worker-options.ts';
 
@@ -90,9 +82,8 @@ export class Worker {
   #unsubscribe: (() => void) | undefined;
   /** Called whenever an attempt settles or is decided: stop() waits on them. */
   #changeWaiters: (() => void)[] = [];
-  /** Methods' defaults learned from jobs added without them (see {@link #defaultsOf}), and as a claim sends them. */
-  readonly #defaultsByTarget = new Map<string, MethodDefaults>();
-  #methodDefaults: readonly MethodDefaults[] = [];
+  /** Methods' defaults learned from jobs added without them, and sent with every claim (see {@link #withDefaults}). */
+  readonly #defaults: MethodDefaultsCache;
   /** Isolated jobs running here: while one runs, nothing else is claimed (see ClaimRequest.isolated). */
   #isolatedRunning = 0;
   /** When (monotonic) the store last took a heartbeat: a worker that cannot beat must not run jobs others will take. */
@@ -172,6 +163,7 @@ export class Worker {
       maxResultBytes: options.maxResultBytes ?? 1024 * 1024,
       finished: (attempt) => this.#finishedHere(attempt),
     };
+    this.#defaults = new MethodDefaultsCache((service, method) => this.#runner.resolve(service, method).options);
   }
 
   /** Jobs running now (an aborted job whose method has not returned included). */
@@ -471,7 +463,7 @@ export class Worker {
     const busy = this.#running.size + this.#pendingStart.length;
     const free = this.#concurrency - busy;
     if (free <= 0) return null;
-    return { owner: this.owner, limit: free, now: this.#clock.now(), isolated: busy === 0 ? 'alone' : 'skip', defaults: this.#methodDefaults };
+    return { owner: this.owner, limit: free, now: this.#clock.now(), isolated: busy === 0 ? 'alone' : 'skip', defaults: this.#defaults.sent };
   }
 
   async #pump(): Promise<void> {
@@ -655,7 +647,7 @@ export class Worker {
     const found: (AttemptRef & { maxAttempts: number; timeoutMs: number | null })[] = [];
     const withDefaults = jobs.map((job) => {
       if (job.maxAttempts !== 0 && job.timeoutMs !== null) return job;
-      const defaults = this.#defaultsOf(job.service, job.method);
+      const defaults = this.#defaults.of(job.service, job.method);
       const maxAttempts = job.maxAttempts !== 0 ? job.maxAttempts : defaults.maxAttempts;
       const timeoutMs = job.timeoutMs ?? defaults.timeoutMs;
       if (maxAttempts === job.maxAttempts && timeoutMs === job.timeoutMs) return job;
@@ -669,31 +661,6 @@ export class Worker {
       this.#log.warn({ err: error }, 'could not record the method defaults of claimed jobs');
     }
     return withDefaults;
-  }
-
-  /** A method's defaults as this worker resolves them, learned once and sent with every claim from then on. */
-  #defaultsOf(service: string, method: string): MethodDefaults {
-    const key = targetKey(service, method);
-    const known = this.#defaultsByTarget.get(key);
-    if (known !== undefined) return known;
-    let options: MethodOptions = {};
-    try {
-      options = this.#runner.resolve(service, method).options;
-    } catch {
-      // An unknown or unmarked method: the attempt fails at once, with the global defaults.
-    }
-    const defaults: MethodDefaults = {
-      service,
-      method,
-      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      timeoutMs: options.timeout === undefined ? null : Math.round(options.timeout * 1000),
-    };
-    // Bounded, since every claim carries them: past the bound a method's defaults cost a write of their own again.
-    if (this.#defaultsByTarget.size < MAX_SENT_DEFAULTS) {
-      this.#defaultsByTarget.set(key, defaults);
-      this.#methodDefaults = [...this.#defaultsByTarget.values()];
-    }
-    return defaults;
   }
 
   async #flushProgress(): Promise<void> {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { BLOCKED_RUN_AT, type ClaimedJob, type ClaimRequest } from '../job-store.ts';
+import { BLOCKED_RUN_AT, defaultsByMethod, type ClaimedJob, type ClaimRequest } from '../job-store.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 export interface ClaimStatements {
@@ -189,14 +189,8 @@ export async function claimJobs(client: Pick<pg.ClientBase, 'query'>, sql: Claim
 
 /** A claim's defaults as the statement's four parallel arrays: one entry per method, the first given (see ClaimRequest.defaults). */
 export function defaultsValues(request: ClaimRequest): [string[], string[], number[], (number | null)[]] {
-  const seen = new Set<string>();
   // The statement looks a method up with a scalar subquery: two entries for one method would fail the whole claim.
-  const defaults = (request.defaults ?? []).filter((d) => {
-    const key = `${d.service}\0${d.method}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  const defaults = [...defaultsByMethod(request.defaults ?? []).values()];
   return [defaults.map((d) => d.service), defaults.map((d) => d.method), defaults.map((d) => d.maxAttempts), defaults.map((d) => d.timeoutMs)];
 }
 

@@ -1,4 +1,4 @@
-import type { ClaimedJob, ClaimRequest, MethodDefaults } from '../job-store.ts';
+import { defaultsByMethod, methodKey, type ClaimedJob, type ClaimRequest, type MethodDefaults } from '../job-store.ts';
 import { parkOverLimit } from './concurrency-keys.ts';
 import { holdPaused } from './pause.ts';
 import { deferOverRate } from './rate-limits.ts';
@@ -43,7 +43,7 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     let maxAttempts = storedMaxAttempts;
     let timeoutMs = storedTimeoutMs;
     const found = request.defaults?.length && (maxAttempts === 0 || timeoutMs === null)
-      ? (defaults ??= byTarget(request.defaults)).get(`${service}\0${method}`)
+      ? (defaults ??= defaultsByMethod(request.defaults)).get(methodKey(service, method))
       : undefined;
     if (found !== undefined) {
       // Recorded in the claim's transaction: never leased without them (see ClaimRequest.defaults).
@@ -54,16 +54,6 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     claimed[i] = { id, service, method, params, attempt, maxAttempts, timeoutMs, isolated: isolated === 1, database, parents };
   }
   return claimed;
-}
-
-/** By method (service names may hold dots, so not `service.method`); the first entry for a method applies. */
-function byTarget(defaults: readonly MethodDefaults[]): Map<string, MethodDefaults> {
-  const map = new Map<string, MethodDefaults>();
-  for (const d of defaults) {
-    const key = `${d.service}\0${d.method}`;
-    if (!map.has(key)) map.set(key, d);
-  }
-  return map;
 }
 
 function isRateLimited(row: ClaimedRow): boolean {
