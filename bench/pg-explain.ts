@@ -1,7 +1,7 @@
 /**
- * `node --import tsx bench/pg-explain.ts [WAITING] [outcomes|defaults]`: EXPLAIN (ANALYZE, BUFFERS) of the statement
+ * `node --import tsx bench/pg-explain.ts [WAITING] [outcomes|full|defaults]`: EXPLAIN (ANALYZE, BUFFERS) of the statement
  * a PostgreSQL worker sends per batch, with WAITING jobs (default 1,000,000) in the table: the outcomes of 100 jobs
- * with the claim of the next 100 (default), or applyDefaults for 100 claimed jobs. Run in a transaction that is
+ * with the plain claim of the next 100 (default), the same with the full claim (ClaimPaths), or applyDefaults for 100 claimed jobs. Run in a transaction that is
  * rolled back, three times; the third plan is printed.
  */
 import pg from 'pg';
@@ -26,7 +26,7 @@ try {
   const owner = 'bench-explain';
   const { claimed } = await store.completeAndClaim([], { owner, limit: 100, now: Date.now(), isolated: 'skip' });
   const s = schemaOf(schema);
-  const sql = which === 'defaults' ? takeBackStatements(s).applyDefaults : outcomesAndClaimStatements(s).skip;
+  const sql = which === 'defaults' ? takeBackStatements(s).applyDefaults : outcomesAndClaimStatements(s)[which === 'full' ? 'full' : 'plain'].skip;
   const values = which === 'defaults'
     ? [owner, claimed.map((j) => j.id), claimed.map((j) => j.attempt), claimed.map((j) => j.database), claimed.map(() => 3), claimed.map(() => null)]
     : [claimed.map((j) => j.id), claimed.map((j) => j.attempt), claimed.map(() => owner), claimed.map((j) => j.database), claimed.map(() => 0),

@@ -7,6 +7,39 @@ export interface ClaimStatements {
   readonly alone: string;
 }
 
+/**
+ * The two claims. `plain` leases its candidates only when none has a
+ * concurrency key or a rate limit and nothing is paused, and otherwise
+ * leases nothing and says so (`limited`); `full` applies every limit. Both
+ * report `limited`, so a store tries the plain claim first until a claim
+ * meets limits, then the full one until a claim meets none ({@link ClaimHint}).
+ * Why two: PostgreSQL plans a claim at every run (its LIMIT is a parameter,
+ * and a generic plan measured three times slower), and the full claim's
+ * planning alone cost 1.0–1.6 ms a batch against 0.24 ms for the plain one:
+ * most of the ~14 µs a job that issue 18's limits had added to claims of
+ * jobs that use none (bench/claim-cost.ts).
+ */
+export interface ClaimPaths {
+  readonly plain: ClaimStatements;
+  readonly full: ClaimStatements;
+}
+
+export type ClaimPath = keyof ClaimPaths;
+
+/**
+ * Which claim a store runs first: the plain one, until a claim's candidates
+ * meet a limit or a pause. Only a guess about the next claim: either claim
+ * is right for any jobs (the plain one hands over to the full one), a wrong
+ * guess costs a round trip.
+ */
+export class ClaimHint {
+  limited = false;
+
+  get path(): ClaimPath {
+    return this.limited ? 'full' : 'plain';
+  }
+}
+
 /** Where a claim's two values come from: `$1` and `$2` alone, later parameters when it shares a statement. */
 interface ClaimParams {
   readonly owner: string;
@@ -29,80 +62,24 @@ const ORDER = 'priority DESC, run_at, id';
  * polls write nothing.
  *
  * These are the statement's common table expressions only (`picked`,
- * `owner`, `leased`, without the leading WITH), so that a statement
- * recording outcomes can claim too ({@link claimStatements} completes them).
+ * `limited`, `allowed`, `owner`, `leased`…, without the leading WITH), so
+ * that a statement recording outcomes can claim too ({@link claimStatements}
+ * completes them). `path` picks the plain or the full claim ({@link ClaimPaths}).
  */
-export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
+export function claimParts(s: Schema, params: ClaimParams, path: ClaimPath): ClaimStatements {
   const due = `state = ${STATE.waiting} AND run_at <= ${NOW_MS}`;
-  const d = params.defaults;
   const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method, rate_limit';
-  // Paused targets (migration 0006): a candidate of one is held (never due until resumed) instead of taken.
-  // Per-key concurrency (migration 0004): of the rest, a keyed job is taken while its key has room, counting the
-  // key's running jobs (its row locked, in key order: no deadlock between claims) and the candidates before it.
-  // The key's other due jobs are parked (SKIP LOCKED: those another claim holds are left to it). Unkeyed jobs pass.
   const lease = (candidates: string) => `
-      paused_rows AS MATERIALIZED (
-        -- The first EXISTS is looked at once (an InitPlan): with nothing paused, no candidate is probed.
-        SELECT c.id FROM ${candidates} c
-         WHERE EXISTS (SELECT 1 FROM ${s.q}.paused)
-           AND EXISTS (SELECT 1 FROM ${s.q}.paused p WHERE p.service = c.service AND p.method IN ('', c.method))
-      ), paused_held AS (
-        UPDATE ${s.q}.jobs j SET held = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
-         WHERE j.id IN (SELECT id FROM paused_rows)
-      ), runnable AS MATERIALIZED (
-        SELECT * FROM ${candidates} WHERE id NOT IN (SELECT id FROM paused_rows)
-      ), keys AS MATERIALIZED (
-        SELECT key, running FROM ${s.q}.concurrency_keys
-         WHERE key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL)
-         ORDER BY key FOR UPDATE
-      ), key_allowed AS MATERIALIZED (
-        -- Unkeyed candidates pass as they are; only keyed ones are ranked (most claims have none).
-        SELECT id FROM runnable WHERE concurrency_key IS NULL
-        UNION ALL
-        SELECT c.id FROM (
-          SELECT c.*, row_number() OVER (PARTITION BY c.concurrency_key ORDER BY ${ORDER}) AS nth FROM runnable c
-           WHERE c.concurrency_key IS NOT NULL
-        ) c LEFT JOIN keys k ON k.key = c.concurrency_key
-         WHERE COALESCE(k.running, 0) + c.nth <= COALESCE(c.concurrency_limit, 1)
-      ), parked AS (
-        UPDATE ${s.q}.jobs j SET parked = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
-         WHERE EXISTS (SELECT 1 FROM runnable WHERE concurrency_key IS NOT NULL)
-           AND j.id IN (
-           SELECT w.id FROM ${s.q}.jobs w
-            WHERE w.state = ${STATE.waiting} AND NOT w.parked AND w.run_at <= ${NOW_MS}
-              AND w.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM key_allowed))
-              AND w.id NOT IN (SELECT id FROM key_allowed) AND w.id NOT IN (SELECT id FROM paused_rows)
-              FOR UPDATE SKIP LOCKED)
-      ), rated AS MATERIALIZED (
-        -- Rate limits (migration 0007): of those, a rate-limited job starts while its name had fewer than its limit
-        -- of starts in the last per_ms (the name's row locked, in name order; its log read as the last claim left
-        -- it); the others move to a slot a window later, and are looked at again then.
-        SELECT c.id, c.rate_limit, row_number() OVER (PARTITION BY c.rate_limit ORDER BY ${ORDER}) AS nth
-          FROM runnable c
-         WHERE c.rate_limit IS NOT NULL AND c.id IN (SELECT id FROM key_allowed)
-      ), limits AS MATERIALIZED (
-        SELECT l.name, l.max_starts, l.per_ms,
-               ARRAY(SELECT t FROM unnest(l.starts) t WHERE t > ${NOW_MS} - l.per_ms ORDER BY t) AS recent
-          FROM ${s.q}.rate_limits l
-         WHERE EXISTS (SELECT 1 FROM rated) AND l.name IN (SELECT rate_limit FROM rated)
-         ORDER BY l.name FOR UPDATE
-      ), over_rate AS MATERIALIZED (
-        SELECT r.id,
-               COALESCE(l.recent[1], ${NOW_MS}) + l.per_ms * ceil((cardinality(l.recent) + r.nth - l.max_starts)::numeric / l.max_starts)::bigint AS slot
-          FROM rated r JOIN limits l ON l.name = r.rate_limit
-         WHERE cardinality(l.recent) + r.nth > l.max_starts
-      ), rate_moved AS (
-        UPDATE ${s.q}.jobs j SET run_at = o.slot FROM over_rate o WHERE j.id = o.id
-      ), rate_logged AS (
-        UPDATE ${s.q}.rate_limits l
-           SET starts = lm.recent || array_fill(${NOW_MS}::bigint, ARRAY[(SELECT count(*)::integer FROM rated r WHERE r.rate_limit = l.name AND r.id NOT IN (SELECT id FROM over_rate))])
-          FROM limits lm WHERE lm.name = l.name
-      ), allowed AS MATERIALIZED (
-        SELECT id FROM key_allowed WHERE id NOT IN (SELECT id FROM over_rate)
-      ),
+      limited AS MATERIALIZED (
+        -- Whether the limits below have anything to do: the plain claim leases only when they have not.
+        SELECT EXISTS (SELECT 1 FROM ${candidates} WHERE concurrency_key IS NOT NULL OR rate_limit IS NOT NULL)
+               OR EXISTS (SELECT 1 FROM ${s.q}.paused) AS yes
+      ), ${path === 'full' ? limitParts(s, candidates) : `
+      allowed AS MATERIALIZED (SELECT id FROM ${candidates} WHERE NOT (SELECT yes FROM limited)),`}
       owner AS MATERIALIZED (SELECT ${s.q}.owner_id(${params.owner}) AS id),
       method_defaults AS MATERIALIZED (
-        SELECT * FROM unnest($${d}::text[], $${d + 1}::text[], $${d + 2}::integer[], $${d + 3}::bigint[]) AS t(service, method, max_attempts, timeout_ms)
+        SELECT * FROM unnest($${params.defaults}::text[], $${params.defaults + 1}::text[], $${params.defaults + 2}::integer[], $${params.defaults + 3}::bigint[])
+          AS t(service, method, max_attempts, timeout_ms)
       ),
       leased AS (
         -- A job added without attempts or a timeout gets its method's, as the worker sent them (ClaimRequest.defaults).
@@ -135,24 +112,103 @@ export function claimParts(s: Schema, params: ClaimParams): ClaimStatements {
   };
 }
 
+/**
+ * The full claim's limits, from its candidates to `allowed` (the ids it
+ * leases). Paused targets (migration 0006): a candidate of one is held
+ * (never due until resumed) instead of taken. Per-key concurrency (migration
+ * 0004): of the rest, a keyed job is taken while its key has room, counting
+ * the key's running jobs (its row locked, in key order: no deadlock between
+ * claims) and the candidates before it. The key's other due jobs are parked
+ * (SKIP LOCKED: those another claim holds are left to it). Unkeyed jobs pass.
+ * Rate limits (migration 0007): of those, a rate-limited job starts while its
+ * name had fewer than its limit of starts in the last per_ms (the name's row
+ * locked, in name order; its log read as the last claim left it); the others
+ * move to a slot a window later, and are looked at again then.
+ */
+function limitParts(s: Schema, candidates: string): string {
+  return `
+      paused_rows AS MATERIALIZED (
+        -- The first EXISTS is looked at once (an InitPlan): with nothing paused, no candidate is probed.
+        SELECT c.id FROM ${candidates} c
+         WHERE EXISTS (SELECT 1 FROM ${s.q}.paused)
+           AND EXISTS (SELECT 1 FROM ${s.q}.paused p WHERE p.service = c.service AND p.method IN ('', c.method))
+      ), paused_held AS (
+        UPDATE ${s.q}.jobs j SET held = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
+         WHERE j.id IN (SELECT id FROM paused_rows)
+      ), runnable AS MATERIALIZED (
+        SELECT * FROM ${candidates} WHERE id NOT IN (SELECT id FROM paused_rows)
+      ), keys AS MATERIALIZED (
+        SELECT key, running FROM ${s.q}.concurrency_keys
+         WHERE key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL)
+         ORDER BY key FOR UPDATE
+      ), key_allowed AS MATERIALIZED (
+        -- Unkeyed candidates pass as they are; only keyed ones are ranked.
+        SELECT id FROM runnable WHERE concurrency_key IS NULL
+        UNION ALL
+        SELECT c.id FROM (
+          SELECT c.*, row_number() OVER (PARTITION BY c.concurrency_key ORDER BY ${ORDER}) AS nth FROM runnable c
+           WHERE c.concurrency_key IS NOT NULL
+        ) c LEFT JOIN keys k ON k.key = c.concurrency_key
+         WHERE COALESCE(k.running, 0) + c.nth <= COALESCE(c.concurrency_limit, 1)
+      ), parked AS (
+        UPDATE ${s.q}.jobs j SET parked = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
+         WHERE EXISTS (SELECT 1 FROM runnable WHERE concurrency_key IS NOT NULL)
+           AND j.id IN (
+           SELECT w.id FROM ${s.q}.jobs w
+            WHERE w.state = ${STATE.waiting} AND NOT w.parked AND w.run_at <= ${NOW_MS}
+              AND w.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM key_allowed))
+              AND w.id NOT IN (SELECT id FROM key_allowed) AND w.id NOT IN (SELECT id FROM paused_rows)
+              FOR UPDATE SKIP LOCKED)
+      ), rated AS MATERIALIZED (
+        SELECT c.id, c.rate_limit, row_number() OVER (PARTITION BY c.rate_limit ORDER BY ${ORDER}) AS nth
+          FROM runnable c
+         WHERE c.rate_limit IS NOT NULL AND c.id IN (SELECT id FROM key_allowed)
+      ), limits AS MATERIALIZED (
+        SELECT l.name, l.max_starts, l.per_ms,
+               ARRAY(SELECT t FROM unnest(l.starts) t WHERE t > ${NOW_MS} - l.per_ms ORDER BY t) AS recent
+          FROM ${s.q}.rate_limits l
+         WHERE EXISTS (SELECT 1 FROM rated) AND l.name IN (SELECT rate_limit FROM rated)
+         ORDER BY l.name FOR UPDATE
+      ), over_rate AS MATERIALIZED (
+        SELECT r.id,
+               COALESCE(l.recent[1], ${NOW_MS}) + l.per_ms * ceil((cardinality(l.recent) + r.nth - l.max_starts)::numeric / l.max_starts)::bigint AS slot
+          FROM rated r JOIN limits l ON l.name = r.rate_limit
+         WHERE cardinality(l.recent) + r.nth > l.max_starts
+      ), rate_moved AS (
+        UPDATE ${s.q}.jobs j SET run_at = o.slot FROM over_rate o WHERE j.id = o.id
+      ), rate_logged AS (
+        UPDATE ${s.q}.rate_limits l
+           SET starts = lm.recent || array_fill(${NOW_MS}::bigint, ARRAY[(SELECT count(*)::integer FROM rated r WHERE r.rate_limit = l.name AND r.id NOT IN (SELECT id FROM over_rate))])
+          FROM limits lm WHERE lm.name = l.name
+      ), allowed AS MATERIALIZED (
+        SELECT id FROM key_allowed WHERE id NOT IN (SELECT id FROM over_rate)
+      ),`;
+}
+
 /** The claim alone, as one statement of `$1` (the owner), `$2` (the limit) and `$3`–`$6` ({@link defaultsValues}). */
-export function claimStatements(s: Schema): ClaimStatements {
-  const parts = claimParts(s, { owner: '$1', limit: '$2', defaults: 3 });
-  // Always one row at least: with nothing leased, the one row tells how many candidates were set aside.
-  const select = `
+export function claimStatements(s: Schema): ClaimPaths {
+  const statements = (path: ClaimPath): ClaimStatements => {
+    const parts = claimParts(s, { owner: '$1', limit: '$2', defaults: 3 }, path);
+    // Always one row at least: with nothing leased, the one row tells how many candidates were set aside, and whether limits met.
+    const select = `
       SELECT l.id, l.service, l.method, l.params, l.attempts, l.max_attempts, l.timeout_ms, l.isolated, l.parents,
-             ${databaseId(s)} AS database, a.set_aside
-        FROM (SELECT ${SET_ASIDE} AS set_aside) a LEFT JOIN leased l ON true
+             ${databaseId(s)} AS database, a.set_aside, a.limited
+        FROM (SELECT ${setAside(path)} AS set_aside, (SELECT yes FROM limited) AS limited) a LEFT JOIN leased l ON true
        ORDER BY l.priority DESC, l.run_at, l.id`;
-  return { skip: `WITH ${parts.skip}${select}`, alone: `WITH ${parts.alone}${select}` };
+    return { skip: `WITH ${parts.skip}${select}`, alone: `WITH ${parts.alone}${select}` };
+  };
+  return { plain: statements('plain'), full: statements('full') };
 }
 
 /**
- * Of a claim's candidates, how many it held (a paused target) or parked (a
- * full concurrency key) instead of leasing: those are out of the way now,
- * and a claim that leased fewer than it could is worth running again.
+ * Of a full claim's candidates, how many it held (a paused target) or parked
+ * (a full concurrency key) instead of leasing: those are out of the way now,
+ * and a claim that leased fewer than it could is worth running again. The
+ * plain claim sets none aside.
  */
-export const SET_ASIDE = '(SELECT count(*) FROM paused_rows) + (SELECT count(*) FROM runnable) - (SELECT count(*) FROM allowed)';
+export function setAside(path: ClaimPath): string {
+  return path === 'plain' ? '0' : '(SELECT count(*) FROM paused_rows) + (SELECT count(*) FROM runnable) - (SELECT count(*) FROM allowed)';
+}
 
 /** Claims again, up to this many times, while a claim sets candidates aside and leases fewer than asked. */
 const MAX_ROUNDS = 5;
@@ -171,18 +227,23 @@ export interface ClaimedRow {
   database: string;
 }
 
-/** Runs the claim on `client` (in the caller's transaction, or alone: one statement is atomic). */
-export async function claimJobs(client: Pick<pg.ClientBase, 'query'>, sql: ClaimStatements, request: ClaimRequest): Promise<ClaimedJob[]> {
+/**
+ * Runs the claim on `client` (in the caller's transaction, or alone: one
+ * statement is atomic): the claim `hint` names, and the full one after a
+ * plain one that met limits (it leased nothing).
+ */
+export async function claimJobs(client: Pick<pg.ClientBase, 'query'>, sql: ClaimPaths, request: ClaimRequest, hint: ClaimHint): Promise<ClaimedJob[]> {
   const claimed: ClaimedJob[] = [];
   for (let round = 0; round < MAX_ROUNDS && claimed.length < request.limit; round++) {
     // An isolated job taken alone ends the claim: nothing may go with it.
     if (claimed.some((job) => job.isolated)) break;
     const isolated = claimed.length > 0 ? 'skip' : request.isolated;
-    const text = isolated === 'alone' ? sql.alone : sql.skip;
+    const path = hint.path;
     const values = [request.owner, request.limit - claimed.length, ...defaultsValues(request)];
-    const { rows } = await client.query<ClaimedRow & { set_aside: number }>({ name: `claim-${isolated}`, text, values });
+    const { rows } = await client.query<ClaimedRow & { set_aside: number; limited: boolean }>({ name: `claim-${path}-${isolated}`, text: sql[path][isolated], values });
     for (const row of rows) if (row.id !== null) claimed.push(toClaimedJob(row));
-    if (Number(rows[0]?.set_aside ?? 0) === 0) break;
+    hint.limited = rows[0]?.limited === true;
+    if (path === 'plain' ? !hint.limited : Number(rows[0]?.set_aside ?? 0) === 0) break;
   }
   return claimed;
 }

@@ -8,7 +8,7 @@ import type {
 } from '../job-store.ts';
 import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
 import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
-import { claimJobs, claimStatements } from './claim-jobs.ts';
+import { ClaimHint, claimJobs, claimStatements } from './claim-jobs.ts';
 import * as dashboard from './dashboard-queries.ts';
 import { GroupedAdds } from './grouped-adds.ts';
 import { bringBackDependants, parentOutcomes, parentStatements } from './job-parents.ts';
@@ -89,6 +89,8 @@ export class PostgresStore implements JobStore {
   #migrating: Promise<void> | undefined;
   /** For the dashboard's queries, built per call from their filters. */
   readonly #schema: Schema;
+  /** Which claim runs first: the plain one while claims meet no limits (see ClaimPaths). */
+  readonly #claimHint = new ClaimHint();
   #closed = false;
 
   private constructor(options: ResolvedOptions) {
@@ -175,7 +177,7 @@ export class PostgresStore implements JobStore {
   }
 
   async claim(request: ClaimRequest): Promise<ClaimedJob[]> {
-    return this.#run(() => this.#db.writeOnce((client) => claimJobs(client, this.#sql.claim, request)));
+    return this.#run(() => this.#db.writeOnce((client) => claimJobs(client, this.#sql.claim, request, this.#claimHint)));
   }
 
   async complete(completions: readonly Completion[]): Promise<Refusals> {
@@ -186,7 +188,7 @@ export class PostgresStore implements JobStore {
   }
 
   async completeAndClaim(completions: readonly Completion[], request: ClaimRequest): Promise<Refusals & { claimed: ClaimedJob[] }> {
-    const result = await this.#run(() => this.#db.pipelined((client) => recordOutcomesAndClaim(client, this.#sql.outcomesAndClaim, this.#sql.claim, completions, request)));
+    const result = await this.#run(() => this.#db.pipelined((client) => recordOutcomesAndClaim(client, this.#sql.outcomesAndClaim, this.#sql.claim, completions, request, this.#claimHint)));
     this.#finished(completions);
     return result;
   }

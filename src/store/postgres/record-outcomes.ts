@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { ClaimedJob, ClaimRequest, Completion, Refusals } from '../job-store.ts';
 import { archive } from './archive-jobs.ts';
-import { claimJobs, claimParts, defaultsValues, SET_ASIDE, toClaimedJob, type ClaimedRow, type ClaimStatements } from './claim-jobs.ts';
+import { claimJobs, claimParts, defaultsValues, setAside, toClaimedJob, type ClaimedRow, type ClaimHint, type ClaimPath, type ClaimPaths, type ClaimStatements } from './claim-jobs.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 const KIND = { succeeded: 0, failed: 1, cancelled: 2 } as const;
@@ -31,18 +31,21 @@ export function recordOutcomesStatement(s: Schema): string {
  * outcomes running jobs, the claim waiting ones), so a job an outcome puts
  * back to waiting is not claimed by the same statement. The claim's
  * owner and limit are `$10` and `$11`, its defaults `$12`–`$15`; the leased
- * rows come back as JSON.
+ * rows come back as JSON. A plain and a full claim, as for a claim alone ({@link ClaimPaths}).
  */
-export function outcomesAndClaimStatements(s: Schema): ClaimStatements {
-  const claim = claimParts(s, { owner: '$10', limit: '$11', defaults: 12 });
-  const select = `
+export function outcomesAndClaimStatements(s: Schema): ClaimPaths {
+  const statements = (path: ClaimPath): ClaimStatements => {
+    const claim = claimParts(s, { owner: '$10', limit: '$11', defaults: 12 }, path);
+    const select = `
     SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held,
            (SELECT COALESCE(json_agg(l ORDER BY l.priority DESC, l.run_at, l.id), '[]') FROM leased l) AS claimed,
-           ${SET_ASIDE} AS set_aside`;
-  return {
-    skip: `WITH ${outcomeParts(s)}, ${claim.skip}${select}`,
-    alone: `WITH ${outcomeParts(s)}, ${claim.alone}${select}`,
+           ${setAside(path)} AS set_aside, (SELECT yes FROM limited) AS limited`;
+    return {
+      skip: `WITH ${outcomeParts(s)}, ${claim.skip}${select}`,
+      alone: `WITH ${outcomeParts(s)}, ${claim.alone}${select}`,
+    };
   };
+  return { plain: statements('plain'), full: statements('full') };
 }
 
 /** The outcome statement's common table expressions, without the leading WITH. */
@@ -98,18 +101,27 @@ export async function recordOutcomes(client: Queryable, sql: string, completions
   return refusalsOf(rows[0]!, completions);
 }
 
-/** Records `completions` and claims by `request`, in one statement (see {@link outcomesAndClaimStatements}). */
+/**
+ * Records `completions` and claims by `request`, in one statement (see
+ * {@link outcomesAndClaimStatements}), the claim `hint` names; claims
+ * again, without the outcomes, when a plain claim met limits or a full one
+ * set candidates aside.
+ */
 export async function recordOutcomesAndClaim(
-  client: Queryable, sql: ClaimStatements, claimSql: ClaimStatements, completions: readonly Completion[], request: ClaimRequest,
+  client: Queryable, sql: ClaimPaths, claimSql: ClaimPaths, completions: readonly Completion[], request: ClaimRequest, hint: ClaimHint,
 ): Promise<Refusals & { claimed: ClaimedJob[] }> {
-  const text = request.isolated === 'alone' ? sql.alone : sql.skip;
+  const path = hint.path;
   const values = [...outcomeValues(completions), request.owner, Math.max(0, request.limit), ...defaultsValues(request)];
-  const { rows } = await client.query<OutcomeRow & { claimed: Omit<ClaimedRow, 'database'>[]; set_aside: number }>({ name: `record-outcomes-claim-${request.isolated}`, text, values });
+  const { rows } = await client.query<OutcomeRow & { claimed: Omit<ClaimedRow, 'database'>[]; set_aside: number; limited: boolean }>(
+    { name: `record-outcomes-claim-${path}-${request.isolated}`, text: sql[path][request.isolated], values });
   const row = rows[0]!;
+  hint.limited = row.limited;
   const claimed = row.claimed.map((leased) => toClaimedJob({ ...leased, database: row.database }));
-  // Candidates held or parked took places in this claim: the jobs behind them are claimed now, not at the next poll.
-  if (Number(row.set_aside) > 0 && claimed.length < request.limit && !claimed.some((job) => job.isolated)) {
-    claimed.push(...(await claimJobs(client, claimSql, { ...request, limit: request.limit - claimed.length, isolated: claimed.length > 0 ? 'skip' : request.isolated })));
+  // A plain claim that met limits leased nothing; candidates a full one held or parked took places in it.
+  // Either way the jobs behind them are claimed now, not at the next poll.
+  const again = path === 'plain' ? row.limited : Number(row.set_aside) > 0;
+  if (again && claimed.length < request.limit && !claimed.some((job) => job.isolated)) {
+    claimed.push(...(await claimJobs(client, claimSql, { ...request, limit: request.limit - claimed.length, isolated: claimed.length > 0 ? 'skip' : request.isolated }, hint)));
   }
   return { ...refusalsOf(row, completions), claimed };
 }
