@@ -15,63 +15,97 @@ import type { Database, Statement } from 'better-sqlite3';
  * see the job sees the flag and makes the triggers first. A transaction
  * that rolls back takes the triggers it made with it, and the next one
  * makes them again.
+ *
+ * What they keep is in job_flow (migration 0017). Each WHEN tests the job's
+ * flag first, so a plain job's state change never reads job_flow; a change
+ * to both tables is two statements picking the same jobs, `jobs` first
+ * where the job_flow change would move what picks them (a count, a parked
+ * flag). The joins name job_flow first (CROSS JOIN keeps the order).
  */
 
 /** Marks the file as using jobs that wait or concurrency keys: every connection makes the triggers. */
 const MARK = `INSERT INTO meta (name, value) VALUES ('job_flow', '1') ON CONFLICT DO NOTHING`;
 
+/** The dependants of NEW (a parent that just ended) that still wait for parents, by job_flow: more conditions may follow. */
+const WAITING_DEPENDANTS = `SELECT f.job_id FROM job_parents p CROSS JOIN job_flow f ON f.job_id = p.job_id
+                 WHERE p.parent_id = NEW.id AND f.waiting_for > 0`;
+
+/** The parked jobs of OLD's key in claim order (job_flow_parked), waiting ones only: the next ones out. */
+const NEXT_PARKED = `SELECT f.job_id FROM job_flow f CROSS JOIN jobs j ON j.id = f.job_id
+                 WHERE f.parked = 1 AND f.concurrency_key = (SELECT concurrency_key FROM job_flow WHERE job_id = OLD.id) AND j.state = 0
+                 ORDER BY f.priority DESC, f.ready_at, f.job_id`;
+
+/** Of dependants picked by `picked` (ids), those still waiting: the last parent out makes them due, then the count moves. */
+const parentEnded = (picked: string): string => `
+  UPDATE jobs SET run_at = max((SELECT ready_at FROM job_flow WHERE job_flow.job_id = jobs.id), NEW.finished_at)
+   WHERE id IN (${picked} AND f.waiting_for = 1) AND state = 0;
+  UPDATE job_flow SET waiting_for = waiting_for - 1
+   WHERE job_id IN (${picked}) AND (SELECT state FROM jobs WHERE jobs.id = job_flow.job_id) = 0;`;
+
 const TRIGGERS = `
+-- The dependants a failed parent is cancelling, by parent: see jobs_parent_failed. Empty between statements.
+CREATE TEMP TABLE IF NOT EXISTS flow_cancelling (
+  parent INTEGER NOT NULL,
+  job_id INTEGER NOT NULL,
+  PRIMARY KEY (parent, job_id)
+) WITHOUT ROWID;
+
 CREATE TEMP TRIGGER IF NOT EXISTS jobs_parent_succeeded AFTER UPDATE OF state ON main.jobs
-  WHEN NEW.has_dependants = 1 AND NEW.state = 2 AND OLD.state <> 2
+  WHEN NEW.flow = 1 AND NEW.state = 2 AND OLD.state <> 2
+   AND (SELECT has_dependants FROM main.job_flow WHERE job_id = NEW.id) = 1
 BEGIN
-  UPDATE jobs
-     SET waiting_for = waiting_for - 1,
-         run_at = CASE WHEN waiting_for = 1 THEN max(ready_at, NEW.finished_at) ELSE run_at END
-   WHERE id IN (SELECT job_id FROM job_parents WHERE parent_id = NEW.id) AND state = 0 AND waiting_for > 0;
+  ${parentEnded(WAITING_DEPENDANTS)}
 END;
 
 CREATE TEMP TRIGGER IF NOT EXISTS jobs_parent_failed AFTER UPDATE OF state ON main.jobs
-  WHEN NEW.has_dependants = 1 AND NEW.state IN (3, 4) AND OLD.state NOT IN (3, 4)
+  WHEN NEW.flow = 1 AND NEW.state IN (3, 4) AND OLD.state NOT IN (3, 4)
+   AND (SELECT has_dependants FROM main.job_flow WHERE job_id = NEW.id) = 1
 BEGIN
+  ${parentEnded(`${WAITING_DEPENDANTS} AND f.on_parent_failure = 1`)}
+  -- The others end cancelled, naming this parent. Their state change runs these triggers for theirs in turn, which
+  -- may cancel one of them first (a dependant of this parent and of a sibling); it is then cancelled again, as
+  -- this parent's, as one UPDATE of the picked jobs does. So the jobs are picked once, before.
+  INSERT INTO flow_cancelling (parent, job_id)
+  SELECT NEW.id, job_id FROM (${WAITING_DEPENDANTS} AND f.on_parent_failure = 0 AND (SELECT state FROM jobs WHERE jobs.id = f.job_id) = 0);
   UPDATE jobs
-     SET waiting_for = waiting_for - 1,
-         run_at = CASE WHEN waiting_for = 1 THEN max(ready_at, NEW.finished_at) ELSE run_at END
-   WHERE id IN (SELECT job_id FROM job_parents WHERE parent_id = NEW.id) AND state = 0 AND waiting_for > 0
-     AND on_parent_failure = 1;
-  UPDATE jobs
-     SET state = 4, finished_at = NEW.finished_at, cancelled_by = NEW.id,
+     SET state = 4, finished_at = NEW.finished_at,
          error = json_object('name', 'ParentFailedError',
                              'message', 'job ' || NEW.id || ', which this job runs after, ended '
                                         || CASE NEW.state WHEN 3 THEN 'failed' ELSE 'cancelled' END)
-   WHERE id IN (SELECT job_id FROM job_parents WHERE parent_id = NEW.id) AND state = 0 AND waiting_for > 0
-     AND on_parent_failure = 0;
+   WHERE id IN (SELECT job_id FROM flow_cancelling WHERE parent = NEW.id);
+  UPDATE job_flow SET cancelled_by = NEW.id WHERE job_id IN (SELECT job_id FROM flow_cancelling WHERE parent = NEW.id);
+  DELETE FROM flow_cancelling WHERE parent = NEW.id;
 END;
 
 CREATE TEMP TRIGGER IF NOT EXISTS jobs_concurrency_started AFTER UPDATE OF state ON main.jobs
-  WHEN NEW.concurrency_key IS NOT NULL AND NEW.state = 1 AND OLD.state <> 1
+  WHEN NEW.flow = 1 AND NEW.state = 1 AND OLD.state <> 1
 BEGIN
-  INSERT INTO concurrency_keys (key, running) VALUES (NEW.concurrency_key, 1)
+  INSERT INTO concurrency_keys (key, running)
+  SELECT concurrency_key, 1 FROM job_flow WHERE job_id = NEW.id AND concurrency_key IS NOT NULL
     ON CONFLICT (key) DO UPDATE SET running = running + 1;
 END;
 
 -- A slot freed: the key's oldest parked jobs, as many as it now has room for (at least one), are due again.
 CREATE TEMP TRIGGER IF NOT EXISTS jobs_concurrency_stopped AFTER UPDATE OF state ON main.jobs
-  WHEN OLD.concurrency_key IS NOT NULL AND OLD.state = 1 AND NEW.state <> 1
+  WHEN OLD.flow = 1 AND OLD.state = 1 AND NEW.state <> 1
+   AND (SELECT concurrency_key FROM main.job_flow WHERE job_id = OLD.id) IS NOT NULL
 BEGIN
-  UPDATE concurrency_keys SET running = max(running - 1, 0) WHERE key = OLD.concurrency_key;
-  UPDATE jobs SET parked = 0, run_at = ready_at
-   WHERE id IN (SELECT id FROM jobs WHERE parked = 1 AND state = 0 AND concurrency_key = OLD.concurrency_key
-                 ORDER BY priority DESC, ready_at, id
-                 LIMIT max(1, OLD.concurrency_limit - (SELECT running FROM concurrency_keys WHERE key = OLD.concurrency_key)));
+  UPDATE concurrency_keys SET running = max(running - 1, 0) WHERE key = (SELECT concurrency_key FROM job_flow WHERE job_id = OLD.id);
+  UPDATE jobs SET run_at = (SELECT ready_at FROM job_flow WHERE job_flow.job_id = jobs.id)
+   WHERE id IN (${NEXT_PARKED} LIMIT max(1, (SELECT concurrency_limit FROM job_flow WHERE job_id = OLD.id)
+                  - (SELECT running FROM concurrency_keys WHERE key = (SELECT concurrency_key FROM job_flow WHERE job_id = OLD.id))));
+  UPDATE job_flow SET parked = 0
+   WHERE job_id IN (${NEXT_PARKED} LIMIT max(1, (SELECT concurrency_limit FROM job_flow WHERE job_id = OLD.id)
+                  - (SELECT running FROM concurrency_keys WHERE key = (SELECT concurrency_key FROM job_flow WHERE job_id = OLD.id))));
 END;
 
 -- A due job of the key ended without running (cancelled): one it may have been let through for comes next.
 CREATE TEMP TRIGGER IF NOT EXISTS jobs_concurrency_dropped AFTER UPDATE OF state ON main.jobs
-  WHEN OLD.concurrency_key IS NOT NULL AND OLD.state = 0 AND OLD.parked = 0 AND NEW.state > 1
+  WHEN OLD.flow = 1 AND OLD.state = 0 AND NEW.state > 1
+   AND (SELECT concurrency_key IS NOT NULL AND parked = 0 FROM main.job_flow WHERE job_id = OLD.id)
 BEGIN
-  UPDATE jobs SET parked = 0, run_at = ready_at
-   WHERE id = (SELECT id FROM jobs WHERE parked = 1 AND state = 0 AND concurrency_key = OLD.concurrency_key
-                ORDER BY priority DESC, ready_at, id LIMIT 1);
+  UPDATE jobs SET run_at = (SELECT ready_at FROM job_flow WHERE job_flow.job_id = jobs.id) WHERE id = (${NEXT_PARKED} LIMIT 1);
+  UPDATE job_flow SET parked = 0 WHERE job_id = (${NEXT_PARKED} LIMIT 1);
 END;
 `;
 
