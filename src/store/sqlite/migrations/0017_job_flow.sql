@@ -9,9 +9,10 @@
 -- concurrency key, a debounce key or a rate limit when added, was named in
 -- another job's `after`, or was held by a pause. It is never set back to 0,
 -- and the row lives as long as the job. The claim reads the flag only and
--- looks job_flow up for the flagged jobs it read; the TEMP triggers
--- (flow-triggers.ts) test it first, so a plain job's outcome never reads
--- job_flow.
+-- looks job_flow up for the flagged jobs it read. The TEMP triggers
+-- (flow-triggers.ts) are on job_flow, run by a small one on `jobs` that
+-- copies a flagged job's state change there: a plain job's outcome never
+-- reads job_flow.
 --
 -- run_at is still held at the never-due 9007199254740991 while a job waits
 -- for parents, is parked by its key or held by a pause (its run time asked
@@ -37,7 +38,9 @@ CREATE TABLE job_flow (
   debounce_key      TEXT,
   debounce_until    INTEGER,
   held              INTEGER NOT NULL DEFAULT 0, -- due, but its target was paused
-  rate_limit        TEXT
+  rate_limit        TEXT,
+  from_state        INTEGER, -- the job's last state change, as the TEMP triggers (flow-triggers.ts)
+  to_state          INTEGER  -- copy it here to run theirs: only right after a change, not kept up to date
 );
 
 INSERT INTO job_flow (job_id, target_id, priority, parents, waiting_for, ready_at, on_parent_failure, has_dependants,
