@@ -53,15 +53,17 @@ const parentEnded = (picked: string): string => `
    WHERE job_id IN (${picked}) AND (SELECT state FROM jobs WHERE jobs.id = job_flow.job_id) = 0;`;
 
 const TRIGGERS = `
--- The dependants a failed parent is cancelling, by parent: see flow_parent_failed. Empty between statements.
+-- The dependants a failed parent is cancelling, with the parent: see flow_parent_failed. Empty between statements.
 CREATE TEMP TABLE IF NOT EXISTS flow_cancelling (
-  parent INTEGER NOT NULL,
   job_id INTEGER NOT NULL,
-  PRIMARY KEY (parent, job_id)
+  parent INTEGER NOT NULL,
+  PRIMARY KEY (job_id, parent)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS temp.flow_cancelling_parent ON flow_cancelling (parent);
 
+-- Not for a job flow_parent_failed is cancelling: it copies the change itself.
 CREATE TEMP TRIGGER IF NOT EXISTS jobs_flow_state AFTER UPDATE OF state ON main.jobs
-  WHEN NEW.flow = 1 AND NEW.state <> OLD.state
+  WHEN NEW.flow = 1 AND NEW.state <> OLD.state AND NOT EXISTS (SELECT 1 FROM temp.flow_cancelling WHERE job_id = NEW.id)
 BEGIN
   UPDATE job_flow SET from_state = OLD.state, to_state = NEW.state WHERE job_id = NEW.id;
 END;
@@ -76,18 +78,21 @@ CREATE TEMP TRIGGER IF NOT EXISTS flow_parent_failed AFTER UPDATE OF to_state ON
   WHEN NEW.has_dependants = 1 AND NEW.to_state IN (3, 4) AND NEW.from_state NOT IN (3, 4)
 BEGIN
   ${parentEnded(`${WAITING_DEPENDANTS} AND f.on_parent_failure = 1`)}
-  -- The others end cancelled, naming this parent. Their state change runs these triggers for theirs in turn, which
-  -- may cancel one of them first (a dependant of this parent and of a sibling); it is then cancelled again, as
-  -- this parent's, as one UPDATE of the picked jobs does. So the jobs are picked once, before.
-  INSERT INTO flow_cancelling (parent, job_id)
-  SELECT NEW.job_id, job_id FROM (${WAITING_DEPENDANTS} AND f.on_parent_failure = 0 AND (SELECT state FROM jobs WHERE jobs.id = f.job_id) = 0);
+  -- The others end cancelled, naming this parent, and their triggers run in turn (for theirs). Picked once, before
+  -- any is cancelled: a dependant of this parent and of a sibling ends as this parent's, as before 0017 (one UPDATE
+  -- that cancelled the picked jobs, each overwritten if a sibling's cancel got to it first). Their state change is
+  -- copied to job_flow here, not by jobs_flow_state: a cascade takes one trigger level per generation, as before
+  -- (SQLite stops at 1,000).
+  INSERT INTO flow_cancelling (job_id, parent)
+  SELECT job_id, NEW.job_id FROM (${WAITING_DEPENDANTS} AND f.on_parent_failure = 0 AND (SELECT state FROM jobs WHERE jobs.id = f.job_id) = 0);
   UPDATE jobs
      SET state = 4, finished_at = ${FINISHED_AT},
          error = json_object('name', 'ParentFailedError',
                              'message', 'job ' || NEW.job_id || ', which this job runs after, ended '
                                         || CASE NEW.to_state WHEN 3 THEN 'failed' ELSE 'cancelled' END)
    WHERE id IN (SELECT job_id FROM flow_cancelling WHERE parent = NEW.job_id);
-  UPDATE job_flow SET cancelled_by = NEW.job_id WHERE job_id IN (SELECT job_id FROM flow_cancelling WHERE parent = NEW.job_id);
+  UPDATE job_flow SET cancelled_by = NEW.job_id, from_state = 0, to_state = 4
+   WHERE job_id IN (SELECT job_id FROM flow_cancelling WHERE parent = NEW.job_id);
   DELETE FROM flow_cancelling WHERE parent = NEW.job_id;
 END;
 
