@@ -21,7 +21,10 @@ import type { Database, Statement } from 'better-sqlite3';
  * trigger on `jobs` copies a flagged job's state change to its job_flow row
  * (from_state, to_state), and the five that do the work are on job_flow,
  * run by that copy. A plain job's state change runs the one small trigger,
- * whose WHEN is false, and never reads job_flow. A change to both tables is
+ * whose WHEN is false, and never reads job_flow (its claim and outcome in
+ * such a file: 48.9k instructions in sqlite3_step, against 54.9k with the
+ * five on `jobs` reading job_flow, and 30.5k with no trigger; callgrind,
+ * 10,000 jobs in batches of 100). A change to both tables is
  * two statements picking the same jobs, `jobs` first where the job_flow
  * change would move what picks them (a count, a parked flag). The joins
  * name job_flow first (CROSS JOIN keeps the order).
