@@ -633,6 +633,23 @@ describeStores('JobStore contract', (factory) => {
       expect(a).toBeDefined();
     });
 
+    it('a dependant of a failed parent and of its sibling is cancelled naming the parent; a retry of the parent brings both back', async () => {
+      const store = await open();
+      // d runs after b and after c, which runs after b: b's failure cancels c, whose cancel reaches d first.
+      const { ids: [b, c, d] } = await store.addJobs([
+        job({ maxAttempts: 1 }),
+        job({ after: [{ entry: 0 }] }),
+        job({ after: [{ entry: 0 }, { entry: 1 }] }),
+      ]);
+      const [jb] = await claim(store, 'w');
+      await store.complete([failed(jb!, 'w', null)]);
+      for (const id of [c, d]) {
+        expect(await store.getJob(id!)).toMatchObject({ state: 'cancelled', cancelledBy: b, error: { name: 'ParentFailedError', message: expect.stringContaining(`job ${b}`) } });
+      }
+      expect(await store.retry(b!, 2000)).toBe(true);
+      for (const id of [c, d]) expect(await store.getJob(id!)).toMatchObject({ state: 'waiting', cancelledBy: null, error: null });
+    });
+
     it('retrying the failed parent brings back the dependants it cancelled, and the graph finishes', async () => {
       const store = await open();
       const { ids: [b, d, e] } = await store.addJobs([

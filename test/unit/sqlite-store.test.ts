@@ -224,6 +224,169 @@ describe('identity, beats and isolation (migration 0009)', () => {
   });
 });
 
+describe('workflows and limits in job_flow (migration 0017)', () => {
+  const BLOCKED = Number.MAX_SAFE_INTEGER;
+  /** job id → its flag, and the job ids that have a job_flow row. */
+  const flowOf = (path: string): { flags: Record<number, number>; rows: number[] } => {
+    const db = new Database(path, { readonly: true });
+    const flags = Object.fromEntries(db.prepare<[], [number, number]>('SELECT id, flow FROM jobs').raw().all());
+    const rows = db.prepare<[], number>('SELECT job_id FROM job_flow ORDER BY job_id').pluck().all();
+    db.close();
+    return { flags, rows };
+  };
+
+  it('0017 moves the jobs of a version-16 file that wait, are parked, held, keyed, rate-limited or debounced, and they go on as before', async () => {
+    const path = join(tempDir('migrate-'), 'jobs.db');
+    const db = new Database(path);
+    migrate(db, loadMigrations().filter((m) => m.version <= 16));
+    // As the version-16 store left them: a running parent (1) with a dependant waiting for it (2); a running keyed job
+    // (3) with one parked behind it (4); a job held by a pause (5); a debounced one (6); a rate-limited one (7); a
+    // plain one (8); a dependant (9) its failed parent (10) cancelled.
+    db.exec(`
+      INSERT INTO targets (id, service, method) VALUES (1, 'svc', 'run'), (2, 'svc', 'paused');
+      INSERT INTO owners (id, name) VALUES (1, 'host:1:a');
+      INSERT INTO paused (service, method, at) VALUES ('svc', 'paused', 5);
+      INSERT INTO rate_limits (name, max_starts, per_ms) VALUES ('r', 1, 1000);
+      INSERT INTO concurrency_keys (key, running) VALUES ('zone', 1);
+      INSERT INTO meta (name, value) VALUES ('job_flow', '1');
+      INSERT INTO jobs (id, state, run_at, attempts, max_attempts, lease_owner, target_id, params, created_at, started_at,
+                        parents, waiting_for, ready_at, has_dependants, cancelled_by, concurrency_key, concurrency_limit,
+                        parked, debounce_key, debounce_until, held, rate_limit, finished_at, error) VALUES
+        (1, 1, 5, 1, 3, 1, 1, '1', 1, 6,       0, 0, NULL, 1, NULL, NULL, NULL,   0, NULL, NULL, 0, NULL, NULL, NULL),
+        (2, 0, ${BLOCKED}, 0, 3, NULL, 1, '2', 1, NULL, 1, 1, 5, 0, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL),
+        (3, 1, 5, 1, 3, 1, 1, '3', 1, 6,       0, 0, NULL, 0, NULL, 'zone', 1,   0, NULL, NULL, 0, NULL, NULL, NULL),
+        (4, 0, ${BLOCKED}, 0, 3, NULL, 1, '4', 1, NULL, 0, 0, 5, 0, NULL, 'zone', 1, 1, NULL, NULL, 0, NULL, NULL, NULL),
+        (5, 0, ${BLOCKED}, 0, 3, NULL, 2, '5', 1, NULL, 0, 0, 5, 0, NULL, NULL, NULL, 0, NULL, NULL, 1, NULL, NULL, NULL),
+        (6, 0, 50, 0, 3, NULL, 1, '6', 1, NULL,  0, 0, NULL, 0, NULL, NULL, NULL, 0, 'dk', 100, 0, NULL, NULL, NULL),
+        (7, 0, 5, 0, 3, NULL, 1, '7', 1, NULL,   0, 0, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, 0, 'r', NULL, NULL),
+        (8, 0, 5, 0, 3, NULL, 1, '8', 1, NULL,   0, 0, NULL, 0, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL),
+        (9, 4, 5, 0, 3, NULL, 1, '9', 1, NULL,   1, 1, 5, 0, 10, NULL, NULL,     0, NULL, NULL, 0, NULL, 7,
+         '{"name":"ParentFailedError","message":"job 10, which this job runs after, ended failed"}'),
+        (10, 3, 5, 1, 1, NULL, 1, '10', 1, 6,   0, 0, NULL, 1, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, 7, '{"name":"E","message":"x"}');
+      INSERT INTO job_parents (job_id, position, parent_id) VALUES (2, 0, 1), (9, 0, 10);
+    `);
+    db.close();
+
+    const store = SqliteStore.open({ path });
+    // Every job reads as it did, its run time asked for included.
+    expect(await store.getJob(2)).toMatchObject({ state: 'waiting', after: [1], waitingFor: 1, runAt: 5 });
+    expect(await store.getJob(4)).toMatchObject({ state: 'waiting', parked: true, concurrency: { key: 'zone', limit: 1 }, runAt: 5 });
+    expect(await store.getJob(5)).toMatchObject({ state: 'waiting', held: true, runAt: 5 });
+    expect(await store.getJob(7)).toMatchObject({ rateLimit: 'r', runAt: 5 });
+    expect(await store.getJob(8)).toMatchObject({ state: 'waiting', after: [], waitingFor: 0, parked: false, held: false, concurrency: null, rateLimit: null, runAt: 5 });
+    expect(await store.getJob(9)).toMatchObject({ state: 'cancelled', cancelledBy: 10, after: [10] });
+    expect(await store.concurrencyKeys(10)).toEqual([{ key: 'zone', running: 1, parked: 1, limit: 1 }]);
+    // The columns left jobs; only the jobs that used them have a row, and their flag.
+    const check = new Database(path, { readonly: true });
+    const columns = check.prepare<[], string>(`SELECT name FROM pragma_table_info('jobs')`).pluck().all();
+    expect(columns).toContain('flow');
+    for (const gone of ['parents', 'waiting_for', 'ready_at', 'on_parent_failure', 'has_dependants', 'cancelled_by', 'concurrency_key',
+      'concurrency_limit', 'parked', 'debounce_key', 'debounce_until', 'held', 'rate_limit']) expect(columns).not.toContain(gone);
+    expect(check.prepare<[], string>(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' ORDER BY name`).pluck().all())
+      .toEqual(['jobs_active_key', 'jobs_claim', 'jobs_occurrence', 'jobs_running_owner']);
+    check.close();
+    expect(flowOf(path)).toEqual({ flags: { 1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1, 8: 0, 9: 1, 10: 1 }, rows: [1, 2, 3, 4, 5, 6, 7, 9, 10] });
+
+    // A debounced add still finds its waiting job, whose run time moves no later than its migrated bound.
+    expect(await add(store, { params: '"again"', runAt: 150, debounce: { key: 'dk', untilAt: null } })).toBe(6);
+    expect(await store.getJob(6)).toMatchObject({ params: '"again"', runAt: 100 });
+    // Due now: the rate-limited job and the plain one; the others wait, are parked or held.
+    const first = await claim(store, 'w', 10);
+    expect(first.map((job) => job.id)).toEqual([7, 8]);
+    expect(await store.rateLimitUse(10)).toEqual([{ name: 'r', limit: 1, perMs: 1000, recentStarts: 1, freeAt: 1010 }]);
+    // The parent ends: its dependant is due. The keyed job ends: the parked one comes through.
+    const db16 = (await store.getJob(1))!.database;
+    expect(await store.complete([1, 3].map((id) => ({ id, attempt: 1, database: db16, owner: 'host:1:a', outcome: 'succeeded' as const, result: null, at: 20 }))))
+      .toEqual({ refused: [], gone: [] });
+    expect(await store.getJob(2)).toMatchObject({ waitingFor: 0, runAt: 5 }); // due at 20, the parent's end: after 4
+    expect(await store.getJob(4)).toMatchObject({ parked: false, runAt: 5 });
+    const second = await claim(store, 'w', 30);
+    expect(second.map((job) => job.id)).toEqual([4, 2]);
+    expect(second.find((job) => job.id === 2)!.parents).toBe(1);
+    expect(await store.concurrencyKeys(10)).toEqual([{ key: 'zone', running: 1, parked: 0, limit: null }]);
+    // Resumed, the held job is due again; the failed parent retried brings its dependant back.
+    expect(await store.resume('svc', 'paused')).toBe(true);
+    expect(await store.getJob(5)).toMatchObject({ held: false, runAt: 5 });
+    expect(await store.retry(10, 40)).toBe(true);
+    expect(await store.getJob(9)).toMatchObject({ state: 'waiting', cancelledBy: null, waitingFor: 1 });
+    expect((await claim(store, 'w', 50)).map((job) => job.id)).toEqual([5, 10]);
+    await store.close();
+  });
+
+  it('plain jobs never get a row: not on add, claim, retry or outcome, nor in a file whose other jobs use one', async () => {
+    const store = tempStore();
+    const plain = await addMany(store, Array.from({ length: 150 }, () => newJob({ maxAttempts: 1 })));
+    const single = await add(store);
+    const keyed = await add(store, { concurrency: { key: 'k', limit: 1 } });
+    const jobs = await claim(store, 'w', 2000, 200);
+    expect(jobs).toHaveLength(152);
+    const failing = jobs.find((job) => job.id === plain[0])!;
+    await store.complete(jobs.map((job): Completion => job === failing
+      ? { ...job, owner: 'w', outcome: 'failed', error: { name: 'E', message: 'x' }, retryAt: null, at: 2100 }
+      : { ...job, owner: 'w', outcome: 'succeeded', result: null, at: 2100 }));
+    expect(await store.retry(plain[0]!, 2200)).toBe(true);
+    const { flags, rows } = flowOf(store.path);
+    expect(rows).toEqual([keyed]);
+    expect(Object.entries(flags).filter(([, flag]) => flag === 1).map(([id]) => Number(id))).toEqual([keyed]);
+    expect(flags[single]).toBe(0);
+  });
+
+  it('a plain job named in another job\'s after gets a row and its flag, and its end lets the dependant through', async () => {
+    const store = tempStore();
+    const parent = await add(store);
+    expect(flowOf(store.path).rows).toEqual([]);
+    const child = await add(store, { after: [{ id: parent }] });
+    expect(flowOf(store.path)).toEqual({ flags: { [parent]: 1, [child]: 1 }, rows: [parent, child] });
+    const [running] = await claim(store, 'w', 2000);
+    expect(running!.id).toBe(parent);
+    await store.complete([{ ...running!, owner: 'w', outcome: 'succeeded', result: '"done"', at: 2100 }]);
+    // Due at the parent's end; the record shows the run time asked for, as before.
+    expect(await store.getJob(child)).toMatchObject({ waitingFor: 0, runAt: 1000 });
+    expect(await store.nextJobAt()).toBe(2100);
+    expect((await claim(store, 'w', 2200)).map((job) => [job.id, job.parents])).toEqual([[child, 1]]);
+  });
+
+  it('a plain job held by a pause gets a row, and resume makes it due at its own run time', async () => {
+    const store = tempStore();
+    const early = await add(store, { runAt: 1000 });
+    const other = await add(store, { method: 'other', runAt: 1000 });
+    expect(await store.pause('svc', 'run', 1500)).toBe(true);
+    expect(await store.getJob(early)).toMatchObject({ held: true, runAt: 1000 });
+    expect(flowOf(store.path)).toEqual({ flags: { [early]: 1, [other]: 0 }, rows: [early] });
+    expect((await claim(store, 'w', 2000)).map((job) => job.id)).toEqual([other]);
+    expect(await store.resume('svc', 'run')).toBe(true);
+    expect(await store.getJob(early)).toMatchObject({ held: false, runAt: 1000 });
+    expect(await store.nextJobAt()).toBe(1000);
+    const [claimed] = await claim(store, 'w', 2100);
+    expect(claimed).toMatchObject({ id: early, parents: 0 });
+    await store.complete([{ ...claimed!, owner: 'w', outcome: 'succeeded', result: null, at: 2200 }]);
+    expect(await store.getJob(early)).toMatchObject({ state: 'succeeded', held: false });
+  });
+
+  it('a plain job added while its method is paused is held by the claim that meets it, and claimed after resume', async () => {
+    const store = tempStore();
+    expect(await store.pause('svc', null, 500)).toBe(true);
+    const late = await add(store, { runAt: 1000 });
+    expect(flowOf(store.path).rows).toEqual([]); // adds do not look at pauses
+    expect(await claim(store, 'w', 2000)).toEqual([]);
+    expect(await store.getJob(late)).toMatchObject({ held: true, runAt: 1000 });
+    expect(flowOf(store.path).rows).toEqual([late]);
+    expect(await store.resume('svc', null)).toBe(true);
+    expect((await claim(store, 'w', 2100)).map((job) => job.id)).toEqual([late]);
+  });
+
+  it('pruning deletes a job\'s row with it', async () => {
+    const store = tempStore();
+    const keyed = await addMany(store, Array.from({ length: 3 }, () => newJob({ rateLimit: null, concurrency: { key: 'k', limit: 5 } })));
+    await store.addJob(newJob()); // the newest job is never pruned
+    const jobs = await claim(store, 'w', 2000);
+    await store.complete(jobs.map((job): Completion => ({ ...job, owner: 'w', outcome: 'succeeded', result: null, at: 2100 })));
+    expect(flowOf(store.path).rows).toEqual(keyed);
+    expect(await store.prune({ succeededBefore: 3000, failedBefore: 3000 }, { windows: 1, batches: 1, batch: 100 })).toBe(3);
+    expect(flowOf(store.path).rows).toEqual([]);
+  });
+});
+
 describe('SqliteStore', () => {
   it('uses WAL', () => {
     const store = tempStore();

@@ -1,5 +1,6 @@
 import { defaultsByMethod, methodKey, type ClaimedJob, type ClaimRequest, type MethodDefaults } from '../job-store.ts';
 import { parkOverLimit } from './concurrency-keys.ts';
+import { flowsOf, type ClaimFlow } from './job-flow.ts';
 import { holdPaused } from './pause.ts';
 import { deferOverRate } from './rate-limits.ts';
 import type { ClaimedRow, Statements } from './statements.ts';
@@ -14,10 +15,15 @@ import type { ClaimedRow, Statements } from './statements.ts';
  * with `skip` and never sees them; an idle worker asks with `alone` and takes
  * the due jobs in order up to the first isolated one, or that one alone if it
  * comes first.
+ *
+ * Of workflows and limits the read takes the flag only (migration 0017): the
+ * job_flow rows of flagged jobs are looked up after it, and a claim of plain
+ * jobs reads none.
  */
 export function claimJobs(s: Statements, request: ClaimRequest, database: string): ClaimedJob[] {
   const alone = request.isolated === 'alone';
   let rows: ClaimedRow[];
+  let flows: ReadonlyMap<number, ClaimFlow> | undefined;
   for (;;) {
     rows = (alone ? s.selectClaimableAny : s.selectClaimable).all(request);
     if (rows.length === 0) return [];
@@ -26,9 +32,11 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
     // below would lease, so the claim reads again. Each pass parks a key's due jobs for good: few passes.
     // Jobs of a paused target (migration 0014) are held likewise.
     if (holdPaused(s, rows)) continue;
-    if (rows.some(isKeyed) && parkOverLimit(s.concurrency, rows, request.now)) continue;
+    flows = flowsOf(s, rows);
+    if (flows === undefined) break;
+    if (isKeyed(flows) && parkOverLimit(s.concurrency, rows, flows, request.now)) continue;
     // Rate-limited jobs over their name's limit move to their slots (migration 0015); the last pass logs the starts.
-    if (!rows.some(isRateLimited) || !deferOverRate(s.rate, rows, request.now)) break;
+    if (!isRateLimited(flows) || !deferOverRate(s.rate, rows, flows, request.now)) break;
   }
   const mark = alone ? s.markClaimedAny : s.markClaimed;
   const owner = s.ownerId(request.owner);
@@ -38,7 +46,8 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
   let defaults: Map<string, MethodDefaults> | undefined; // made for the first job that needs it
   const claimed = new Array<ClaimedJob>(rows.length);
   for (let i = 0; i < rows.length; i++) {
-    const [id, targetId, params, attempt, storedMaxAttempts, storedTimeoutMs, isolated, parents] = rows[i]!;
+    const [id, targetId, params, attempt, storedMaxAttempts, storedTimeoutMs, isolated] = rows[i]!;
+    const parents = flows?.get(id)?.parents ?? 0;
     const { service, method } = s.target(targetId);
     let maxAttempts = storedMaxAttempts;
     let timeoutMs = storedTimeoutMs;
@@ -56,12 +65,14 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
   return claimed;
 }
 
-function isRateLimited(row: ClaimedRow): boolean {
-  return row[10] !== null;
+function isRateLimited(flows: ReadonlyMap<number, ClaimFlow>): boolean {
+  for (const flow of flows.values()) if (flow.rateLimit !== null) return true;
+  return false;
 }
 
-function isKeyed(row: ClaimedRow): boolean {
-  return row[8] !== null;
+function isKeyed(flows: ReadonlyMap<number, ClaimFlow>): boolean {
+  for (const flow of flows.values()) if (flow.concurrencyKey !== null) return true;
+  return false;
 }
 
 /** The rows before the first isolated one, or that one alone if it is first. */

@@ -86,7 +86,7 @@ export function countJobs(s: Statements, search: JobSearch, cap: number): number
   const { clauses, values } = whereOf(search);
   // Counting needs no order, so the state may pick an index here (waiting and running jobs have partial ones).
   const where = clauses.map((c) => c.replace('+jobs.state', 'jobs.state'));
-  const join = search.service !== undefined || search.method !== undefined ? JOBS_WITH_TARGETS : 'jobs';
+  const join = search.service !== undefined || search.method !== undefined ? 'jobs JOIN targets ON targets.id = jobs.target_id' : 'jobs';
   values.cap = cap;
   return s.adHoc<[Bindings], number>(
     `SELECT count(*) FROM (SELECT 1 FROM ${join}${where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`} LIMIT @cap)`,
@@ -95,13 +95,18 @@ export function countJobs(s: Statements, search: JobSearch, cap: number): number
 
 /** See JobStore.runNow. Inside a write transaction. */
 export function runNow(s: Statements, id: number, now: number): boolean {
-  const changed = s.adHoc<[{ id: number; now: number }]>(
-    // A job parked by its key or held by a pause is made due as well: the claim checks its key and the pause again.
-    // One that waits for other jobs stays: it must not run before them.
-    `UPDATE jobs SET run_at = min(CASE WHEN parked = 1 OR held = 1 THEN ready_at ELSE run_at END, @now), parked = 0, held = 0
-      WHERE id = @id AND state = ${STATE.waiting} AND waiting_for = 0`,
+  // A job parked by its key or held by a pause is made due as well: the claim checks its key and the pause again.
+  // One that waits for other jobs stays: it must not run before them. Its job_flow row (migration 0017), if any,
+  // is read for run_at first, then cleared.
+  const changed = s.adHoc<[{ id: number; now: number }]>(`
+    UPDATE jobs
+       SET run_at = min(coalesce((SELECT ready_at FROM job_flow WHERE job_id = @id AND (parked = 1 OR held = 1)), run_at), @now)
+     WHERE id = @id AND state = ${STATE.waiting} AND coalesce((SELECT waiting_for FROM job_flow WHERE job_id = @id), 0) = 0`,
   ).run({ id, now }).changes;
-  if (changed === 1) return true;
+  if (changed === 1) {
+    s.adHoc<[number]>('UPDATE job_flow SET parked = 0, held = 0 WHERE job_id = ? AND (parked = 1 OR held = 1)').run(id);
+    return true;
+  }
   if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
   return false;
 }
@@ -115,6 +120,7 @@ export function deleteJob(s: Statements, id: number): DeleteOutcome {
   if (s.maxJobId.get() === id) return 'newest';
   s.adHoc<[number]>('DELETE FROM job_errors WHERE job_id = ?').run(id);
   s.adHoc<[number]>('DELETE FROM job_notes WHERE job_id = ?').run(id);
+  s.adHoc<[number]>('DELETE FROM job_flow WHERE job_id = ?').run(id);
   s.adHoc<[number]>('DELETE FROM jobs WHERE id = ?').run(id);
   return 'deleted';
 }

@@ -2,7 +2,8 @@ import type { NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { debounceInto, isDebounced } from './debounce.ts';
 import { linkParents } from './job-parents.ts';
-import { setRateLimitOf } from './rate-limits.ts';
+import { insertFlowRow, usesFlow } from './job-flow.ts';
+import { checkRateLimit } from './rate-limits.ts';
 import * as sql from './queries.ts';
 import type { InsertValues, Statements } from './statements.ts';
 
@@ -12,9 +13,10 @@ import type { InsertValues, Statements } from './statements.ts';
  */
 
 /**
- * Inserts one job of any kind; a keyed one, or one that waits for others,
- * must run inside a transaction. `earlier`: the ids of the call's entries
- * before this one, which its `after` may name.
+ * Inserts one job of any kind; a keyed one, or one that uses workflows or
+ * limits (a job_flow row, migration 0017), must run inside a transaction.
+ * `earlier`: the ids of the call's entries before this one, which its
+ * `after` may name.
  */
 export function insertAny(s: Statements, job: NewJob, database: string, earlier: readonly number[] = []): number {
   const values = insertValues(s, job);
@@ -22,15 +24,14 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
     const found = debounceInto(s.debounce, values[0], job);
     if (found !== undefined) return found;
   }
-  const inserted = isKeyed(job) ? insertKeyed(s, values, job.key) : { id: Number(s.insertJob.run(...values).lastInsertRowid), fresh: true };
+  const flow = usesFlow(job);
+  const inserted = isKeyed(job) ? insertKeyed(s, values, job.key, flow) : { id: Number((flow ? s.flowRows.insertJob : s.insertJob).run(...values).lastInsertRowid), fresh: true };
   // A unique key already active returns that job, which keeps what it was added with.
-  if (!inserted.fresh) return inserted.id;
-  if (isDebounced(job)) s.debounce.set.run({ id: inserted.id, key: job.debounce.key, untilAt: job.debounce.untilAt });
-  if (job.concurrency !== undefined && job.concurrency !== null) {
-    s.flow.use();
-    s.concurrency.setLimit.run(job.concurrency.key, job.concurrency.limit, inserted.id);
-  }
-  if (job.rateLimit !== undefined && job.rateLimit !== null) setRateLimitOf(s.rate, inserted.id, job.rateLimit);
+  if (!inserted.fresh || !flow) return inserted.id;
+  if (job.rateLimit !== undefined && job.rateLimit !== null) checkRateLimit(s.rate, job.rateLimit);
+  // The triggers (flow-triggers.ts) count a keyed job's starts from its first claim.
+  if (job.concurrency !== undefined && job.concurrency !== null) s.flow.use();
+  insertFlowRow(s.flowRows, inserted.id, values, job);
   if (hasParents(job)) {
     s.flow.use();
     linkParents(s.parents, inserted.id, job, database, earlier);
@@ -40,8 +41,7 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
 
 /** Whether `job` needs a transaction of its own and cannot go in a multi-row insert. */
 export function needsTransaction(job: NewJob): boolean {
-  return isKeyed(job) || hasParents(job) || (job.concurrency !== undefined && job.concurrency !== null) || isDebounced(job)
-    || (job.rateLimit !== undefined && job.rateLimit !== null);
+  return isKeyed(job) || usesFlow(job);
 }
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {
@@ -136,7 +136,7 @@ function tagsText(job: NewJob): string | null {
 }
 
 /** Inside a transaction: a keyed job that finds an active one with its key returns that one's id (not fresh). */
-function insertKeyed(s: Statements, values: InsertValues, key: string): { id: number; fresh: boolean } {
-  const info = s.insertKeyedJob.run(...values, key);
+function insertKeyed(s: Statements, values: InsertValues, key: string, flow: boolean): { id: number; fresh: boolean } {
+  const info = (flow ? s.flowRows.insertKeyedJob : s.insertKeyedJob).run(...values, key);
   return info.changes === 1 ? { id: Number(info.lastInsertRowid), fresh: true } : { id: s.selectActiveByKey.get(values[0], key)!, fresh: false };
 }

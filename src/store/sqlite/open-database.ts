@@ -76,7 +76,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): OpenedDat
         continue;
       }
       db.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-      // A parent that fails cancels its dependants, whose cancellation cancels theirs: the triggers of migration 0011 fire each other.
+      // A parent that fails cancels its dependants, whose cancellation cancels theirs: the triggers of flow-triggers.ts fire each other.
       db.pragma('recursive_triggers = ON');
       if (options.autocheckpointPages !== undefined) db.pragma(`wal_autocheckpoint = ${options.autocheckpointPages}`);
       migrate(db);

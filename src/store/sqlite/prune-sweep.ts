@@ -35,6 +35,7 @@ export class PruneSweep {
           t.pruneJobErrors.run(params);
           t.pruneJobNotes.run(params);
           t.pruneJobParents.run(params);
+          t.pruneJobFlow.run(params);
           return t.pruneJobs.run(params).changes;
         });
         deleted += found;

@@ -23,18 +23,25 @@ const MAX_ATTEMPTS = `(CASE max_attempts WHEN 0 THEN ${DEFAULT_MAX_ATTEMPTS} ELS
 const STATE_NAME = `CASE state WHEN ${WAITING} THEN 'waiting' WHEN ${RUNNING} THEN 'running' WHEN ${SUCCEEDED} THEN 'succeeded'
   WHEN ${FAILED} THEN 'failed' ELSE 'cancelled' END`;
 
-/** Of a job that waits for parents or for its key (parked), the run time asked for (run_at is held at BLOCKED_RUN_AT meanwhile). */
-const RUN_AT = 'CASE WHEN parents > 0 OR parked = 1 OR held = 1 THEN ready_at ELSE run_at END';
+/*
+ * The columns of workflows and limits are in job_flow (migration 0017), which
+ * only jobs that use them have a row in: the job queries read it through
+ * {@link JOBS_WITH_TARGETS}'s LEFT JOIN, and a plain job's are null there.
+ */
+
+/** Of a job that waits for parents, for its key (parked) or for a pause (held), the run time asked for (run_at is held at BLOCKED_RUN_AT meanwhile). */
+const RUN_AT = 'CASE WHEN job_flow.parents > 0 OR job_flow.parked = 1 OR job_flow.held = 1 THEN job_flow.ready_at ELSE jobs.run_at END';
 
 /** A job's parents in `after` order, as a JSON array; read only for jobs that have any. */
-const AFTER = `CASE WHEN parents > 0 THEN (SELECT json_group_array(parent_id) FROM (SELECT parent_id FROM job_parents WHERE job_id = jobs.id ORDER BY position)) END`;
+const AFTER = `CASE WHEN job_flow.parents > 0 THEN (SELECT json_group_array(parent_id) FROM (SELECT parent_id FROM job_parents WHERE job_id = jobs.id ORDER BY position)) END`;
 
-export const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, priority, ${RUN_AT} AS runAt, attempts,
+export const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.method AS method, params, ${STATE_NAME} AS state, jobs.priority AS priority, ${RUN_AT} AS runAt, attempts,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
   fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
-  progress_total AS progressTotal, progress_at AS progressAt, isolated, ${AFTER} AS afterIds, waiting_for AS waitingFor,
-  cancelled_by AS cancelledBy, concurrency_key AS concurrencyKey, concurrency_limit AS concurrencyLimit, parked, held, rate_limit AS rateLimit`;
+  progress_total AS progressTotal, progress_at AS progressAt, isolated, ${AFTER} AS afterIds, coalesce(job_flow.waiting_for, 0) AS waitingFor,
+  job_flow.cancelled_by AS cancelledBy, job_flow.concurrency_key AS concurrencyKey, job_flow.concurrency_limit AS concurrencyLimit,
+  coalesce(job_flow.parked, 0) AS parked, coalesce(job_flow.held, 0) AS held, job_flow.rate_limit AS rateLimit`;
 
 const RECURRING_COLUMNS = `id, service, method, name, params, every_ms AS everyMs, cron, tz, misfire, priority,
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, anchor, next_run_at AS nextRunAt, created_at AS createdAt, paused_at AS pausedAt`;
@@ -44,6 +51,9 @@ const INSERT_COLUMNS = 'target_id, params, priority, run_at, max_attempts, timeo
 const INSERT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?)';
 
 export const insertJob = `INSERT INTO jobs (${INSERT_COLUMNS}) VALUES ${INSERT_ROW}`;
+
+/** As {@link insertJob}, for a job that gets a job_flow row (migration 0017) in the same transaction. */
+export const insertFlowJob = `INSERT INTO jobs (${INSERT_COLUMNS}, flow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)`;
 
 /** Rows per statement of a bulk insert: one statement call binds this many jobs. */
 export const BULK_INSERT_ROWS = 100;
@@ -72,6 +82,8 @@ export const insertSharedJobRows = `
 
 /** The columns of {@link insertJob}, then the key. OR IGNORE: jobs_active_key turns a second active job with the same key into a no-op. */
 export const insertKeyedJob = `INSERT OR IGNORE INTO jobs (${INSERT_COLUMNS}, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+/** As {@link insertKeyedJob}, for a job that gets a job_flow row. */
+export const insertKeyedFlowJob = `INSERT OR IGNORE INTO jobs (${INSERT_COLUMNS}, key, flow) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`;
 
 export const selectActiveByKey = `
   SELECT id FROM jobs WHERE target_id = ? AND key = ? AND state IN (${WAITING}, ${RUNNING})`;
@@ -112,10 +124,12 @@ export const selectOutcomes = `
  * better-sqlite3 builds an object per row property by property, which cost
  * more than the SQL. `attempts + 1`: the attempt {@link markClaimed} counts.
  * This one is for a worker that runs other jobs: it never takes an isolated
- * job (migration 0009), which must run alone.
+ * job (migration 0009), which must run alone. Of workflows and limits it
+ * reads the flag only (migration 0017): the claim looks job_flow up for the
+ * flagged rows alone.
  */
 export const selectClaimable = `
-  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms, isolated, parents, concurrency_key, concurrency_limit, rate_limit FROM jobs
+  SELECT id, target_id, params, attempts + 1, max_attempts, timeout_ms, isolated, flow FROM jobs
    WHERE state = ${WAITING} AND run_at <= @now AND isolated = 0
    ORDER BY priority DESC, run_at, id
    LIMIT @limit`;
@@ -291,12 +305,18 @@ export const cancelRequestsOf = `SELECT id FROM jobs WHERE state = ${RUNNING} AN
 export const cancelWaiting = `UPDATE jobs SET state = ${CANCELLED}, finished_at = @now WHERE id = @id AND state = ${WAITING}`;
 export const requestCancel = `UPDATE jobs SET cancel_requested = 1 WHERE id = @id AND state = ${RUNNING}`;
 
-/** A failed or cancelled job starts over with all its attempts; its error history stays. */
+/**
+ * A failed or cancelled job starts over with all its attempts; its error
+ * history stays. Not parked or held any more either: see
+ * {@link retryReleasesFlow}, run with it.
+ */
 export const retryJob = `
   UPDATE jobs
      SET state = ${WAITING}, run_at = @now, attempts = 0, cancel_requested = 0, result = NULL, error = NULL,
-         started_at = NULL, finished_at = NULL, parked = 0, held = 0
+         started_at = NULL, finished_at = NULL
    WHERE id = @id AND state IN (${FAILED}, ${CANCELLED})`;
+/** Of a job {@link retryJob} retried: run_at is its own again, so it is neither parked nor held. */
+export const retryReleasesFlow = `UPDATE job_flow SET parked = 0, held = 0 WHERE job_id = ? AND (parked = 1 OR held = 1)`;
 
 export const selectJobErrors = `SELECT attempt, name, message, stack, at FROM job_errors WHERE job_id = ? ORDER BY attempt, id`;
 
@@ -313,13 +333,15 @@ const PRUNABLE = `
    WHERE id > @after AND id <= @upTo AND id < (SELECT max(id) FROM jobs)
      AND ((state = ${SUCCEEDED} AND finished_at < @succeededBefore)
        OR (state IN (${FAILED}, ${CANCELLED}) AND finished_at < @failedBefore))
-     -- A parent is kept while jobs that run after it wait or run: they read its result (ctx.parents).
-     AND (has_dependants = 0 OR NOT EXISTS (SELECT 1 FROM job_parents p JOIN jobs d ON d.id = p.job_id
-                                             WHERE p.parent_id = jobs.id AND d.state IN (${WAITING}, ${RUNNING})))
+     -- A parent is kept while jobs that run after it wait or run: they read its result (ctx.parents). Only a
+     -- job with a job_flow row (migration 0017) can be a parent.
+     AND (flow = 0 OR NOT EXISTS (SELECT 1 FROM job_parents p JOIN jobs d ON d.id = p.job_id
+                                   WHERE p.parent_id = jobs.id AND d.state IN (${WAITING}, ${RUNNING})))
    ORDER BY id LIMIT @limit`;
 export const pruneJobParents = `DELETE FROM job_parents WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobErrors = `DELETE FROM job_errors WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobNotes = `DELETE FROM job_notes WHERE job_id IN (${PRUNABLE})`;
+export const pruneJobFlow = `DELETE FROM job_flow WHERE job_id IN (${PRUNABLE})`;
 export const pruneJobs = `DELETE FROM jobs WHERE id IN (${PRUNABLE})`;
 export const anyPrunable = `${PRUNABLE.replace('SELECT id', 'SELECT 1')}`;
 export const maxJobId = `SELECT max(id) FROM jobs`;
@@ -327,8 +349,8 @@ export const firstJobIdAfter = `SELECT id FROM jobs WHERE id > ? ORDER BY id LIM
 
 export const deleteRecurring = `DELETE FROM recurring WHERE service = ? AND method = ? AND name = ?`;
 
-/** Jobs as the API shows them: with their target's names. */
-export const JOBS_WITH_TARGETS = 'jobs JOIN targets ON targets.id = jobs.target_id';
+/** Jobs as the API shows them: with their target's names, and their job_flow row if they have one (see {@link JOB_COLUMNS}). */
+export const JOBS_WITH_TARGETS = 'jobs JOIN targets ON targets.id = jobs.target_id LEFT JOIN job_flow ON job_flow.job_id = jobs.id';
 export const selectJob = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} WHERE jobs.id = ?`;
 export const listJobs = `SELECT ${JOB_COLUMNS} FROM ${JOBS_WITH_TARGETS} ORDER BY jobs.id DESC LIMIT @limit`;
 export const listJobsFiltered = `

@@ -1,10 +1,12 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { InvalidArgumentError } from '../../errors.ts';
 import type { RateLimit, RateLimitUse } from '../job-store.ts';
+import type { ClaimFlow } from './job-flow.ts';
 import type { ClaimedRow } from './statements.ts';
 
 /*
  * Rate limits on SQLite (migration 0015): a sliding log of starts per name.
+ * A job's name is in its job_flow row (migration 0017).
  * The claim (under the write lock) starts a rate-limited job only while its
  * name has had fewer than `limit` starts in the last `perMs`, and moves the
  * others to the slots where they will have room.
@@ -18,7 +20,6 @@ export class RateStatements {
   readonly recordStart: Statement<[string, number, number]>;
   readonly forget: Statement<[string, number]>;
   readonly moveTo: Statement<[number, number]>;
-  readonly setName: Statement<[string, number]>;
   readonly use: Statement<{ now: number }, RateLimitUse>;
 
   constructor(db: Database) {
@@ -31,7 +32,6 @@ export class RateStatements {
     this.recordStart = db.prepare<[string, number, number]>('INSERT OR IGNORE INTO rate_starts (name, at, id) VALUES (?, ?, ?)');
     this.forget = db.prepare<[string, number]>('DELETE FROM rate_starts WHERE name = ? AND at <= ?');
     this.moveTo = db.prepare<[number, number]>('UPDATE jobs SET run_at = ? WHERE id = ?');
-    this.setName = db.prepare<[string, number]>('UPDATE jobs SET rate_limit = ? WHERE id = ?');
     // Each name's starts in its window (now - per_ms, now], read on the log's primary key (name, at, id): CROSS JOIN
     // keeps the names outside, so each is a range of the key, never a scan of the log. How many, and the limit-th
     // newest: the start that has to leave before another may happen (the oldest when the window holds exactly the
@@ -50,15 +50,11 @@ export class RateStatements {
   }
 }
 
-/** Column position of a claimed row's rate limit (see ClaimedRow). */
-const RATE = 10;
-
-/** Inside an add's transaction: the job's rate limit, which must be set. @throws InvalidArgumentError naming it. */
-export function setRateLimitOf(r: RateStatements, id: number, name: string): void {
+/** Inside an add's transaction, before the job's job_flow row names it: the rate limit must be set. @throws InvalidArgumentError naming it. */
+export function checkRateLimit(r: RateStatements, name: string): void {
   if (r.get.get(name) === undefined) {
     throw new InvalidArgumentError(`rateLimit: no rate limit named "${name}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
   }
-  r.setName.run(name, id);
 }
 
 /**
@@ -67,11 +63,11 @@ export function setRateLimitOf(r: RateStatements, id: number, name: string): voi
  * this claim makes), and true is returned (the claim reads again); false
  * when every rate-limited row may start now, whose starts are then logged.
  */
-export function deferOverRate(r: RateStatements, rows: readonly ClaimedRow[], now: number): boolean {
+export function deferOverRate(r: RateStatements, rows: readonly ClaimedRow[], flows: ReadonlyMap<number, ClaimFlow>, now: number): boolean {
   const logs = new Map<string, { limit: RateLimit; starts: number[]; taking: number[] }>();
   let moved = false;
   for (const row of rows) {
-    const name = row[RATE];
+    const name = flows.get(row[0])?.rateLimit ?? null;
     if (name === null) continue;
     let log = logs.get(name);
     if (log === undefined) {

@@ -249,6 +249,7 @@ export class SqliteStore implements JobStore {
     const retried = this.#conn.write((s) => {
       try {
         if (s.retryJob.run({ id, now }).changes === 1) {
+          s.retryReleasesFlow.run(id);
           bringBackDependants(s.parents, id);
           return true;
         }

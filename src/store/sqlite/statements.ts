@@ -3,12 +3,13 @@ import type { AttemptError, JobNote, JobOutcome, JobRecord, MethodFailures, Owne
 import { ConcurrencyStatements } from './concurrency-keys.ts';
 import { DebounceStatements } from './debounce.ts';
 import { FlowTriggers } from './flow-triggers.ts';
+import { FlowStatements } from './job-flow.ts';
 import { ParentStatements } from './job-parents.ts';
 import { PauseStatements } from './pause.ts';
 import { RateStatements } from './rate-limits.ts';
 import * as sql from './queries.ts';
 
-/** A `jobs` row as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
+/** A `jobs` row (with its job_flow row's columns) as the job queries select it: a {@link JobRecord} before its JSON and progress columns are mapped. */
 export type JobRow = Omit<JobRecord, 'error' | 'state' | 'tags' | 'progress' | 'isolated' | 'database' | 'after' | 'concurrency' | 'parked' | 'held'> & {
   /** rateLimit comes as it is. */
   held: number;
@@ -50,9 +51,9 @@ export interface SharedInsertValues {
 
 /**
  * A row of {@link sql.selectClaimable}, read raw: id, targetId, params,
- * attempt, maxAttempts, timeoutMs, isolated, parents, concurrency key and limit, rate limit.
+ * attempt, maxAttempts, timeoutMs, isolated, flow (1: it has a job_flow row, see job-flow.ts).
  */
-export type ClaimedRow = [number, number, string, number, number, number | null, number, number, string | null, number | null, string | null];
+export type ClaimedRow = [number, number, string, number, number, number | null, number, number];
 
 /** What {@link sql.markClaimed} binds. */
 export interface MarkClaimedValues {
@@ -125,6 +126,7 @@ export class Statements {
   #debounce: DebounceStatements | undefined;
   #pause: PauseStatements | undefined;
   #rate: RateStatements | undefined;
+  #flowRows: FlowStatements | undefined;
   /** See flow-triggers.ts: checked by every write transaction (Connection). */
   readonly flow: FlowTriggers;
   /** Statements whose text is built at run time (a search's filters), by text; see {@link adHoc}. */
@@ -149,10 +151,12 @@ export class Statements {
   readonly cancelWaiting: Statement;
   readonly requestCancel: Statement;
   readonly retryJob: Statement;
+  readonly retryReleasesFlow: Statement<[number]>;
   readonly selectJobErrors: Statement<[number], AttemptErrorRow>;
   readonly pruneJobErrors: Statement;
   readonly pruneJobNotes: Statement;
   readonly pruneJobParents: Statement;
+  readonly pruneJobFlow: Statement;
   readonly pruneJobs: Statement;
   readonly maxJobId: Statement<[], number | null>;
   readonly anyPrunable: Statement<Record<string, number | null>, number>;
@@ -183,6 +187,11 @@ export class Statements {
   /** The statements of jobs that wait for others, prepared on first use: most files never need them. */
   get parents(): ParentStatements {
     return (this.#parents ??= new ParentStatements(this.#db));
+  }
+
+  /** The statements of job_flow rows (migration 0017), prepared on first use: only jobs using workflows or limits have one. */
+  get flowRows(): FlowStatements {
+    return (this.#flowRows ??= new FlowStatements(this.#db));
   }
 
   /** The statements of per-key concurrency, prepared on first use. */
@@ -242,10 +251,12 @@ export class Statements {
     this.cancelWaiting = db.prepare(sql.cancelWaiting);
     this.requestCancel = db.prepare(sql.requestCancel);
     this.retryJob = db.prepare(sql.retryJob);
+    this.retryReleasesFlow = db.prepare<[number]>(sql.retryReleasesFlow);
     this.selectJobErrors = db.prepare(sql.selectJobErrors);
     this.pruneJobErrors = db.prepare(sql.pruneJobErrors);
     this.pruneJobNotes = db.prepare(sql.pruneJobNotes);
     this.pruneJobParents = db.prepare(sql.pruneJobParents);
+    this.pruneJobFlow = db.prepare(sql.pruneJobFlow);
     this.pruneJobs = db.prepare(sql.pruneJobs);
     this.maxJobId = db.prepare<[], number | null>(sql.maxJobId).pluck();
     this.anyPrunable = db.prepare<Record<string, number | null>, number>(sql.anyPrunable).pluck();
