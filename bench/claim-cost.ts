@@ -14,17 +14,13 @@
  * prints `Collected : N`; claim-and-complete per job = (N without `add` − N with `add`) / JOBS. Issue 18's
  * "jobs without these options keep today's claim cost" is measured this way against fac6b18 (bench/RESULTS.md).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { PostgresStore, SqliteStore } from '../src/index.ts';
-import type { Completion, JobStore, NewJob } from '../src/store/job-store.ts';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { NewJob } from '../src/store/job-store.ts';
+import { drainAll, openScratchStore } from './scratch-store.ts';
 
 const kind = process.argv[2] ?? 'sqlite';
 const JOBS = Number(process.argv[3] ?? 20_000);
 const addOnly = process.argv[4] === 'add';
-const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const OWNER = 'bench-host:1:claim-cost';
 const BATCH = 100;
 
@@ -48,42 +44,15 @@ function serverCpuMs(): number {
   return ticks * 10;
 }
 
-async function open(): Promise<{ store: JobStore; dispose: () => Promise<void> }> {
-  if (kind === 'postgres') {
-    const schema = `bench_claim_cost_${process.pid}`;
-    const store = await PostgresStore.open({ url: PG_URL, schema });
-    return {
-      store,
-      dispose: async () => {
-        await store.close();
-        const client = new pg.Client({ connectionString: PG_URL });
-        await client.connect();
-        await client.query(`DROP SCHEMA "${schema}" CASCADE`);
-        await client.end();
-      },
-    };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'claim-cost-'));
-  const store = SqliteStore.open({ path: join(dir, 'jobs.db') });
-  return { store, dispose: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
-}
 
-const { store, dispose } = await open();
+const { store, dispose } = await openScratchStore(kind, 'claim_cost');
 try {
   for (let from = 0; from < JOBS; from += 5_000) await store.addJobs(Array.from({ length: Math.min(5_000, JOBS - from) }, (_, i) => newJob(from + i)));
   if (!addOnly) {
     const server = kind === 'postgres' ? serverCpuMs() : 0;
     const cpu = process.cpuUsage();
     const started = performance.now();
-    let done = 0;
-    let previous: Completion[] = [];
-    for (;;) {
-      const { claimed } = await store.completeAndClaim(previous, { owner: OWNER, limit: BATCH, now: Date.now(), isolated: 'skip' });
-      if (claimed.length === 0) break;
-      done += claimed.length;
-      previous = claimed.map((job) => ({ id: job.id, attempt: job.attempt, database: job.database, owner: OWNER, outcome: 'succeeded', result: null, at: Date.now() }));
-    }
-    await store.complete(previous);
+    const done = await drainAll(store, OWNER, BATCH);
     const wall = performance.now() - started;
     const used = process.cpuUsage(cpu);
     if (done !== JOBS) throw new Error(`claimed ${done} jobs of ${JOBS}`);

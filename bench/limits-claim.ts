@@ -7,58 +7,26 @@
  * - behind 100,000 older jobs on one concurrency key of limit 1, one of which runs the whole time
  *   (the first claims park the rest: the figure includes that).
  *
- * Prints jobs per second of wall time for each, and their ratio. `BENCH_PG_URL` (default
- * postgres://postgres@127.0.0.1:5432/postgres) names the server; each run uses a schema of its own, dropped after.
+ * Prints jobs per second of wall time for each, and their ratio. On PostgreSQL each run uses a schema of its own
+ * on the benchmark's server (`BENCH_PG_URL`, see bench/systems/postgres-server.ts), dropped after.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import pg from 'pg';
-import { PostgresStore, SqliteStore } from '../src/index.ts';
-import type { ClaimedJob, Completion, JobStore, NewJob } from '../src/store/job-store.ts';
+import type { ClaimedJob, JobStore, NewJob } from '../src/store/job-store.ts';
+import { drainAll, openScratchStore } from './scratch-store.ts';
 
 const PLAIN = Number(process.env.PLAIN ?? 10_000);
 const BEHIND = 100_000;
 const BATCH = 100;
 const OWNER = 'bench-host:1:limits';
 const kind = process.argv[2] ?? 'sqlite';
-const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const newJob = (i: number, extra: Partial<NewJob> = {}): NewJob =>
   ({ service: 'bench', method: 'noop', params: `{"json":${i}}`, runAt: 1, priority: 0, maxAttempts: 3, timeoutMs: null, createdAt: 1, ...extra });
 
-async function open(): Promise<{ store: JobStore; dispose: () => Promise<void> }> {
-  if (kind === 'postgres') {
-    const schema = `bench_limits_${process.pid}_${Date.now()}`;
-    const store = await PostgresStore.open({ url: PG_URL, schema });
-    return {
-      store,
-      dispose: async () => {
-        await store.close();
-        const client = new pg.Client({ connectionString: PG_URL });
-        await client.connect();
-        await client.query(`DROP SCHEMA "${schema}" CASCADE`);
-        await client.end();
-      },
-    };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'limits-claim-'));
-  const store = SqliteStore.open({ path: join(dir, 'jobs.db') });
-  return { store, dispose: async () => { await store.close(); rmSync(dir, { recursive: true, force: true }); } };
-}
 
 /** Drains every due job but the key's holder; returns plain jobs claimed per second, after `previous` (already claimed). */
 async function drain(store: JobStore, holder: ClaimedJob | undefined, first: ClaimedJob[] = []): Promise<number> {
   const started = performance.now();
-  let done = first.length;
-  let previous: Completion[] = first.map((job) => ({ id: job.id, attempt: job.attempt, database: job.database, owner: OWNER, outcome: 'succeeded', result: null, at: Date.now() }));
-  for (;;) {
-    const { claimed } = await store.completeAndClaim(previous, { owner: OWNER, limit: BATCH, now: Date.now(), isolated: 'skip' });
-    if (claimed.length === 0) break;
-    done += claimed.length;
-    previous = claimed.map((job) => ({ id: job.id, attempt: job.attempt, database: job.database, owner: OWNER, outcome: 'succeeded', result: null, at: Date.now() }));
-  }
-  await store.complete(previous);
+  const done = await drainAll(store, OWNER, BATCH, first);
   const seconds = (performance.now() - started) / 1000;
   if (done !== PLAIN) throw new Error(`claimed ${done} jobs, expected the ${PLAIN} plain ones${holder === undefined ? '' : ' (the keyed ones must wait for the holder)'}`);
   return done / seconds;
@@ -68,7 +36,7 @@ async function drain(store: JobStore, holder: ClaimedJob | undefined, first: Cla
 let firstClaimMs = Number.NaN;
 
 async function run(behind: boolean): Promise<number> {
-  const { store, dispose } = await open();
+  const { store, dispose } = await openScratchStore(kind, 'limits');
   try {
     let holder: ClaimedJob | undefined;
     if (behind) {
