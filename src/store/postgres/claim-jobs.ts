@@ -68,11 +68,16 @@ const ORDER = 'priority DESC, run_at, id';
  */
 export function claimParts(s: Schema, params: ClaimParams, path: ClaimPath): ClaimStatements {
   const due = `state = ${STATE.waiting} AND run_at <= ${NOW_MS}`;
-  const columns = 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method, rate_limit';
+  // The plain claim's candidates carry no more than it uses (each column is copied into the CTE's tuplestore:
+  // measured in the server's instructions per job); the full claim's, what its limits need.
+  const limits = 'concurrency_key IS NOT NULL OR rate_limit IS NOT NULL';
+  const columns = (alone: boolean): string => path === 'full'
+    ? 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method, rate_limit'
+    : `id,${alone ? ' isolated, priority, run_at,' : ''} service, method, (${limits}) AS limits`;
   const lease = (candidates: string) => `
       limited AS MATERIALIZED (
         -- Whether the limits below have anything to do: the plain claim leases only when they have not.
-        SELECT EXISTS (SELECT 1 FROM ${candidates} WHERE concurrency_key IS NOT NULL OR rate_limit IS NOT NULL)
+        SELECT EXISTS (SELECT 1 FROM ${candidates} WHERE ${path === 'full' ? limits : 'limits'})
                OR EXISTS (SELECT 1 FROM ${s.q}.paused) AS yes
       ), ${path === 'full' ? limitParts(s, candidates) : `
       allowed AS MATERIALIZED (SELECT id, service, method FROM ${candidates} WHERE NOT (SELECT yes FROM limited)),`}
@@ -97,14 +102,14 @@ export function claimParts(s: Schema, params: ClaimParams, path: ClaimPath): Cla
     // For a worker that runs other jobs: isolated jobs are never taken.
     skip: `
       picked AS MATERIALIZED (
-        SELECT ${columns} FROM ${s.q}.jobs WHERE ${due} AND NOT isolated ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED
+        SELECT ${columns(false)} FROM ${s.q}.jobs WHERE ${due} AND NOT isolated ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED
       ), ${lease('picked')}`,
     // For a worker running nothing: in order, up to the first isolated job, which is taken alone if it comes first.
     // The rows locked past it stay locked only until this statement's transaction ends.
     alone: `
       picked AS MATERIALIZED (
         SELECT *, row_number() OVER (ORDER BY ${ORDER}) AS rank
-          FROM (SELECT ${columns} FROM ${s.q}.jobs WHERE ${due} ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED) ordered
+          FROM (SELECT ${columns(true)} FROM ${s.q}.jobs WHERE ${due} ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED) ordered
       ), cut AS MATERIALIZED (
         SELECT * FROM picked
          WHERE rank = 1 OR rank < COALESCE((SELECT min(rank) FROM picked WHERE isolated), 9223372036854775807)
