@@ -1,7 +1,7 @@
 import { DatabaseUnavailableError } from '../../errors.ts';
 import type { AddedJob, NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
-import { insertAll, insertKeyed, insertOne, insertWithParents, isKeyed, needsTransaction, type InsertStatements } from './insert-jobs.ts';
+import { insertAll, insertAloneWithParents, insertKeyed, insertOne, isKeyed, needsTransaction, type InsertStatements } from './insert-jobs.ts';
 import type { ParentStatements } from './job-parents.ts';
 import type { Connections } from './pool.ts';
 
@@ -63,7 +63,7 @@ export class GroupedAdds {
       if (needsTransaction(job)) {
         // An insert and its links or limits: one transaction.
         const database = await this.#database();
-        resolve(await this.#run(() => this.#db.transaction((client) => insertWithParents(client, this.#sql, this.#parents, job, database, []))));
+        resolve(await this.#run(() => this.#db.transaction((client) => insertAloneWithParents(client, this.#sql, this.#parents, job, database))));
         return;
       }
       // One statement either way, which commits by itself: never repeated once sent (Connections.writeOnce).

@@ -17,6 +17,7 @@ export interface InsertStatements {
   readonly concurrencySet: string;
   readonly debounced: string;
   readonly rateLimit: string;
+  readonly useFlow: string;
 }
 
 const COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
@@ -68,6 +69,7 @@ export function insertStatements(s: Schema): InsertStatements {
              ready_at = CASE WHEN j.run_at = ${BLOCKED_RUN_AT} THEN least(EXCLUDED.run_at, coalesce(j.debounce_until, EXCLUDED.run_at)) ELSE j.ready_at END
       RETURNING id, ${databaseId(s)} AS database, (xmax = 0) AS fresh`,
     concurrencySet: `UPDATE ${s.q}.jobs SET concurrency_key = $2, concurrency_limit = $3 WHERE id = $1`,
+    useFlow: `SELECT ${s.q}.use_job_flow()`,
   };
 }
 
@@ -108,6 +110,7 @@ export async function insertKeyed(client: pg.ClientBase, sql: InsertStatements, 
 export async function insertAll(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, jobs: readonly NewJob[], database: string,
 ): Promise<{ ids: number[]; database: string | undefined }> {
+  if (jobs.some(needsFlowTriggers)) await useFlowTriggers(client, sql);
   const ids: number[] = [];
   let found: string | undefined;
   let from = 0;
@@ -157,6 +160,29 @@ async function insertDebounced(client: pg.ClientBase, sql: InsertStatements, job
   return rows[0]!;
 }
 
+/** Whether `job` needs the row triggers of waiting jobs and concurrency keys (migration 0009). */
+function needsFlowTriggers(job: NewJob): boolean {
+  return hasParents(job) || hasConcurrency(job);
+}
+
+/**
+ * First in a transaction that adds a job needing them: makes the row triggers
+ * of waiting jobs and concurrency keys if the schema has none yet (migration
+ * 0009; one look at a meta row once they exist). First, so that it holds no
+ * lock on `jobs` while CREATE TRIGGER waits for the writers there.
+ */
+async function useFlowTriggers(client: pg.ClientBase, sql: InsertStatements): Promise<void> {
+  await client.query({ name: 'use-job-flow', text: sql.useFlow });
+}
+
+/** As {@link insertWithParents}, as a transaction's only add: makes the triggers it needs first. */
+export async function insertAloneWithParents(
+  client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string,
+): Promise<{ id: number; database: string }> {
+  if (needsFlowTriggers(job)) await useFlowTriggers(client, sql);
+  return insertWithParents(client, sql, parents, job, database, []);
+}
+
 /** Whether adding `job` takes more than one statement (its links to parents, its concurrency key): a transaction. */
 export function needsTransaction(job: NewJob): boolean {
   return hasParents(job) || hasConcurrency(job) || isDebounced(job) || isRateLimited(job);
@@ -165,9 +191,10 @@ export function needsTransaction(job: NewJob): boolean {
 /**
  * Inside a transaction: one job of any kind, linked to its parents (a key
  * already active returns that job, which keeps the parents it was added
- * with). `earlier`: the ids of the call's entries before it.
+ * with). `earlier`: the ids of the call's entries before it. The caller has
+ * made the triggers the job needs ({@link useFlowTriggers}).
  */
-export async function insertWithParents(
+async function insertWithParents(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[],
 ): Promise<{ id: number; database: string }> {
   const added = isDebounced(job) ? await insertDebounced(client, sql, job)
