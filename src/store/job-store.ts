@@ -247,7 +247,7 @@ export interface JobRecord {
   readonly database: string;
   /** The jobs it runs after ({@link NewJob.after}), in that order; empty for most jobs. */
   readonly after: readonly number[];
-  /** Of those, how many it still waits for: a waiting job with any is not due whatever its `runAt`. */
+  /** Of those, how many it still waits for: a waiting job with any is not due whatever its `runAt`; 0 once it is not waiting. */
   readonly waitingFor: number;
   /** The parent whose failure or cancellation cancelled it, if that is how it ended. */
   readonly cancelledBy: number | null;

@@ -627,8 +627,8 @@ describeStores('JobStore contract', (factory) => {
       for (const id of [d, e]) {
         expect(await store.getJob(id!)).toMatchObject({ state: 'cancelled', error: { name: 'ParentFailedError' } });
       }
-      expect(await store.getJob(d!)).toMatchObject({ cancelledBy: b, error: { message: expect.stringContaining(`job ${b}`) } });
-      expect(await store.getJob(e!)).toMatchObject({ cancelledBy: d });
+      expect(await store.getJob(d!)).toMatchObject({ cancelledBy: b, waitingFor: 0, error: { message: expect.stringContaining(`job ${b}`) } });
+      expect(await store.getJob(e!)).toMatchObject({ cancelledBy: d, waitingFor: 0 });
       expect(await claim(store, 'w')).toEqual([]);
       expect(a).toBeDefined();
     });

@@ -39,7 +39,7 @@ export const JOB_COLUMNS = `jobs.id AS id, targets.service AS service, targets.m
   max_attempts AS maxAttempts, timeout_ms AS timeoutMs, result, error, recurring_id AS recurringId,
   fire_time AS fireTime, (SELECT name FROM owners WHERE owners.id = jobs.lease_owner) AS leaseOwner, created_at AS createdAt,
   started_at AS startedAt, finished_at AS finishedAt, key, tags, progress_current AS progressCurrent,
-  progress_total AS progressTotal, progress_at AS progressAt, isolated, ${AFTER} AS afterIds, coalesce(job_flow.waiting_for, 0) AS waitingFor,
+  progress_total AS progressTotal, progress_at AS progressAt, isolated, ${AFTER} AS afterIds, CASE WHEN jobs.state = ${WAITING} THEN coalesce(job_flow.waiting_for, 0) ELSE 0 END AS waitingFor,
   job_flow.cancelled_by AS cancelledBy, job_flow.concurrency_key AS concurrencyKey, job_flow.concurrency_limit AS concurrencyLimit,
   coalesce(job_flow.parked, 0) AS parked, coalesce(job_flow.held, 0) AS held, job_flow.rate_limit AS rateLimit`;
 
