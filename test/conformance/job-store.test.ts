@@ -1287,6 +1287,18 @@ describeStores('JobStore contract', (factory) => {
       await expect(store.deleteJob(a!)).rejects.toMatchObject({ code: 'ERR_JOB_NOT_FOUND' });
     });
 
+    it("deletes a finished job's links to the jobs it ran after: it is no longer one of their dependants", async () => {
+      const store = await open();
+      const { ids: [parent, dependant] } = await store.addJobs([job({ maxAttempts: 1 }), job({ after: [{ entry: 0 }] }), job()]);
+      const [claimed] = await claim(store, 'w', 1);
+      expect(claimed?.id).toBe(parent);
+      await store.complete([failed(claimed!, 'w', null)]);
+      expect(await store.getJob(dependant!)).toMatchObject({ state: 'cancelled', cancelledBy: parent });
+      expect(await store.dependantsOf(parent!)).toEqual([dependant]);
+      expect(await store.deleteJob(dependant!)).toBe('deleted');
+      expect(await store.dependantsOf(parent!)).toEqual([]);
+    });
+
     it('reports recent finished jobs and failed attempts from a point on', async () => {
       const store = await open();
       const start = await store.attemptFailures(null, 100);

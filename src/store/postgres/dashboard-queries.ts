@@ -99,6 +99,8 @@ export async function deleteJob(client: pg.ClientBase, s: Schema, id: number): P
   if (rowCount === 1) {
     await client.query(`DELETE FROM ${s.q}.job_errors WHERE job_id = $1`, [id]);
     await client.query(`DELETE FROM ${s.q}.job_notes WHERE job_id = $1`, [id]);
+    // Its links to the jobs it ran after (its own `after`); links naming it as a parent stay with their dependants.
+    await client.query(`DELETE FROM ${s.q}.job_parents WHERE job_id = $1`, [id]);
     return 'deleted';
   }
   await assertExists(client, s, id);

@@ -120,6 +120,8 @@ export function deleteJob(s: Statements, id: number): DeleteOutcome {
   if (s.maxJobId.get() === id) return 'newest';
   s.adHoc<[number]>('DELETE FROM job_errors WHERE job_id = ?').run(id);
   s.adHoc<[number]>('DELETE FROM job_notes WHERE job_id = ?').run(id);
+  // Its links to the jobs it ran after (its own `after`); links naming it as a parent stay with their dependants.
+  s.adHoc<[number]>('DELETE FROM job_parents WHERE job_id = ?').run(id);
   s.adHoc<[number]>('DELETE FROM job_flow WHERE job_id = ?').run(id);
   s.adHoc<[number]>('DELETE FROM jobs WHERE id = ?').run(id);
   return 'deleted';
