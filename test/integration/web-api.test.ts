@@ -148,6 +148,24 @@ describeStores('web API', (factory) => {
     expect(text).toMatch(/scheduler_job_run_duration_seconds_count\{service="svc",method="flaky"\} 1/);
   });
 
+  it('counts every job that finished between two reads, however many more than its usual window', async () => {
+    const store = await factory.open();
+    const finished: number[] = [];
+    // A window of 100 ids stands for the real 50,000; 300 jobs finish between the reads.
+    const poller = new SnapshotPoller(store, 1, (delta) => finished.push(delta.finished.length), 100);
+    await poller.fresh();
+    const { ids } = await store.addJobs(Array.from({ length: 300 }, (_, i) => ({ service: 'svc', method: 'bulk', params: `{"json":${i}}`, runAt: 0, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now() })));
+    for (let done = 0; done < ids.length;) {
+      const claimed = await store.claim({ owner: 'host:1:w', limit: 100, now: Date.now(), isolated: 'skip' });
+      await store.complete(claimed.map((job) => ({ id: job.id, attempt: job.attempt, database: job.database, owner: 'host:1:w', outcome: 'succeeded', result: null, at: Date.now() })));
+      done += claimed.length;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await poller.fresh();
+    expect(finished).toEqual([300]);
+    poller.close();
+  });
+
   it('describes every route it serves in an OpenAPI document', async () => {
     const store = await factory.open();
     const { url, worker } = await testWebServer(store);
