@@ -50,10 +50,10 @@ export interface JobView {
 const ACTIVITY_SCAN_IDS = 50_000;
 /**
  * When more jobs than that were added since the last read, the read goes back to the last read's newest id (and
- * as far again before it), up to this many ids: the counters see every job that finished meanwhile, at a drain of
- * 100,000 jobs/s and more. A read costs about what the jobs added meanwhile cost to add.
+ * as far again before it), up to this many ids: the counters see every job that finished meanwhile. The bound
+ * keeps one read's rows (a few hundred bytes each in this process) to ~100 MB.
  */
-const MAX_SCAN_IDS = 2_000_000;
+const MAX_SCAN_IDS = 500_000;
 const HOUR = 3_600_000;
 
 /**
