@@ -17,7 +17,7 @@ const MAIN = `${PROJECT_ROOT}main.ts`;
 const LAUNCHERS: Record<string, readonly string[]> = {
   'node … main.ts --worker': [process.execPath, '--import', 'tsx', MAIN],
   'npx tsx main.ts --worker': ['npx', 'tsx', MAIN],
-  // npm run worker is `tsx main.ts --worker`; what follows `--` is passed on.
+  // npm run worker is `node --import tsx main.ts --worker`; what follows `--` is passed on.
   'npm run worker': ['npm', 'run', '--silent', 'worker', '--'],
 };
 const TRIES = 3;
