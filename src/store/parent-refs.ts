@@ -1,11 +1,20 @@
 import { InvalidArgumentError } from '../errors.ts';
 import type { NewJob } from './job-store.ts';
 
-/* A new job's `after` (NewJob.after), as both stores read it. */
+/* A new job's `after` (NewJob.after) as both stores read it, and whether it needs their bookkeeping of waits and keys. */
 
 /** Whether a new job waits for others. */
 export function hasParents(job: NewJob): boolean {
   return job.after !== undefined && job.after.length > 0;
+}
+
+/**
+ * Whether adding `job` needs the bookkeeping of jobs that wait and of
+ * concurrency keys (SQLite's TEMP triggers, PostgreSQL's row triggers), which
+ * both stores make only once a database uses either.
+ */
+export function needsFlowTriggers(job: NewJob): boolean {
+  return hasParents(job) || (job.concurrency !== undefined && job.concurrency !== null);
 }
 
 /** `job.after` as parent ids, each once, in order; entries of the same call by their ids. */

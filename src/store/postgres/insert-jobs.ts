@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../errors.ts';
 import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
-import { hasParents } from '../parent-refs.ts';
+import { hasParents, needsFlowTriggers } from '../parent-refs.ts';
 import { linkParents, type ParentStatements } from './job-parents.ts';
 import { databaseId, type Schema } from './schema.ts';
 
@@ -158,11 +158,6 @@ function isDebounced(job: NewJob): job is NewJob & { debounce: { key: string; un
 async function insertDebounced(client: pg.ClientBase, sql: InsertStatements, job: NewJob & { debounce: { key: string; untilAt: number | null } }): Promise<{ id: number; database: string; fresh: boolean }> {
   const { rows } = await client.query<{ id: number; database: string; fresh: boolean }>({ name: 'insert-debounced', text: sql.debounced, values: [...values(job), job.debounce.key, job.debounce.untilAt] });
   return rows[0]!;
-}
-
-/** Whether `job` needs the row triggers of waiting jobs and concurrency keys (migration 0009). */
-function needsFlowTriggers(job: NewJob): boolean {
-  return hasParents(job) || hasConcurrency(job);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { NewJob } from '../job-store.ts';
-import { hasParents } from '../parent-refs.ts';
+import { hasParents, needsFlowTriggers } from '../parent-refs.ts';
 import { debounceInto, isDebounced } from './debounce.ts';
 import { linkParents } from './job-parents.ts';
 import { insertFlowRow, usesFlow } from './job-flow.ts';
@@ -29,13 +29,10 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
   // A unique key already active returns that job, which keeps what it was added with.
   if (!inserted.fresh || !flow) return inserted.id;
   if (job.rateLimit !== undefined && job.rateLimit !== null) checkRateLimit(s.rate, job.rateLimit);
-  // The triggers (flow-triggers.ts) count a keyed job's starts from its first claim.
-  if (job.concurrency !== undefined && job.concurrency !== null) s.flow.use();
+  // The triggers (flow-triggers.ts) count a keyed job's starts from its first claim, and see its parents end.
+  if (needsFlowTriggers(job)) s.flow.use();
   insertFlowRow(s.flowRows, inserted.id, values, job);
-  if (hasParents(job)) {
-    s.flow.use();
-    linkParents(s.parents, inserted.id, job, database, earlier);
-  }
+  if (hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
   return inserted.id;
 }
 
