@@ -55,6 +55,10 @@ describe.skipIf(postgresSkipReason !== null)('change signals between processes o
   it('a worker looks at recurring jobs again when another process adds one, and not when it adds a job', async () => {
     const store = await tempPostgresStore(quiet);
     const other = await tempPostgresStore({ ...quiet, schema: store.schema });
+    // Listening before the worker starts: the 'any' that LISTEN's connection announces would make it look again.
+    const seen: StoreChange[] = [];
+    store.onChange((change) => seen.push(change));
+    await expect.poll(() => seen.includes('any')).toBe(true);
     let ticks = 0;
     let runs = 0;
     const svc = {
