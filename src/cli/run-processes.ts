@@ -78,10 +78,14 @@ async function runWorkerHere(config: ConfigService, options: WorkerProcessOption
     // and a lost parent means stop too: finish or hand back the jobs, and exit.
     process.on('SIGINT', () => {});
     stop = onShutdownSignal(logger, handlers, ['SIGTERM']);
-    process.on('disconnect', () => {
+    const lost = (): void => {
       logger.warn('lost the supervisor (its IPC channel closed): stopping');
       stop();
-    });
+    };
+    process.on('disconnect', lost);
+    // A supervisor that died while this process was still loading closed the channel before the listener above was
+    // there: 'disconnect' has fired for nobody, and this process would run on, unsupervised, for good.
+    if (!process.connected) lost();
   } else {
     stop = onShutdownSignal(logger, handlers);
   }

@@ -1,3 +1,4 @@
+import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -86,5 +87,24 @@ describe('Ctrl-C, as a terminal sends it to the whole process group', () => {
       }
     }, { timeout: 10_000 }).toBe('gone');
     await store.close();
+  });
+});
+
+describe('a worker process that loses its supervisor', () => {
+  it('stops by itself when the supervisor died before it had finished loading', async () => {
+    const dir = tempDir('orphan-');
+    // As the supervisor forks it; the channel is closed at once, long before the child has loaded its modules.
+    const child = fork(MAIN, ['--worker', ...workerArgs(join(dir, 'jobs.db')), '--worker-child'], {
+      execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+    child.disconnect();
+    const ended = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? 'none')));
+    // Before the fix it ran on as a worker for good: a bound, not a wait for a timer.
+    const code = await Promise.race([ended, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 20_000))]);
+    if (code === 'still running') child.kill('SIGKILL');
+    expect(code).toBe(0);
+    expect(out).toContain('lost the supervisor (its IPC channel closed): stopping');
   });
 });
