@@ -1,6 +1,6 @@
 /**
  * The row triggers of waiting jobs and concurrency keys on PostgreSQL exist
- * only once the schema uses either (migration 0009): a schema of plain jobs
+ * only once the schema uses either (migrations 0009 and 0010): a schema of plain jobs
  * never pays for them, the first job that needs them makes them before it
  * exists, and a schema migrated from before keeps them if it used either.
  */
@@ -10,7 +10,9 @@ import type { NewJob } from '../../src/store/job-store.ts';
 import { loadMigrations, migrate } from '../../src/store/postgres/migrate.ts';
 import { adminQuery, freshSchema, PGTEST_URL, postgresSkipReason, tempPostgresStore } from '../helpers/postgres.ts';
 
-const FLOW_TRIGGERS = ['finished_jobs_settle_dependants', 'jobs_concurrency_ended', 'jobs_concurrency_started', 'jobs_concurrency_stopped'];
+const FLOW_TRIGGERS = ['finished_jobs_settle_dependants', 'jobs_flow_ended', 'jobs_flow_started', 'jobs_flow_stopped'];
+/** As versions 4 to 8 named them. */
+const FLOW_TRIGGERS_V8 = ['finished_jobs_settle_dependants', 'jobs_concurrency_ended', 'jobs_concurrency_started', 'jobs_concurrency_stopped'];
 
 const job = (extra: Partial<NewJob> = {}): NewJob =>
   ({ service: 'svc', method: 'run', params: '{"json":null}', runAt: 0, priority: 0, maxAttempts: 3, timeoutMs: null, createdAt: Date.now(), ...extra });
@@ -69,7 +71,7 @@ describe.skipIf(postgresSkipReason !== null)('the triggers of waiting jobs and c
   it('stay in a schema that used concurrency keys before the upgrade, and go from one that did not', async () => {
     const keyed = await schemaAt(8);
     const plain = await schemaAt(8);
-    expect(await triggersOf(keyed)).toEqual(FLOW_TRIGGERS); // migrations 0003 and 0004 made them for every schema
+    expect(await triggersOf(keyed)).toEqual(FLOW_TRIGGERS_V8); // migrations 0003 and 0004 made them for every schema
     // A keyed job as version 8's add left it: the key's row, then the job.
     await adminQuery(`INSERT INTO "${keyed}".concurrency_keys (key) VALUES ('zone')`);
     await adminQuery(`INSERT INTO "${keyed}".jobs (priority, run_at, max_attempts, service, method, params, created_at, concurrency_key, concurrency_limit)

@@ -13,7 +13,11 @@ export interface CancelRetryStatements {
   readonly retry: string;
   readonly exists: string;
   readonly activeByKey: string;
+  readonly useFlow: string;
 }
+
+/** Whether a finished job (its finished_jobs row) used workflows or limits: it had a job_flow row. */
+const USED_FLOW = 'parents > 0 OR has_dependants OR on_parent_failure OR concurrency_key IS NOT NULL OR rate_limit IS NOT NULL'
 
 export function cancelRetryStatements(s: Schema): CancelRetryStatements {
   return {
@@ -28,15 +32,22 @@ export function cancelRetryStatements(s: Schema): CancelRetryStatements {
     retry: `
       WITH moved AS (
         DELETE FROM ${s.q}.finished_jobs WHERE id = $1 AND state IN (${STATE.failed}, ${STATE.cancelled}) RETURNING *
+      ), flow AS (
+        -- What it used of workflows and limits goes back to a job_flow row (migration 0010).
+        INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, parents, ready_at, on_parent_failure, has_dependants,
+                                     concurrency_key, concurrency_limit, rate_limit)
+        SELECT id, service, method, priority, parents, ready_at, on_parent_failure, has_dependants,
+               concurrency_key, concurrency_limit, rate_limit
+          FROM moved WHERE ${USED_FLOW}
       )
       INSERT INTO ${s.q}.jobs (id, state, priority, run_at, attempts, max_attempts, timeout_ms, isolated, service, method, params,
-                               recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at,
-                               parents, ready_at, on_parent_failure, has_dependants, concurrency_key, concurrency_limit, rate_limit)
+                               recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at, flow)
       SELECT id, ${STATE.waiting}, priority, ${NOW_MS}, 0, max_attempts, timeout_ms, isolated, service, method, params,
-             recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at,
-             parents, ready_at, on_parent_failure, has_dependants, concurrency_key, concurrency_limit, rate_limit
+             recurring_id, fire_time, key, tags, created_at, progress_current, progress_total, progress_at, ${USED_FLOW}
         FROM moved
       RETURNING id`,
+    // Only for a job that used them: a plain schema stays without triggers.
+    useFlow: `SELECT ${s.q}.use_job_flow() FROM ${s.q}.finished_jobs WHERE id = $1 AND (${USED_FLOW})`,
     exists: `SELECT 1 FROM ${s.q}.jobs WHERE id = $1 UNION ALL SELECT 1 FROM ${s.q}.finished_jobs WHERE id = $1`,
     activeByKey: `
       SELECT a.id, f.key FROM ${s.q}.finished_jobs f JOIN ${s.q}.jobs a ON a.service = f.service AND a.method = f.method AND a.key = f.key
@@ -54,6 +65,8 @@ export async function cancelJob(client: pg.ClientBase, sql: CancelRetryStatement
 
 /** Inside a transaction (with its dependants, job-parents.ts): see {@link JobStore.retry}. */
 export async function retryJob(client: pg.ClientBase, sql: CancelRetryStatements, id: number): Promise<boolean> {
+  // A job_flow row needs the triggers that remove it (migration 0010): made first, before any lock on jobs.
+  await client.query({ name: 'retry-use-job-flow', text: sql.useFlow, values: [id] });
   // The key conflict below aborts the statement; the savepoint keeps the transaction usable to say which job holds the key.
   await client.query('SAVEPOINT retry');
   try {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { BLOCKED_RUN_AT, defaultsByMethod, type ClaimedJob, type ClaimRequest } from '../job-store.ts';
+import { holdStatement } from './pause.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 export interface ClaimStatements {
@@ -62,7 +63,7 @@ const ORDER = 'priority DESC, run_at, id';
  * polls write nothing.
  *
  * These are the statement's common table expressions only (`picked`,
- * `limited`, `allowed`, `owner`, `leased`…, without the leading WITH), so
+ * `limited`, `owner`, `leased`…, without the leading WITH), so
  * that a statement recording outcomes can claim too ({@link claimStatements}
  * completes them). `path` picks the plain or the full claim ({@link ClaimPaths}).
  */
@@ -70,17 +71,19 @@ export function claimParts(s: Schema, params: ClaimParams, path: ClaimPath): Cla
   const due = `state = ${STATE.waiting} AND run_at <= ${NOW_MS}`;
   // The plain claim's candidates carry no more than it uses (each column is copied into the CTE's tuplestore:
   // measured in the server's instructions per job); the full claim's, what its limits need.
-  const limits = 'concurrency_key IS NOT NULL OR rate_limit IS NOT NULL';
+  // A limit is in a flagged job's job_flow row (migration 0010): a plain job's is never looked up (AND stops first).
+  const limits = `j.flow AND EXISTS (SELECT 1 FROM ${s.q}.job_flow f WHERE f.job_id = j.id AND (f.concurrency_key IS NOT NULL OR f.rate_limit IS NOT NULL))`;
   const columns = (alone: boolean): string => path === 'full'
-    ? 'id, isolated, priority, run_at, concurrency_key, concurrency_limit, service, method, rate_limit'
+    ? 'id, isolated, priority, run_at, service, method, flow'
     : `id,${alone ? ' isolated, priority, run_at,' : ''} service, method, (${limits}) AS limits`;
-  const lease = (candidates: string) => `
+  // Whether the limits have anything to do: the plain claim leases only when they have not.
+  const limited = (candidates: string, where: string) => `
       limited AS MATERIALIZED (
-        -- Whether the limits below have anything to do: the plain claim leases only when they have not.
-        SELECT EXISTS (SELECT 1 FROM ${candidates} WHERE ${path === 'full' ? limits : 'limits'})
-               OR EXISTS (SELECT 1 FROM ${s.q}.paused) AS yes
-      ), ${path === 'full' ? limitParts(s, candidates) : `
-      allowed AS MATERIALIZED (SELECT id, service, method FROM ${candidates} WHERE NOT (SELECT yes FROM limited)),`}
+        SELECT EXISTS (SELECT 1 FROM ${candidates} WHERE ${where}) OR EXISTS (SELECT 1 FROM ${s.q}.paused) AS yes
+      ),`;
+  // The plain claim leases its candidates as they are, all or none: no CTE of the allowed ones (a copy of each row).
+  const lease = (candidates: string) => (path === 'full' ? `${limitParts(s, candidates)}
+      ${limited('runnable', 'concurrency_key IS NOT NULL OR rate_limit IS NOT NULL')}` : limited(candidates, 'limits')) + `
       owner AS MATERIALIZED (SELECT ${s.q}.owner_id(${params.owner}) AS id),
       method_defaults AS MATERIALIZED (
         SELECT * FROM unnest($${params.defaults}::text[], $${params.defaults + 1}::text[], $${params.defaults + 2}::integer[], $${params.defaults + 3}::bigint[])
@@ -94,22 +97,24 @@ export function claimParts(s: Schema, params: ClaimParams, path: ClaimPath): Cla
                max_attempts = CASE WHEN j.max_attempts = 0 THEN COALESCE(p.default_attempts, 0) ELSE j.max_attempts END,
                timeout_ms = COALESCE(j.timeout_ms, p.default_timeout_ms)
           FROM (SELECT a.id, d.max_attempts AS default_attempts, d.timeout_ms AS default_timeout_ms
-                  FROM allowed a LEFT JOIN method_defaults d ON d.service = a.service AND d.method = a.method) p
-         WHERE j.id = p.id
-        RETURNING j.id, j.service, j.method, j.params, j.attempts, j.max_attempts, j.timeout_ms, j.isolated, j.priority, j.run_at, j.parents
+                  FROM ${path === 'full' ? 'allowed' : candidates} a LEFT JOIN method_defaults d ON d.service = a.service AND d.method = a.method) p
+         WHERE j.id = p.id${path === 'full' ? '' : ' AND NOT (SELECT yes FROM limited)'}
+        RETURNING j.id, j.service, j.method, j.params, j.attempts, j.max_attempts, j.timeout_ms, j.isolated, j.priority, j.run_at,
+                  -- Looked up for a flagged job only (CASE evaluates its branch alone): NULL, none, for a plain one.
+                  CASE WHEN j.flow THEN (SELECT f.parents FROM ${s.q}.job_flow f WHERE f.job_id = j.id) END AS parents
       )`;
   return {
     // For a worker that runs other jobs: isolated jobs are never taken.
     skip: `
       picked AS MATERIALIZED (
-        SELECT ${columns(false)} FROM ${s.q}.jobs WHERE ${due} AND NOT isolated ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED
+        SELECT ${columns(false)} FROM ${s.q}.jobs j WHERE ${due} AND NOT isolated ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED
       ), ${lease('picked')}`,
     // For a worker running nothing: in order, up to the first isolated job, which is taken alone if it comes first.
     // The rows locked past it stay locked only until this statement's transaction ends.
     alone: `
       picked AS MATERIALIZED (
         SELECT *, row_number() OVER (ORDER BY ${ORDER}) AS rank
-          FROM (SELECT ${columns(true)} FROM ${s.q}.jobs WHERE ${due} ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED) ordered
+          FROM (SELECT ${columns(true)} FROM ${s.q}.jobs j WHERE ${due} ORDER BY ${ORDER} LIMIT ${params.limit} FOR UPDATE SKIP LOCKED) ordered
       ), cut AS MATERIALIZED (
         SELECT * FROM picked
          WHERE rank = 1 OR rank < COALESCE((SELECT min(rank) FROM picked WHERE isolated), 9223372036854775807)
@@ -134,14 +139,18 @@ function limitParts(s: Schema, candidates: string): string {
   return `
       paused_rows AS MATERIALIZED (
         -- The first EXISTS is looked at once (an InitPlan): with nothing paused, no candidate is probed.
-        SELECT c.id FROM ${candidates} c
+        SELECT c.id, c.service, c.method, c.priority, c.run_at FROM ${candidates} c
          WHERE EXISTS (SELECT 1 FROM ${s.q}.paused)
            AND EXISTS (SELECT 1 FROM ${s.q}.paused p WHERE p.service = c.service AND p.method IN ('', c.method))
+      ), paused_flagged AS (
+        UPDATE ${s.q}.jobs j SET flow = true, run_at = ${BLOCKED_RUN_AT} WHERE j.id IN (SELECT id FROM paused_rows)
       ), paused_held AS (
-        UPDATE ${s.q}.jobs j SET held = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
-         WHERE j.id IN (SELECT id FROM paused_rows)
+        ${holdStatement(s, 'paused_rows')}
       ), runnable AS MATERIALIZED (
-        SELECT * FROM ${candidates} WHERE id NOT IN (SELECT id FROM paused_rows)
+        -- A flagged candidate's limits, from its job_flow row.
+        SELECT c.*, f.concurrency_key, f.concurrency_limit, f.rate_limit
+          FROM ${candidates} c LEFT JOIN ${s.q}.job_flow f ON c.flow AND f.job_id = c.id
+         WHERE c.id NOT IN (SELECT id FROM paused_rows)
       ), keys AS MATERIALIZED (
         SELECT key, running FROM ${s.q}.concurrency_keys
          WHERE key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL)
@@ -155,15 +164,19 @@ function limitParts(s: Schema, candidates: string): string {
            WHERE c.concurrency_key IS NOT NULL
         ) c LEFT JOIN keys k ON k.key = c.concurrency_key
          WHERE COALESCE(k.running, 0) + c.nth <= COALESCE(c.concurrency_limit, 1)
-      ), parked AS (
-        UPDATE ${s.q}.jobs j SET parked = true, ready_at = j.run_at, run_at = ${BLOCKED_RUN_AT}
+      ), to_park AS MATERIALIZED (
+        -- The jobs rows locked first, then their job_flow rows changed: the order of every statement changing both.
+        SELECT w.id, w.run_at FROM ${s.q}.jobs w JOIN ${s.q}.job_flow f ON f.job_id = w.id
          WHERE EXISTS (SELECT 1 FROM runnable WHERE concurrency_key IS NOT NULL)
-           AND j.id IN (
-           SELECT w.id FROM ${s.q}.jobs w
-            WHERE w.state = ${STATE.waiting} AND NOT w.parked AND w.run_at <= ${NOW_MS}
-              AND w.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM key_allowed))
-              AND w.id NOT IN (SELECT id FROM key_allowed) AND w.id NOT IN (SELECT id FROM paused_rows)
-              FOR UPDATE SKIP LOCKED)
+           AND f.concurrency_key IS NOT NULL AND NOT f.parked
+           AND f.concurrency_key IN (SELECT concurrency_key FROM runnable WHERE concurrency_key IS NOT NULL AND id NOT IN (SELECT id FROM key_allowed))
+           AND w.state = ${STATE.waiting} AND w.run_at <= ${NOW_MS}
+           AND w.id NOT IN (SELECT id FROM key_allowed) AND w.id NOT IN (SELECT id FROM paused_rows)
+           FOR UPDATE OF w SKIP LOCKED
+      ), parked_flow AS (
+        UPDATE ${s.q}.job_flow f SET parked = true, ready_at = p.run_at FROM to_park p WHERE f.job_id = p.id
+      ), parked AS (
+        UPDATE ${s.q}.jobs j SET run_at = ${BLOCKED_RUN_AT} FROM to_park p WHERE j.id = p.id
       ), rated AS MATERIALIZED (
         SELECT c.id, c.rate_limit, row_number() OVER (PARTITION BY c.rate_limit ORDER BY ${ORDER}) AS nth
           FROM runnable c
@@ -197,7 +210,8 @@ export function claimStatements(s: Schema): ClaimPaths {
     const parts = claimParts(s, { owner: '$1', limit: '$2', defaults: 3 }, path);
     // Always one row at least: with nothing leased, the one row tells how many candidates were set aside, and whether limits met.
     const select = `
-      SELECT l.id, l.service, l.method, l.params, l.attempts, l.max_attempts, l.timeout_ms, l.isolated, l.parents,
+      SELECT l.id, l.service, l.method, l.params, l.attempts, l.max_attempts, l.timeout_ms, l.isolated,
+             COALESCE(l.parents, 0) AS parents,
              ${databaseId(s)} AS database, a.set_aside, a.limited
         FROM (SELECT ${setAside(path)} AS set_aside, (SELECT yes FROM limited) AS limited) a LEFT JOIN leased l ON true
        ORDER BY l.priority DESC, l.run_at, l.id`;

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { JobNotFoundError } from '../../errors.ts';
 import type { Activity, AttemptFailures, ConcurrencyKeyUse, DeleteOutcome, FinishedJobActivity, JobPage, JobPageRequest, JobSearch, JobState, RateLimitUse } from '../job-store.ts';
-import { databaseId, jobColumns, NOW_MS, STATE, stateName, toJobRecord, type JobRow, type Schema } from './schema.ts';
+import { databaseId, jobColumns, jobsFrom, NOW_MS, STATE, stateName, toJobRecord, type JobRow, type Schema } from './schema.ts';
 
 /*
  * The reads and single-job actions of the dashboard and the HTTP API. A
@@ -57,7 +57,7 @@ export async function searchJobs(client: pg.ClientBase, s: Schema, search: JobSe
   }
   const values: unknown[] = [before, floor, page.limit];
   const clauses = ['j.id < $1', 'j.id >= $2', ...whereOf(search, values)].join(' AND ');
-  const parts = tables.map((table) => `(SELECT ${jobColumns(s, table)} FROM ${s.q}.${table} j WHERE ${clauses} ORDER BY j.id DESC LIMIT $3)`);
+  const parts = tables.map((table) => `(SELECT ${jobColumns(s, table)} FROM ${jobsFrom(s, table)} WHERE ${clauses} ORDER BY j.id DESC LIMIT $3)`);
   const database = (await client.query<{ database: string }>(`SELECT ${databaseId(s)} AS database`)).rows[0]?.database ?? '';
   const rows = parts.length === 0
     ? []
@@ -85,9 +85,18 @@ export async function countJobs(client: pg.ClientBase, s: Schema, search: JobSea
 /** See JobStore.runNow: due now by the server's clock; one already due keeps its place. */
 export async function runNow(client: pg.ClientBase, s: Schema, id: number): Promise<boolean> {
   // As on SQLite: parked or held jobs are made due (the claim checks again); one waiting for other jobs stays.
-  const { rowCount } = await client.query(
-    `UPDATE ${s.q}.jobs SET run_at = LEAST(CASE WHEN parked OR held THEN ready_at ELSE run_at END, ${NOW_MS}), parked = false, held = false
-      WHERE id = $1 AND state = ${STATE.waiting} AND waiting_for = 0`, [id]);
+  // The jobs row first, then its job_flow row (the order of every statement that changes both).
+  const { rowCount } = await client.query(`
+    WITH job AS MATERIALIZED (
+      SELECT j.id, j.run_at, fl.parked OR fl.held AS held_back, fl.ready_at
+        FROM ${s.q}.jobs j LEFT JOIN ${s.q}.job_flow fl ON fl.job_id = j.id
+       WHERE j.id = $1 AND j.state = ${STATE.waiting} AND COALESCE(fl.waiting_for, 0) = 0
+         FOR UPDATE OF j
+    ), flow AS (
+      UPDATE ${s.q}.job_flow f SET parked = false, held = false FROM job WHERE f.job_id = job.id
+    )
+    UPDATE ${s.q}.jobs j SET run_at = LEAST(CASE WHEN job.held_back THEN job.ready_at ELSE job.run_at END, ${NOW_MS})
+      FROM job WHERE j.id = job.id`, [id]);
   if (rowCount === 1) return true;
   await assertExists(client, s, id);
   return false;
@@ -143,17 +152,17 @@ export async function attemptFailures(client: pg.ClientBase, s: Schema, afterId:
 
 /**
  * See JobStore.concurrencyKeys: keys running something (their counter rows)
- * and parked jobs, counted on the index the release uses (a finished job
- * leaves `jobs`, so every parked row is waiting). The limit is the next one out's.
+ * and parked jobs, counted on the index the release uses (a job's job_flow
+ * row goes when it finishes, so every parked row is waiting). The limit is the next one out's.
  */
 export async function concurrencyKeys(client: pg.ClientBase, s: Schema, limit: number): Promise<ConcurrencyKeyUse[]> {
   const { rows } = await client.query<ConcurrencyKeyUse>(`
     SELECT key, sum(running)::integer AS running, sum(parked)::integer AS parked,
-           (SELECT j.concurrency_limit FROM ${s.q}.jobs j WHERE j.parked AND j.concurrency_key = u.key
-             ORDER BY j.priority DESC, j.ready_at, j.id LIMIT 1) AS "limit"
+           (SELECT f.concurrency_limit FROM ${s.q}.job_flow f WHERE f.parked AND f.concurrency_key = u.key
+             ORDER BY f.priority DESC, f.ready_at, f.job_id LIMIT 1) AS "limit"
       FROM (SELECT key, running, 0 AS parked FROM ${s.q}.concurrency_keys WHERE running > 0
             UNION ALL
-            SELECT concurrency_key, 0, count(*) FROM ${s.q}.jobs WHERE parked GROUP BY concurrency_key) u
+            SELECT concurrency_key, 0, count(*) FROM ${s.q}.job_flow WHERE parked GROUP BY concurrency_key) u
      GROUP BY key ORDER BY parked DESC, running DESC, key LIMIT $1`, [limit]);
   return rows;
 }

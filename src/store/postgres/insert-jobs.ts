@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../../errors.ts';
 import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
-import { hasParents, needsFlowTriggers } from '../parent-refs.ts';
+import { hasParents } from '../parent-refs.ts';
 import { linkParents, type ParentStatements } from './job-parents.ts';
 import { databaseId, type Schema } from './schema.ts';
 
@@ -15,7 +15,9 @@ export interface InsertStatements {
   readonly keyed: string;
   readonly concurrencyKey: string;
   readonly concurrencySet: string;
-  readonly debounced: string;
+  readonly debounceLock: string;
+  readonly debounceMove: string;
+  readonly flowRow: string;
   readonly rateLimit: string;
   readonly useFlow: string;
 }
@@ -57,18 +59,35 @@ export function insertStatements(s: Schema): InsertStatements {
         SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
       ) found ORDER BY rank LIMIT 1`,
     concurrencyKey: `INSERT INTO ${s.q}.concurrency_keys (key) VALUES ($1) ON CONFLICT DO NOTHING`,
-    rateLimit: `UPDATE ${s.q}.jobs SET rate_limit = $2 WHERE id = $1 AND EXISTS (SELECT 1 FROM ${s.q}.rate_limits WHERE name = $2)`,
+    rateLimit: `UPDATE ${s.q}.job_flow SET rate_limit = $2 WHERE job_id = $1 AND EXISTS (SELECT 1 FROM ${s.q}.rate_limits WHERE name = $2)`,
+    // Debounced adds of one service, method and key, one at a time, until their transactions end (migration 0010). Its
+    // own statement: a statement's snapshot is taken before it waits, and the look below must see what the last add
+    // committed. Two keys that hash alike only wait for each other.
+    debounceLock: `SELECT pg_advisory_xact_lock(hashtextextended('${s.name}/' || $1 || '/' || $2 || '/' || $3, 0))`,
     // The waiting job with the debounce key takes these params and run time (never past its debounce_until; a job
-    // held back keeps run_at at never-due and moves ready_at), or this one is inserted. xmax = 0: inserted.
-    debounced: `
-      INSERT INTO ${s.q}.jobs AS j (${COLUMNS}, debounce_key, debounce_until)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ${TAGS('$9::text')}, $10, $11)
-      ON CONFLICT (service, method, debounce_key) WHERE state = 0 AND debounce_key IS NOT NULL DO UPDATE
-         SET params = EXCLUDED.params,
-             run_at = CASE WHEN j.run_at = ${BLOCKED_RUN_AT} THEN j.run_at ELSE least(EXCLUDED.run_at, coalesce(j.debounce_until, EXCLUDED.run_at)) END,
-             ready_at = CASE WHEN j.run_at = ${BLOCKED_RUN_AT} THEN least(EXCLUDED.run_at, coalesce(j.debounce_until, EXCLUDED.run_at)) ELSE j.ready_at END
-      RETURNING id, ${databaseId(s)} AS database, (xmax = 0) AS fresh`,
-    concurrencySet: `UPDATE ${s.q}.jobs SET concurrency_key = $2, concurrency_limit = $3 WHERE id = $1`,
+    // held back keeps run_at at never-due and moves ready_at). Its jobs row is locked as a claim locks it: one a claim
+    // is taking is waited for, is running then, and is passed over (the add makes a new job).
+    debounceMove: `
+      WITH found AS MATERIALIZED (
+        SELECT j.id, j.run_at, f.debounce_until FROM ${s.q}.job_flow f JOIN ${s.q}.jobs j ON j.id = f.job_id
+         WHERE f.service = $1 AND f.method = $2 AND f.debounce_key = $3 AND f.debounce_key IS NOT NULL AND j.state = 0
+         ORDER BY j.id LIMIT 1
+           FOR UPDATE OF j
+      ), flow AS (
+        UPDATE ${s.q}.job_flow f SET ready_at = least($5::bigint, coalesce(found.debounce_until, $5::bigint))
+          FROM found WHERE f.job_id = found.id AND found.run_at = ${BLOCKED_RUN_AT}
+      )
+      UPDATE ${s.q}.jobs j
+         SET params = $4,
+             run_at = CASE WHEN found.run_at = ${BLOCKED_RUN_AT} THEN found.run_at ELSE least($5::bigint, coalesce(found.debounce_until, $5::bigint)) END
+        FROM found WHERE j.id = found.id
+      RETURNING j.id, ${databaseId(s)} AS database`,
+    // A job using workflows or limits: flagged, with its job_flow row (migration 0010), before anything sets its parts.
+    flowRow: `
+      WITH flagged AS (UPDATE ${s.q}.jobs SET flow = true WHERE id = $1 RETURNING id, service, method, priority)
+      INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, debounce_key, debounce_until)
+      SELECT id, service, method, priority, $2, $3 FROM flagged`,
+    concurrencySet: `UPDATE ${s.q}.job_flow SET concurrency_key = $2, concurrency_limit = $3 WHERE job_id = $1`,
     useFlow: `SELECT ${s.q}.use_job_flow()`,
   };
 }
@@ -110,7 +129,7 @@ export async function insertKeyed(client: pg.ClientBase, sql: InsertStatements, 
 export async function insertAll(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, jobs: readonly NewJob[], database: string,
 ): Promise<{ ids: number[]; database: string | undefined }> {
-  if (jobs.some(needsFlowTriggers)) await useFlowTriggers(client, sql);
+  if (jobs.some(needsTransaction)) await useFlowTriggers(client, sql);
   const ids: number[] = [];
   let found: string | undefined;
   let from = 0;
@@ -155,16 +174,20 @@ function isDebounced(job: NewJob): job is NewJob & { debounce: { key: string; un
   return job.debounce !== undefined && job.debounce !== null;
 }
 
-async function insertDebounced(client: pg.ClientBase, sql: InsertStatements, job: NewJob & { debounce: { key: string; untilAt: number | null } }): Promise<{ id: number; database: string; fresh: boolean }> {
-  const { rows } = await client.query<{ id: number; database: string; fresh: boolean }>({ name: 'insert-debounced', text: sql.debounced, values: [...values(job), job.debounce.key, job.debounce.untilAt] });
-  return rows[0]!;
+/** Moves the waiting job with `job`'s debounce key, as one add of it, or finds none (its add inserts one). */
+async function moveDebounced(client: pg.ClientBase, sql: InsertStatements, job: NewJob & { debounce: { key: string } }): Promise<{ id: number; database: string } | undefined> {
+  await client.query({ name: 'debounce-lock', text: sql.debounceLock, values: [job.service, job.method, job.debounce.key] });
+  const { rows } = await client.query<{ id: number; database: string }>({
+    name: 'debounce-move', text: sql.debounceMove, values: [job.service, job.method, job.debounce.key, job.params, job.runAt],
+  });
+  return rows[0];
 }
 
 /**
- * First in a transaction that adds a job needing them: makes the row triggers
- * of waiting jobs and concurrency keys if the schema has none yet (migration
- * 0009; one look at a meta row once they exist). First, so that it holds no
- * lock on `jobs` while CREATE TRIGGER waits for the writers there.
+ * First in a transaction that adds a job with a job_flow row: makes the row
+ * triggers of job_flow if the schema has none yet (migrations 0009 and 0010;
+ * one look at a meta row once they exist). First, so that it holds no lock
+ * on `jobs` while CREATE TRIGGER waits for the writers there.
  */
 async function useFlowTriggers(client: pg.ClientBase, sql: InsertStatements): Promise<void> {
   await client.query({ name: 'use-job-flow', text: sql.useFlow });
@@ -174,11 +197,11 @@ async function useFlowTriggers(client: pg.ClientBase, sql: InsertStatements): Pr
 export async function insertAloneWithParents(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string,
 ): Promise<{ id: number; database: string }> {
-  if (needsFlowTriggers(job)) await useFlowTriggers(client, sql);
+  if (needsTransaction(job)) await useFlowTriggers(client, sql);
   return insertWithParents(client, sql, parents, job, database, []);
 }
 
-/** Whether adding `job` takes more than one statement (its links to parents, its concurrency key): a transaction. */
+/** Whether `job` has a job_flow row (its parents, its limits): its add takes more than one statement, a transaction. */
 export function needsTransaction(job: NewJob): boolean {
   return hasParents(job) || hasConcurrency(job) || isDebounced(job) || isRateLimited(job);
 }
@@ -192,11 +215,16 @@ export function needsTransaction(job: NewJob): boolean {
 async function insertWithParents(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[],
 ): Promise<{ id: number; database: string }> {
-  const added = isDebounced(job) ? await insertDebounced(client, sql, job)
-    : isKeyed(job) ? await insertKeyed(client, sql, job)
-      : { ...(await insertOne(client, sql, job)), fresh: true };
+  if (isDebounced(job)) {
+    const moved = await moveDebounced(client, sql, job);
+    if (moved !== undefined) return moved;
+  }
+  const added = isKeyed(job) && !isDebounced(job) ? await insertKeyed(client, sql, job) : { ...(await insertOne(client, sql, job)), fresh: true };
   // A unique key already active returns that job, which keeps what it was added with.
   if (!added.fresh) return { id: added.id, database: added.database };
+  if (needsTransaction(job)) {
+    await client.query({ name: 'flow-row', text: sql.flowRow, values: [added.id, job.debounce?.key ?? null, job.debounce?.untilAt ?? null] });
+  }
   if (hasConcurrency(job)) {
     // The key's row is what claims lock before counting: it exists before any job of the key can be claimed.
     await client.query({ name: 'concurrency-key', text: sql.concurrencyKey, values: [job.concurrency.key] });

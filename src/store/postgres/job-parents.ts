@@ -29,13 +29,25 @@ export function parentStatements(s: Schema): ParentStatements {
   const cancelledSet = { state: String(STATE.cancelled), finished_at: '$3', result: 'NULL', error: '$4', cancelled_by: '$2' } as const;
   return {
     // Takes each waiting or running parent's row lock: a parent cannot end (and miss this dependant) before the add commits.
-    markActive: `UPDATE ${s.q}.jobs SET has_dependants = true WHERE id = ANY($1::bigint[]) RETURNING id, state`,
+    // The parent's job_flow row says it has dependants (migration 0010); its jobs row is locked first and flagged.
+    markActive: `
+      WITH marked AS (UPDATE ${s.q}.jobs SET flow = true WHERE id = ANY($1::bigint[]) RETURNING id, state, service, method, priority),
+      flagged AS (
+        INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, has_dependants)
+        SELECT id, service, method, priority, true FROM marked
+        ON CONFLICT (job_id) DO UPDATE SET has_dependants = true
+      )
+      SELECT id, state FROM marked`,
     markFinished: `UPDATE ${s.q}.finished_jobs SET has_dependants = true WHERE id = ANY($1::bigint[]) RETURNING id, state`,
     link: `INSERT INTO ${s.q}.job_parents (job_id, position, parent_id) SELECT $1, p.ord - 1, p.id FROM unnest($2::bigint[]) WITH ORDINALITY AS p(id, ord)`,
+    // The new job's own rows (its job_flow row made by the add): no other transaction sees them yet.
     hold: `
-      UPDATE ${s.q}.jobs SET parents = $2, waiting_for = $3, on_parent_failure = $4, ready_at = run_at,
-             run_at = CASE WHEN $3 > 0 THEN ${BLOCKED_RUN_AT} ELSE run_at END
-       WHERE id = $1`,
+      WITH flow AS (
+        UPDATE ${s.q}.job_flow SET parents = $2, waiting_for = $3, on_parent_failure = $4,
+               ready_at = (SELECT run_at FROM ${s.q}.jobs WHERE id = $1)
+         WHERE job_id = $1
+      )
+      UPDATE ${s.q}.jobs SET run_at = CASE WHEN $3::integer > 0 THEN ${BLOCKED_RUN_AT} ELSE run_at END WHERE id = $1`,
     cancelAtAdd: `
       WITH moved AS (DELETE FROM ${s.q}.jobs WHERE id = $1 RETURNING *)
       ${archive(s, 'moved', cancelledSet)}`,
@@ -62,21 +74,31 @@ export function parentStatements(s: Schema): ParentStatements {
            AND NOT EXISTS (SELECT 1 FROM ${s.q}.job_parents p JOIN ${s.q}.finished_jobs q ON q.id = p.parent_id
                             WHERE p.job_id = f.id AND q.state IN (${STATE.failed}, ${STATE.cancelled}))
         RETURNING *
+      ), flow AS (
+        INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, parents, ready_at, on_parent_failure, has_dependants,
+                                     concurrency_key, concurrency_limit, rate_limit, waiting_for)
+        SELECT id, service, method, priority, parents, ready_at, on_parent_failure, has_dependants,
+               concurrency_key, concurrency_limit, rate_limit,
+               (SELECT count(*) FROM ${s.q}.job_parents p
+                 WHERE p.job_id = moved.id
+                   AND NOT EXISTS (SELECT 1 FROM ${s.q}.finished_jobs q WHERE q.id = p.parent_id AND q.state = ${STATE.succeeded}))
+          FROM moved
       )
       INSERT INTO ${s.q}.jobs (id, state, priority, run_at, attempts, max_attempts, timeout_ms, isolated, service, method, params,
-                               recurring_id, fire_time, key, tags, created_at, parents, ready_at, on_parent_failure, has_dependants,
-                               concurrency_key, concurrency_limit, rate_limit, waiting_for)
+                               recurring_id, fire_time, key, tags, created_at, flow)
       SELECT id, ${STATE.waiting}, priority, ${BLOCKED_RUN_AT}, attempts, max_attempts, timeout_ms, isolated, service, method, params,
-             recurring_id, fire_time, key, tags, created_at, parents, ready_at, on_parent_failure, has_dependants,
-             concurrency_key, concurrency_limit, rate_limit,
-             (SELECT count(*) FROM ${s.q}.job_parents p
-               WHERE p.job_id = moved.id
-                 AND NOT EXISTS (SELECT 1 FROM ${s.q}.finished_jobs q WHERE q.id = p.parent_id AND q.state = ${STATE.succeeded}))
+             recurring_id, fire_time, key, tags, created_at, true
         FROM moved
       RETURNING id`,
     rewaitRunAnyway: `
-      UPDATE ${s.q}.jobs SET waiting_for = waiting_for + 1, run_at = ${BLOCKED_RUN_AT}
-       WHERE id IN (SELECT job_id FROM ${s.q}.job_parents WHERE parent_id = $1) AND state = ${STATE.waiting} AND on_parent_failure`,
+      WITH picked AS MATERIALIZED (
+        SELECT j.id FROM ${s.q}.jobs j JOIN ${s.q}.job_flow f ON f.job_id = j.id
+         WHERE j.id IN (SELECT job_id FROM ${s.q}.job_parents WHERE parent_id = $1) AND j.state = ${STATE.waiting} AND f.on_parent_failure
+         ORDER BY j.id FOR UPDATE OF j
+      ), flow AS (
+        UPDATE ${s.q}.job_flow f SET waiting_for = f.waiting_for + 1 FROM picked p WHERE f.job_id = p.id
+      )
+      UPDATE ${s.q}.jobs j SET run_at = ${BLOCKED_RUN_AT} FROM picked p WHERE j.id = p.id`,
   };
 }
 

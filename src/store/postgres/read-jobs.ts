@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { DatabaseReplacedError } from '../../errors.ts';
 import type { AttemptError, JobFilter, JobNote, JobOutcome, JobPulse, JobRecord } from '../job-store.ts';
 import {
-  databaseId, jobColumns, parseError, progressOf, STATE, stateName, toJobRecord, type JobRow, type Schema,
+  databaseId, jobColumns, jobsFrom, parseError, progressOf, STATE, stateName, toJobRecord, type JobRow, type Schema,
 } from './schema.ts';
 
 /*
@@ -25,9 +25,9 @@ export interface ReadStatements {
 
 export function readStatements(s: Schema): ReadStatements {
   const bothTables = (where: string, tail = '') => `
-    (SELECT ${jobColumns(s, 'jobs')} FROM ${s.q}.jobs j WHERE ${where}${tail})
+    (SELECT ${jobColumns(s, 'jobs')} FROM ${jobsFrom(s, 'jobs')} WHERE ${where}${tail})
     UNION ALL
-    (SELECT ${jobColumns(s, 'finished_jobs')} FROM ${s.q}.finished_jobs j WHERE ${where}${tail})`;
+    (SELECT ${jobColumns(s, 'finished_jobs')} FROM ${jobsFrom(s, 'finished_jobs')} WHERE ${where}${tail})`;
   // One row even when no job matches, carrying the identity; `LEFT JOIN LATERAL … ON true` keeps it.
   const withIdentity = (rows: string) => `
     SELECT ${databaseId(s)} AS database, r.* FROM (SELECT 1) one LEFT JOIN LATERAL (${rows}) r ON true`;

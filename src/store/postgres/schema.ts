@@ -38,17 +38,30 @@ export function databaseId(s: Schema): string {
   return `(SELECT value FROM ${s.q}.meta WHERE name = 'database_id')`;
 }
 
-/** The columns a {@link JobRecord} is read from, common to both job tables (`j`), with the owner's name. */
+/**
+ * The columns a {@link JobRecord} is read from, common to both job tables
+ * (`j`; `fl`, the job_flow row, for `jobs`: see {@link jobsFrom}), with the owner's name.
+ */
 export function jobColumns(s: Schema, table: 'jobs' | 'finished_jobs'): string {
   const live = table === 'jobs';
+  // A live job's workflow and limit columns are in its job_flow row (migration 0010), finished_jobs keeps its own.
+  const flow = (column: string, none: string): string => (live ? `COALESCE(fl.${column}, ${none})` : `j.${column}`);
   return `j.id, j.service, j.method, j.params, j.state, j.priority, j.run_at, j.attempts, j.max_attempts, j.timeout_ms,
     ${live ? 'NULL::text' : 'j.result'} AS result, j.error, j.recurring_id, j.fire_time,
     ${live ? `(SELECT o.name FROM ${s.q}.owners o WHERE o.id = j.lease_owner)` : 'NULL::text'} AS lease_owner,
     j.created_at, j.started_at, ${live ? 'NULL::bigint' : 'j.finished_at'} AS finished_at, j.key, j.tags,
-    j.progress_current, j.progress_total, j.progress_at, j.isolated, j.parents, j.ready_at,
-    ${live ? 'j.waiting_for' : '0'} AS waiting_for, ${live ? 'NULL::bigint' : 'j.cancelled_by'} AS cancelled_by,
-    j.concurrency_key, j.concurrency_limit, ${live ? 'j.parked' : 'false'} AS parked, ${live ? 'j.held' : 'false'} AS held, j.rate_limit,
-    CASE WHEN j.parents > 0 THEN ARRAY(SELECT p.parent_id FROM ${s.q}.job_parents p WHERE p.job_id = j.id ORDER BY p.position) END AS after_ids`;
+    j.progress_current, j.progress_total, j.progress_at, j.isolated, ${flow('parents', '0')} AS parents,
+    ${flow('ready_at', 'NULL::bigint')} AS ready_at, ${live ? 'COALESCE(fl.waiting_for, 0)' : '0'} AS waiting_for,
+    ${live ? 'NULL::bigint' : 'j.cancelled_by'} AS cancelled_by,
+    ${flow('concurrency_key', 'NULL::text')} AS concurrency_key, ${flow('concurrency_limit', 'NULL::integer')} AS concurrency_limit,
+    ${live ? 'COALESCE(fl.parked, false)' : 'false'} AS parked, ${live ? 'COALESCE(fl.held, false)' : 'false'} AS held,
+    ${flow('rate_limit', 'NULL::text')} AS rate_limit,
+    CASE WHEN ${flow('parents', '0')} > 0 THEN ARRAY(SELECT p.parent_id FROM ${s.q}.job_parents p WHERE p.job_id = j.id ORDER BY p.position) END AS after_ids`;
+}
+
+/** What {@link jobColumns} reads from: the job table as `j`, and for `jobs` its job_flow rows as `fl`. */
+export function jobsFrom(s: Schema, table: 'jobs' | 'finished_jobs'): string {
+  return table === 'jobs' ? `${s.q}.jobs j LEFT JOIN ${s.q}.job_flow fl ON fl.job_id = j.id` : `${s.q}.finished_jobs j`;
 }
 
 /** A row of {@link jobColumns}. */
