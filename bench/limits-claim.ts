@@ -4,8 +4,8 @@
  * (`completeAndClaim`, as the worker does), twice on fresh databases:
  *
  * - alone;
- * - behind 100,000 older jobs on one concurrency key of limit 1, one of which runs the whole time
- *   (the first claims park the rest: the figure includes that).
+ * - behind 100,000 older jobs on one concurrency key of limit 1, one of which runs the whole time: added while
+ *   it runs (each add parks its job), and added before it runs (the first claim after parks them: timed apart).
  *
  * Prints jobs per second of wall time for each, and their ratio. On PostgreSQL each run uses a schema of its own
  * on the benchmark's server (`BENCH_PG_URL`, see bench/systems/postgres-server.ts), dropped after.
@@ -32,30 +32,45 @@ async function drain(store: JobStore, holder: ClaimedJob | undefined, first: Cla
   return done / seconds;
 }
 
-/** The first claim behind the pile-up, which parks it: timed apart from the drain after it. */
+/** The first claim behind the pile-up: timed apart from the drain after it. */
 let firstClaimMs = Number.NaN;
 
-async function run(behind: boolean): Promise<number> {
+/**
+ * `pileUp`: none; `busy`, the key's first job is claimed (and runs the whole time) before the other 99,999 are
+ * added, so each add finds the key full and parks its job at once; `idle`, all 100,000 are added, then the first is
+ * claimed, and the first claim after that parks the rest.
+ */
+async function run(pileUp: 'none' | 'busy' | 'idle'): Promise<number> {
   const { store, dispose } = await openScratchStore(kind, 'limits');
   try {
     let holder: ClaimedJob | undefined;
-    if (behind) {
-      for (let from = 0; from < BEHIND; from += 10_000) {
-        await store.addJobs(Array.from({ length: 10_000 }, (_, i) => newJob(from + i, { concurrency: { key: 'zone', limit: 1 } })));
-      }
+    const keyed = (from: number, n: number) => Array.from({ length: n }, (_, i) => newJob(from + i, { concurrency: { key: 'zone', limit: 1 } }));
+    if (pileUp === 'busy') {
+      await store.addJobs(keyed(0, 1));
       [holder] = await store.claim({ owner: OWNER, limit: 1, now: Date.now(), isolated: 'skip' });
     }
+    if (pileUp !== 'none') {
+      for (let from = pileUp === 'busy' ? 1 : 0; from < BEHIND; from += 10_000) await store.addJobs(keyed(from, Math.min(10_000, BEHIND - from)));
+    }
+    if (pileUp === 'idle') [holder] = await store.claim({ owner: OWNER, limit: 1, now: Date.now(), isolated: 'skip' });
     await store.addJobs(Array.from({ length: PLAIN }, (_, i) => newJob(i, { runAt: 2 })));
     const started = performance.now();
     const first = await store.claim({ owner: OWNER, limit: BATCH, now: Date.now(), isolated: 'skip' });
-    if (behind) firstClaimMs = performance.now() - started;
+    if (pileUp !== 'none') firstClaimMs = performance.now() - started;
     return await drain(store, holder, first);
   } finally {
     await dispose();
   }
 }
 
-const alone = await run(false);
-const behind = process.env.ONLY_ALONE === undefined ? await run(true) : Number.NaN;
 const format = (n: number): string => Math.round(n).toLocaleString('en-US');
-console.log(`${kind}: ${format(alone)} jobs/s alone; behind ${BEHIND.toLocaleString('en-US')} jobs on one key: the first claim ${firstClaimMs.toFixed(0)} ms (it parks them), then ${format(behind)} jobs/s (${(alone / behind).toFixed(2)}× alone)`);
+const alone = await run('none');
+if (process.env.ONLY_ALONE !== undefined) {
+  console.log(`${kind}: ${format(alone)} jobs/s alone`);
+} else {
+  for (const pileUp of ['busy', 'idle'] as const) {
+    const behind = await run(pileUp);
+    const how = pileUp === 'busy' ? 'added while the key runs a job (parked at their adds)' : 'added while the key was idle';
+    console.log(`${kind}: ${format(alone)} jobs/s alone; behind ${BEHIND.toLocaleString('en-US')} jobs on one key, ${how}: the first claim ${firstClaimMs.toFixed(0)} ms, then ${format(behind)} jobs/s (${(alone / behind).toFixed(2)}× the time alone)`);
+  }
+}

@@ -754,6 +754,29 @@ describeStores('JobStore contract', (factory) => {
       expect(next?.id).toBe(lock[1]);
     });
 
+    it('parks a due job at its add when its key\'s running jobs fill the limit; not one that waits or is not due, nor behind waiting jobs', async () => {
+      const store = await open();
+      const { ids: [first, second] } = await store.addJobs([keyed('busy'), keyed('busy')]);
+      // Nothing runs yet: the second waits unparked (a waiting job may leave without running), and a claim parks it.
+      expect(await store.getJob(second!)).toMatchObject({ parked: false });
+      const [holder] = await claim(store, 'a', 10);
+      expect(holder?.id).toBe(first);
+      const parent = await store.addJob(job());
+      const at = future();
+      const { ids: [due, later, dependant] } = await store.addJobs([
+        keyed('busy'), keyed('busy', 1, { runAt: at }), keyed('busy', 1, { after: [{ id: parent.id }] }),
+      ]);
+      expect(await store.getJob(due!)).toMatchObject({ state: 'waiting', parked: true });
+      expect(await store.getJob(later!)).toMatchObject({ parked: false, runAt: at });
+      expect(await store.getJob(dependant!)).toMatchObject({ parked: false, waitingFor: 1 });
+      // The holder's end lets the oldest parked job through, as for one a claim parked; the one parked at its add
+      // stays parked behind it.
+      await store.complete([ok(holder!, 'a')]);
+      expect(await store.getJob(second!)).toMatchObject({ parked: false });
+      expect(ids(await claim(store, 'b', 10)).sort((x, y) => x - y)).toEqual([second, parent.id]);
+      expect(await store.getJob(due!)).toMatchObject({ parked: true });
+    });
+
     it('one claim gets the jobs behind a key that is full, or a paused method, in the same call', async () => {
       const store = await open();
       await store.addJobs(Array.from({ length: 20 }, () => keyed('busy')));

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, type ParentStatements } from './job-parents.ts';
-import { databaseId, type Schema } from './schema.ts';
+import { databaseId, NOW_MS, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
 export const BULK_ROWS = 5000;
@@ -15,6 +15,8 @@ export interface InsertStatements {
   readonly keyed: string;
   readonly concurrencyKey: string;
   readonly concurrencySet: string;
+  readonly keyRunning: string;
+  readonly parkNew: string;
   readonly debounceLock: string;
   readonly debounceMove: string;
   readonly flowRow: string;
@@ -88,6 +90,14 @@ export function insertStatements(s: Schema): InsertStatements {
       INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, debounce_key, debounce_until)
       SELECT id, service, method, priority, $2, $3 FROM flagged`,
     concurrencySet: `UPDATE ${s.q}.job_flow SET concurrency_key = $2, concurrency_limit = $3 WHERE job_id = $1`,
+    // The key's running jobs, its row locked as every change of that count locks it (FOR UPDATE reads the newest
+    // version); none when another transaction holds it: then the job is not parked here (parkAtAdd).
+    keyRunning: `SELECT running FROM ${s.q}.concurrency_keys WHERE key = $1 FOR UPDATE SKIP LOCKED`,
+    // The new job, if due by the server's clock (not held for parents), parked as a claim parks: job_flow first.
+    parkNew: `
+      WITH me AS (SELECT id, run_at FROM ${s.q}.jobs WHERE id = $1 AND run_at <= ${NOW_MS}),
+      flow AS (UPDATE ${s.q}.job_flow f SET parked = true, ready_at = me.run_at FROM me WHERE f.job_id = me.id)
+      UPDATE ${s.q}.jobs j SET run_at = ${BLOCKED_RUN_AT} FROM me WHERE j.id = me.id`,
     useFlow: `SELECT ${s.q}.use_job_flow()`,
   };
 }
@@ -235,5 +245,25 @@ async function insertWithParents(
     if (rowCount !== 1) throw new InvalidArgumentError(`rateLimit: no rate limit named "${job.rateLimit}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
   }
   if (hasParents(job)) await linkParents(client, parents, added.id, job, database, earlier);
+  if (hasConcurrency(job)) await parkAtAdd(client, sql, added.id, job.concurrency);
   return { id: added.id, database: added.database };
+}
+
+/**
+ * Inside the add's transaction, after keyed job `id` was inserted with its
+ * key's row: if it is due and its key's running jobs already fill its limit,
+ * it is parked at once, as a claim would park it. Each of those running jobs
+ * lets a parked job through when it stops (migration 0010's triggers, under
+ * the same row lock), so it waits for nothing that will not come; and a
+ * pile-up behind a busy key costs the adds, not the first claim after them
+ * (issue 18: 100,000 jobs behind one key). Waiting jobs of the key are not
+ * counted: one could leave without running and release nothing. With the
+ * key's row locked by another transaction (a claim, an outcome, another
+ * add) the job is left unparked, for a claim to park: waiting for the lock
+ * could deadlock with a claim locking several keys in another order.
+ */
+async function parkAtAdd(client: pg.ClientBase, sql: InsertStatements, id: number, concurrency: ConcurrencyLimit): Promise<void> {
+  const { rows } = await client.query<{ running: number }>({ name: 'key-running', text: sql.keyRunning, values: [concurrency.key] });
+  if (rows[0] === undefined || rows[0].running < concurrency.limit) return;
+  await client.query({ name: 'park-new', text: sql.parkNew, values: [id] });
 }

@@ -18,6 +18,8 @@ export class ConcurrencyStatements {
   readonly park: Statement<{ key: string; now: number; keep: string }>;
   readonly holdParked: Statement<{ key: string; now: number; keep: string; blocked: number }>;
   readonly inUse: Statement<[number], ConcurrencyKeyUse>;
+  readonly parkNew: Statement<{ id: number; now: number }>;
+  readonly holdNew: Statement<{ id: number; now: number; blocked: number }>;
 
   constructor(db: Database) {
     this.running = db.prepare<[string], number>('SELECT running FROM concurrency_keys WHERE key = ?').pluck();
@@ -34,6 +36,12 @@ export class ConcurrencyStatements {
         FROM job_flow f
        WHERE f.job_id = jobs.id AND f.concurrency_key = @key AND f.parked = 1 AND jobs.state = 0 AND jobs.run_at <= @now
          AND jobs.id NOT IN (SELECT value FROM json_each(@keep))`);
+    // A job just added, due, whose key's running jobs fill its limit (parkAtAdd): job_flow first, while run_at is
+    // still the time asked for. One waiting for parents (run_at held) is left to them.
+    this.parkNew = db.prepare(`
+      UPDATE job_flow SET parked = 1, ready_at = j.run_at FROM jobs j
+       WHERE job_flow.job_id = @id AND j.id = @id AND j.run_at <= @now`);
+    this.holdNew = db.prepare('UPDATE jobs SET run_at = @blocked WHERE id = @id AND run_at <= @now');
     // Keys running something (their counter rows), and parked jobs counted on the index the release uses. A
     // cancelled job keeps parked = 1 here, so only waiting ones count. The limit is the next one out's.
     this.inUse = db.prepare<[number], ConcurrencyKeyUse>(`
@@ -77,4 +85,20 @@ export function parkOverLimit(c: ConcurrencyStatements, rows: readonly ClaimedRo
     c.holdParked.run({ key, now, keep, blocked: BLOCKED_RUN_AT });
   }
   return full.size > 0;
+}
+
+/**
+ * Inside the add's transaction, after job `id` (keyed, with its job_flow
+ * row) was inserted: if it is due at `now` and its key's running jobs
+ * already fill its limit, it is parked at once, as a claim would park it.
+ * Each of those running jobs lets a parked job through when it stops (the
+ * triggers), so it waits for nothing that will not come; and a pile-up
+ * behind a busy key costs the adds, not the first claim after them (issue
+ * 18: 100,000 jobs behind one key). Waiting jobs of the key are not counted:
+ * one could leave without running and release nothing.
+ */
+export function parkAtAdd(c: ConcurrencyStatements, id: number, key: string, limit: number, now: number): void {
+  if ((c.running.get(key) ?? 0) < limit) return;
+  c.parkNew.run({ id, now });
+  c.holdNew.run({ id, now, blocked: BLOCKED_RUN_AT });
 }

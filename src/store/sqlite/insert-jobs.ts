@@ -1,5 +1,6 @@
 import type { NewJob } from '../job-store.ts';
 import { hasParents, needsFlowTriggers } from '../parent-refs.ts';
+import { parkAtAdd } from './concurrency-keys.ts';
 import { debounceInto, isDebounced } from './debounce.ts';
 import { linkParents } from './job-parents.ts';
 import { insertFlowRow, usesFlow } from './job-flow.ts';
@@ -33,6 +34,7 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
   if (needsFlowTriggers(job)) s.flow.use();
   insertFlowRow(s.flowRows, inserted.id, values, job);
   if (hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
+  if (job.concurrency !== undefined && job.concurrency !== null) parkAtAdd(s.concurrency, inserted.id, job.concurrency.key, job.concurrency.limit, job.createdAt);
   return inserted.id;
 }
 
