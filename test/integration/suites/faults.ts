@@ -146,6 +146,9 @@ export function faultsTests(factory: StoreFactory): void {
     const record = await jobs.addAsRecurring('probe', 'echo', 'tick', 0.05);
     const args = workerArgs(db, '--worker', '--processes', '2', '--set', `probe.file=${probeFile}`);
     const workers = [startMain(args), startMain(args)];
+    // Six processes starting at once on a loaded machine (a whole suite in parallel) took over 15 s to be ready:
+    // the bound is on the fires once they run, not on their start.
+    for (const worker of workers) await worker.waitForLog((l) => l.msg === 'worker started', 40_000);
     await expect.poll(async () => (await store.listJobs({ state: 'succeeded' })).length, { timeout: 15_000 }).toBeGreaterThanOrEqual(20);
     for (const worker of workers) worker.child.kill('SIGTERM');
     for (const worker of workers) expect(await worker.exited).toBe(0);
@@ -154,6 +157,6 @@ export function faultsTests(factory: StoreFactory): void {
     expect(new Set(fireTimes).size).toBe(fireTimes.length);
     const lines = readFileSync(probeFile, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')[0]);
     expect(new Set(lines).size).toBe(lines.length);
-  });
+  }, 90_000);
 });
 }
