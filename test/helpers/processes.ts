@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
@@ -132,9 +132,57 @@ afterEach((context) => {
     }
   }
   groups.clear();
-  for (const child of running) child.kill('SIGKILL');
+  for (const child of running) {
+    // Its worker processes first: killed after it, they would be orphans by then, no longer found by their parent.
+    for (const pid of descendantsOf(child.pid!)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    child.kill('SIGKILL');
+  }
   running.clear();
 });
+
+/**
+ * The processes descended from `pid` (its worker processes), by the parent
+ * ids in /proc; none where /proc cannot be read. A supervisor killed by a
+ * failed test left children that went on running (or hung, half loaded) and
+ * slowed every test after it.
+ */
+function descendantsOf(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const childrenOf = new Map<number, number[]>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const list = childrenOf.get(parent) ?? [];
+    list.push(Number(entry));
+    childrenOf.set(parent, list);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of childrenOf.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
 
 /** One line of a probe plugin's file: a run of a job, or its start or end. */
 export interface ProbeLine {
