@@ -95,9 +95,11 @@ describe.skipIf(postgresSkipReason !== null)('workers on PostgreSQL when the ser
       // Its first attempt outlasts the lease by far: the cut-off worker is still running it when it gives up.
       const job = await jobs.add('probe', 'linger', { ms: 300, firstMs: 8000 }, { maxAttempts: 3 });
       await expect.poll(async () => (await store.getJob(job.id))?.leaseOwner, { timeout: 10_000, interval: 20 }).toMatch(/./);
+      // Cut before the other worker starts: under a loaded run its start took longer than the first attempt, which
+      // then ended and was recorded through the link still up.
+      proxy.cut();
       other = startMain(workerArgs(dbArgs(PGTEST_URL, schema), ...common));
       await other.waitForLog((l) => l.msg === 'worker started', 20_000);
-      proxy.cut();
       // The other worker sees the cut-off one's beat stand still for a lease, takes the job back and runs it.
       const done = await finished(store, job.id, 30_000);
       expect(done).toMatchObject({ state: 'succeeded', attempts: 2 });
