@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, type ParentStatements } from './job-parents.ts';
-import { databaseId, NOW_MS, type Schema } from './schema.ts';
+import { databaseId, NOW_MS, useJobFlow, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
 export const BULK_ROWS = 5000;
@@ -14,7 +14,6 @@ export interface InsertStatements {
   readonly rows: string;
   readonly keyed: string;
   readonly concurrencyKey: string;
-  readonly concurrencySet: string;
   readonly keyRunning: string;
   readonly parkNew: string;
   readonly debounceLock: string;
@@ -84,12 +83,12 @@ export function insertStatements(s: Schema): InsertStatements {
              run_at = CASE WHEN found.run_at = ${BLOCKED_RUN_AT} THEN found.run_at ELSE least($5::bigint, coalesce(found.debounce_until, $5::bigint)) END
         FROM found WHERE j.id = found.id
       RETURNING j.id, ${databaseId(s)} AS database`,
-    // A job using workflows or limits: flagged, with its job_flow row (migration 0010), before anything sets its parts.
+    // A job using workflows or limits: flagged, with its job_flow row (migration 0010) holding its debounce key and
+    // its concurrency key; its parents and rate limit are set after (they are checked).
     flowRow: `
       WITH flagged AS (UPDATE ${s.q}.jobs SET flow = true WHERE id = $1 RETURNING id, service, method, priority)
-      INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, debounce_key, debounce_until)
-      SELECT id, service, method, priority, $2, $3 FROM flagged`,
-    concurrencySet: `UPDATE ${s.q}.job_flow SET concurrency_key = $2, concurrency_limit = $3 WHERE job_id = $1`,
+      INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, debounce_key, debounce_until, concurrency_key, concurrency_limit)
+      SELECT id, service, method, priority, $2, $3, $4, $5 FROM flagged`,
     // The key's running jobs, its row locked as every change of that count locks it (FOR UPDATE reads the newest
     // version); none when another transaction holds it: then the job is not parked here (parkAtAdd).
     keyRunning: `SELECT running FROM ${s.q}.concurrency_keys WHERE key = $1 FOR UPDATE SKIP LOCKED`,
@@ -98,7 +97,7 @@ export function insertStatements(s: Schema): InsertStatements {
       WITH me AS (SELECT id, run_at FROM ${s.q}.jobs WHERE id = $1 AND run_at <= ${NOW_MS}),
       flow AS (UPDATE ${s.q}.job_flow f SET parked = true, ready_at = me.run_at FROM me WHERE f.job_id = me.id)
       UPDATE ${s.q}.jobs j SET run_at = ${BLOCKED_RUN_AT} FROM me WHERE j.id = me.id`,
-    useFlow: `SELECT ${s.q}.use_job_flow()`,
+    useFlow: useJobFlow(s),
   };
 }
 
@@ -233,12 +232,10 @@ async function insertWithParents(
   // A unique key already active returns that job, which keeps what it was added with.
   if (!added.fresh) return { id: added.id, database: added.database };
   if (needsTransaction(job)) {
-    await client.query({ name: 'flow-row', text: sql.flowRow, values: [added.id, job.debounce?.key ?? null, job.debounce?.untilAt ?? null] });
-  }
-  if (hasConcurrency(job)) {
-    // The key's row is what claims lock before counting: it exists before any job of the key can be claimed.
-    await client.query({ name: 'concurrency-key', text: sql.concurrencyKey, values: [job.concurrency.key] });
-    await client.query({ name: 'concurrency-set', text: sql.concurrencySet, values: [added.id, job.concurrency.key, job.concurrency.limit] });
+    await client.query({
+      name: 'flow-row', text: sql.flowRow,
+      values: [added.id, job.debounce?.key ?? null, job.debounce?.untilAt ?? null, job.concurrency?.key ?? null, job.concurrency?.limit ?? null],
+    });
   }
   if (isRateLimited(job)) {
     const { rowCount } = await client.query({ name: 'rate-limit-set', text: sql.rateLimit, values: [added.id, job.rateLimit] });
@@ -250,9 +247,9 @@ async function insertWithParents(
 }
 
 /**
- * Inside the add's transaction, after keyed job `id` was inserted with its
- * key's row: if it is due and its key's running jobs already fill its limit,
- * it is parked at once, as a claim would park it. Each of those running jobs
+ * Inside the add's transaction, after keyed job `id` was inserted: makes
+ * its key's row if the key is new; then, if the job is due and its key's
+ * running jobs already fill its limit, parks it at once, as a claim would. Each of those running jobs
  * lets a parked job through when it stops (migration 0010's triggers, under
  * the same row lock), so it waits for nothing that will not come; and a
  * pile-up behind a busy key costs the adds, not the first claim after them
@@ -263,6 +260,8 @@ async function insertWithParents(
  * could deadlock with a claim locking several keys in another order.
  */
 async function parkAtAdd(client: pg.ClientBase, sql: InsertStatements, id: number, concurrency: ConcurrencyLimit): Promise<void> {
+  // The key's row is what claims lock before counting: it exists before any job of the key can be claimed.
+  await client.query({ name: 'concurrency-key', text: sql.concurrencyKey, values: [concurrency.key] });
   const { rows } = await client.query<{ running: number }>({ name: 'key-running', text: sql.keyRunning, values: [concurrency.key] });
   if (rows[0] === undefined || rows[0].running < concurrency.limit) return;
   await client.query({ name: 'park-new', text: sql.parkNew, values: [id] });

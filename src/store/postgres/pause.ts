@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { BLOCKED_RUN_AT, type PausedTarget } from '../job-store.ts';
-import type { Schema } from './schema.ts';
+import { useJobFlow, type Schema } from './schema.ts';
 
 /* Pause and resume on PostgreSQL (migration 0006); the claim holds what it meets of a paused target (claim-jobs.ts). */
 
@@ -58,7 +58,7 @@ export function pauseStatements(s: Schema): PauseStatements {
       )
       SELECT count(*)::integer AS removed FROM removed`,
     list: `SELECT service, method, at FROM ${s.q}.paused ORDER BY service, method`,
-    useFlow: `SELECT ${s.q}.use_job_flow()`,
+    useFlow: useJobFlow(s),
   };
 }
 

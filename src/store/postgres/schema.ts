@@ -39,6 +39,15 @@ export function databaseId(s: Schema): string {
 }
 
 /**
+ * Makes the row triggers of job_flow if the schema has none yet (migrations
+ * 0009 and 0010): every path that gives a job a job_flow row runs it first,
+ * as a statement of its own, before it holds any lock on `jobs`.
+ */
+export function useJobFlow(s: Schema): string {
+  return `SELECT ${s.q}.use_job_flow()`;
+}
+
+/**
  * The columns a {@link JobRecord} is read from, common to both job tables
  * (`j`; `fl`, the job_flow row, for `jobs`: see {@link jobsFrom}), with the owner's name.
  */
