@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ClaimedJob, ClaimRequest, Completion, Refusals } from '../job-store.ts';
-import { archive } from './archive-jobs.ts';
+import { archive, flowRow } from './archive-jobs.ts';
 import { claimJobs, claimParts, defaultsValues, setAside, toClaimedJob, type ClaimedRow, type ClaimHint, type ClaimPath, type ClaimPaths, type ClaimStatements } from './claim-jobs.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
@@ -31,18 +31,22 @@ export function recordOutcomesStatement(s: Schema): string {
  * outcomes running jobs, the claim waiting ones), so a job an outcome puts
  * back to waiting is not claimed by the same statement. The claim's
  * owner and limit are `$10` and `$11`, its defaults `$12`–`$15`; the leased
- * rows come back as JSON. A plain and a full claim, as for a claim alone ({@link ClaimPaths}).
+ * jobs come back as rows after the outcomes' row. A plain and a full claim, as for a claim alone ({@link ClaimPaths}).
  */
 export function outcomesAndClaimStatements(s: Schema): ClaimPaths {
   const statements = (path: ClaimPath): ClaimStatements => {
     const claim = claimParts(s, { owner: '$10', limit: '$11', defaults: 12 }, path);
+    // The first row tells the outcomes and the claim's state (its id is NULL); one row follows per leased job.
+    // Rows, not the leased jobs aggregated into JSON: json_agg looked up each column's type for every job, ~18k
+    // server instructions a job of 100 claimed (bench/pg-instructions.sh). Append returns its branches in order.
     const select = `
-    SELECT ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held,
-           (SELECT COALESCE(json_agg(l ORDER BY l.priority DESC, l.run_at, l.id), '[]')
-              FROM (SELECT id, service, method, params, attempts, max_attempts, timeout_ms, isolated, priority, run_at FROM leased) l) AS claimed,
-           -- Apart: in the JSON of every job, the count of parents (0 for nearly all) cost ~1k server instructions a job.
-           (SELECT json_object_agg(id, parents) FROM leased WHERE parents > 0) AS parents,
-           ${setAside(path)} AS set_aside, (SELECT yes FROM limited) AS limited`;
+    SELECT NULL::bigint AS id, NULL::text AS service, NULL::text AS method, NULL::text AS params, NULL::integer AS attempts,
+           NULL::integer AS max_attempts, NULL::bigint AS timeout_ms, NULL::boolean AS isolated, NULL::integer AS parents,
+           ${databaseId(s)} AS database, ARRAY(SELECT id FROM held) AS held, ${setAside(path)}::bigint AS set_aside,
+           (SELECT yes FROM limited) AS limited
+    UNION ALL
+    (SELECT id, service, method, params, attempts, max_attempts, timeout_ms, isolated, COALESCE(parents, 0), NULL, NULL, NULL, NULL
+       FROM leased ORDER BY priority DESC, run_at, id)`;
     return {
       skip: `WITH ${outcomeParts(s)}, ${claim.skip}${select}`,
       alone: `WITH ${outcomeParts(s)}, ${claim.alone}${select}`,
@@ -84,7 +88,7 @@ function outcomeParts(s: Schema): string {
     ), moved AS (
       DELETE FROM ${s.q}.jobs j USING held h
        WHERE j.id = h.id AND h.next_state <> ${STATE.waiting}
-      RETURNING j.*, h.next_state, h.result AS new_result, h.error AS new_error, h.isolate AS new_isolate
+      RETURNING j.*, ${flowRow(s, 'j')}, h.next_state, h.result AS new_result, h.error AS new_error, h.isolate AS new_isolate
     ), archived AS (
       ${archive(s, 'moved', {
         state: 'next_state',
@@ -115,11 +119,12 @@ export async function recordOutcomesAndClaim(
 ): Promise<Refusals & { claimed: ClaimedJob[] }> {
   const path = hint.path;
   const values = [...outcomeValues(completions), request.owner, Math.max(0, request.limit), ...defaultsValues(request)];
-  const { rows } = await client.query<OutcomeRow & { claimed: Omit<ClaimedRow, 'database' | 'parents'>[]; parents: Record<string, number> | null; set_aside: number; limited: boolean }>(
+  const { rows } = await client.query<(OutcomeRow & { id: null; set_aside: number; limited: boolean }) | (Omit<ClaimedRow, 'database'> & { database: null })>(
     { name: `record-outcomes-claim-${path}-${request.isolated}`, text: sql[path][request.isolated], values });
-  const row = rows[0]!;
+  const row = rows.find((r) => r.id === null) as OutcomeRow & { set_aside: number; limited: boolean };
   hint.limited = row.limited;
-  const claimed = row.claimed.map((leased) => toClaimedJob({ ...leased, parents: row.parents?.[leased.id] ?? 0, database: row.database }));
+  const claimed: ClaimedJob[] = [];
+  for (const r of rows) if (r.id !== null) claimed.push(toClaimedJob({ ...r, database: row.database }));
   // A plain claim that met limits leased nothing; candidates a full one held or parked took places in it.
   // Either way the jobs behind them are claimed now, not at the next poll.
   const again = path === 'plain' ? row.limited : Number(row.set_aside) > 0;
