@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { InvalidArgumentError, JobNotFoundError } from '../../errors.ts';
 import type { CancelOutcome } from '../job-store.ts';
-import { archive } from './archive-jobs.ts';
+import { archive, flowRow } from './archive-jobs.ts';
 import { NOW_MS, STATE, type Schema } from './schema.ts';
 
 /* What a person does to one job from the CLI or the API: cancel it, retry it. */
@@ -22,7 +22,7 @@ const USED_FLOW = 'parents > 0 OR has_dependants OR on_parent_failure OR concurr
 export function cancelRetryStatements(s: Schema): CancelRetryStatements {
   return {
     cancelWaiting: `
-      WITH moved AS (DELETE FROM ${s.q}.jobs WHERE id = $1 AND state = ${STATE.waiting} RETURNING *)
+      WITH moved AS (DELETE FROM ${s.q}.jobs j WHERE id = $1 AND state = ${STATE.waiting} RETURNING j.*, ${flowRow(s, 'j')})
       ${archive(s, 'moved', { state: String(STATE.cancelled), finished_at: NOW_MS, result: 'NULL' })}
       RETURNING id`,
     requestCancel: `UPDATE ${s.q}.jobs SET cancel_requested = true WHERE id = $1 AND state = ${STATE.running} RETURNING id`,

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { InvalidArgumentError } from '../../errors.ts';
 import { BLOCKED_RUN_AT, parentFailedError, type NewJob, type ParentOutcome } from '../job-store.ts';
 import { resolveParents } from '../parent-refs.ts';
-import { archive } from './archive-jobs.ts';
+import { archive, flowRow } from './archive-jobs.ts';
 import { parseError, STATE, stateName, type Schema } from './schema.ts';
 
 /*
@@ -49,7 +49,7 @@ export function parentStatements(s: Schema): ParentStatements {
       )
       UPDATE ${s.q}.jobs SET run_at = CASE WHEN $3::integer > 0 THEN ${BLOCKED_RUN_AT} ELSE run_at END WHERE id = $1`,
     cancelAtAdd: `
-      WITH moved AS (DELETE FROM ${s.q}.jobs WHERE id = $1 RETURNING *)
+      WITH moved AS (DELETE FROM ${s.q}.jobs j WHERE id = $1 RETURNING j.*, ${flowRow(s, 'j')})
       ${archive(s, 'moved', cancelledSet)}`,
     outcomes: `
       SELECT p.job_id, p.parent_id AS id, COALESCE(f.service, a.service) AS service, COALESCE(f.method, a.method) AS method,

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { DEFAULT_MAX_ATTEMPTS, type AttemptRef, type JobErrorInfo } from '../job-store.ts';
-import { archive } from './archive-jobs.ts';
+import { archive, flowRow } from './archive-jobs.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 /*
@@ -46,7 +46,7 @@ export function takeBackStatements(s: Schema): TakeBackStatements {
         UPDATE ${s.q}.jobs j SET state = ${STATE.waiting}, lease_owner = NULL, started_at = NULL, attempts = j.attempts - 1
           FROM held h WHERE j.id = h.id AND NOT h.cancel_requested
       ), moved AS (
-        DELETE FROM ${s.q}.jobs j USING held h WHERE j.id = h.id AND h.cancel_requested RETURNING j.*
+        DELETE FROM ${s.q}.jobs j USING held h WHERE j.id = h.id AND h.cancel_requested RETURNING j.*, ${flowRow(s, 'j')}
       ), archived AS (
         ${archive(s, 'moved', { state: String(STATE.cancelled), finished_at: NOW_MS, result: 'NULL', attempts: 'attempts - 1', started_at: 'NULL' })}
       )
@@ -67,7 +67,7 @@ export function takeBackStatements(s: Schema): TakeBackStatements {
       ), moved AS (
         DELETE FROM ${s.q}.jobs j USING lost l
          WHERE j.id = l.id AND (l.cancel_requested OR l.attempts >= ${MAX})
-        RETURNING j.*
+        RETURNING j.*, ${flowRow(s, 'j')}
       ), archived AS (
         ${archive(s, 'moved', {
           state: `CASE WHEN cancel_requested THEN ${STATE.cancelled} ELSE ${STATE.failed} END`,
