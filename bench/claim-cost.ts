@@ -1,10 +1,15 @@
 /**
- * `node --import tsx bench/claim-cost.ts sqlite|postgres [JOBS] [add]`: what a plain job costs the store, per job,
+ * `node --import tsx bench/claim-cost.ts sqlite|postgres [JOBS] [add] [flow|behind|later]`: what a plain job costs the store, per job,
  * in CPU rather than wall time (this machine's wall time swings ±20% between runs; CPU time far less). Adds JOBS
  * plain jobs (default 20,000), then claims and completes them in batches of 100 through `completeAndClaim`, as the
  * worker does, and prints CPU microseconds per job of the claim-and-complete part: this process's, and on
  * PostgreSQL the server's (every `postgres` process's CPU time read from /proc, so only with a server on this
- * machine). With `add`, stops after adding.
+ * machine). With `add`, stops after adding. With `flow`, the database has run one job with a concurrency key first,
+ * so its workflow and limit bookkeeping is in use (on SQLite, the file's flag and its statements; on PostgreSQL,
+ * the row triggers): what a plain job costs where other jobs use these options. With `behind`, 100,000 jobs wait on
+ * one concurrency key of limit 1 whose first job runs the whole time (each parked at its add): issue 18's "a key
+ * with 100,000 waiting jobs behind it must not slow claims of other jobs", counted. With `later`, as many plain jobs
+ * wait for a time a day away instead: what a table that size costs by itself.
  *
  * For SQLite the steadiest figure is instructions inside SQLite (deterministic), under valgrind:
  *
@@ -20,7 +25,10 @@ import { drainAll, openScratchStore } from './scratch-store.ts';
 
 const kind = process.argv[2] ?? 'sqlite';
 const JOBS = Number(process.argv[3] ?? 20_000);
-const addOnly = process.argv[4] === 'add';
+const addOnly = process.argv.slice(4).includes('add');
+const behind = process.argv.slice(4).includes('behind');
+const later = process.argv.slice(4).includes('later');
+const flow = behind || process.argv.slice(4).includes('flow');
 const OWNER = 'bench-host:1:claim-cost';
 const BATCH = 100;
 
@@ -47,6 +55,23 @@ function serverCpuMs(): number {
 
 const { store, dispose } = await openScratchStore(kind, 'claim_cost');
 try {
+  if (flow) {
+    await store.addJobs([{ ...newJob(-1), concurrency: { key: 'bench', limit: 1 } }]);
+    const [keyed] = await store.claim({ owner: OWNER, limit: 1, now: Date.now(), isolated: 'skip' });
+    if (keyed === undefined) throw new Error('the keyed job was not claimed');
+    if (behind) {
+      // The first keyed job runs on (never completed); the rest pile up behind it.
+      for (let from = 0; from < 99_999; from += 10_000) {
+        await store.addJobs(Array.from({ length: Math.min(10_000, 99_999 - from) }, (_, i) => ({ ...newJob(-2 - from - i), concurrency: { key: 'bench', limit: 1 } })));
+      }
+    } else {
+      await store.complete([{ id: keyed.id, attempt: keyed.attempt, database: keyed.database, owner: OWNER, outcome: 'succeeded', result: null, at: Date.now() }]);
+    }
+  }
+  if (later) {
+    const tomorrow = Date.now() + 86_400_000;
+    for (let from = 0; from < 100_000; from += 10_000) await store.addJobs(Array.from({ length: 10_000 }, (_, i) => ({ ...newJob(-1 - from - i), runAt: tomorrow })));
+  }
   for (let from = 0; from < JOBS; from += 5_000) await store.addJobs(Array.from({ length: Math.min(5_000, JOBS - from) }, (_, i) => newJob(from + i)));
   if (!addOnly) {
     const server = kind === 'postgres' ? serverCpuMs() : 0;
