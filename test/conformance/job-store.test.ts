@@ -835,6 +835,23 @@ describeStores('JobStore contract', (factory) => {
       expect(jx?.id).toBe(x);
     });
 
+    it('a job its worker gives back (a stop) frees its slot; one given back asked to cancel ends cancelled and frees it too', async () => {
+      const store = await open();
+      const { ids: [x, y] } = await store.addJobs([keyed('given'), keyed('given')]);
+      const [jx] = await claim(store, 'stopping', 5);
+      expect(jx?.id).toBe(x);
+      expect(await store.getJob(y!)).toMatchObject({ parked: true });
+      await store.release('stopping', [jx!], Date.now());
+      // Its slot is free: x (waiting again, the oldest) runs, and y stays behind it.
+      const [again] = await claim(store, 'next', 5);
+      expect(again?.id).toBe(x);
+      expect(await claim(store, 'next', 5)).toEqual([]);
+      expect(await store.cancel(x!, Date.now())).toBe('requested');
+      await store.release('next', [again!], Date.now());
+      expect(await store.getJob(x!)).toMatchObject({ state: 'cancelled' });
+      expect(ids(await claim(store, 'last', 5))).toEqual([y]);
+    });
+
     it('reports the keys in use with running and parked counts, most parked first; idle keys and cancelled parked jobs drop out', async () => {
       const store = await open();
       expect(await store.concurrencyKeys(10)).toEqual([]);

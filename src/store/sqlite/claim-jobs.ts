@@ -2,6 +2,7 @@ import { defaultsByMethod, methodKey, type ClaimedJob, type ClaimRequest, type M
 import { parkOverLimit } from './concurrency-keys.ts';
 import { flowsOf, type ClaimFlow } from './job-flow.ts';
 import { holdPaused } from './pause.ts';
+import { STATE } from './queries.ts';
 import { deferOverRate } from './rate-limits.ts';
 import type { ClaimedRow, Statements } from './statements.ts';
 
@@ -43,6 +44,7 @@ export function claimJobs(s: Statements, request: ClaimRequest, database: string
   const { changes } = mark.run({ owner, now: request.now, limit: rows.length });
   // The write lock is held from the read to the update: no other connection can change which jobs are due first.
   if (changes !== rows.length) throw new Error(`claim read ${rows.length} due jobs but leased ${changes}`);
+  if (flows !== undefined) s.flow.changed(STATE.waiting, [...flows.keys()]);
   let defaults: Map<string, MethodDefaults> | undefined; // made for the first job that needs it
   const claimed = new Array<ClaimedJob>(rows.length);
   for (let i = 0; i < rows.length; i++) {

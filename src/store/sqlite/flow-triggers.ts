@@ -17,14 +17,16 @@ import type { Database, Statement } from 'better-sqlite3';
  * that rolls back takes the triggers it made with it, and the next one
  * makes them again.
  *
- * What they keep is in job_flow (migration 0017), and so are they: one small
- * trigger on `jobs` copies a flagged job's state change to its job_flow row
- * (from_state, to_state), and the five that do the work are on job_flow,
- * run by that copy. A plain job's state change runs the one small trigger,
- * whose WHEN is false, and never reads job_flow (its claim and outcome in
- * such a file: 48.9k instructions in sqlite3_step, against 54.9k with the
- * five on `jobs` reading job_flow, and 30.5k with no trigger; callgrind,
- * 10,000 jobs in batches of 100). A change to both tables is
+ * What they keep is in job_flow (migration 0017), and so are they: the
+ * store copies a flagged job's state change to its job_flow row (from_state,
+ * to_state) right after the statement that made it ({@link FlowTriggers.changed}),
+ * and the five triggers that do the work run on that copy. Not a trigger on
+ * `jobs`: SQLite updates a table with any trigger row by row (no one-pass
+ * update) and runs the trigger's program for every row before its WHEN, so
+ * the one small trigger that used to copy the change cost a plain job's
+ * claim and outcome 48.9k instructions in sqlite3_step, against 30.5k with
+ * no trigger (callgrind, 10,000 jobs in batches of 100,
+ * `bench/claim-cost.ts sqlite 10000 [add] flow`). A change to both tables is
  * two statements picking the same jobs, `jobs` first where the job_flow
  * change would move what picks them (a count, a parked flag). The joins
  * name job_flow first (CROSS JOIN keeps the order).
@@ -64,13 +66,6 @@ CREATE TEMP TABLE IF NOT EXISTS flow_cancelling (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS temp.flow_cancelling_parent ON flow_cancelling (parent);
 
--- Not for a job flow_parent_failed is cancelling: it copies the change itself.
-CREATE TEMP TRIGGER IF NOT EXISTS jobs_flow_state AFTER UPDATE OF state ON main.jobs
-  WHEN NEW.flow = 1 AND NEW.state <> OLD.state AND NOT EXISTS (SELECT 1 FROM temp.flow_cancelling WHERE job_id = NEW.id)
-BEGIN
-  UPDATE job_flow SET from_state = OLD.state, to_state = NEW.state WHERE job_id = NEW.id;
-END;
-
 CREATE TEMP TRIGGER IF NOT EXISTS flow_parent_succeeded AFTER UPDATE OF to_state ON main.job_flow
   WHEN NEW.has_dependants = 1 AND NEW.to_state = 2 AND NEW.from_state <> 2
 BEGIN
@@ -84,8 +79,8 @@ BEGIN
   -- The others end cancelled, naming this parent, and their triggers run in turn (for theirs). Picked once, before
   -- any is cancelled: a dependant of this parent and of a sibling ends as this parent's, as before 0017 (one UPDATE
   -- that cancelled the picked jobs, each overwritten if a sibling's cancel got to it first). Their state change is
-  -- copied to job_flow here, not by jobs_flow_state: a cascade takes one trigger level per generation, as before
-  -- (SQLite stops at 1,000).
+  -- copied to job_flow here, as the store copies its own statements' (FlowTriggers.changed): a cascade takes one
+  -- trigger level per generation, as before (SQLite stops at 1,000).
   INSERT INTO flow_cancelling (job_id, parent)
   SELECT job_id, NEW.job_id FROM (${WAITING_DEPENDANTS} AND f.on_parent_failure = 0 AND (SELECT state FROM jobs WHERE jobs.id = f.job_id) = 0);
   UPDATE jobs
@@ -130,17 +125,28 @@ export class FlowTriggers {
   readonly #flag: Statement<[], number>;
   readonly #made: Statement<[], number>;
   readonly #mark: Statement;
+  /** The copy for so many ids, prepared on first use: at most a claim's or an outcome batch's size (256), a few in practice. */
+  readonly #copies = new Map<number, Statement<number[]>>();
+  readonly #anyBetween: Statement<[number, number], number>;
+  /** Whether the file uses the triggers, as the current write transaction found it (see {@link ensure}). */
+  #inUse = false;
 
   constructor(db: Database) {
     this.#db = db;
     this.#flag = db.prepare<[], number>(`SELECT 1 FROM meta WHERE name = 'job_flow'`).pluck();
     this.#made = db.prepare<[], number>(`SELECT 1 FROM sqlite_temp_master WHERE type = 'trigger' AND name = 'flow_concurrency_dropped'`).pluck();
     this.#mark = db.prepare(MARK);
+    this.#anyBetween = db.prepare<[number, number], number>('SELECT 1 FROM job_flow WHERE job_id BETWEEN ? AND ? LIMIT 1').pluck();
   }
 
-  /** Inside a write transaction: makes the triggers if the file uses them and this connection has not. */
+  /**
+   * At the start of every write transaction (BEGIN IMMEDIATE: no other
+   * connection can set the flag until it ends): makes the triggers if the
+   * file uses them and this connection has not.
+   */
   ensure(): void {
-    if (this.#flag.get() === undefined || this.#made.get() !== undefined) return;
+    this.#inUse = this.#flag.get() !== undefined;
+    if (!this.#inUse || this.#made.get() !== undefined) return;
     this.#db.exec(TRIGGERS);
   }
 
@@ -148,5 +154,46 @@ export class FlowTriggers {
   use(): void {
     this.#mark.run();
     this.ensure();
+  }
+
+  /** Whether the file uses the triggers: what {@link changed} needs to be told about. */
+  get inUse(): boolean {
+    return this.#inUse;
+  }
+
+  /**
+   * Inside a write transaction, right after a statement moved jobs `ids`
+   * out of state `from` (exactly those it changed: a fenced statement's
+   * refused ones are left out, or their change would be copied twice):
+   * copies each change to the job's job_flow row, which runs the triggers.
+   * Nothing in a file that does not use them. Called where a trigger acts:
+   * a claim, an outcome, a job given back or taken from a dead worker, a
+   * waiting job cancelled. Not for a change back to waiting (a retry, a
+   * dependant brought back), on which none acts, nor for a job cancelled at
+   * its add because a parent had failed: nothing runs after it yet, and it
+   * never held a slot.
+   */
+  changed(from: number, ids: readonly number[]): void {
+    if (!this.#inUse || ids.length === 0) return;
+    if (ids.length > 1) {
+      // One seek tells a batch of plain jobs (ids close together, as a claim takes them) from one with flagged jobs.
+      let low = ids[0]!;
+      let high = low;
+      for (const id of ids) {
+        if (id < low) low = id;
+        if (id > high) high = id;
+      }
+      if (this.#anyBetween.get(low, high) === undefined) return;
+    }
+    let copy = this.#copies.get(ids.length);
+    if (copy === undefined) {
+      // Jobs without a job_flow row (plain ones) find no row. Ids bound one by one: through json_each, a plain job's
+      // outcome cost 0.7k instructions more (callgrind, bench/claim-cost.ts sqlite 10000 flow).
+      copy = this.#db.prepare<number[]>(`
+        UPDATE job_flow SET from_state = ?, to_state = (SELECT state FROM jobs WHERE jobs.id = job_flow.job_id)
+         WHERE job_id IN (${ids.map(() => '?').join(', ')})`);
+      this.#copies.set(ids.length, copy);
+    }
+    copy.run(from, ...ids);
   }
 }

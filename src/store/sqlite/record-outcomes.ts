@@ -1,5 +1,5 @@
 import type { Completion, Refusals } from '../job-store.ts';
-import { MAX_COMPLETION_ROWS } from './queries.ts';
+import { MAX_COMPLETION_ROWS, STATE } from './queries.ts';
 import type { Statements } from './statements.ts';
 
 /**
@@ -70,6 +70,7 @@ function recordOutcomes(s: Statements, completions: readonly Completion[], findR
       changes = s.completeCancelled.run({ ...held, error, at: c.at }).changes;
     }
     if (changes === 0) refused.push(c.id);
+    else s.flow.changed(STATE.running, [c.id]);
   }
   return refused;
 }
@@ -96,6 +97,10 @@ function completeSucceeded(s: Statements, owner: number | null, batch: readonly 
   const { changes } = statements.complete.run(values);
   if (changes + gone.length === batch.length) {
     for (const id of gone) refused.push(id);
+    if (s.flow.inUse) {
+      const refusedHere = new Set(gone);
+      s.flow.changed(STATE.running, batch.map((c) => c.id).filter((id) => !refusedHere.has(id)));
+    }
     return;
   }
   if (!findRefused) throw new RefusedInBatch();

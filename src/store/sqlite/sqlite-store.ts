@@ -190,7 +190,9 @@ export class SqliteStore implements JobStore {
   async release(owner: string, attempts: readonly AttemptRef[], now: number): Promise<void> {
     this.#conn.write((s, database) => {
       const ownerId = s.knownOwnerId(owner);
-      for (const a of attempts) if (a.database === database) s.releaseJob.run({ id: a.id, attempt: a.attempt, owner: ownerId, now });
+      for (const a of attempts) {
+        if (a.database === database && s.releaseJob.run({ id: a.id, attempt: a.attempt, owner: ownerId, now }).changes === 1) s.flow.changed(sql.STATE.running, [a.id]);
+      }
     }, { transaction: true, onReplaced: 'moot' });
     this.#requeuedOrFinished();
   }
@@ -207,7 +209,9 @@ export class SqliteStore implements JobStore {
       if (options.beat !== undefined && s.ownerBeat.get(ownerId) !== options.beat) return 0;
       const lost = { owner: ownerId, now, name: error.name, message: error.message, isolate: options.isolate === true ? 1 : 0 };
       s.recordAbandonedErrors.run(lost);
+      const running = s.flow.inUse ? s.heldBy.all(ownerId).map(([id]) => id) : [];
       const changes = s.abandonOwner.run(lost).changes;
+      s.flow.changed(sql.STATE.running, running);
       s.deleteOwner.run({ id: ownerId }); // it is gone
       return changes;
     }, { transaction: true, onReplaced: 'moot', onMoot: () => 0 });
@@ -235,7 +239,10 @@ export class SqliteStore implements JobStore {
 
   async cancel(id: number, now: number): Promise<CancelOutcome> {
     const outcome = this.#conn.write((s): CancelOutcome => {
-      if (s.cancelWaiting.run({ id, now }).changes === 1) return 'cancelled';
+      if (s.cancelWaiting.run({ id, now }).changes === 1) {
+        s.flow.changed(sql.STATE.waiting, [id]);
+        return 'cancelled';
+      }
       if (s.requestCancel.run({ id }).changes === 1) return 'requested';
       if (s.selectJob.get(id) === undefined) throw new JobNotFoundError(id);
       return 'finished';
