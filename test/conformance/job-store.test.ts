@@ -145,12 +145,18 @@ describeStores('JobStore contract', (factory) => {
       expect(stored!.startedAt).toBeGreaterThan(Date.now() - 60_000);
     });
 
-    it('returns claimed jobs in claim order', async () => {
+    it('returns claimed jobs in claim order, from a claim alone and from one that goes with outcomes', async () => {
       const store = await open();
       const a = await store.addJob(job({ priority: 1 }));
       const b = await store.addJob(job({ priority: 3 }));
       const c = await store.addJob(job({ priority: 2 }));
-      expect(ids(await claim(store, 'w'))).toEqual(ids([b, c, a]));
+      const first = await claim(store, 'w');
+      expect(ids(first)).toEqual(ids([b, c, a]));
+      const base = past();
+      const { ids: added } = await store.addJobs([job({ priority: 1 }), job({ priority: 5, runAt: base + 10 }), job({ priority: 5, runAt: base }), job()]);
+      const { claimed, refused, gone } = await store.completeAndClaim(first.map((j) => ok(j, 'w')), { owner: 'w', limit: 10, now: Date.now(), isolated: 'skip' });
+      expect({ refused, gone }).toEqual({ refused: [], gone: [] });
+      expect(ids(claimed)).toEqual([added[2], added[1], added[0], added[3]]);
     });
 
     it('records the defaults a claim carries for the jobs it leases that were added without them, in both kinds of claim', async () => {
