@@ -792,8 +792,11 @@ export interface JobStore {
   /**
    * Puts a failed or cancelled job back to waiting with all its attempts.
    * The dependants its failure cancelled wait for it again (and theirs for them).
+   * A job that runs after others waits again for those still waiting or running.
    * @returns false if the job is not failed or cancelled.
    * @throws JobNotFoundError
+   * @throws InvalidArgumentError if it runs after a job that failed or was
+   *   cancelled (and not whatever its parents do): retry that one instead.
    */
   retry(id: number, now: number): Promise<boolean>;
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.ts';
-import type { NewJob } from './job-store.ts';
+import type { NewJob, ParentOutcome } from './job-store.ts';
 
 /* A new job's `after` (NewJob.after) as both stores read it, and whether it needs their bookkeeping of waits and keys. */
 
@@ -43,4 +43,26 @@ export function refuseEntryRefs(job: NewJob): void {
   if (job.after?.some((ref) => 'entry' in ref) === true) {
     throw new InvalidArgumentError('after: `{ entry }` names an earlier entry of the same addMany call; a single add has none (give a job handle or id)');
   }
+}
+
+/**
+ * What a retry of job `id`, which runs after `parents`, waits for: the
+ * parents still waiting or running (their count). It never runs before
+ * them, as it never did before it ended. A parent pruned since is not
+ * waited for.
+ * @throws InvalidArgumentError when a parent failed or was cancelled and the
+ *   job does not run whatever its parents do: it would wait for good.
+ *   Retrying that parent brings its dependants back with it.
+ */
+export function parentsToWaitFor(id: number, parents: readonly Pick<ParentOutcome, 'id' | 'state'>[], runAnyway: boolean): number {
+  let waitFor = 0;
+  for (const parent of parents) {
+    if (parent.state === 'waiting' || parent.state === 'running') waitFor++;
+    else if ((parent.state === 'failed' || parent.state === 'cancelled') && !runAnyway) {
+      throw new InvalidArgumentError(
+        `job ${id} cannot be retried: it runs after job ${parent.id}, which ${parent.state === 'failed' ? 'failed' : 'was cancelled'}; retry job ${parent.id} instead, and the jobs its end cancelled come back with it`,
+      );
+    }
+  }
+  return waitFor;
 }

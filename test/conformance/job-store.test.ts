@@ -674,6 +674,39 @@ describeStores('JobStore contract', (factory) => {
       expect(await runAll(store)).toEqual([e]);
     });
 
+    it('a dependant retried by hand waits again for the parents still to run, and is refused while a parent has failed', async () => {
+      const store = await open();
+      const { ids: [, b, d] } = await store.addJobs([
+        job({ runAt: future() }),
+        job({ maxAttempts: 1 }),
+        job({ after: [{ entry: 0 }, { entry: 1 }] }),
+      ]);
+      const [jb] = await claim(store, 'w');
+      expect(jb?.id).toBe(b);
+      await store.complete([failed(jb!, 'w', null)]);
+      expect(await store.getJob(d!)).toMatchObject({ state: 'cancelled', cancelledBy: b });
+      // Run, it would start before a and without b's result: refused, naming b, and nothing changes.
+      await expect(store.retry(d!, Date.now())).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(`job ${b}, which failed`) });
+      expect(await store.getJob(d!)).toMatchObject({ state: 'cancelled', cancelledBy: b });
+      // A dependant cancelled by hand, its parents still to run, waits for them again.
+      const { ids: [p, c] } = await store.addJobs([job({ runAt: future() }), job({ after: [{ entry: 0 }] })]);
+      expect(await store.cancel(c!, Date.now())).toBe('cancelled');
+      expect(await store.retry(c!, Date.now())).toBe(true);
+      expect(await store.getJob(c!)).toMatchObject({ state: 'waiting', waitingFor: 1, cancelledBy: null });
+      expect(await claim(store, 'w', 10)).toEqual([]);
+      expect(await store.runNow(p!, Date.now())).toBe(true);
+      expect(await runAll(store)).toEqual([p]);
+      expect(await runAll(store)).toEqual([c]);
+      // One whose parents all succeeded, failed itself, is due at once.
+      const { ids: [q, e] } = await store.addJobs([job(), job({ after: [{ entry: 0 }], maxAttempts: 1 })]);
+      expect(await runAll(store)).toEqual([q]);
+      const [je] = await claim(store, 'w');
+      expect(je?.id).toBe(e);
+      await store.complete([failed(je!, 'w', null)]);
+      expect(await store.retry(e!, Date.now())).toBe(true);
+      expect(ids(await claim(store, 'w', 10))).toEqual([e]);
+    });
+
     it("a dependant with onParentFailure 'run' runs after a failed parent and sees the failure", async () => {
       const store = await open();
       const { ids: [a, d], database } = await store.addJobs([job({ maxAttempts: 1 }), job({ after: [{ entry: 0 }], onParentFailure: 'run' })]);

@@ -63,10 +63,17 @@ export async function cancelJob(client: pg.ClientBase, sql: CancelRetryStatement
   throw new JobNotFoundError(id);
 }
 
-/** Inside a transaction (with its dependants, job-parents.ts): see {@link JobStore.retry}. */
-export async function retryJob(client: pg.ClientBase, sql: CancelRetryStatements, id: number): Promise<boolean> {
-  // A job_flow row needs the triggers that remove it (migration 0010): made first, before any lock on jobs.
+/**
+ * Inside a retry's transaction, first: a job_flow row needs the triggers that
+ * remove it (migration 0010), made before any lock on jobs. Only for a job
+ * that used workflows or limits.
+ */
+export async function useFlowForRetry(client: pg.ClientBase, sql: CancelRetryStatements, id: number): Promise<void> {
   await client.query({ name: 'retry-use-job-flow', text: sql.useFlow, values: [id] });
+}
+
+/** Inside a transaction (after {@link useFlowForRetry}; with its parents and dependants, job-parents.ts): see {@link JobStore.retry}. */
+export async function retryJob(client: pg.ClientBase, sql: CancelRetryStatements, id: number): Promise<boolean> {
   // The key conflict below aborts the statement; the savepoint keeps the transaction usable to say which job holds the key.
   await client.query('SAVEPOINT retry');
   try {

@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { InvalidArgumentError } from '../../errors.ts';
 import { BLOCKED_RUN_AT, parentFailedError, type NewJob, type ParentOutcome } from '../job-store.ts';
-import { resolveParents } from '../parent-refs.ts';
+import { parentsToWaitFor, resolveParents } from '../parent-refs.ts';
 import { archive, flowRow } from './archive-jobs.ts';
-import { parseError, STATE, stateName, type Schema } from './schema.ts';
+import { NOW_MS, parseError, STATE, stateName, type Schema } from './schema.ts';
 
 /*
  * Jobs that wait for other jobs, on PostgreSQL (migration 0003): linking a
@@ -23,6 +23,9 @@ export interface ParentStatements {
   readonly cancelledBecauseOf: string;
   readonly bringBack: string;
   readonly rewaitRunAnyway: string;
+  readonly retryParents: string;
+  readonly holdRetried: string;
+  readonly rewaitRetried: string;
 }
 
 export function parentStatements(s: Schema): ParentStatements {
@@ -90,6 +93,12 @@ export function parentStatements(s: Schema): ParentStatements {
              recurring_id, fire_time, key, tags, created_at, true
         FROM moved
       RETURNING id`,
+    // A failed or cancelled job's parents, if it has any, and whether it runs whatever they do.
+    retryParents: `
+      SELECT f.on_parent_failure, ARRAY(SELECT parent_id FROM ${s.q}.job_parents WHERE job_id = f.id ORDER BY position) AS parents
+        FROM ${s.q}.finished_jobs f WHERE f.id = $1 AND f.parents > 0 AND f.state IN (${STATE.failed}, ${STATE.cancelled})`,
+    holdRetried: `UPDATE ${s.q}.jobs SET run_at = ${BLOCKED_RUN_AT} WHERE id = $1`,
+    rewaitRetried: `UPDATE ${s.q}.job_flow SET waiting_for = $2, ready_at = CASE WHEN $2::integer > 0 THEN ${NOW_MS} ELSE ready_at END WHERE job_id = $1`,
     rewaitRunAnyway: `
       WITH picked AS MATERIALIZED (
         SELECT j.id FROM ${s.q}.jobs j JOIN ${s.q}.job_flow f ON f.job_id = j.id
@@ -130,6 +139,37 @@ export async function linkParents(client: pg.ClientBase, sql: ParentStatements, 
     const error = JSON.stringify(parentFailedError(failedParent.id, failedParent.state === STATE.failed ? 'failed' : 'cancelled'));
     await client.query({ name: 'parents-cancel-at-add', text: sql.cancelAtAdd, values: [id, failedParent.id, job.createdAt, error] });
   }
+}
+
+/**
+ * Inside a retry's transaction, before failed or cancelled job `id` is
+ * retried: how many of its parents it will wait for ({@link parentsToWaitFor}),
+ * or undefined if it runs after none (or is not failed or cancelled). Its
+ * active parents' rows are locked, as an add's are: none can end, and miss
+ * it, before the retry commits.
+ * @throws InvalidArgumentError if one of them failed or was cancelled.
+ */
+export async function parentsForRetry(client: pg.ClientBase, sql: ParentStatements, id: number): Promise<number | undefined> {
+  const { rows: [found] } = await client.query<{ on_parent_failure: boolean; parents: number[] }>({ name: 'parents-of-retried', text: sql.retryParents, values: [id] });
+  if (found === undefined) return undefined;
+  const states = new Map<number, number>();
+  for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-active', text: sql.markActive, values: [found.parents] })).rows) states.set(row.id, row.state);
+  const rest = found.parents.filter((parent) => !states.has(parent));
+  if (rest.length > 0) {
+    for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-finished', text: sql.markFinished, values: [rest] })).rows) states.set(row.id, row.state);
+  }
+  const parents = found.parents.map((parent) => {
+    const state = states.get(parent);
+    return { id: parent, state: state === undefined ? ('pruned' as const) : stateName(state) };
+  });
+  return parentsToWaitFor(id, parents, found.on_parent_failure);
+}
+
+/** Inside the retry's transaction, once job `id` is waiting again: it waits for `waitFor` parents ({@link parentsForRetry}). */
+export async function rewaitRetried(client: pg.ClientBase, sql: ParentStatements, id: number, waitFor: number): Promise<void> {
+  // The jobs row first, then its job_flow row, as everywhere.
+  if (waitFor > 0) await client.query({ name: 'parents-hold-retried', text: sql.holdRetried, values: [id] });
+  await client.query({ name: 'parents-rewait-retried', text: sql.rewaitRetried, values: [id, waitFor] });
 }
 
 /** Inside a retry's transaction, once job `id` is waiting again: its dependants wait for it again. */

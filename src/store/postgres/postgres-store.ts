@@ -7,11 +7,11 @@ import type {
   RecurringRecord, RecurringSpec, Refusals, RunningJob, StoreChange, WorkerInfo,
 } from '../job-store.ts';
 import { hasParents, refuseEntryRefs } from '../parent-refs.ts';
-import { cancelJob, cancelRetryStatements, retryJob } from './cancel-retry.ts';
+import { cancelJob, cancelRetryStatements, retryJob, useFlowForRetry } from './cancel-retry.ts';
 import { ClaimHint, claimJobs, claimStatements } from './claim-jobs.ts';
 import * as dashboard from './dashboard-queries.ts';
 import { GroupedAdds } from './grouped-adds.ts';
-import { bringBackDependants, parentOutcomes, parentStatements } from './job-parents.ts';
+import { bringBackDependants, parentOutcomes, parentsForRetry, parentStatements, rewaitRetried } from './job-parents.ts';
 import { listPaused, pauseStatements, pauseTarget, resumeTarget } from './pause.ts';
 import { insertAll, insertStatements } from './insert-jobs.ts';
 import { checkSchemaName, migrate } from './migrate.ts';
@@ -261,10 +261,15 @@ export class PostgresStore implements JobStore {
   }
 
   async retry(id: number, _now: number): Promise<boolean> {
-    // With the dependants its failure cancelled: one transaction.
+    // With its parents' waits and the dependants its failure cancelled: one transaction.
     const retried = await this.#run(() => this.#db.transaction(async (client) => {
+      await useFlowForRetry(client, this.#sql.cancelRetry, id);
+      const waitFor = await parentsForRetry(client, this.#sql.parents, id);
       const done = await retryJob(client, this.#sql.cancelRetry, id);
-      if (done) await bringBackDependants(client, this.#sql.parents, id);
+      if (done) {
+        if (waitFor !== undefined) await rewaitRetried(client, this.#sql.parents, id, waitFor);
+        await bringBackDependants(client, this.#sql.parents, id);
+      }
       return done;
     }));
     if (retried) this.#changed('work');

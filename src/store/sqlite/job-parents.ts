@@ -1,8 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { InvalidArgumentError } from '../../errors.ts';
-import { resolveParents } from '../parent-refs.ts';
+import { parentsToWaitFor, resolveParents } from '../parent-refs.ts';
 import { BLOCKED_RUN_AT, parentFailedError, type NewJob, type ParentOutcome } from '../job-store.ts';
-import { STATE } from './queries.ts';
+import { STATE, STATE_NAMES } from './queries.ts';
 
 /*
  * Jobs that wait for other jobs, on SQLite (migration 0011): linking a new
@@ -35,6 +35,9 @@ export class ParentStatements {
   readonly recountWaiting: Statement<{ id: number }>;
   readonly holdRunAnyway: Statement<{ id: number; blocked: number }>;
   readonly rewaitRunAnyway: Statement<{ id: number }>;
+  readonly runsAnyway: Statement<[number], number>;
+  readonly rewaitRetried: Statement<{ id: number; waitFor: number; now: number }>;
+  readonly holdRetried: Statement<{ id: number; blocked: number }>;
 
   constructor(db: Database) {
     this.parentState = db.prepare<[number], number>('SELECT state FROM jobs WHERE id = ?').pluck();
@@ -87,6 +90,11 @@ export class ParentStatements {
     const runAnyway = `SELECT f.job_id FROM job_parents p CROSS JOIN job_flow f ON f.job_id = p.job_id
                         WHERE p.parent_id = @id AND f.on_parent_failure = 1`;
     this.holdRunAnyway = db.prepare(`UPDATE jobs SET run_at = @blocked WHERE id IN (${runAnyway}) AND state = ${WAITING}`);
+    this.runsAnyway = db.prepare<[number], number>('SELECT on_parent_failure FROM job_flow WHERE job_id = ? AND parents > 0').pluck();
+    this.rewaitRetried = db.prepare(`
+      UPDATE job_flow SET waiting_for = @waitFor, cancelled_by = NULL, ready_at = CASE WHEN @waitFor > 0 THEN @now ELSE ready_at END
+       WHERE job_id = @id`);
+    this.holdRetried = db.prepare(`UPDATE jobs SET run_at = @blocked WHERE id = @id`);
     this.rewaitRunAnyway = db.prepare(`
       UPDATE job_flow SET waiting_for = waiting_for + 1
        WHERE job_id IN (${runAnyway}) AND (SELECT state FROM jobs WHERE jobs.id = job_flow.job_id) = ${WAITING}`);
@@ -134,6 +142,29 @@ export function linkParents(p: ParentStatements, id: number, job: NewJob, databa
     p.setCancelledBy.run({ id, parent: failedParent.id });
     p.cancelAtAdd.run({ id, now: job.createdAt, error });
   }
+}
+
+/** A stored state by name (toParentOutcomes reads a pruned parent's as null). */
+const stateName = (state: number): ParentOutcome['state'] => STATE_NAMES[state] ?? 'pruned';
+
+/**
+ * Inside a retry's transaction, before failed or cancelled job `id` is
+ * retried: how many of its parents it will wait for ({@link parentsToWaitFor}),
+ * or undefined if it runs after none.
+ * @throws InvalidArgumentError if one of them failed or was cancelled.
+ */
+export function parentsForRetry(p: ParentStatements, id: number): number | undefined {
+  const runAnyway = p.runsAnyway.get(id);
+  if (runAnyway === undefined) return undefined;
+  const parents = toParentOutcomes(p.parentOutcomes.all(JSON.stringify([id])), stateName).get(id) ?? [];
+  return parentsToWaitFor(id, parents, runAnyway === 1);
+}
+
+/** Inside the retry's transaction, once job `id` is waiting again: it waits for `waitFor` parents ({@link parentsForRetry}). */
+export function rewaitRetried(p: ParentStatements, id: number, waitFor: number, now: number): void {
+  // The jobs row first, then its job_flow row, as everywhere.
+  if (waitFor > 0) p.holdRetried.run({ id, blocked: BLOCKED_RUN_AT });
+  p.rewaitRetried.run({ id, waitFor, now });
 }
 
 /** Inside a retry's transaction, once job `id` is waiting again: its dependants wait for it again. */

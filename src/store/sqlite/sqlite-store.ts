@@ -13,7 +13,7 @@ import { GroupedAdds } from './grouped-adds.ts';
 import { claimJobs } from './claim-jobs.ts';
 import { insertAll } from './insert-jobs.ts';
 import { refuseEntryRefs } from '../parent-refs.ts';
-import { bringBackDependants, toParentOutcomes } from './job-parents.ts';
+import { bringBackDependants, parentsForRetry, rewaitRetried, toParentOutcomes } from './job-parents.ts';
 import { pauseTarget, resumeTarget, toPausedTargets } from './pause.ts';
 import { PruneSweep } from './prune-sweep.ts';
 import { recordOutcomesThen } from './record-outcomes.ts';
@@ -255,8 +255,11 @@ export class SqliteStore implements JobStore {
   async retry(id: number, now: number): Promise<boolean> {
     const retried = this.#conn.write((s) => {
       try {
+        const state = s.parents.parentState.get(id);
+        const waitFor = state === sql.STATE.failed || state === sql.STATE.cancelled ? parentsForRetry(s.parents, id) : undefined;
         if (s.retryJob.run({ id, now }).changes === 1) {
           s.retryReleasesFlow.run(id);
+          if (waitFor !== undefined) rewaitRetried(s.parents, id, waitFor, now);
           bringBackDependants(s.parents, id);
           return true;
         }
