@@ -118,12 +118,7 @@ export function parentStatements(s: Schema): ParentStatements {
  */
 export async function linkParents(client: pg.ClientBase, sql: ParentStatements, id: number, job: NewJob, database: string, earlier: readonly number[]): Promise<void> {
   const parents = resolveParents(job, database, earlier);
-  const states = new Map<number, number>();
-  for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-active', text: sql.markActive, values: [parents] })).rows) states.set(row.id, row.state);
-  const rest = parents.filter((parent) => !states.has(parent));
-  if (rest.length > 0) {
-    for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-finished', text: sql.markFinished, values: [rest] })).rows) states.set(row.id, row.state);
-  }
+  const states = await markParents(client, sql, parents);
   let waitingFor = 0;
   let failedParent: { id: number; state: number } | undefined;
   const runAnyway = job.onParentFailure === 'run';
@@ -142,22 +137,32 @@ export async function linkParents(client: pg.ClientBase, sql: ParentStatements, 
 }
 
 /**
+ * The states of `parents`, each marked as having dependants: the waiting or
+ * running ones with their jobs rows locked (none can end, and miss the
+ * dependant, before the transaction commits), then the finished ones. A
+ * parent in neither table (pruned, or never there) is missing from the map.
+ */
+async function markParents(client: pg.ClientBase, sql: ParentStatements, parents: readonly number[]): Promise<Map<number, number>> {
+  const states = new Map<number, number>();
+  for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-active', text: sql.markActive, values: [parents] })).rows) states.set(row.id, row.state);
+  const rest = parents.filter((parent) => !states.has(parent));
+  if (rest.length > 0) {
+    for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-finished', text: sql.markFinished, values: [rest] })).rows) states.set(row.id, row.state);
+  }
+  return states;
+}
+
+/**
  * Inside a retry's transaction, before failed or cancelled job `id` is
  * retried: how many of its parents it will wait for ({@link parentsToWaitFor}),
  * or undefined if it runs after none (or is not failed or cancelled). Its
- * active parents' rows are locked, as an add's are: none can end, and miss
- * it, before the retry commits.
+ * active parents' rows are locked, as an add's are ({@link markParents}).
  * @throws InvalidArgumentError if one of them failed or was cancelled.
  */
 export async function parentsForRetry(client: pg.ClientBase, sql: ParentStatements, id: number): Promise<number | undefined> {
   const { rows: [found] } = await client.query<{ on_parent_failure: boolean; parents: number[] }>({ name: 'parents-of-retried', text: sql.retryParents, values: [id] });
   if (found === undefined) return undefined;
-  const states = new Map<number, number>();
-  for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-active', text: sql.markActive, values: [found.parents] })).rows) states.set(row.id, row.state);
-  const rest = found.parents.filter((parent) => !states.has(parent));
-  if (rest.length > 0) {
-    for (const row of (await client.query<{ id: number; state: number }>({ name: 'parents-finished', text: sql.markFinished, values: [rest] })).rows) states.set(row.id, row.state);
-  }
+  const states = await markParents(client, sql, found.parents);
   const parents = found.parents.map((parent) => {
     const state = states.get(parent);
     return { id: parent, state: state === undefined ? ('pruned' as const) : stateName(state) };

@@ -66,15 +66,29 @@ export interface PoolOptions {
 }
 
 /**
- * The write connection's settings (outcomes and claims, the hot path): its
- * statements keep PostgreSQL's default choice of plans. The claim's LIMIT
- * keeps its plans custom; planning the outcome statements at every run cost
- * ~20% more server instructions per job (bench/pg-instructions.sh: 235.9k
- * against 193.1k).
+ * Planner settings of every connection. Every query here is an ordered index
+ * walk or a lookup by key. With the statistics of a queue just filled
+ * (before autovacuum analyzes it), the planner took a bitmap scan of
+ * jobs_claim and sorted the whole due backlog on every claim (measured:
+ * 12 ms for 100 of 5,000 waiting jobs); without bitmap scans it walks
+ * jobs_claim in order and stops.
  */
-const WRITE_OPTIONS = '-c enable_bitmapscan=off';
+const PLANNER_OPTIONS = '-c enable_bitmapscan=off';
 
-/** The pg client settings every connection of the store uses, the LISTEN one included (the write connection changes `options`). */
+/**
+ * And on every connection but the write one, every statement planned at
+ * each run (custom plans): a named statement's plan is otherwise made
+ * generic after five runs and kept, and one made while a table was small
+ * kept a sequential scan of it as it grew (keyed adds behind a busy key
+ * slowed to 9 ms each as job_flow filled, until autovacuum analyzed it).
+ * The write connection (outcomes and claims, the hot path) keeps
+ * PostgreSQL's default: the claim's LIMIT keeps its plans custom, and
+ * planning the outcome statements at every run cost ~20% more server
+ * instructions per job (bench/pg-instructions.sh: 235.9k against 193.1k).
+ */
+const POOL_OPTIONS = `${PLANNER_OPTIONS} -c plan_cache_mode=force_custom_plan`;
+
+/** The pg client settings every connection of the store uses, the LISTEN one included (the write connection has {@link PLANNER_OPTIONS} alone). */
 export function clientConfig(options: PoolOptions): pg.ClientConfig {
   return {
     connectionString: options.url,
@@ -85,14 +99,7 @@ export function clientConfig(options: PoolOptions): pg.ClientConfig {
     query_timeout: options.queryTimeoutMs,
     connectionTimeoutMillis: Math.min(options.connectTimeoutMs, 5000),
     application_name: 'amsoil-scheduler',
-    // Every query here is an ordered index walk or a lookup by key. With the statistics of a queue just filled (before
-    // autovacuum analyzes it), the planner took a bitmap scan of jobs_claim and sorted the whole due backlog on every
-    // claim (measured: 12 ms for 100 of 5,000 waiting jobs); without bitmap scans it walks jobs_claim in order and stops.
-    // And every statement planned at each run (custom plans): a named statement's plan is otherwise made generic
-    // after five runs and kept, and one made while a table was small kept a sequential scan of it as it grew (keyed
-    // adds behind a busy key slowed to 9 ms each as job_flow filled, until autovacuum analyzed it). Not on the write
-    // connection ({@link WRITE_OPTIONS}).
-    options: `${WRITE_OPTIONS} -c plan_cache_mode=force_custom_plan`,
+    options: POOL_OPTIONS,
   };
 }
 
@@ -224,7 +231,7 @@ export class Connections {
   #connectPipe(): Promise<pg.Client> {
     if (this.#closed) return Promise.reject(new Error('Client was closed and is not queryable'));
     this.#pipeConnecting ??= (async () => {
-      const client = new pg.Client({ ...clientConfig(this.#options), pipeline: true, options: WRITE_OPTIONS });
+      const client = new pg.Client({ ...clientConfig(this.#options), pipeline: true, options: PLANNER_OPTIONS });
       // A connection that drops between statements emits here; the next statement reports it, and the next write reconnects.
       client.on('error', (error) => {
         this.#options.logger?.warn({ err: error, database: this.description }, 'jobs database write connection failed');

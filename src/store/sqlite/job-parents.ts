@@ -90,7 +90,10 @@ export class ParentStatements {
     const runAnyway = `SELECT f.job_id FROM job_parents p CROSS JOIN job_flow f ON f.job_id = p.job_id
                         WHERE p.parent_id = @id AND f.on_parent_failure = 1`;
     this.holdRunAnyway = db.prepare(`UPDATE jobs SET run_at = @blocked WHERE id IN (${runAnyway}) AND state = ${WAITING}`);
-    this.runsAnyway = db.prepare<[number], number>('SELECT on_parent_failure FROM job_flow WHERE job_id = ? AND parents > 0').pluck();
+    // A failed or cancelled job's flag, if it runs after others: whether it runs whatever they do.
+    this.runsAnyway = db.prepare<[number], number>(`
+      SELECT f.on_parent_failure FROM job_flow f CROSS JOIN jobs j ON j.id = f.job_id
+       WHERE f.job_id = ? AND f.parents > 0 AND j.state IN (${FAILED}, ${CANCELLED})`).pluck();
     this.rewaitRetried = db.prepare(`
       UPDATE job_flow SET waiting_for = @waitFor, cancelled_by = NULL, ready_at = CASE WHEN @waitFor > 0 THEN @now ELSE ready_at END
        WHERE job_id = @id`);
@@ -144,19 +147,16 @@ export function linkParents(p: ParentStatements, id: number, job: NewJob, databa
   }
 }
 
-/** A stored state by name (toParentOutcomes reads a pruned parent's as null). */
-const stateName = (state: number): ParentOutcome['state'] => STATE_NAMES[state] ?? 'pruned';
-
 /**
  * Inside a retry's transaction, before failed or cancelled job `id` is
  * retried: how many of its parents it will wait for ({@link parentsToWaitFor}),
- * or undefined if it runs after none.
+ * or undefined if it runs after none (or is not failed or cancelled).
  * @throws InvalidArgumentError if one of them failed or was cancelled.
  */
 export function parentsForRetry(p: ParentStatements, id: number): number | undefined {
   const runAnyway = p.runsAnyway.get(id);
   if (runAnyway === undefined) return undefined;
-  const parents = toParentOutcomes(p.parentOutcomes.all(JSON.stringify([id])), stateName).get(id) ?? [];
+  const parents = p.parentOutcomes.all(JSON.stringify([id])).map((row) => ({ id: row.id, state: row.state === null ? ('pruned' as const) : STATE_NAMES[row.state]! }));
   return parentsToWaitFor(id, parents, runAnyway === 1);
 }
 

@@ -255,8 +255,7 @@ export class SqliteStore implements JobStore {
   async retry(id: number, now: number): Promise<boolean> {
     const retried = this.#conn.write((s) => {
       try {
-        const state = s.parents.parentState.get(id);
-        const waitFor = state === sql.STATE.failed || state === sql.STATE.cancelled ? parentsForRetry(s.parents, id) : undefined;
+        const waitFor = parentsForRetry(s.parents, id);
         if (s.retryJob.run({ id, now }).changes === 1) {
           s.retryReleasesFlow.run(id);
           if (waitFor !== undefined) rewaitRetried(s.parents, id, waitFor, now);
