@@ -19,7 +19,7 @@
  * prints `Collected : N`; claim-and-complete per job = (N without `add` − N with `add`) / JOBS. Issue 18's
  * "jobs without these options keep today's claim cost" is measured this way against fac6b18 (bench/RESULTS.md).
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { serverCpuMs } from './server-cpu.ts';
 import type { NewJob } from '../src/store/job-store.ts';
 import { drainAll, openScratchStore } from './scratch-store.ts';
 
@@ -33,25 +33,6 @@ const OWNER = 'bench-host:1:claim-cost';
 const BATCH = 100;
 
 const newJob = (i: number): NewJob => ({ service: 'bench', method: 'noop', params: `{"json":${i}}`, runAt: 1, priority: 0, maxAttempts: 3, timeoutMs: null, createdAt: 1 });
-
-/** CPU milliseconds used so far by every process named `postgres` on this machine (ticks of 10 ms). */
-function serverCpuMs(): number {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (!stat.includes('(postgres)')) continue;
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
-  }
-  return ticks * 10;
-}
-
 
 const { store, dispose } = await openScratchStore(kind, 'claim_cost');
 try {

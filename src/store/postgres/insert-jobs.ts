@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../../errors.ts';
 import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
-import { linkParents, type ParentStatements } from './job-parents.ts';
+import { linkParents, readParents, type ParentStatements } from './job-parents.ts';
 import { databaseId, NOW_MS, useJobFlow, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
@@ -13,13 +13,9 @@ export interface InsertStatements {
   readonly one: string;
   readonly rows: string;
   readonly keyed: string;
-  readonly concurrencyKey: string;
-  readonly keyRunning: string;
-  readonly parkNew: string;
   readonly debounceLock: string;
   readonly debounceMove: string;
-  readonly flowRow: string;
-  readonly rateLimit: string;
+  readonly flowJob: string;
   readonly useFlow: string;
 }
 
@@ -59,8 +55,6 @@ export function insertStatements(s: Schema): InsertStatements {
         UNION ALL
         SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
       ) found ORDER BY rank LIMIT 1`,
-    concurrencyKey: `INSERT INTO ${s.q}.concurrency_keys (key) VALUES ($1) ON CONFLICT DO NOTHING`,
-    rateLimit: `UPDATE ${s.q}.job_flow SET rate_limit = $2 WHERE job_id = $1 AND EXISTS (SELECT 1 FROM ${s.q}.rate_limits WHERE name = $2)`,
     // Debounced adds of one service, method and key, one at a time, until their transactions end (migration 0010). Its
     // own statement: a statement's snapshot is taken before it waits, and the look below must see what the last add
     // committed. Two keys that hash alike only wait for each other.
@@ -83,20 +77,49 @@ export function insertStatements(s: Schema): InsertStatements {
              run_at = CASE WHEN found.run_at = ${BLOCKED_RUN_AT} THEN found.run_at ELSE least($5::bigint, coalesce(found.debounce_until, $5::bigint)) END
         FROM found WHERE j.id = found.id
       RETURNING j.id, ${databaseId(s)} AS database`,
-    // A job using workflows or limits: flagged, with its job_flow row (migration 0010) holding its debounce key and
-    // its concurrency key; its parents and rate limit are set after (they are checked).
-    flowRow: `
-      WITH flagged AS (UPDATE ${s.q}.jobs SET flow = true WHERE id = $1 RETURNING id, service, method, priority)
-      INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, debounce_key, debounce_until, concurrency_key, concurrency_limit)
-      SELECT id, service, method, priority, $2, $3, $4, $5 FROM flagged`,
-    // The key's running jobs, its row locked as every change of that count locks it (FOR UPDATE reads the newest
-    // version); none when another transaction holds it: then the job is not parked here (parkAtAdd).
-    keyRunning: `SELECT running FROM ${s.q}.concurrency_keys WHERE key = $1 FOR UPDATE SKIP LOCKED`,
-    // The new job, if due by the server's clock (not held for parents), parked as a claim parks: job_flow first.
-    parkNew: `
-      WITH me AS (SELECT id, run_at FROM ${s.q}.jobs WHERE id = $1 AND run_at <= ${NOW_MS}),
-      flow AS (UPDATE ${s.q}.job_flow f SET parked = true, ready_at = me.run_at FROM me WHERE f.job_id = me.id)
-      UPDATE ${s.q}.jobs j SET run_at = ${BLOCKED_RUN_AT} FROM me WHERE j.id = me.id`,
+    // A job using workflows or limits, with its job_flow row (migration 0010), in one statement, inserted as it will
+    // stay: held at never-due while it waits for parents ($16 of them), or parked if it is due by the server's clock
+    // and its key's running jobs already fill the limit ($13, $14). Inserting it due and then holding it would leave
+    // a dead entry at the front of jobs_claim, which claims walk over until vacuum (issue 18: 100,000 jobs behind a key).
+    //
+    // Parking at the add: the key's row is made if new (claims lock it before counting, so it exists before a job of
+    // the key can be claimed); its running count is read with the row locked, as every change of that count locks it
+    // (FOR UPDATE reads the newest version). Each running job lets a parked one through when it stops (migration
+    // 0010's triggers), so a job parked here waits for nothing that will not come. Waiting jobs of the key are not
+    // counted: one could leave without running (cancelled, or held by a pause) and release nothing. A new key (its
+    // row not in this statement's snapshot), or one whose row another transaction holds, leaves the job unparked for
+    // a claim to park: waiting for the lock could deadlock with a claim locking several keys in another order.
+    //
+    // A unique key already active ($10) finds that job, as \`keyed\` does; no key never conflicts. \`rate_known\`: the
+    // rate limit named ($18), if any, exists (the caller refuses the add if not).
+    flowJob: `
+      WITH key_row AS (
+        INSERT INTO ${s.q}.concurrency_keys (key) SELECT $13::text WHERE $13::text IS NOT NULL ON CONFLICT DO NOTHING
+      ), key_running AS (
+        SELECT running FROM ${s.q}.concurrency_keys WHERE key = $13::text AND $16::integer = 0 FOR UPDATE SKIP LOCKED
+      ), input AS MATERIALIZED (
+        SELECT $16::integer > 0 AS waits,
+               $16::integer = 0 AND $5::bigint <= ${NOW_MS} AND COALESCE((SELECT running FROM key_running) >= $14::integer, false) AS parked,
+               (SELECT name FROM ${s.q}.rate_limits WHERE name = $18::text) AS rate_limit
+      ), inserted AS (
+        INSERT INTO ${s.q}.jobs (${COLUMNS}, key, flow)
+        SELECT $1, $2, $3, $4, CASE WHEN waits OR parked THEN ${BLOCKED_RUN_AT} ELSE $5::bigint END, $6, $7, $8, ${TAGS('$9::text')}, $10, true
+          FROM input
+        ON CONFLICT (service, method, key) WHERE key IS NOT NULL DO NOTHING
+        RETURNING id, service, method, priority
+      ), flow AS (
+        INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, debounce_key, debounce_until, concurrency_key, concurrency_limit,
+                                     parents, waiting_for, on_parent_failure, parked, ready_at, rate_limit)
+        SELECT i.id, i.service, i.method, i.priority, $11, $12, $13, $14, $15, $16, $17, input.parked,
+               CASE WHEN $15::integer > 0 OR input.parked THEN $5::bigint END, input.rate_limit
+          FROM inserted i, input
+      )
+      SELECT id, ${databaseId(s)} AS database, rank = 0 AS fresh, (SELECT rate_limit FROM input) IS NOT DISTINCT FROM $18::text AS rate_known
+        FROM (
+          SELECT id, 0 AS rank FROM inserted
+          UNION ALL
+          SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
+        ) found ORDER BY rank LIMIT 1`,
     useFlow: useJobFlow(s),
   };
 }
@@ -228,41 +251,23 @@ async function insertWithParents(
     const moved = await moveDebounced(client, sql, job);
     if (moved !== undefined) return moved;
   }
-  const added = isKeyed(job) && !isDebounced(job) ? await insertKeyed(client, sql, job) : { ...(await insertOne(client, sql, job)), fresh: true };
+  if (!needsTransaction(job)) return isKeyed(job) ? insertKeyed(client, sql, job) : insertOne(client, sql, job);
+  // What its parents decide is read first, so that its jobs row is written once (see `flowJob`).
+  const after = hasParents(job) ? await readParents(client, parents, job, database, earlier) : undefined;
+  const flow = [
+    job.debounce?.key ?? null, job.debounce?.untilAt ?? null, job.concurrency?.key ?? null, job.concurrency?.limit ?? null,
+    after?.ids.length ?? 0, after?.waitingFor ?? 0, after?.runAnyway ?? false, job.rateLimit ?? null,
+  ];
+  let added: { id: number; database: string; fresh: boolean; rate_known: boolean } | undefined;
+  // No row: a concurrent winner with the same unique key was not yet visible to the statement's snapshot (see `keyed`).
+  while (added === undefined) {
+    ({ rows: [added] } = await client.query<{ id: number; database: string; fresh: boolean; rate_known: boolean }>({
+      name: 'insert-flow', text: sql.flowJob, values: [...values(job), job.key ?? null, ...flow],
+    }));
+  }
   // A unique key already active returns that job, which keeps what it was added with.
   if (!added.fresh) return { id: added.id, database: added.database };
-  if (needsTransaction(job)) {
-    await client.query({
-      name: 'flow-row', text: sql.flowRow,
-      values: [added.id, job.debounce?.key ?? null, job.debounce?.untilAt ?? null, job.concurrency?.key ?? null, job.concurrency?.limit ?? null],
-    });
-  }
-  if (isRateLimited(job)) {
-    const { rowCount } = await client.query({ name: 'rate-limit-set', text: sql.rateLimit, values: [added.id, job.rateLimit] });
-    if (rowCount !== 1) throw new InvalidArgumentError(`rateLimit: no rate limit named "${job.rateLimit}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
-  }
-  if (hasParents(job)) await linkParents(client, parents, added.id, job, database, earlier);
-  if (hasConcurrency(job)) await parkAtAdd(client, sql, added.id, job.concurrency);
+  if (!added.rate_known) throw new InvalidArgumentError(`rateLimit: no rate limit named "${job.rateLimit}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
+  if (after !== undefined) await linkParents(client, parents, added.id, after, job.createdAt);
   return { id: added.id, database: added.database };
-}
-
-/**
- * Inside the add's transaction, after keyed job `id` was inserted: makes
- * its key's row if the key is new; then, if the job is due and its key's
- * running jobs already fill its limit, parks it at once, as a claim would. Each of those running jobs
- * lets a parked job through when it stops (migration 0010's triggers, under
- * the same row lock), so it waits for nothing that will not come; and a
- * pile-up behind a busy key costs the adds, not the first claim after them
- * (issue 18: 100,000 jobs behind one key). Waiting jobs of the key are not
- * counted: one could leave without running and release nothing. With the
- * key's row locked by another transaction (a claim, an outcome, another
- * add) the job is left unparked, for a claim to park: waiting for the lock
- * could deadlock with a claim locking several keys in another order.
- */
-async function parkAtAdd(client: pg.ClientBase, sql: InsertStatements, id: number, concurrency: ConcurrencyLimit): Promise<void> {
-  // The key's row is what claims lock before counting: it exists before any job of the key can be claimed.
-  await client.query({ name: 'concurrency-key', text: sql.concurrencyKey, values: [concurrency.key] });
-  const { rows } = await client.query<{ running: number }>({ name: 'key-running', text: sql.keyRunning, values: [concurrency.key] });
-  if (rows[0] === undefined || rows[0].running < concurrency.limit) return;
-  await client.query({ name: 'park-new', text: sql.parkNew, values: [id] });
 }

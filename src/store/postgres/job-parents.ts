@@ -16,7 +16,6 @@ export interface ParentStatements {
   readonly markActive: string;
   readonly markFinished: string;
   readonly link: string;
-  readonly hold: string;
   readonly cancelAtAdd: string;
   readonly outcomes: string;
   readonly dependants: string;
@@ -43,14 +42,6 @@ export function parentStatements(s: Schema): ParentStatements {
       SELECT id, state FROM marked`,
     markFinished: `UPDATE ${s.q}.finished_jobs SET has_dependants = true WHERE id = ANY($1::bigint[]) RETURNING id, state`,
     link: `INSERT INTO ${s.q}.job_parents (job_id, position, parent_id) SELECT $1, p.ord - 1, p.id FROM unnest($2::bigint[]) WITH ORDINALITY AS p(id, ord)`,
-    // The new job's own rows (its job_flow row made by the add): no other transaction sees them yet.
-    hold: `
-      WITH flow AS (
-        UPDATE ${s.q}.job_flow SET parents = $2, waiting_for = $3, on_parent_failure = $4,
-               ready_at = (SELECT run_at FROM ${s.q}.jobs WHERE id = $1)
-         WHERE job_id = $1
-      )
-      UPDATE ${s.q}.jobs SET run_at = CASE WHEN $3::integer > 0 THEN ${BLOCKED_RUN_AT} ELSE run_at END WHERE id = $1`,
     cancelAtAdd: `
       WITH moved AS (DELETE FROM ${s.q}.jobs j WHERE id = $1 RETURNING j.*, ${flowRow(s, 'j')})
       ${archive(s, 'moved', cancelledSet)}`,
@@ -111,28 +102,45 @@ export function parentStatements(s: Schema): ParentStatements {
   };
 }
 
+/** What an add learnt of its job's parents before inserting it ({@link readParents}). */
+export interface ParentsAtAdd {
+  readonly ids: readonly number[];
+  /** How many of them are waiting or running: the job is inserted held, at never-due, while this is above 0. */
+  readonly waitingFor: number;
+  readonly runAnyway: boolean;
+  /** One that failed or was cancelled (unless the job runs anyway): the job is cancelled as soon as it is in. */
+  readonly failed: { id: number; state: number } | undefined;
+}
+
 /**
- * Inside the add's transaction, right after job `id` was inserted: as the
- * SQLite store's `linkParents` (see there), on the two job tables.
+ * Inside the add's transaction, before its job is inserted: as the SQLite
+ * store's `linkParents` (see there), on the two job tables. Marks and locks
+ * the parents ({@link markParents}) and counts those the job waits for, so
+ * that the job goes into `jobs` as it will stay: a row inserted due and then
+ * held would leave a dead entry at the front of the claim's index.
  * @throws InvalidArgumentError naming a parent that does not exist here.
  */
-export async function linkParents(client: pg.ClientBase, sql: ParentStatements, id: number, job: NewJob, database: string, earlier: readonly number[]): Promise<void> {
-  const parents = resolveParents(job, database, earlier);
-  const states = await markParents(client, sql, parents);
+export async function readParents(client: pg.ClientBase, sql: ParentStatements, job: NewJob, database: string, earlier: readonly number[]): Promise<ParentsAtAdd> {
+  const ids = resolveParents(job, database, earlier);
+  const states = await markParents(client, sql, ids);
   let waitingFor = 0;
-  let failedParent: { id: number; state: number } | undefined;
+  let failed: { id: number; state: number } | undefined;
   const runAnyway = job.onParentFailure === 'run';
-  for (const parent of parents) {
+  for (const parent of ids) {
     const state = states.get(parent);
     if (state === undefined) throw new InvalidArgumentError(`after: no job with id ${parent} in this database (it never existed, or was pruned)`);
     if (state === STATE.waiting || state === STATE.running) waitingFor++;
-    else if (state !== STATE.succeeded && !runAnyway) failedParent ??= { id: parent, state };
+    else if (state !== STATE.succeeded && !runAnyway) failed ??= { id: parent, state };
   }
-  await client.query({ name: 'parents-link', text: sql.link, values: [id, parents] });
-  await client.query({ name: 'parents-hold', text: sql.hold, values: [id, parents.length, waitingFor, runAnyway] });
-  if (failedParent !== undefined) {
-    const error = JSON.stringify(parentFailedError(failedParent.id, failedParent.state === STATE.failed ? 'failed' : 'cancelled'));
-    await client.query({ name: 'parents-cancel-at-add', text: sql.cancelAtAdd, values: [id, failedParent.id, job.createdAt, error] });
+  return { ids, waitingFor, runAnyway, failed };
+}
+
+/** Inside the add's transaction, once job `id` is inserted with what {@link readParents} found: its links, and its end if a parent failed. */
+export async function linkParents(client: pg.ClientBase, sql: ParentStatements, id: number, parents: ParentsAtAdd, createdAt: number): Promise<void> {
+  await client.query({ name: 'parents-link', text: sql.link, values: [id, parents.ids] });
+  if (parents.failed !== undefined) {
+    const error = JSON.stringify(parentFailedError(parents.failed.id, parents.failed.state === STATE.failed ? 'failed' : 'cancelled'));
+    await client.query({ name: 'parents-cancel-at-add', text: sql.cancelAtAdd, values: [id, parents.failed.id, createdAt, error] });
   }
 }
 
