@@ -96,7 +96,10 @@ export interface NewJob {
    * At most `limit` jobs with this `key` run at once, across every worker on
    * the database (JobCenter's locks: limit 1). Checked in the claim; a job
    * whose key is full waits (parked, out of every claim's way) and is let
-   * through, oldest first, as the key's running jobs stop.
+   * through, oldest first, as the key's running jobs stop. Full: its running
+   * jobs, and at an add also its due waiting jobs of the same service and
+   * method that a claim would take first, fill the limit (so a pile-up is
+   * parked by its adds, not by one long claim).
    */
   readonly concurrency?: ConcurrencyLimit | null;
   /**
@@ -253,7 +256,7 @@ export interface JobRecord {
   readonly cancelledBy: number | null;
   /** Its concurrency key and limit ({@link NewJob.concurrency}). */
   readonly concurrency: ConcurrencyLimit | null;
-  /** Waiting because its concurrency key is full: let through as a slot frees. */
+  /** Waiting because its concurrency key is full ({@link NewJob.concurrency}): let through as a slot frees. */
   readonly parked: boolean;
   /** Waiting because its service or method is paused ({@link JobStore.pause}). */
   readonly held: boolean;

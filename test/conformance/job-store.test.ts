@@ -793,11 +793,11 @@ describeStores('JobStore contract', (factory) => {
       expect(next?.id).toBe(lock[1]);
     });
 
-    it('parks a due job at its add when its key\'s running jobs fill the limit; not one that waits or is not due, nor behind waiting jobs', async () => {
+    it('parks a due job at its add when its key is full before it; not one that waits or is not due', async () => {
       const store = await open();
       const { ids: [first, second] } = await store.addJobs([keyed('busy'), keyed('busy')]);
-      // Nothing runs yet: the second waits unparked (a waiting job may leave without running), and a claim parks it.
-      expect(await store.getJob(second!)).toMatchObject({ parked: false });
+      // Nothing runs yet, but the first is due and a claim takes it first: the second is parked behind it.
+      expect(await store.getJob(second!)).toMatchObject({ parked: true });
       const [holder] = await claim(store, 'a', 10);
       expect(holder?.id).toBe(first);
       const parent = await store.addJob(job());
@@ -814,6 +814,45 @@ describeStores('JobStore contract', (factory) => {
       expect(await store.getJob(second!)).toMatchObject({ parked: false });
       expect(ids(await claim(store, 'b', 10)).sort((x, y) => x - y)).toEqual([second, parent.id]);
       expect(await store.getJob(due!)).toMatchObject({ parked: true });
+    });
+
+    it('parks a job at its add behind waiting jobs of its key and method that run first, and a cancel of one lets it through', async () => {
+      const store = await open();
+      const { ids: [waiting, otherMethod, higher, earlier, behind] } = await store.addJobs([
+        keyed('k'), keyed('k', 1, { method: 'other' }), keyed('k', 1, { priority: 5 }), keyed('k', 1, { priority: 5, runAt: past() - HOUR }), keyed('k'),
+      ]);
+      // Not counted for another method's job: a pause of that method would hold them and let nothing through.
+      expect(await store.getJob(otherMethod!)).toMatchObject({ parked: false });
+      // A claim takes these before the waiting one (higher priority; then due earlier): nothing is ahead of them.
+      expect(await store.getJob(higher!)).toMatchObject({ parked: false });
+      expect(await store.getJob(earlier!)).toMatchObject({ parked: false });
+      // Behind jobs of its method that a claim takes first, with a limit of 1.
+      expect(await store.getJob(behind!)).toMatchObject({ parked: true });
+      // The cancelled one lets the oldest parked job through.
+      expect(await store.cancel(waiting!, Date.now())).toBe('cancelled');
+      expect(await store.getJob(behind!)).toMatchObject({ parked: false });
+      // Every job still there runs, one at a time.
+      const started: number[] = [];
+      for (let round = 0; round < 8 && started.length < 4; round++) {
+        const taken = await claim(store, 'a', 10);
+        expect(taken.length).toBeLessThanOrEqual(1);
+        started.push(...ids(taken));
+        await store.complete(taken.map((j) => ok(j, 'a')));
+      }
+      expect([...started].sort((x, y) => x - y)).toEqual([otherMethod!, higher!, earlier!, behind!].sort((x, y) => x - y));
+    });
+
+    it('a job parked at its add behind a waiting job of its method runs after a pause and resume of that method', async () => {
+      const store = await open();
+      const { ids: [first, second] } = await store.addJobs([keyed('k'), keyed('k')]);
+      expect(await store.getJob(second!)).toMatchObject({ parked: true });
+      await store.pause('svc', 'run', Date.now());
+      expect(await claim(store, 'a', 10)).toEqual([]);
+      await store.resume('svc', 'run');
+      const [one] = await claim(store, 'a', 10);
+      expect(one?.id).toBe(first);
+      await store.complete([ok(one!, 'a')]);
+      expect(ids(await claim(store, 'a', 10))).toEqual([second]);
     });
 
     it('one claim gets the jobs behind a key that is full, or a paused method, in the same call', async () => {

@@ -216,7 +216,8 @@ describeStores('web API', (factory) => {
     const { url } = await testWebServer(store);
     const key = 'zone <b>"1"</b>';
     const { ids: [first, second] } = await store.addJobs([0, 1].map(() => ({ service: 'svc', method: 'keyed', params: '{"json":1}', runAt: Date.now() - 1000, priority: 0, maxAttempts: 1, timeoutMs: null, createdAt: Date.now(), concurrency: { key, limit: 1 } })));
-    expect(await (await fetch(`${url}/api/concurrency-keys`)).json()).toEqual({ keys: [], truncated: false });
+    // The second is parked at its add, behind the first (due, and taken first).
+    expect(await (await fetch(`${url}/api/concurrency-keys`)).json()).toEqual({ keys: [{ key, running: 0, parked: 1, limit: 1 }], truncated: false });
     expect((await store.claim({ owner: 'w', limit: 5, now: Date.now(), isolated: 'skip' })).map((j) => j.id)).toEqual([first]);
     expect(await (await fetch(`${url}/api/concurrency-keys`)).json()).toEqual({ keys: [{ key, running: 1, parked: 1, limit: 1 }], truncated: false });
     const parked = await (await fetch(`${url}/api/jobs/${second}`)).json() as { job: { parked: boolean }; why: unknown[] };

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, readParents, type ParentStatements } from './job-parents.ts';
-import { databaseId, NOW_MS, useJobFlow, type Schema } from './schema.ts';
+import { databaseId, NOW_MS, STATE, useJobFlow, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
 export const BULK_ROWS = 5000;
@@ -13,6 +13,7 @@ export interface InsertStatements {
   readonly one: string;
   readonly rows: string;
   readonly keyed: string;
+  readonly keyLock: string;
   readonly debounceLock: string;
   readonly debounceMove: string;
   readonly flowJob: string;
@@ -77,29 +78,42 @@ export function insertStatements(s: Schema): InsertStatements {
              run_at = CASE WHEN found.run_at = ${BLOCKED_RUN_AT} THEN found.run_at ELSE least($5::bigint, coalesce(found.debounce_until, $5::bigint)) END
         FROM found WHERE j.id = found.id
       RETURNING j.id, ${databaseId(s)} AS database`,
+    // A keyed job's key: its row made if new (claims lock it before counting, so it exists before a job of the key can
+    // be claimed), then locked for the add's transaction, as every change of its running count and every release
+    // of a parked job locks it (FOR UPDATE reads the newest version). No row: a new key (not in this statement's
+    // snapshot), or one another transaction holds. Then the add parks nothing: waiting for the lock could deadlock
+    // with a claim locking several keys in another order.
+    keyLock: `
+      WITH key_row AS (INSERT INTO ${s.q}.concurrency_keys (key) VALUES ($1) ON CONFLICT DO NOTHING)
+      SELECT running FROM ${s.q}.concurrency_keys WHERE key = $1 FOR UPDATE SKIP LOCKED`,
     // A job using workflows or limits, with its job_flow row (migration 0010), in one statement, inserted as it will
     // stay: held at never-due while it waits for parents ($16 of them), or parked if it is due by the server's clock
-    // and its key's running jobs already fill the limit ($13, $14). Inserting it due and then holding it would leave
-    // a dead entry at the front of jobs_claim, which claims walk over until vacuum (issue 18: 100,000 jobs behind a key).
+    // and its key ($13, limit $14) is full before it. Inserting it due and then holding it would leave a dead entry
+    // at the front of jobs_claim, which claims walk over until vacuum (issue 18: 100,000 jobs behind a key).
     //
-    // Parking at the add: the key's row is made if new (claims lock it before counting, so it exists before a job of
-    // the key can be claimed); its running count is read with the row locked, as every change of that count locks it
-    // (FOR UPDATE reads the newest version). Each running job lets a parked one through when it stops (migration
-    // 0010's triggers), so a job parked here waits for nothing that will not come. Waiting jobs of the key are not
-    // counted: one could leave without running (cancelled, or held by a pause) and release nothing. A new key (its
-    // row not in this statement's snapshot), or one whose row another transaction holds, leaves the job unparked for
-    // a claim to park: waiting for the lock could deadlock with a claim locking several keys in another order.
+    // Full: with the key's row locked ($19, its running jobs, from keyLock; NULL when not locked), its running jobs
+    // and its due waiting jobs of the same service and method that a claim would take first (not parked) reach the
+    // limit. As the SQLite store's parkAtAdd (see there for why only jobs of the same target count). Across
+    // transactions: a running job's stop locks the key's row, so it waits for this add and then sees the parked job
+    // it must let through; the waiting ones counted are locked here (FOR KEY SHARE), so a cancel of one (whose
+    // trigger lets a parked job through) waits likewise, and one another transaction is changing is not counted
+    // (SKIP LOCKED). A claim passes them over until this add commits, as it waits for the key's row.
     //
-    // A unique key already active ($10) finds that job, as \`keyed\` does; no key never conflicts. \`rate_known\`: the
+    // A unique key already active ($10) finds that job, as `keyed` does; no key never conflicts. `rate_known`: the
     // rate limit named ($18), if any, exists (the caller refuses the add if not).
     flowJob: `
-      WITH key_row AS (
-        INSERT INTO ${s.q}.concurrency_keys (key) SELECT $13::text WHERE $13::text IS NOT NULL ON CONFLICT DO NOTHING
-      ), key_running AS (
-        SELECT running FROM ${s.q}.concurrency_keys WHERE key = $13::text AND $16::integer = 0 FOR UPDATE SKIP LOCKED
-      ), input AS MATERIALIZED (
+      WITH input AS MATERIALIZED (
         SELECT $16::integer > 0 AS waits,
-               $16::integer = 0 AND $5::bigint <= ${NOW_MS} AND COALESCE((SELECT running FROM key_running) >= $14::integer, false) AS parked,
+               $16::integer = 0 AND $19::integer IS NOT NULL AND $5::bigint <= ${NOW_MS}
+               AND ($19::integer >= $14::integer OR (
+                 SELECT count(*) FROM (
+                   SELECT 1 FROM ${s.q}.job_flow f JOIN ${s.q}.jobs j ON j.id = f.job_id
+                    WHERE f.concurrency_key = $13::text AND NOT f.parked AND f.service = $1 AND f.method = $2
+                      AND j.state = ${STATE.waiting} AND j.run_at <= ${NOW_MS}
+                      AND (j.priority > $4::integer OR (j.priority = $4::integer AND j.run_at <= $5::bigint))
+                    LIMIT $14::integer - $19::integer
+                      FOR KEY SHARE OF j SKIP LOCKED
+                 ) ahead) >= $14::integer - $19::integer) AS parked,
                (SELECT name FROM ${s.q}.rate_limits WHERE name = $18::text) AS rate_limit
       ), inserted AS (
         INSERT INTO ${s.q}.jobs (${COLUMNS}, key, flow)
@@ -162,13 +176,14 @@ export async function insertAll(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, jobs: readonly NewJob[], database: string,
 ): Promise<{ ids: number[]; database: string | undefined }> {
   if (jobs.some(needsTransaction)) await useFlowTriggers(client, sql);
+  const keys: LockedKeys = new Map();
   const ids: number[] = [];
   let found: string | undefined;
   let from = 0;
   while (from < jobs.length) {
     const first = jobs[from]!;
     if (goesAlone(first)) {
-      const added = await insertWithParents(client, sql, parents, first, database, ids);
+      const added = await insertWithParents(client, sql, parents, first, database, ids, keys);
       ids.push(added.id);
       found = added.database;
       from++;
@@ -230,7 +245,7 @@ export async function insertAloneWithParents(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string,
 ): Promise<{ id: number; database: string }> {
   if (needsTransaction(job)) await useFlowTriggers(client, sql);
-  return insertWithParents(client, sql, parents, job, database, []);
+  return insertWithParents(client, sql, parents, job, database, [], new Map());
 }
 
 /** Whether `job` has a job_flow row (its parents, its limits): its add takes more than one statement, a transaction. */
@@ -245,7 +260,7 @@ export function needsTransaction(job: NewJob): boolean {
  * made the triggers the job needs ({@link useFlowTriggers}).
  */
 async function insertWithParents(
-  client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[],
+  client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[], keys: LockedKeys,
 ): Promise<{ id: number; database: string }> {
   if (isDebounced(job)) {
     const moved = await moveDebounced(client, sql, job);
@@ -257,6 +272,7 @@ async function insertWithParents(
   const flow = [
     job.debounce?.key ?? null, job.debounce?.untilAt ?? null, job.concurrency?.key ?? null, job.concurrency?.limit ?? null,
     after?.ids.length ?? 0, after?.waitingFor ?? 0, after?.runAnyway ?? false, job.rateLimit ?? null,
+    hasConcurrency(job) ? await lockKey(client, sql, keys, job.concurrency.key) : null,
   ];
   let added: { id: number; database: string; fresh: boolean; rate_known: boolean } | undefined;
   // No row: a concurrent winner with the same unique key was not yet visible to the statement's snapshot (see `keyed`).
@@ -270,4 +286,21 @@ async function insertWithParents(
   if (!added.rate_known) throw new InvalidArgumentError(`rateLimit: no rate limit named "${job.rateLimit}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
   if (after !== undefined) await linkParents(client, parents, added.id, after, job.createdAt);
   return { id: added.id, database: added.database };
+}
+
+/**
+ * The keys a transaction has locked (see `keyLock`), with their running
+ * jobs: that count cannot change while the lock is held (every change of it
+ * takes the lock), so the next jobs of the key in the same call skip the
+ * statement.
+ */
+type LockedKeys = Map<string, number>;
+
+/** Inside the add's transaction: makes `key`'s row if new and locks it; its running jobs, or null if not locked (see `keyLock`). */
+async function lockKey(client: pg.ClientBase, sql: InsertStatements, keys: LockedKeys, key: string): Promise<number | null> {
+  const known = keys.get(key);
+  if (known !== undefined) return known;
+  const { rows } = await client.query<{ running: number }>({ name: 'key-lock', text: sql.keyLock, values: [key] });
+  if (rows[0] !== undefined) keys.set(key, rows[0].running);
+  return rows[0]?.running ?? null;
 }

@@ -18,6 +18,7 @@ export class ConcurrencyStatements {
   readonly park: Statement<{ key: string; now: number; keep: string }>;
   readonly holdParked: Statement<{ key: string; now: number; keep: string; blocked: number }>;
   readonly inUse: Statement<[number], ConcurrencyKeyUse>;
+  readonly aheadOfNew: Statement<{ id: number; key: string; targetId: number; priority: number; runAt: number; now: number; room: number }, number>;
   readonly parkNew: Statement<{ id: number; now: number }>;
   readonly holdNew: Statement<{ id: number; now: number; blocked: number }>;
 
@@ -36,7 +37,15 @@ export class ConcurrencyStatements {
         FROM job_flow f
        WHERE f.job_id = jobs.id AND f.concurrency_key = @key AND f.parked = 1 AND jobs.state = 0 AND jobs.run_at <= @now
          AND jobs.id NOT IN (SELECT value FROM json_each(@keep))`);
-    // A job just added, due, whose key's running jobs fill its limit (parkAtAdd): job_flow first, while run_at is
+    // Due waiting jobs of the key, of the new job's target, not parked, that a claim would take before it (claim
+    // order: priority, then run time), up to `room` of them (parkAtAdd).
+    this.aheadOfNew = db.prepare<{ id: number; key: string; targetId: number; priority: number; runAt: number; now: number; room: number }, number>(`
+      SELECT count(*) FROM (
+        SELECT 1 FROM job_flow f CROSS JOIN jobs j ON j.id = f.job_id
+         WHERE f.concurrency_key = @key AND f.target_id = @targetId AND f.parked = 0 AND f.job_id <> @id
+           AND j.state = 0 AND j.run_at <= @now AND (j.priority > @priority OR (j.priority = @priority AND j.run_at <= @runAt))
+         LIMIT @room)`).pluck();
+    // A job just added, due, whose key is full (parkAtAdd): job_flow first, while run_at is
     // still the time asked for. One waiting for parents (run_at held) is left to them.
     this.parkNew = db.prepare(`
       UPDATE job_flow SET parked = 1, ready_at = j.run_at FROM jobs j
@@ -87,18 +96,33 @@ export function parkOverLimit(c: ConcurrencyStatements, rows: readonly ClaimedRo
   return full.size > 0;
 }
 
+/** The new job {@link parkAtAdd} looks at: its id, target, priority and run time asked for. */
+export interface NewKeyedJob {
+  readonly id: number;
+  readonly targetId: number;
+  readonly priority: number;
+  readonly runAt: number;
+}
+
 /**
- * Inside the add's transaction, after job `id` (keyed, with its job_flow
- * row) was inserted: if it is due at `now` and its key's running jobs
- * already fill its limit, it is parked at once, as a claim would park it.
- * Each of those running jobs lets a parked job through when it stops (the
- * triggers), so it waits for nothing that will not come; and a pile-up
- * behind a busy key costs the adds, not the first claim after them (issue
- * 18: 100,000 jobs behind one key). Waiting jobs of the key are not counted:
- * one could leave without running and release nothing.
+ * Inside the add's transaction, after keyed job `job` (with its job_flow
+ * row) was inserted: if it is due at `now` and its key is full before it, it
+ * is parked at once, as a claim would park it; so a pile-up on a key costs
+ * the adds, not the first claim after them (issue 18: 100,000 jobs behind
+ * one key). Full: the key's running jobs, and its due waiting jobs of the
+ * same target that a claim would take first (not parked), reach the limit.
+ * Each of those lets a parked job through when it leaves: a running one
+ * when it stops, a waiting one when it stops after running, or when it is
+ * cancelled (the triggers). A waiting one held by a pause holds this job's
+ * target too, so nothing is lost waiting for its resume. Jobs of other
+ * targets are not counted: a pause of theirs would hold them and let none
+ * through. One counted that then moves later (a rate limit's slot, a
+ * debounce) keeps this one parked until it has run.
  */
-export function parkAtAdd(c: ConcurrencyStatements, id: number, key: string, limit: number, now: number): void {
-  if ((c.running.get(key) ?? 0) < limit) return;
-  c.parkNew.run({ id, now });
-  c.holdNew.run({ id, now, blocked: BLOCKED_RUN_AT });
+export function parkAtAdd(c: ConcurrencyStatements, job: NewKeyedJob, key: string, limit: number, now: number): void {
+  if (job.runAt > now) return;
+  const room = limit - (c.running.get(key) ?? 0);
+  if (room > 0 && c.aheadOfNew.get({ ...job, key, now, room })! < room) return;
+  c.parkNew.run({ id: job.id, now });
+  c.holdNew.run({ id: job.id, now, blocked: BLOCKED_RUN_AT });
 }

@@ -34,7 +34,9 @@ export function insertAny(s: Statements, job: NewJob, database: string, earlier:
   if (needsFlowTriggers(job)) s.flow.use();
   insertFlowRow(s.flowRows, inserted.id, values, job);
   if (hasParents(job)) linkParents(s.parents, inserted.id, job, database, earlier);
-  if (job.concurrency !== undefined && job.concurrency !== null) parkAtAdd(s.concurrency, inserted.id, job.concurrency.key, job.concurrency.limit, job.createdAt);
+  if (job.concurrency !== undefined && job.concurrency !== null) {
+    parkAtAdd(s.concurrency, { id: inserted.id, targetId: values[0], priority: job.priority, runAt: job.runAt }, job.concurrency.key, job.concurrency.limit, job.createdAt);
+  }
   return inserted.id;
 }
 
