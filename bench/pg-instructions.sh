@@ -1,5 +1,5 @@
 #!/bin/bash
-# `bash bench/pg-instructions.sh [JOBS] [flow|behind|later]` (as root, on a machine with PostgreSQL 15's binaries and valgrind): the
+# `bash bench/pg-instructions.sh [JOBS] [flow|behind|idle|later]` (as root, on a machine with PostgreSQL 15's binaries and valgrind): the
 # PostgreSQL server's instructions per plain job claimed and completed (bench/claim-cost.ts), counted by valgrind,
 # so the figure is the same to <0.1% from run to run where wall and CPU time on this VM move by ±20%.
 #

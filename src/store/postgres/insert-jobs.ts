@@ -79,8 +79,8 @@ export function insertStatements(s: Schema): InsertStatements {
         FROM found WHERE j.id = found.id
       RETURNING j.id, ${databaseId(s)} AS database`,
     // A keyed job's key: its row made if new (claims lock it before counting, so it exists before a job of the key can
-    // be claimed), then locked for the add's transaction, as every change of its running count and every release
-    // of a parked job locks it (FOR UPDATE reads the newest version). No row: a new key (not in this statement's
+    // be claimed), then locked for the add's transaction, as every change of its running count locks it (FOR UPDATE
+    // reads the newest version; see flowJob for the other releases). No row: a new key (not in this statement's
     // snapshot), or one another transaction holds. Then the add parks nothing: waiting for the lock could deadlock
     // with a claim locking several keys in another order.
     keyLock: `
