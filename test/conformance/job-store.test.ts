@@ -855,6 +855,34 @@ describeStores('JobStore contract', (factory) => {
       expect(ids(await claim(store, 'a', 10))).toEqual([second]);
     });
 
+    it('adds, cancels and claims on one key from two connections at once leave no job parked for good', async () => {
+      const store = await open();
+      const other = await factory.openAnother(store);
+      const added: number[] = [];
+      const runOnce = async (s: JobStore, owner: string): Promise<number> => {
+        const taken = await claim(s, owner, 3);
+        // Fewer than all due jobs of the key: at most its limit of 2 run at once.
+        expect(taken.length).toBeLessThanOrEqual(2);
+        await s.complete(taken.map((j) => ok(j, owner)));
+        return taken.length;
+      };
+      for (let round = 0; round < 12; round++) {
+        // The oldest unfinished jobs are cancelled while new ones are added and others claimed and completed.
+        const doomed = added.slice(round * 3, round * 3 + 2);
+        await Promise.all([
+          store.addJobs(Array.from({ length: 6 }, () => keyed('race', 2))).then(({ ids: more }) => added.push(...more)),
+          Promise.all(doomed.map((id) => other.cancel(id, Date.now()))),
+          runOnce(other, 'b'),
+          runOnce(store, 'a'),
+        ]);
+      }
+      // Drained: every job ends, none is left parked with nothing of its key running.
+      for (let idle = 0, rounds = 0; idle < 2 && rounds < 200; rounds++) idle = (await runOnce(store, 'a')) === 0 ? idle + 1 : 0;
+      const left = (await Promise.all(added.map((id) => store.getJob(id)))).filter((j) => j?.state !== 'succeeded' && j?.state !== 'cancelled');
+      expect(left.map((j) => ({ id: j?.id, state: j?.state, parked: j?.parked }))).toEqual([]);
+      expect(added).toHaveLength(72);
+    });
+
     it('one claim gets the jobs behind a key that is full, or a paused method, in the same call', async () => {
       const store = await open();
       await store.addJobs(Array.from({ length: 20 }, () => keyed('busy')));
