@@ -82,11 +82,25 @@ const PLANNER_OPTIONS = '-c enable_bitmapscan=off';
  * kept a sequential scan of it as it grew (keyed adds behind a busy key
  * slowed to 9 ms each as job_flow filled, until autovacuum analyzed it).
  * The write connection (outcomes and claims, the hot path) keeps
- * PostgreSQL's default: the claim's LIMIT keeps its plans custom, and
- * planning the outcome statements at every run cost ~20% more server
- * instructions per job (bench/pg-instructions.sh: 235.9k against 193.1k).
+ * PostgreSQL's default, and drops its plans every few seconds instead
+ * ({@link PLAN_REFRESH_MS}): planning every statement at every run there
+ * cost ~20% more server instructions per job (bench/pg-instructions.sh:
+ * 235.9k against 193.1k).
  */
 const POOL_OPTIONS = `${PLANNER_OPTIONS} -c plan_cache_mode=force_custom_plan`;
+
+/**
+ * How often the write connection drops its cached plans (`DISCARD PLANS`;
+ * its prepared statements stay). A generic plan is kept once chosen, and
+ * PostgreSQL chooses it when it looks no dearer than the custom ones: on
+ * empty tables it always does, and that plan scans them whole. A worker
+ * started on an empty queue that then got 300,000 jobs drained them 100×
+ * slower (20 outcomes-and-claims of 100: 12.5 s against 0.11 s,
+ * `bench/pg-stale-plans.ts`) until autovacuum next vacuumed or analyzed the table. After a
+ * discard each statement is planned afresh five times, then a generic plan
+ * is weighed on the tables as they are, and kept only if it is no dearer.
+ */
+const PLAN_REFRESH_MS = 5000;
 
 /** The pg client settings every connection of the store uses, the LISTEN one included (the write connection has {@link PLANNER_OPTIONS} alone). */
 export function clientConfig(options: PoolOptions): pg.ClientConfig {
@@ -114,6 +128,8 @@ export class Connections {
   readonly #options: PoolOptions;
   #pool: pg.Pool;
   #pipe: pg.Client | undefined;
+  /** When the write connection last dropped its cached plans ({@link PLAN_REFRESH_MS}; performance.now()). */
+  #plansDiscardedAt = Number.NEGATIVE_INFINITY;
   #pipeConnecting: Promise<pg.Client> | undefined;
   #closed = false;
 
@@ -197,6 +213,12 @@ export class Connections {
    */
   async pipelined<T>(fn: (client: pg.ClientBase) => Promise<T>): Promise<T> {
     const client = this.#pipe ?? (await this.#withRetries(() => this.#connectPipe()));
+    const now = performance.now();
+    if (now - this.#plansDiscardedAt >= PLAN_REFRESH_MS) {
+      this.#plansDiscardedAt = now;
+      // Sent ahead of fn's statement, in order; a failure here fails that statement too, which reports it.
+      client.query('DISCARD PLANS').catch(() => {});
+    }
     try {
       return await fn(client);
     } catch (error) {
