@@ -1,8 +1,9 @@
 /**
  * A keyed job parked by its add on PostgreSQL, while another transaction
  * changes its key between the add's count and its commit. The add is driven
- * statement by statement (the store's own `keyLock` and `flowJob`, as
- * insert-jobs.ts runs them) so that the other transaction lands exactly in
+ * statement by statement (the store's own `keyLock`, then `flowJob` as
+ * insert-jobs.ts runs it for one job, or `ahead` and `rows` as keyed-rows.ts
+ * runs them for a run of jobs) so that the other transaction lands exactly in
  * that gap: what lets the parked job through must wait for the add, or it
  * would look for parked jobs before this one is there and leave it parked
  * for good.
@@ -34,18 +35,31 @@ describe.skipIf(postgresSkipReason !== null)('a job parked at its add on Postgre
     await add.end();
   });
 
-  /** In `add`'s open transaction: locks the key and inserts a keyed job as the store would; its id and whether it went in parked. */
-  async function addParked(): Promise<number> {
+  /**
+   * In `add`'s open transaction: locks the key and inserts a keyed job parked, as the store would, by the statement
+   * for one job (`flowJob`) or the one for a run of them (keyed-rows.ts, after reading the jobs ahead); its id.
+   */
+  async function addParked(path: 'one' | 'run'): Promise<number> {
     await add.query('BEGIN');
-    const { rows: [key] } = await add.query<{ running: number }>(sql.keyLock, ['k']);
-    expect(key).toBeDefined();
-    const { rows: [row] } = await add.query<{ id: number }>(sql.flowJob, [
-      'svc', 'run', '{"json":null}', 0, 0, 3, null, Date.now(), null, null, // the jobs row, no unique key
-      null, null, 'k', 1, 0, 0, false, null, key!.running, // job_flow: no debounce, key k of limit 1, no parents, no rate limit
-    ]);
-    const { rows: [flow] } = await add.query<{ parked: boolean }>(`SELECT parked FROM ${schemaOf(store.schema).q}.job_flow WHERE job_id = $1`, [row!.id]);
+    const { rows: [key] } = await add.query<{ running: number }>(sql.keyedRows.keyLock, ['k']);
+    expect(key?.running).toEqual(expect.any(Number));
+    let id: number;
+    if (path === 'one') {
+      const { rows: [row] } = await add.query<{ id: string }>(sql.flowJob, [
+        'svc', 'run', '{"json":null}', 0, 0, 3, null, Date.now(), null, null, // the jobs row, no unique key
+        null, null, 'k', 1, 0, 0, false, null, key!.running, // job_flow: no debounce, key k of limit 1, no parents, no rate limit
+      ]);
+      id = Number(row!.id);
+    } else {
+      await add.query(sql.keyedRows.ahead, ['k', 'svc', 'run', 1]);
+      const { rows: [row] } = await add.query<{ id: string }>(sql.keyedRows.rows, [
+        ['svc'], ['run'], ['{"json":null}'], [0], [0], [3], [null], [Date.now()], [null], ['k'], [1], [true],
+      ]);
+      id = Number(row!.id);
+    }
+    const { rows: [flow] } = await add.query<{ parked: boolean }>(`SELECT parked FROM ${schemaOf(store.schema).q}.job_flow WHERE job_id = $1`, [id]);
     expect(flow?.parked).toBe(true);
-    return Number(row!.id);
+    return id;
   }
 
   /** Until a statement on this store's schema waits for a lock (the add's). */
@@ -55,25 +69,27 @@ describe.skipIf(postgresSkipReason !== null)('a job parked at its add on Postgre
     { timeout: 5000, interval: 20 }).toBeGreaterThan(0);
   }
 
-  it('a cancel of the waiting job it was counted behind, made before the add commits, lets it through after', async () => {
-    const { ids: [waiting] } = await store.addJobs([keyed()]);
-    const parked = await addParked();
-    const cancelled = store.cancel(waiting!, Date.now());
-    await waitsForTheAdd();
-    await add.query('COMMIT');
-    expect(await cancelled).toBe('cancelled');
-    expect(await store.getJob(parked)).toMatchObject({ state: 'waiting', parked: false });
-    expect((await store.claim({ owner: 'host:1:w', limit: 5, now: Date.now(), isolated: 'skip' })).map((j) => j.id)).toEqual([parked]);
-  });
+  for (const path of ['one', 'run'] as const) {
+    it(`a cancel of the waiting job it was counted behind, made before the add commits, lets it through after (${path})`, async () => {
+      const { ids: [waiting] } = await store.addJobs([keyed()]);
+      const parked = await addParked(path);
+      const cancelled = store.cancel(waiting!, Date.now());
+      await waitsForTheAdd();
+      await add.query('COMMIT');
+      expect(await cancelled).toBe('cancelled');
+      expect(await store.getJob(parked)).toMatchObject({ state: 'waiting', parked: false });
+      expect((await store.claim({ owner: 'host:1:w', limit: 5, now: Date.now(), isolated: 'skip' })).map((j) => j.id)).toEqual([parked]);
+    });
 
-  it('the end of the running job it was counted behind, before the add commits, lets it through after', async () => {
-    await store.addJobs([keyed()]);
-    const [running] = await store.claim({ owner: 'host:1:w', limit: 5, now: Date.now(), isolated: 'skip' });
-    const parked = await addParked();
-    const completed = store.complete([{ id: running!.id, attempt: running!.attempt, database: running!.database, owner: 'host:1:w', outcome: 'succeeded', result: null, at: Date.now() }]);
-    await waitsForTheAdd();
-    await add.query('COMMIT');
-    await completed;
-    expect(await store.getJob(parked)).toMatchObject({ state: 'waiting', parked: false });
-  });
+    it(`the end of the running job it was counted behind, before the add commits, lets it through after (${path})`, async () => {
+      await store.addJobs([keyed()]);
+      const [running] = await store.claim({ owner: 'host:1:w', limit: 5, now: Date.now(), isolated: 'skip' });
+      const parked = await addParked(path);
+      const completed = store.complete([{ id: running!.id, attempt: running!.attempt, database: running!.database, owner: 'host:1:w', outcome: 'succeeded', result: null, at: Date.now() }]);
+      await waitsForTheAdd();
+      await add.query('COMMIT');
+      await completed;
+      expect(await store.getJob(parked)).toMatchObject({ state: 'waiting', parked: false });
+    });
+  }
 });

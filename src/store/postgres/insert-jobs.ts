@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, readParents, type ParentStatements } from './job-parents.ts';
+import { insertKeyedRows, keyedRowStatements, lockKey, type KeyedRow, type KeyedRowStatements, type LockedKeys } from './keyed-rows.ts';
 import { databaseId, NOW_MS, STATE, useJobFlow, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
@@ -13,7 +14,7 @@ export interface InsertStatements {
   readonly one: string;
   readonly rows: string;
   readonly keyed: string;
-  readonly keyLock: string;
+  readonly keyedRows: KeyedRowStatements;
   readonly debounceLock: string;
   readonly debounceMove: string;
   readonly flowJob: string;
@@ -78,20 +79,12 @@ export function insertStatements(s: Schema): InsertStatements {
              run_at = CASE WHEN found.run_at = ${BLOCKED_RUN_AT} THEN found.run_at ELSE least($5::bigint, coalesce(found.debounce_until, $5::bigint)) END
         FROM found WHERE j.id = found.id
       RETURNING j.id, ${databaseId(s)} AS database`,
-    // A keyed job's key: its row made if new (claims lock it before counting, so it exists before a job of the key can
-    // be claimed), then locked for the add's transaction, as every change of its running count locks it (FOR UPDATE
-    // reads the newest version; see flowJob for the other releases). No row: a new key (not in this statement's
-    // snapshot), or one another transaction holds. Then the add parks nothing: waiting for the lock could deadlock
-    // with a claim locking several keys in another order.
-    keyLock: `
-      WITH key_row AS (INSERT INTO ${s.q}.concurrency_keys (key) VALUES ($1) ON CONFLICT DO NOTHING)
-      SELECT running FROM ${s.q}.concurrency_keys WHERE key = $1 FOR UPDATE SKIP LOCKED`,
     // A job using workflows or limits, with its job_flow row (migration 0010), in one statement, inserted as it will
     // stay: held at never-due while it waits for parents ($16 of them), or parked if it is due by the server's clock
     // and its key ($13, limit $14) is full before it. Inserting it due and then holding it would leave a dead entry
     // at the front of jobs_claim, which claims walk over until vacuum (issue 18: 100,000 jobs behind a key).
     //
-    // Full: with the key's row locked ($19, its running jobs, from keyLock; NULL when not locked), its running jobs
+    // Full: with the key's row locked ($19, its running jobs, from keyed-rows.ts's keyLock; NULL when not locked), its running jobs
     // and its due waiting jobs of the same service and method that a claim would take first (not parked) reach the
     // limit. As the SQLite store's parkAtAdd (see there for why only jobs of the same target count). Across
     // transactions: a running job's stop locks the key's row, so it waits for this add and then sees the parked job
@@ -135,6 +128,7 @@ export function insertStatements(s: Schema): InsertStatements {
           SELECT id, 1 FROM ${s.q}.jobs WHERE service = $1 AND method = $2 AND key = $10
         ) found ORDER BY rank LIMIT 1`,
     useFlow: useJobFlow(s),
+    keyedRows: keyedRowStatements(s),
   };
 }
 
@@ -166,11 +160,11 @@ export async function insertKeyed(client: pg.ClientBase, sql: InsertStatements, 
 
 /**
  * Inside a transaction: inserts `jobs` in order and returns their ids in the
- * same order (`database`: the one in use, which parents must be of). See below.
- *
- * same order. Runs of jobs without a key go BULK_ROWS to a statement, as
- * parallel arrays (one round trip each); a keyed job goes alone, so that it
- * sees the jobs inserted before it, in this batch too.
+ * same order (`database`: the one in use, which parents must be of). Runs of
+ * plain jobs go BULK_ROWS to a statement, as parallel arrays (one round trip
+ * each), and so do runs of jobs with only a concurrency key (keyed-rows.ts);
+ * any other job goes alone, so that it sees the jobs inserted before it, in
+ * this batch too.
  */
 export async function insertAll(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, jobs: readonly NewJob[], database: string,
@@ -182,6 +176,14 @@ export async function insertAll(
   let from = 0;
   while (from < jobs.length) {
     const first = jobs[from]!;
+    if (isKeyedRow(first)) {
+      const run: KeyedRow[] = [];
+      for (let job = jobs[from]; job !== undefined && isKeyedRow(job) && run.length < BULK_ROWS; job = jobs[++from]) run.push(job);
+      const added = await insertKeyedRows(client, sql.keyedRows, keys, run, Date.now());
+      for (const row of added) ids.push(row.id);
+      found = added[0]?.database ?? found;
+      continue;
+    }
     if (goesAlone(first)) {
       const added = await insertWithParents(client, sql, parents, first, database, ids, keys);
       ids.push(added.id);
@@ -202,6 +204,11 @@ export async function insertAll(
     from = to;
   }
   return { ids, database: found };
+}
+
+/** A job whose only option beyond a plain job's is a concurrency key: inserted with others like it (keyed-rows.ts). */
+function isKeyedRow(job: NewJob): job is KeyedRow {
+  return hasConcurrency(job) && !isKeyed(job) && !hasParents(job) && !isDebounced(job) && !isRateLimited(job);
 }
 
 /** A keyed job, or one that waits for others: inserted by itself, so that it sees the jobs inserted before it. */
@@ -272,7 +279,7 @@ async function insertWithParents(
   const flow = [
     job.debounce?.key ?? null, job.debounce?.untilAt ?? null, job.concurrency?.key ?? null, job.concurrency?.limit ?? null,
     after?.ids.length ?? 0, after?.waitingFor ?? 0, after?.runAnyway ?? false, job.rateLimit ?? null,
-    hasConcurrency(job) ? await lockKey(client, sql, keys, job.concurrency.key) : null,
+    hasConcurrency(job) ? await lockKey(client, sql.keyedRows, keys, job.concurrency.key) : null,
   ];
   let added: { id: number; database: string; fresh: boolean; rate_known: boolean } | undefined;
   // No row: a concurrent winner with the same unique key was not yet visible to the statement's snapshot (see `keyed`).
@@ -286,21 +293,4 @@ async function insertWithParents(
   if (!added.rate_known) throw new InvalidArgumentError(`rateLimit: no rate limit named "${job.rateLimit}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
   if (after !== undefined) await linkParents(client, parents, added.id, after, job.createdAt);
   return { id: added.id, database: added.database };
-}
-
-/**
- * The keys a transaction has locked (see `keyLock`), with their running
- * jobs: that count cannot change while the lock is held (every change of it
- * takes the lock), so the next jobs of the key in the same call skip the
- * statement.
- */
-type LockedKeys = Map<string, number>;
-
-/** Inside the add's transaction: makes `key`'s row if new and locks it; its running jobs, or null if not locked (see `keyLock`). */
-async function lockKey(client: pg.ClientBase, sql: InsertStatements, keys: LockedKeys, key: string): Promise<number | null> {
-  const known = keys.get(key);
-  if (known !== undefined) return known;
-  const { rows } = await client.query<{ running: number }>({ name: 'key-lock', text: sql.keyLock, values: [key] });
-  if (rows[0] !== undefined) keys.set(key, rows[0].running);
-  return rows[0]?.running ?? null;
 }
