@@ -4,6 +4,7 @@ import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, readParents, type ParentStatements } from './job-parents.ts';
 import { insertKeyedRows, keyedRowStatements, lockKey, type KeyedRow, type KeyedRowStatements, type LockedKeys } from './keyed-rows.ts';
+import { COLUMNS, TAGS, values } from './job-values.ts';
 import { databaseId, NOW_MS, STATE, useJobFlow, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
@@ -20,11 +21,6 @@ export interface InsertStatements {
   readonly flowJob: string;
   readonly useFlow: string;
 }
-
-const COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
-
-/** Tags travel as JSON text per row: unnest cannot take an array of arrays of different lengths. */
-const TAGS = (json: string): string => `CASE WHEN ${json} IS NULL THEN NULL ELSE ARRAY(SELECT json_array_elements_text(${json}::json)) END`;
 
 export function insertStatements(s: Schema): InsertStatements {
   return {
@@ -134,14 +130,6 @@ export function insertStatements(s: Schema): InsertStatements {
 
 export function isKeyed(job: NewJob): job is NewJob & { key: string } {
   return job.key !== undefined && job.key !== null;
-}
-
-function tagsJson(job: NewJob): string | null {
-  return job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags);
-}
-
-function values(job: NewJob): unknown[] {
-  return [job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt, tagsJson(job)];
 }
 
 /** Inserts one job without a key (a statement alone commits it). */

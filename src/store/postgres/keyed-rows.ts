@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
+import { COLUMNS, TAGS, values } from './job-values.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 /*
@@ -17,8 +18,6 @@ export interface KeyedRowStatements {
   readonly ahead: string;
   readonly rows: string;
 }
-
-const COLUMNS = 'service, method, params, priority, run_at, max_attempts, timeout_ms, created_at, tags';
 
 export function keyedRowStatements(s: Schema): KeyedRowStatements {
   return {
@@ -53,7 +52,7 @@ export function keyedRowStatements(s: Schema): KeyedRowStatements {
       ), inserted AS (
         INSERT INTO ${s.q}.jobs (id, ${COLUMNS}, flow)
         SELECT id, service, method, params, priority, CASE WHEN parked THEN ${BLOCKED_RUN_AT} ELSE run_at END, max_attempts, timeout_ms, created_at,
-               CASE WHEN tags IS NULL THEN NULL ELSE ARRAY(SELECT json_array_elements_text(tags::json)) END, true
+               ${TAGS('tags')}, true
           FROM input
       ), flow AS (
         INSERT INTO ${s.q}.job_flow (job_id, service, method, priority, concurrency_key, concurrency_limit, parked, ready_at)
@@ -133,11 +132,7 @@ export async function insertKeyedRows(
   }
   const columns: unknown[][] = Array.from({ length: 12 }, () => new Array<unknown>(jobs.length));
   jobs.forEach((job, i) => {
-    const row = [
-      job.service, job.method, job.params, job.priority, job.runAt, job.maxAttempts, job.timeoutMs, job.createdAt,
-      job.tags === undefined || job.tags === null || job.tags.length === 0 ? null : JSON.stringify(job.tags),
-      job.concurrency.key, job.concurrency.limit, park[i],
-    ];
+    const row = [...values(job), job.concurrency.key, job.concurrency.limit, park[i]];
     for (let c = 0; c < 12; c++) columns[c]![i] = row[c];
   });
   const { rows } = await client.query<{ id: number; database: string }>({ name: 'insert-keyed-rows', text: sql.rows, values: columns });
