@@ -1,9 +1,9 @@
 /**
  * A keyed job parked by its add on PostgreSQL, while another transaction
  * changes its key between the add's count and its commit. The add is driven
- * statement by statement (the store's own `keyLock`, then `flowJob` as
- * insert-jobs.ts runs it for one job, or `ahead` and `rows` as keyed-rows.ts
- * runs them for a run of jobs) so that the other transaction lands exactly in
+ * statement by statement (the store's own `keyLock` and `ahead`, as
+ * keyed-rows.ts's KeyParking runs them, then `flowJob` as insert-jobs.ts
+ * runs it for one job, or `rows` as keyed-rows.ts runs it for a run of jobs) so that the other transaction lands exactly in
  * that gap: what lets the parked job through must wait for the add, or it
  * would look for parked jobs before this one is there and leave it parked
  * for good.
@@ -36,22 +36,23 @@ describe.skipIf(postgresSkipReason !== null)('a job parked at its add on Postgre
   });
 
   /**
-   * In `add`'s open transaction: locks the key and inserts a keyed job parked, as the store would, by the statement
-   * for one job (`flowJob`) or the one for a run of them (keyed-rows.ts, after reading the jobs ahead); its id.
+   * In `add`'s open transaction: locks the key, reads the jobs ahead, and inserts a keyed job parked, as the store
+   * would, by the statement for one job (`flowJob`) or the one for a run of them (keyed-rows.ts); its id.
    */
   async function addParked(path: 'one' | 'run'): Promise<number> {
     await add.query('BEGIN');
     const { rows: [key] } = await add.query<{ running: number }>(sql.keyedRows.keyLock, ['k']);
     expect(key?.running).toEqual(expect.any(Number));
+    // As KeyParking reads them when the key has room (none runs, in the cancel's case).
+    if (key!.running < 1) await add.query(sql.keyedRows.ahead, ['k', 'svc', 'run', 1]);
     let id: number;
     if (path === 'one') {
       const { rows: [row] } = await add.query<{ id: string }>(sql.flowJob, [
         'svc', 'run', '{"json":null}', 0, 0, 3, null, Date.now(), null, null, // the jobs row, no unique key
-        null, null, 'k', 1, 0, 0, false, null, key!.running, // job_flow: no debounce, key k of limit 1, no parents, no rate limit
+        null, null, 'k', 1, 0, 0, false, null, true, // job_flow: no debounce, key k of limit 1, no parents, no rate limit; parked
       ]);
       id = Number(row!.id);
     } else {
-      await add.query(sql.keyedRows.ahead, ['k', 'svc', 'run', 1]);
       const { rows: [row] } = await add.query<{ id: string }>(sql.keyedRows.rows, [
         ['svc'], ['run'], ['{"json":null}'], [0], [0], [3], [null], [Date.now()], [null], ['k'], [1], [true],
       ]);

@@ -3,9 +3,9 @@ import type pg from 'pg';
 import { BLOCKED_RUN_AT, type ConcurrencyLimit, type NewJob } from '../job-store.ts';
 import { hasParents } from '../parent-refs.ts';
 import { linkParents, readParents, type ParentStatements } from './job-parents.ts';
-import { insertKeyedRows, keyedRowStatements, lockKey, type KeyedRow, type KeyedRowStatements, type LockedKeys } from './keyed-rows.ts';
+import { insertKeyedRows, KeyParking, keyedRowStatements, type KeyedRow, type KeyedRowStatements } from './keyed-rows.ts';
 import { COLUMNS, TAGS, values } from './job-values.ts';
-import { databaseId, NOW_MS, STATE, useJobFlow, type Schema } from './schema.ts';
+import { databaseId, NOW_MS, useJobFlow, type Schema } from './schema.ts';
 
 /** Rows per INSERT of a bulk add: arrays of this length, one round trip each. */
 export const BULK_ROWS = 5000;
@@ -80,29 +80,13 @@ export function insertStatements(s: Schema): InsertStatements {
     // and its key ($13, limit $14) is full before it. Inserting it due and then holding it would leave a dead entry
     // at the front of jobs_claim, which claims walk over until vacuum (issue 18: 100,000 jobs behind a key).
     //
-    // Full: with the key's row locked ($19, its running jobs, from keyed-rows.ts's keyLock; NULL when not locked), its running jobs
-    // and its due waiting jobs of the same service and method that a claim would take first (not parked) reach the
-    // limit. As the SQLite store's parkAtAdd (see there for why only jobs of the same target count). Across
-    // transactions: a running job's stop locks the key's row, so it waits for this add and then sees the parked job
-    // it must let through; the waiting ones counted are locked here (FOR KEY SHARE), so a cancel of one (whose
-    // trigger lets a parked job through) waits likewise, and one another transaction is changing is not counted
-    // (SKIP LOCKED). A claim passes them over until this add commits, as it waits for the key's row.
+    // Parked ($19): as keyed-rows.ts's KeyParking decided, if due by the server's clock and not waiting for parents.
     //
     // A unique key already active ($10) finds that job, as `keyed` does; no key never conflicts. `rate_known`: the
     // rate limit named ($18), if any, exists (the caller refuses the add if not).
     flowJob: `
       WITH input AS MATERIALIZED (
-        SELECT $16::integer > 0 AS waits,
-               $16::integer = 0 AND $19::integer IS NOT NULL AND $5::bigint <= ${NOW_MS}
-               AND ($19::integer >= $14::integer OR (
-                 SELECT count(*) FROM (
-                   SELECT 1 FROM ${s.q}.job_flow f JOIN ${s.q}.jobs j ON j.id = f.job_id
-                    WHERE f.concurrency_key = $13::text AND NOT f.parked AND f.service = $1 AND f.method = $2
-                      AND j.state = ${STATE.waiting} AND j.run_at <= ${NOW_MS}
-                      AND (j.priority > $4::integer OR (j.priority = $4::integer AND j.run_at <= $5::bigint))
-                    LIMIT $14::integer - $19::integer
-                      FOR KEY SHARE OF j SKIP LOCKED
-                 ) ahead) >= $14::integer - $19::integer) AS parked,
+        SELECT $16::integer > 0 AS waits, $16::integer = 0 AND $19::boolean AND $5::bigint <= ${NOW_MS} AS parked,
                (SELECT name FROM ${s.q}.rate_limits WHERE name = $18::text) AS rate_limit
       ), inserted AS (
         INSERT INTO ${s.q}.jobs (${COLUMNS}, key, flow)
@@ -158,7 +142,7 @@ export async function insertAll(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, jobs: readonly NewJob[], database: string,
 ): Promise<{ ids: number[]; database: string | undefined }> {
   if (jobs.some(needsTransaction)) await useFlowTriggers(client, sql);
-  const keys: LockedKeys = new Map();
+  const parking = new KeyParking(client, sql.keyedRows, jobs, Date.now());
   const ids: number[] = [];
   let found: string | undefined;
   let from = 0;
@@ -167,13 +151,13 @@ export async function insertAll(
     if (isKeyedRow(first)) {
       const run: KeyedRow[] = [];
       for (let job = jobs[from]; job !== undefined && isKeyedRow(job) && run.length < BULK_ROWS; job = jobs[++from]) run.push(job);
-      const added = await insertKeyedRows(client, sql.keyedRows, keys, run, Date.now());
+      const added = await insertKeyedRows(client, sql.keyedRows, parking, run);
       for (const row of added) ids.push(row.id);
       found = added[0]?.database ?? found;
       continue;
     }
     if (goesAlone(first)) {
-      const added = await insertWithParents(client, sql, parents, first, database, ids, keys);
+      const added = await insertWithParents(client, sql, parents, first, database, ids, parking);
       ids.push(added.id);
       found = added.database;
       from++;
@@ -240,7 +224,7 @@ export async function insertAloneWithParents(
   client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string,
 ): Promise<{ id: number; database: string }> {
   if (needsTransaction(job)) await useFlowTriggers(client, sql);
-  return insertWithParents(client, sql, parents, job, database, [], new Map());
+  return insertWithParents(client, sql, parents, job, database, [], new KeyParking(client, sql.keyedRows, [job], Date.now()));
 }
 
 /** Whether `job` has a job_flow row (its parents, its limits): its add takes more than one statement, a transaction. */
@@ -255,7 +239,7 @@ export function needsTransaction(job: NewJob): boolean {
  * made the triggers the job needs ({@link useFlowTriggers}).
  */
 async function insertWithParents(
-  client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[], keys: LockedKeys,
+  client: pg.ClientBase, sql: InsertStatements, parents: ParentStatements, job: NewJob, database: string, earlier: readonly number[], parking: KeyParking,
 ): Promise<{ id: number; database: string }> {
   if (isDebounced(job)) {
     const moved = await moveDebounced(client, sql, job);
@@ -264,10 +248,11 @@ async function insertWithParents(
   if (!needsTransaction(job)) return isKeyed(job) ? insertKeyed(client, sql, job) : insertOne(client, sql, job);
   // What its parents decide is read first, so that its jobs row is written once (see `flowJob`).
   const after = hasParents(job) ? await readParents(client, parents, job, database, earlier) : undefined;
+  const waits = (after?.waitingFor ?? 0) > 0;
+  const park = hasConcurrency(job) && (await parking.park(job, waits));
   const flow = [
     job.debounce?.key ?? null, job.debounce?.untilAt ?? null, job.concurrency?.key ?? null, job.concurrency?.limit ?? null,
-    after?.ids.length ?? 0, after?.waitingFor ?? 0, after?.runAnyway ?? false, job.rateLimit ?? null,
-    hasConcurrency(job) ? await lockKey(client, sql.keyedRows, keys, job.concurrency.key) : null,
+    after?.ids.length ?? 0, after?.waitingFor ?? 0, after?.runAnyway ?? false, job.rateLimit ?? null, park,
   ];
   let added: { id: number; database: string; fresh: boolean; rate_known: boolean } | undefined;
   // No row: a concurrent winner with the same unique key was not yet visible to the statement's snapshot (see `keyed`).
@@ -280,5 +265,7 @@ async function insertWithParents(
   if (!added.fresh) return { id: added.id, database: added.database };
   if (!added.rate_known) throw new InvalidArgumentError(`rateLimit: no rate limit named "${job.rateLimit}" (set it first with worker.setRateLimit(name, { limit, perSeconds }))`);
   if (after !== undefined) await linkParents(client, parents, added.id, after, job.createdAt);
+  // Held for parents, or cancelled at once for a failed one: it is not ahead of the call's later jobs of its key.
+  if (hasConcurrency(job) && !waits && after?.failed === undefined) parking.admitted(job, park);
   return { id: added.id, database: added.database };
 }

@@ -4,10 +4,10 @@ import { COLUMNS, TAGS, values } from './job-values.ts';
 import { databaseId, NOW_MS, STATE, type Schema } from './schema.ts';
 
 /*
- * Jobs whose only option beyond a plain job's is a concurrency key, added
- * many at a time on PostgreSQL: one INSERT per run of them, each parked or
- * not as it goes in (the rule of `flowJob` in insert-jobs.ts, worked out here
- * for the whole run). One by one, each took a statement of ~0.8 ms.
+ * Keyed jobs at their add on PostgreSQL: whether each goes in parked
+ * ({@link KeyParking}, for every add path), and jobs whose only option beyond
+ * a plain job's is a concurrency key added many at a time, one INSERT per
+ * run of them (one by one, each took a statement of ~0.8 ms).
  */
 
 /** A job with a concurrency key and nothing else that needs a statement of its own. */
@@ -31,9 +31,11 @@ export function keyedRowStatements(s: Schema): KeyedRowStatements {
       SELECT COALESCE((SELECT running FROM key_row),
                       (SELECT running FROM ${s.q}.concurrency_keys WHERE key = $1 FOR UPDATE SKIP LOCKED)) AS running`,
     // The first $4 due waiting jobs of a key and method, not parked, in claim order: those a new job of theirs may
-    // wait behind. Run after the key's lock, so its snapshot sees every release committed before; locked FOR KEY
-    // SHARE, so a cancel of one (whose trigger lets a parked job through) waits for the add and then sees the job
-    // it parked, and one another transaction is changing is left out (SKIP LOCKED).
+    // wait behind. Run after the key's lock, so its snapshot sees every release committed before (a running job's
+    // stop locks the key's row, so one after waits for the add and then sees the job it must let through); locked
+    // FOR KEY SHARE, so a cancel of one (whose trigger lets a parked job through) waits likewise, and one another
+    // transaction is changing is left out (SKIP LOCKED). A claim passes them over until the add commits, as it
+    // waits for the key's row.
     ahead: `
       SELECT j.priority, j.run_at FROM ${s.q}.job_flow f JOIN ${s.q}.jobs j ON j.id = f.job_id
        WHERE f.concurrency_key = $1 AND NOT f.parked AND f.service = $2 AND f.method = $3
@@ -62,24 +64,6 @@ export function keyedRowStatements(s: Schema): KeyedRowStatements {
   };
 }
 
-/**
- * The keys a transaction has locked (see `keyLock`), with their running
- * jobs: that count cannot change while the lock is held (every change of it
- * takes the lock), so later jobs of the key in the same call skip the
- * statement.
- */
-export type LockedKeys = Map<string, number>;
-
-/** Inside the add's transaction: makes `key`'s row if new and locks it; its running jobs, or null if not locked (see `keyLock`). */
-export async function lockKey(client: pg.ClientBase, sql: KeyedRowStatements, keys: LockedKeys, key: string): Promise<number | null> {
-  const known = keys.get(key);
-  if (known !== undefined) return known;
-  const { rows } = await client.query<{ running: number | null }>({ name: 'key-lock', text: sql.keyLock, values: [key] });
-  const running = rows[0]?.running ?? null; // one row, always
-  if (running !== null) keys.set(key, running);
-  return running;
-}
-
 interface Waiting {
   readonly priority: number;
   readonly runAt: number;
@@ -88,53 +72,106 @@ interface Waiting {
 /** Whether `a` is claimed before `b` (claim order: priority, then run time; ids are older first). */
 const before = (a: Waiting, b: Waiting): boolean => a.priority > b.priority || (a.priority === b.priority && a.runAt <= b.runAt);
 
+/** A job with a concurrency key, of any other options. */
+type WithKey = NewJob & { concurrency: ConcurrencyLimit };
+
+/**
+ * Whether each keyed job of one add call goes in parked, for both add paths
+ * (`insertKeyedRows` here, `flowJob` in insert-jobs.ts): the job is parked
+ * if due and its key is full before it, that is its key's running jobs and
+ * the due waiting jobs of its key and method, not parked, that a claim takes
+ * first, reach its limit. As the SQLite store's parkAtAdd (see there for why
+ * only jobs of the same method count). Each key is locked once per call
+ * (`keyLock`: its running count cannot change while the lock is held), the
+ * jobs ahead are read once per key and method (`ahead`, after the lock, so
+ * its snapshot sees every release committed before), and the call's own
+ * jobs that went in unparked are added to them ({@link admitted}).
+ */
+export class KeyParking {
+  readonly #client: pg.ClientBase;
+  readonly #sql: KeyedRowStatements;
+  /** Each key's running jobs, once locked (a key not locked is tried again by its next job). */
+  readonly #running = new Map<string, number>();
+  /** The most any of the call's jobs allows at once, per key: as many jobs ahead are read. */
+  readonly #most = new Map<string, number>();
+  readonly #ahead = new Map<string, Waiting[]>();
+  readonly #now: number;
+
+  /**
+   * `jobs`: the call's jobs; `now`: this process's clock, which tells which
+   * of them are due when counting them (the server's decides whether a job
+   * asked to park is due: where the two differ, a job may wait behind one of
+   * the call's not yet due, until that one has run).
+   */
+  constructor(client: pg.ClientBase, sql: KeyedRowStatements, jobs: readonly NewJob[], now: number) {
+    this.#client = client;
+    this.#sql = sql;
+    this.#now = now;
+    for (const { concurrency } of jobs) {
+      if (concurrency !== undefined && concurrency !== null) this.#most.set(concurrency.key, Math.max(this.#most.get(concurrency.key) ?? 0, concurrency.limit));
+    }
+  }
+
+  /**
+   * Inside the add's transaction, before `job` goes in: locks its key (making
+   * its row if new) and says whether it goes in parked. `waits`: it waits for
+   * parents, so it is held, not parked.
+   */
+  async park(job: WithKey, waits: boolean): Promise<boolean> {
+    const { key, limit } = job.concurrency;
+    const running = await this.#lock(key);
+    if (running === null || waits) return false;
+    if (running >= limit) return true;
+    const me = { priority: job.priority, runAt: job.runAt };
+    return running + (await this.#aheadOf(job)).filter((other) => before(other, me)).length >= limit;
+  }
+
+  /** After `job` went in as {@link park} said (not a unique key's job found instead): one that went in unparked and due counts for those after it. */
+  admitted(job: WithKey, parked: boolean): void {
+    if (parked || job.runAt > this.#now) return;
+    this.#ahead.get(group(job))?.push({ priority: job.priority, runAt: job.runAt });
+  }
+
+  async #lock(key: string): Promise<number | null> {
+    const known = this.#running.get(key);
+    if (known !== undefined) return known;
+    const { rows } = await this.#client.query<{ running: number | null }>({ name: 'key-lock', text: this.#sql.keyLock, values: [key] });
+    const running = rows[0]?.running ?? null; // one row, always
+    if (running !== null) this.#running.set(key, running);
+    return running;
+  }
+
+  async #aheadOf(job: WithKey): Promise<Waiting[]> {
+    let ahead = this.#ahead.get(group(job));
+    if (ahead === undefined) {
+      const { key, limit } = job.concurrency;
+      const { rows } = await this.#client.query<{ priority: number; run_at: number }>({
+        name: 'key-ahead', text: this.#sql.ahead, values: [key, job.service, job.method, this.#most.get(key) ?? limit],
+      });
+      ahead = rows.map((row) => ({ priority: row.priority, runAt: Number(row.run_at) }));
+      this.#ahead.set(group(job), ahead);
+    }
+    return ahead;
+  }
+}
+
+const group = (job: WithKey): string => JSON.stringify([job.concurrency.key, job.service, job.method]);
+
 /**
  * Inside the add's transaction: inserts `jobs` (each {@link KeyedRow}) in
- * one statement and returns their ids in order. Each is parked if due and
- * its key is full before it, as `flowJob` decides for one job: the key's
- * running jobs, plus the due waiting jobs of its key and method not parked
- * that a claim takes first, those already there ({@link KeyedRowStatements.ahead})
- * and those of this run going in unparked before it, reach its limit. `now`:
- * this process's clock, which tells which of this run's jobs are due when
- * counting them (the server's decides whether a job asked to park is due:
- * where the two differ, a job may wait behind one of this run not yet due,
- * until that one has run).
+ * one statement, each parked or not as `parking` says, and returns their
+ * ids in order.
  */
 export async function insertKeyedRows(
-  client: pg.ClientBase, sql: KeyedRowStatements, keys: LockedKeys, jobs: readonly KeyedRow[], now: number,
+  client: pg.ClientBase, sql: KeyedRowStatements, parking: KeyParking, jobs: readonly KeyedRow[],
 ): Promise<{ id: number; database: string }[]> {
-  const running = new Map<string, number | null>();
-  const most = new Map<string, number>();
-  for (const { concurrency: { key, limit } } of jobs) {
-    if (!running.has(key)) running.set(key, await lockKey(client, sql, keys, key));
-    most.set(key, Math.max(most.get(key) ?? 0, limit));
-  }
-  const waiting = new Map<string, Waiting[]>();
-  const park: boolean[] = [];
-  for (const job of jobs) {
-    const { key, limit } = job.concurrency;
-    const count = running.get(key) ?? null;
-    if (count === null) {
-      park.push(false);
-      continue;
-    }
-    const group = JSON.stringify([key, job.service, job.method]);
-    let ahead = waiting.get(group);
-    if (ahead === undefined) {
-      const { rows } = await client.query<{ priority: number; run_at: number }>({ name: 'key-ahead', text: sql.ahead, values: [key, job.service, job.method, most.get(key)] });
-      ahead = rows.map((row) => ({ priority: row.priority, runAt: Number(row.run_at) }));
-      waiting.set(group, ahead);
-    }
-    const me = { priority: job.priority, runAt: job.runAt };
-    const full = count + ahead.filter((other) => before(other, me)).length >= limit;
-    park.push(full);
-    if (!full && job.runAt <= now) ahead.push(me);
-  }
   const columns: unknown[][] = Array.from({ length: 12 }, () => new Array<unknown>(jobs.length));
-  jobs.forEach((job, i) => {
-    const row = [...values(job), job.concurrency.key, job.concurrency.limit, park[i]];
+  for (const [i, job] of jobs.entries()) {
+    const park = await parking.park(job, false);
+    parking.admitted(job, park);
+    const row = [...values(job), job.concurrency.key, job.concurrency.limit, park];
     for (let c = 0; c < 12; c++) columns[c]![i] = row[c];
-  });
+  }
   const { rows } = await client.query<{ id: number; database: string }>({ name: 'insert-keyed-rows', text: sql.rows, values: columns });
   return rows;
 }
